@@ -1,0 +1,1 @@
+/* runtime/base64.c */

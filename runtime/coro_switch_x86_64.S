@@ -1,0 +1,2 @@
+/* placeholder */
+.section .note.GNU-stack,"",%progbits

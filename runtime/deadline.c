@@ -1,0 +1,1 @@
+/* runtime/deadline.c */
