@@ -1,1 +1,466 @@
-/* runtime/coro.c */
+/*
+ * runtime/coro.c: the coroutine scheduler of a crpc_loop.
+ *
+ * Coroutines are resumed only from loop tasks, in the scheduler context (the
+ * loop thread's own stack), and switch back to it when they suspend or
+ * finish; they never switch to each other directly. A suspended coroutine is
+ * woken by queueing its embedded resume task, which any thread may do.
+ */
+#include "coro_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crpc/error.h"
+#include "future_internal.h"
+#include "log_internal.h"
+#include "pool_internal.h"
+#include "stack.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(CRPC_SANITIZE_ADDRESS)
+#define CORO_ASAN 1
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save,
+                                     const void **bottom_old, size_t *size_old);
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(CRPC_SANITIZE_THREAD)
+#define CORO_TSAN 1
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+enum { CORO_READY, CORO_RUNNING, CORO_SUSPENDED, CORO_DONE };
+
+struct crpc__coro {
+  crpc__ctx ctx;
+  crpc_loop *loop;
+  crpc__stack *stack;
+  crpc_coro_fn fn;
+  void *arg;
+  crpc_future *done;
+  crpc_status result;
+  int state;
+  crpc__task resume_task;
+  uint64_t resumed_at;
+  uv_timer_t timer; /* sleeps and await timeouts; created on first use */
+  int timer_ready;
+  int timed_out;
+  crpc__listener *await_listener; /* registered while awaiting */
+  crpc_future *await_future;
+  void *asan_fake_stack;
+  void *tsan_fiber;
+  crpc__coro *next_cached;
+};
+
+/* The coroutine this thread is running. Per-thread by nature. */
+static _Thread_local crpc__coro *current_coro;
+
+crpc__coro *crpc__coro_current(void) {
+  return current_coro;
+}
+
+int crpc_in_coroutine(void) {
+  return current_coro != NULL;
+}
+
+/* Switches from the running context to |to|; |from_fake| is where ASan
+ * keeps the leaving context's fake stack (NULL: the leaving context ends). */
+static void switch_ctx(crpc__ctx *from, crpc__ctx *to, void **from_fake,
+                       const void *to_bottom, size_t to_size, void *to_fiber) {
+#ifdef CORO_ASAN
+  __sanitizer_start_switch_fiber(from_fake, to_bottom, to_size);
+#else
+  (void)from_fake;
+  (void)to_bottom;
+  (void)to_size;
+#endif
+#ifdef CORO_TSAN
+  __tsan_switch_to_fiber(to_fiber, 0);
+#else
+  (void)to_fiber;
+#endif
+  crpc__ctx_switch(from, to);
+}
+
+static void after_switch(void *fake, const void **old_bottom,
+                         size_t *old_size) {
+#ifdef CORO_ASAN
+  __sanitizer_finish_switch_fiber(fake, old_bottom, old_size);
+#else
+  (void)fake;
+  (void)old_bottom;
+  (void)old_size;
+#endif
+}
+
+static crpc__ctx *sched_ctx(crpc_loop *loop) {
+  return (crpc__ctx *)loop->sched_ctx;
+}
+
+/* Leaves the coroutine for the scheduler; returns when resumed. */
+static void to_scheduler(crpc__coro *co, int final) {
+  crpc_loop *loop = co->loop;
+  switch_ctx(&co->ctx, sched_ctx(loop), final ? NULL : &co->asan_fake_stack,
+             loop->sched_stack_bottom, loop->sched_stack_size,
+             loop->sched_fiber);
+  /* Resumed: the stack we came from is the scheduler's. */
+  after_switch(co->asan_fake_stack, &loop->sched_stack_bottom,
+               &loop->sched_stack_size);
+}
+
+static void coro_entry(void *arg) {
+  crpc__coro *co = arg;
+  crpc_loop *loop = co->loop;
+  /* First entry: learn the scheduler's stack for later switches back. */
+  after_switch(NULL, &loop->sched_stack_bottom, &loop->sched_stack_size);
+  co->result = co->fn(co->arg);
+  co->state = CORO_DONE;
+  to_scheduler(co, 1);
+  abort(); /* a finished coroutine is never resumed */
+}
+
+static void cache_or_free(crpc_loop *loop, crpc__coro *co);
+
+static void report_slow(crpc__coro *co, uint64_t ran_ns) {
+  crpc__log(&co->loop->opts.logger, CRPC_LOG_DEBUG,
+            "coroutine %p ran %.1f ms without suspending", (void *)co,
+            (double)ran_ns / 1e6);
+}
+
+static void finish(crpc__coro *co) {
+  crpc_loop *loop = co->loop;
+  crpc_future *done = co->done;
+  co->done = NULL;
+  if (done != NULL) {
+    crpc_future_complete(done, co->result, NULL, NULL, NULL);
+    crpc_future_unref(done);
+  }
+  cache_or_free(loop, co);
+  crpc__loop_release(loop);
+}
+
+static void resume(crpc__coro *co) {
+  crpc_loop *loop = co->loop;
+#ifdef CORO_TSAN
+  loop->sched_fiber = __tsan_get_current_fiber();
+#endif
+  co->state = CORO_RUNNING;
+  loop->current = co;
+  current_coro = co;
+  co->resumed_at = uv_hrtime();
+  void *fake = NULL;
+  switch_ctx(sched_ctx(loop), &co->ctx, &fake, co->stack->base, co->stack->size,
+             co->tsan_fiber);
+  after_switch(fake, NULL, NULL);
+  current_coro = NULL;
+  loop->current = NULL;
+  uint64_t ran = uv_hrtime() - co->resumed_at;
+  if (ran > loop->slow_ns)
+    report_slow(co, ran);
+  if (co->state == CORO_DONE)
+    finish(co);
+}
+
+static void resume_task(crpc__task *t) {
+  crpc__coro *co =
+      (crpc__coro *)((char *)t - offsetof(crpc__coro, resume_task));
+  resume(co);
+}
+
+void crpc__coro_wake(crpc__coro *co) {
+  crpc__loop_post_task(co->loop, &co->resume_task);
+}
+
+void crpc__coro_suspend(void) {
+  crpc__coro *co = current_coro;
+  co->state = CORO_SUSPENDED;
+  to_scheduler(co, 0);
+}
+
+static void coro_free(crpc__coro *co) {
+#ifdef CORO_TSAN
+  if (co->tsan_fiber)
+    __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+  free(co);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  coro_free(h->data);
+}
+
+static void release_coro(crpc_loop *loop, crpc__coro *co) {
+  crpc__stack_put(&loop->stacks, co->stack);
+  co->stack = NULL;
+  if (co->timer_ready)
+    uv_close((uv_handle_t *)&co->timer, on_timer_closed);
+  else
+    coro_free(co);
+}
+
+static void cache_or_free(crpc_loop *loop, crpc__coro *co) {
+  if (loop->coro_cached >= loop->opts.coro_cache) {
+    release_coro(loop, co);
+    return;
+  }
+  co->next_cached = loop->coro_cache;
+  loop->coro_cache = co;
+  loop->coro_cached++;
+}
+
+static void free_cache(crpc_loop *loop) {
+  while (loop->coro_cache != NULL) {
+    crpc__coro *co = loop->coro_cache;
+    loop->coro_cache = co->next_cached;
+    release_coro(loop, co);
+  }
+  loop->coro_cached = 0;
+}
+
+static crpc__coro *coro_alloc(crpc_loop *loop) {
+  if (loop->coro_cache != NULL) {
+    crpc__coro *co = loop->coro_cache;
+    loop->coro_cache = co->next_cached;
+    loop->coro_cached--;
+    return co;
+  }
+  crpc__coro *co = calloc(1, sizeof(*co));
+  if (co == NULL)
+    return NULL;
+  co->stack = crpc__stack_get(&loop->stacks);
+  if (co->stack == NULL) {
+    free(co);
+    return NULL;
+  }
+  co->loop = loop;
+  return co;
+}
+
+static int ensure_scheduler(crpc_loop *loop) {
+  if (loop->sched_ctx != NULL)
+    return 0;
+  loop->sched_ctx = calloc(1, sizeof(crpc__ctx));
+  if (loop->sched_ctx == NULL)
+    return CRPC_ENOMEM;
+  loop->on_free = free_cache;
+  return 0;
+}
+
+/* Creates the coroutine on its loop's thread and queues its first run. */
+static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
+                      crpc_future *done) {
+  if (ensure_scheduler(loop) != 0)
+    return CRPC_ENOMEM;
+  crpc__coro *co = coro_alloc(loop);
+  if (co == NULL)
+    return CRPC_ESTACK;
+  co->fn = fn;
+  co->arg = arg;
+  co->done = done;
+  co->state = CORO_READY;
+  co->timed_out = 0;
+  co->asan_fake_stack = NULL;
+  co->resume_task.fn = resume_task;
+#ifdef CORO_TSAN
+  co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  crpc__ctx_make(&co->ctx, co->stack->base, co->stack->size, coro_entry, co);
+  crpc__loop_hold(loop);
+  crpc__loop_post_task(loop, &co->resume_task);
+  return 0;
+}
+
+typedef struct spawn_rec {
+  crpc__task task;
+  crpc_loop *loop;
+  crpc_coro_fn fn;
+  void *arg;
+  crpc_future *done;
+} spawn_rec;
+
+static void spawn_task(crpc__task *t) {
+  spawn_rec *s = (spawn_rec *)t;
+  int rc = start_here(s->loop, s->fn, s->arg, s->done);
+  if (rc != 0 && s->done != NULL) {
+    crpc_future_complete(s->done, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                         crpc_strerror(rc), NULL, NULL);
+    crpc_future_unref(s->done);
+  }
+  crpc__loop_release(s->loop);
+  free(s);
+}
+
+static int spawn_remote(crpc_loop *loop, crpc_coro_fn fn, void *arg,
+                        crpc_future *done) {
+  spawn_rec *s = malloc(sizeof(*s));
+  if (s == NULL)
+    return CRPC_ENOMEM;
+  *s = (spawn_rec){
+      .task.fn = spawn_task, .loop = loop, .fn = fn, .arg = arg, .done = done};
+  crpc__loop_hold(loop);
+  int rc = crpc__loop_post_task(loop, &s->task);
+  if (rc != 0) {
+    atomic_fetch_sub(&loop->holds, 1);
+    free(s);
+  }
+  return rc;
+}
+
+int crpc_coro_spawn(crpc_loop *loop, crpc_coro_fn fn, void *arg,
+                    crpc_future **done) {
+  crpc_future *f = NULL;
+  int rc;
+  if (loop == NULL || fn == NULL)
+    return CRPC_EINVAL;
+  if (done != NULL) {
+    rc = crpc_future_new(loop, &f);
+    if (rc != 0)
+      return rc;
+    /* One reference for the coroutine, one for the caller. */
+    crpc_future_ref(f);
+  }
+  if (crpc_loop_is_current(loop))
+    rc = start_here(loop, fn, arg, f);
+  else
+    rc = spawn_remote(loop, fn, arg, f);
+  if (rc != 0) {
+    crpc_future_unref(f);
+    crpc_future_unref(f);
+    return rc;
+  }
+  if (done != NULL)
+    *done = f;
+  return 0;
+}
+
+typedef struct await_rec {
+  crpc__listener l;
+  crpc__coro *co;
+} await_rec;
+
+static void await_fire(crpc__listener *l, crpc_future *f) {
+  (void)f;
+  crpc__coro_wake(((await_rec *)l)->co);
+}
+
+static void on_timeout(uv_timer_t *t) {
+  crpc__coro *co = t->data;
+  /* Still registered means the future has not fired: the timeout wins and
+   * wakes. Otherwise the listener's wake is already on its way. */
+  if (co->await_listener == NULL ||
+      crpc__future_unlisten(co->await_future, co->await_listener)) {
+    co->timed_out = 1;
+    crpc__coro_wake(co);
+  }
+}
+
+static void arm_timer(crpc__coro *co, int64_t ms) {
+  if (!co->timer_ready) {
+    uv_timer_init(co->loop->uv, &co->timer);
+    co->timer.data = co;
+    co->timer_ready = 1;
+  }
+  co->timed_out = 0;
+  uv_timer_start(&co->timer, on_timeout, (uint64_t)ms, 0);
+}
+
+int crpc__coro_await(crpc_future *f, int64_t timeout_ms) {
+  crpc__coro *co = current_coro;
+  await_rec w = {.l.fn = await_fire, .co = co};
+
+  if (crpc_future_is_done(f))
+    return 0;
+  if (timeout_ms >= 0) {
+    co->await_listener = &w.l;
+    co->await_future = f;
+    arm_timer(co, timeout_ms);
+  }
+  crpc__future_listen(f, &w.l);
+  crpc__coro_suspend();
+  if (timeout_ms >= 0) {
+    uv_timer_stop(&co->timer);
+    co->await_listener = NULL;
+    co->await_future = NULL;
+  }
+  return co->timed_out ? CRPC_ETIMEDOUT : 0;
+}
+
+int crpc_await(crpc_future *f) {
+  return crpc_future_wait(f);
+}
+
+int crpc_sleep(int64_t ms) {
+  crpc__coro *co = current_coro;
+  if (ms < 0)
+    ms = 0;
+  if (co == NULL) {
+    if (crpc_loop_current() != NULL)
+      return CRPC_ELOOPTHREAD;
+    uv_sleep((unsigned int)ms);
+    return 0;
+  }
+  co->await_listener = NULL;
+  arm_timer(co, ms);
+  crpc__coro_suspend();
+  co->timed_out = 0;
+  return 0;
+}
+
+int crpc_yield(void) {
+  crpc__coro *co = current_coro;
+  if (co == NULL)
+    return CRPC_ENOTCORO;
+  crpc__coro_wake(co);
+  crpc__coro_suspend();
+  return 0;
+}
+
+typedef struct blocking_job {
+  crpc__job job;
+  crpc_blocking_fn fn;
+  void *arg;
+  void *result;
+  crpc__coro *co;
+} blocking_job;
+
+static void blocking_work(crpc__job *j) {
+  blocking_job *b = (blocking_job *)j;
+  b->result = b->fn(b->arg);
+}
+
+static void blocking_done(crpc__job *j, int status) {
+  blocking_job *b = (blocking_job *)j;
+  b->job.status = status;
+  crpc__coro_wake(b->co);
+}
+
+int crpc_run_blocking(crpc_blocking_fn fn, void *arg, void **result) {
+  crpc__coro *co = current_coro;
+  if (co == NULL) {
+    if (crpc_loop_current() != NULL)
+      return CRPC_ELOOPTHREAD;
+    void *r = fn(arg);
+    if (result)
+      *result = r;
+    return 0;
+  }
+  crpc_pool *pool = crpc_loop_pool(co->loop);
+  if (pool == NULL)
+    return CRPC_ENOPOOL;
+  blocking_job b = {.job = {.work = blocking_work, .done = blocking_done},
+                    .fn = fn,
+                    .arg = arg,
+                    .co = co};
+  int rc = crpc__pool_submit(pool, co->loop, &b.job);
+  if (rc != 0)
+    return rc;
+  crpc__coro_suspend();
+  if (b.job.status != 0)
+    return b.job.status;
+  if (result)
+    *result = b.result;
+  return 0;
+}

@@ -1,1 +1,297 @@
-/* runtime/frame.c */
+/* runtime/frame.c: gRPC length-prefixed message framing, encode and decode. */
+#include "frame.h"
+
+#include <string.h>
+
+#include "crpc/error.h"
+
+int crpc__frame_parse_prefix(const uint8_t p[5], crpc__frame_prefix *out) {
+  if (p[0] > 1)
+    return CRPC_EPROTO; /* only 0 (plain) and 1 (compressed) are defined */
+  out->compressed = p[0];
+  out->length =
+      (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+  return 0;
+}
+
+void crpc__frame_write_prefix(uint8_t p[5], const crpc__frame_prefix *fp) {
+  p[0] = fp->compressed;
+  p[1] = (uint8_t)(fp->length >> 24);
+  p[2] = (uint8_t)(fp->length >> 16);
+  p[3] = (uint8_t)(fp->length >> 8);
+  p[4] = (uint8_t)fp->length;
+}
+
+void crpc__frame_decoder_init(crpc__frame_decoder *d, size_t max_size) {
+  memset(d, 0, sizeof(*d));
+  d->max_size = max_size;
+  crpc__buf_init(&d->payload, max_size);
+}
+
+void crpc__frame_decoder_cleanup(crpc__frame_decoder *d) {
+  crpc__buf_cleanup(&d->payload);
+}
+
+void crpc__frame_decoder_reset(crpc__frame_decoder *d) {
+  d->err = 0;
+  d->in_payload = 0;
+  d->delivered = 0;
+  d->prefix_len = 0;
+  crpc__buf_reset(&d->payload);
+}
+
+/* Takes up to the rest of a prefix from |p|. A complete prefix is checked
+ * against the limit at once, before any of its message is buffered. */
+static int take_prefix(crpc__frame_decoder *d, const uint8_t *p, size_t n,
+                       size_t *used) {
+  size_t k = CRPC__FRAME_PREFIX_LEN - d->prefix_len;
+  int rc;
+
+  if (k > n)
+    k = n;
+  memcpy(d->prefix + d->prefix_len, p, k);
+  d->prefix_len += k;
+  *used += k;
+  if (d->prefix_len < CRPC__FRAME_PREFIX_LEN)
+    return 0;
+  rc = crpc__frame_parse_prefix(d->prefix, &d->cur);
+  if (rc != 0)
+    return rc;
+  if (d->cur.length > d->max_size)
+    return CRPC_ETOOBIG;
+  d->prefix_len = 0;
+  d->in_payload = 1;
+  return 0;
+}
+
+static int deliver(crpc__frame_decoder *d, const uint8_t *data,
+                   crpc__frame_msg *out) {
+  out->compressed = d->cur.compressed;
+  out->data = data;
+  out->len = d->cur.length;
+  d->in_payload = 0;
+  return 1;
+}
+
+/* Takes message bytes from |p|: returns 1 when the message is complete, 0
+ * when all |n| bytes were buffered and more are needed. */
+static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
+                        size_t *used, crpc__frame_msg *out) {
+  size_t have = crpc__buf_len(&d->payload);
+  size_t need = d->cur.length - have;
+  size_t k = need < n ? need : n;
+  int rc;
+
+  if (have == 0 && n >= need) {
+    /* The whole message is in the caller's chunk: no copy. */
+    *used += need;
+    return deliver(d, p, out);
+  }
+  rc = crpc__buf_append(&d->payload, p, k);
+  if (rc != 0)
+    return rc;
+  *used += k;
+  if (k < need)
+    return 0;
+  d->delivered = 1;
+  return deliver(d, crpc__buf_data(&d->payload), out);
+}
+
+int crpc__frame_decoder_feed(crpc__frame_decoder *d, const uint8_t *p, size_t n,
+                             size_t *consumed, crpc__frame_msg *out) {
+  size_t used = 0;
+  int rc = 0;
+
+  *consumed = 0;
+  if (d->err != 0)
+    return d->err;
+  if (d->delivered) {
+    /* The previous message was borrowed until this call. */
+    crpc__buf_reset(&d->payload);
+    d->delivered = 0;
+  }
+  /* A message always completes in the call that brings its last byte. */
+  if (n == 0)
+    return 0;
+  if (!d->in_payload) {
+    rc = take_prefix(d, p, n, &used);
+    if (rc != 0)
+      goto fail;
+    if (!d->in_payload)
+      goto done;
+  }
+  rc = take_payload(d, p + used, n - used, &used, out);
+  if (rc < 0)
+    goto fail;
+done:
+  *consumed = used;
+  return rc;
+
+fail:
+  d->err = rc;
+  *consumed = used;
+  return rc;
+}
+
+int crpc__frame_decoder_mid_message(const crpc__frame_decoder *d) {
+  return d->prefix_len > 0 || d->in_payload;
+}
+
+/* A message must fit the caller's limit, the 32-bit length and size_t. */
+static int check_size(size_t len, size_t max_size) {
+  if (len > max_size || len > UINT32_MAX ||
+      len > SIZE_MAX - CRPC__FRAME_PREFIX_LEN)
+    return CRPC_ETOOBIG;
+  return 0;
+}
+
+/* Writes the prefix and reserves room for |len| more bytes behind it;
+ * returns where they go, committed by the caller. */
+static int start_frame(crpc__buf *out, size_t len, int compressed,
+                       uint8_t **body) {
+  crpc__frame_prefix fp;
+  uint8_t *p;
+  int rc;
+
+  rc = crpc__buf_reserve(out, CRPC__FRAME_PREFIX_LEN + len);
+  if (rc != 0)
+    return rc;
+  p = crpc__buf_tail(out);
+  fp.compressed = (uint8_t)compressed;
+  fp.length = (uint32_t)len;
+  crpc__frame_write_prefix(p, &fp);
+  *body = p + CRPC__FRAME_PREFIX_LEN;
+  return 0;
+}
+
+int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
+                       size_t max_size) {
+  size_t len = protobuf_c_message_get_packed_size(msg);
+  uint8_t *body;
+  int rc;
+
+  rc = check_size(len, max_size);
+  if (rc != 0)
+    return rc;
+  rc = start_frame(out, len, 0, &body);
+  if (rc != 0)
+    return rc;
+  /* Packed straight into the frame: no intermediate copy. */
+  if (len > 0)
+    protobuf_c_message_pack(msg, body);
+  crpc__buf_commit(out, CRPC__FRAME_PREFIX_LEN + len);
+  return 0;
+}
+
+int crpc__frame_encode_raw(crpc__buf *out, const void *data, size_t len,
+                           int compressed, size_t max_size) {
+  uint8_t *body;
+  int rc;
+
+  rc = check_size(len, max_size);
+  if (rc != 0)
+    return rc;
+  rc = start_frame(out, len, compressed, &body);
+  if (rc != 0)
+    return rc;
+  if (len > 0)
+    memcpy(body, data, len);
+  crpc__buf_commit(out, CRPC__FRAME_PREFIX_LEN + len);
+  return 0;
+}
+
+/* Packs |msg|, of |len| packed bytes, into |packed|, sized for it. */
+static int pack_into(crpc__buf *packed, const ProtobufCMessage *msg,
+                     size_t len) {
+  int rc;
+
+  if (len == 0)
+    return 0;
+  rc = crpc__buf_reserve(packed, len);
+  if (rc != 0)
+    return rc;
+  protobuf_c_message_pack(msg, crpc__buf_tail(packed));
+  crpc__buf_commit(packed, len);
+  return 0;
+}
+
+/* Compresses the packed message behind a placeholder prefix, then fills
+ * the prefix in once the compressed length is known. */
+static int append_compressed(crpc__buf *out, const crpc__buf *packed,
+                             crpc__encoding enc) {
+  static const uint8_t placeholder[CRPC__FRAME_PREFIX_LEN];
+  size_t start = crpc__buf_len(out);
+  crpc__frame_prefix fp;
+  size_t clen;
+  int rc;
+
+  rc = crpc__buf_append(out, placeholder, sizeof(placeholder));
+  if (rc != 0)
+    return rc;
+  rc = crpc__compress_encode(enc, crpc__buf_data(packed), crpc__buf_len(packed),
+                             out);
+  if (rc != 0)
+    goto fail;
+  clen = crpc__buf_len(out) - start - CRPC__FRAME_PREFIX_LEN;
+  if (clen > UINT32_MAX) {
+    rc = CRPC_ETOOBIG;
+    goto fail;
+  }
+  fp.compressed = 1;
+  fp.length = (uint32_t)clen;
+  crpc__frame_write_prefix(crpc__buf_data(out) + start, &fp);
+  return 0;
+
+fail:
+  crpc__buf_truncate(out, start);
+  return rc;
+}
+
+int crpc__frame_encode_compressed(crpc__buf *out, const ProtobufCMessage *msg,
+                                  crpc__encoding enc, size_t max_size) {
+  crpc__buf packed;
+  size_t len;
+  int rc;
+
+  if (enc == CRPC__ENCODING_IDENTITY)
+    return crpc__frame_encode(out, msg, max_size);
+  if (crpc__compress_name(enc) == NULL)
+    return CRPC_EENCODING;
+  len = protobuf_c_message_get_packed_size(msg);
+  if (len > max_size)
+    return CRPC_ETOOBIG;
+  crpc__buf_init(&packed, len);
+  rc = pack_into(&packed, msg, len);
+  if (rc == 0)
+    rc = append_compressed(out, &packed, enc);
+  crpc__buf_cleanup(&packed);
+  return rc;
+}
+
+int crpc__frame_unpack(const crpc__frame_msg *m, crpc__encoding enc,
+                       size_t max_size, crpc__buf *scratch,
+                       const ProtobufCMessageDescriptor *desc,
+                       ProtobufCAllocator *alloc, ProtobufCMessage **out) {
+  const uint8_t *data = m->data;
+  size_t len = m->len;
+  ProtobufCMessage *msg;
+  int rc;
+
+  if (m->compressed) {
+    if (enc == CRPC__ENCODING_IDENTITY)
+      return CRPC_EPROTO; /* flag 1 needs a grpc-encoding to decode it */
+    crpc__buf_reset(scratch);
+    rc = crpc__compress_decode(enc, m->data, m->len, max_size, scratch);
+    if (rc != 0)
+      return rc;
+    data = crpc__buf_len(scratch) > 0 ? crpc__buf_data(scratch) : m->data;
+    len = crpc__buf_len(scratch);
+  } else if (len > max_size) {
+    return CRPC_ETOOBIG;
+  }
+  msg = protobuf_c_message_unpack(desc, alloc, len, data);
+  if (msg == NULL)
+    return CRPC_EUNPACK;
+  *out = msg;
+  return 0;
+}

@@ -127,8 +127,8 @@ CRPC_EXTERN int crpc_status_details_encode(crpc_status code,
 CRPC_EXTERN int crpc_status_details_decode(const uint8_t *buf, size_t len,
                                            int32_t *code, const char **message,
                                            size_t *message_len,
-                                           crpc_status_any *any,
-                                           size_t any_cap, size_t *n_any);
+                                           crpc_status_any *any, size_t any_cap,
+                                           size_t *n_any);
 
 CRPC_END_DECLS
 

@@ -1,0 +1,168 @@
+/*
+ * bench/runtime/bench_runtime.c: costs of the runtime's primitives.
+ *
+ * Prints one "name value unit" line per figure, each the median of several
+ * timed rounds: the raw context switch, a coroutine's yield through the
+ * loop, a future created, completed and continued on its loop, and the
+ * round trip of a job handed to the worker pool and back.
+ *
+ * Usage: crpc-bench-runtime [--quick]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "coro_ctx.h"
+#include "crpc/coro.h"
+#include "crpc/pool.h"
+#include "stack.h"
+
+#define ROUNDS 7
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(*v), cmp_double);
+  return v[n / 2];
+}
+
+static void report(const char *name, double *per_round, const char *unit) {
+  printf("%s %.1f %s\n", name, median(per_round, ROUNDS), unit);
+  fflush(stdout);
+}
+
+/* Raw switch: main -> context -> main, through crpc__ctx_switch only. */
+static crpc__ctx main_ctx, co_ctx;
+
+static void ping(void *arg) {
+  (void)arg;
+  for (;;)
+    crpc__ctx_switch(&co_ctx, &main_ctx);
+}
+
+static void bench_ctx_switch(long n) {
+  crpc__stack_pool pool;
+  double r[ROUNDS];
+  crpc__stack_pool_init(&pool, 64 * 1024, 1);
+  crpc__stack *st = crpc__stack_get(&pool);
+  crpc__ctx_make(&co_ctx, st->base, st->size, ping, NULL);
+  for (int k = 0; k < ROUNDS; k++) {
+    uint64_t t0 = uv_hrtime();
+    for (long i = 0; i < n; i++)
+      crpc__ctx_switch(&main_ctx, &co_ctx);
+    r[k] = (double)(uv_hrtime() - t0) / (double)n;
+  }
+  report("coro_switch_round_trip", r, "ns");
+  crpc__stack_put(&pool, st);
+  crpc__stack_pool_cleanup(&pool);
+}
+
+/* Yield: suspend, be queued on the loop, be resumed. */
+static crpc_status yielder(void *arg) {
+  long n = *(long *)arg;
+  for (long i = 0; i < n; i++)
+    crpc_yield();
+  return CRPC_STATUS_OK;
+}
+
+static void bench_yield(crpc_loop *loop, long n) {
+  double r[ROUNDS];
+  for (int k = 0; k < ROUNDS; k++) {
+    crpc_coro_spawn(loop, yielder, &n, NULL);
+    uint64_t t0 = uv_hrtime();
+    crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+    r[k] = (double)(uv_hrtime() - t0) / (double)n;
+  }
+  report("coro_yield_via_loop", r, "ns");
+}
+
+/* Future: create, register a continuation, complete, run the continuation
+ * on the loop, release. */
+static long continued;
+
+static void on_done(crpc_future *f, void *ud) {
+  (void)f;
+  (void)ud;
+  continued++;
+}
+
+typedef struct future_round {
+  crpc_loop *loop;
+  long n;
+} future_round;
+
+static void future_batch(void *arg) {
+  future_round *fr = arg;
+  for (long i = 0; i < fr->n; i++) {
+    crpc_future *f;
+    crpc_future_new(fr->loop, &f);
+    crpc_future_then(f, on_done, NULL);
+    crpc_future_complete(f, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(f);
+  }
+}
+
+static void bench_future(crpc_loop *loop, long n) {
+  double r[ROUNDS];
+  future_round fr = {loop, n};
+  for (int k = 0; k < ROUNDS; k++) {
+    continued = 0;
+    crpc_loop_post(loop, future_batch, &fr);
+    uint64_t t0 = uv_hrtime();
+    crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+    r[k] = (double)(uv_hrtime() - t0) / (double)n;
+    if (continued != n)
+      fprintf(stderr, "bench: %ld of %ld continuations ran\n", continued, n);
+  }
+  report("future_create_complete_then", r, "ns");
+}
+
+/* Worker hand-off: a coroutine runs a no-op on the pool and resumes. */
+static void *noop(void *arg) {
+  return arg;
+}
+
+static crpc_status handoff(void *arg) {
+  long n = *(long *)arg;
+  for (long i = 0; i < n; i++)
+    crpc_run_blocking(noop, NULL, NULL);
+  return CRPC_STATUS_OK;
+}
+
+static void bench_handoff(crpc_loop *loop, long n) {
+  double r[ROUNDS];
+  for (int k = 0; k < ROUNDS; k++) {
+    crpc_coro_spawn(loop, handoff, &n, NULL);
+    uint64_t t0 = uv_hrtime();
+    crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+    r[k] = (double)(uv_hrtime() - t0) / (double)n / 1000.0;
+  }
+  report("worker_handoff_round_trip", r, "us");
+}
+
+int main(int argc, char **argv) {
+  int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+  long scale = quick ? 100 : 1;
+  crpc_pool *pool;
+  crpc_pool_opts po = {.threads = 2};
+  crpc_loop_opts lo;
+  crpc_loop *loop;
+
+  if (crpc_pool_new(&po, &pool) != 0)
+    return 1;
+  crpc_loop_opts_init(&lo);
+  lo.pool = pool;
+  if (crpc_loop_new(NULL, &lo, &loop) != 0)
+    return 1;
+  bench_ctx_switch(2000000 / scale);
+  bench_yield(loop, 500000 / scale);
+  bench_future(loop, 500000 / scale);
+  bench_handoff(loop, 20000 / scale);
+  crpc_loop_free(loop);
+  crpc_pool_free(pool);
+  return 0;
+}

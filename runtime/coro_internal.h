@@ -1,0 +1,31 @@
+/* runtime/coro_internal.h: the coroutine scheduler's private interface. */
+#ifndef CRPC_CORO_INTERNAL_H
+#define CRPC_CORO_INTERNAL_H
+
+#include "crpc/coro.h"
+#include "coro_ctx.h"
+#include "loop_internal.h"
+
+/* The coroutine running on this thread, or NULL. Thread: any. */
+crpc__coro *crpc__coro_current(void);
+
+/*
+ * Suspends the current coroutine until |f| is done or |timeout_ms| passes
+ * (negative: no limit). Returns 0 or CRPC_ETIMEDOUT.
+ * Thread: coroutine (suspends).
+ */
+int crpc__coro_await(crpc_future *f, int64_t timeout_ms);
+
+/*
+ * Suspends the current coroutine until crpc__coro_wake() is called for it.
+ * Thread: coroutine (suspends).
+ */
+void crpc__coro_suspend(void);
+
+/*
+ * Queues a resume of |co|, which must be suspended (or about to suspend)
+ * and must not have a resume queued already. Thread: any.
+ */
+void crpc__coro_wake(crpc__coro *co);
+
+#endif /* CRPC_CORO_INTERNAL_H */

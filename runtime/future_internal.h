@@ -1,0 +1,25 @@
+/* runtime/future_internal.h: listeners, the hook under then(), await and
+ * gathering. */
+#ifndef CRPC_FUTURE_INTERNAL_H
+#define CRPC_FUTURE_INTERNAL_H
+
+#include "crpc/future.h"
+
+/*
+ * Called inline, on the completing thread, right after |f| completes (or
+ * at once by crpc__future_listen() when it already has). Must not block.
+ * Embedded in its owner; it must stay valid until it fires or is removed.
+ */
+typedef struct crpc__listener {
+  struct crpc__listener *next;
+  void (*fn)(struct crpc__listener *l, crpc_future *f);
+} crpc__listener;
+
+/* Registers |l| on |f|, or fires it now when |f| is done. Thread: any. */
+void crpc__future_listen(crpc_future *f, crpc__listener *l);
+
+/* Removes |l| if it has not fired. Returns 1 when removed, 0 when it has
+ * fired or is firing. Thread: any. */
+int crpc__future_unlisten(crpc_future *f, crpc__listener *l);
+
+#endif /* CRPC_FUTURE_INTERNAL_H */

@@ -1,0 +1,66 @@
+/*
+ * crpc/pool.h: the worker pool, an object rather than a process-wide pool.
+ *
+ * A fixed set of threads runs jobs from a bounded FIFO queue. A job's
+ * completion callback runs on the crpc_loop it names, delivered through
+ * that loop's queue and uv_async_t, so loop-owned state is never touched
+ * from a worker.
+ */
+#ifndef CRPC_POOL_H
+#define CRPC_POOL_H
+
+#include "crpc/common.h"
+#include "crpc/loop.h"
+
+CRPC_BEGIN_DECLS
+
+typedef struct crpc_pool_opts {
+  unsigned threads; /* 0: the number of available CPUs */
+  size_t queue_max; /* jobs waiting at most; 0: 4096 */
+} crpc_pool_opts;
+
+/* Fills |opts| with the defaults. Thread: any. */
+CRPC_EXTERN void crpc_pool_opts_init(crpc_pool_opts *opts);
+
+/*
+ * Starts the pool's threads. |opts| is copied; NULL means the defaults.
+ * Thread: any. Returns 0, or CRPC_ENOMEM or a libuv error, and then |*out|
+ * is untouched and no thread is left running.
+ */
+CRPC_EXTERN int crpc_pool_new(const crpc_pool_opts *opts, crpc_pool **out);
+
+/*
+ * Stops accepting jobs, lets every queued job run, joins the threads and
+ * frees the pool. Completions of those jobs are still delivered, so their
+ * loops must outlive this call's deliveries. NULL is a no-op.
+ * Thread: any but one of the pool's workers.
+ */
+CRPC_EXTERN void crpc_pool_free(crpc_pool *pool);
+
+typedef void (*crpc_work_fn)(void *arg);
+/* |status| is 0 after |work| ran. */
+typedef void (*crpc_after_work_fn)(void *arg, int status);
+
+/*
+ * Queues |work|(|arg|) to run on a worker. Afterwards |after|(|arg|, 0)
+ * (may be NULL) runs on |loop|'s thread, or, with |loop| NULL, on the
+ * worker right after |work|. A pending job keeps an CRPC_RUN_DEFAULT run of
+ * |loop| alive.
+ * Ownership: |arg| is borrowed until |after| has run.
+ * Thread: any. Returns 0, or CRPC_EQUEUEFULL (queue_max jobs are waiting),
+ * CRPC_ECLOSED (the pool is being freed) or CRPC_ENOMEM; on error neither
+ * callback runs.
+ */
+CRPC_EXTERN int crpc_pool_submit(crpc_pool *pool, crpc_loop *loop,
+                                 crpc_work_fn work, crpc_after_work_fn after,
+                                 void *arg);
+
+/* The number of threads. Thread: any. */
+CRPC_EXTERN unsigned crpc_pool_threads(const crpc_pool *pool);
+
+/* Nonzero when the calling thread is one of |pool|'s workers. Thread: any. */
+CRPC_EXTERN int crpc_pool_is_worker(const crpc_pool *pool);
+
+CRPC_END_DECLS
+
+#endif /* CRPC_POOL_H */

@@ -1,0 +1,87 @@
+/* runtime/loop_internal.h: the crpc_loop structure and its task queue. */
+#ifndef CRPC_LOOP_INTERNAL_H
+#define CRPC_LOOP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "crpc/loop.h"
+#include "stack.h"
+
+/*
+ * A unit of work queued on a loop, embedded in the object it belongs to so
+ * that posting allocates nothing. It must stay valid until |fn| runs.
+ */
+typedef struct crpc__task {
+  struct crpc__task *next;
+  void (*fn)(struct crpc__task *task);
+} crpc__task;
+
+typedef struct crpc__task_list {
+  crpc__task *head;
+  crpc__task *tail;
+} crpc__task_list;
+
+typedef struct crpc__coro crpc__coro;
+
+struct crpc_loop {
+  uv_loop_t *uv;
+  uv_loop_t own_uv;
+  int owns_uv;
+  crpc_loop_opts opts;
+
+  /* Posted from other threads; |mu| guards |remote| and |closing|. */
+  uv_mutex_t mu;
+  crpc__task_list remote;
+  int closing;
+  uv_async_t async;
+
+  /* Posted from the loop's own thread; drained by |idle|. */
+  crpc__task_list local;
+  uv_idle_t idle;
+  int idle_active;
+
+  /* Work that must keep an UV_RUN_DEFAULT run alive: live coroutines,
+   * pending pool jobs. Changed from any thread; the async handle's ref
+   * follows it on the loop thread. */
+  atomic_long holds;
+  int async_referenced;
+  int open_handles;
+
+  /* Thread identity. */
+  uv_thread_t thread;
+  int thread_started;
+  int stop_requested;
+
+  /* Coroutine scheduler (coro.c). */
+  crpc__coro *current;
+  void *sched_ctx; /* crpc__ctx of the scheduler, lazily allocated */
+  crpc__stack_pool stacks;
+  crpc__coro *coro_cache;
+  size_t coro_cached;
+  const void *sched_stack_bottom; /* for AddressSanitizer fiber switches */
+  size_t sched_stack_size;
+  void *sched_fiber; /* for ThreadSanitizer */
+  uint64_t slow_ns;
+
+  void (*on_free)(crpc_loop *loop); /* coro.c's cleanup of cached coros */
+};
+
+/*
+ * Queues |task| to run on |loop|'s thread. Same contract as crpc_loop_post()
+ * but allocates nothing. Returns 0 or CRPC_ECLOSED.
+ * Thread: any.
+ */
+int crpc__loop_post_task(crpc_loop *loop, crpc__task *task);
+
+/*
+ * Keeps an UV_RUN_DEFAULT run of |loop| alive until the matching release.
+ * Thread: any; release runs on the loop thread.
+ */
+void crpc__loop_hold(crpc_loop *loop);
+void crpc__loop_release(crpc_loop *loop);
+
+/* Makes |loop| the calling thread's loop, returning the previous one. */
+crpc_loop *crpc__loop_set_current(crpc_loop *loop);
+
+#endif /* CRPC_LOOP_INTERNAL_H */

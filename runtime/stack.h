@@ -1,0 +1,43 @@
+/*
+ * runtime/stack.h: coroutine stacks, mapped with a guard page below them and
+ * cached per loop for reuse.
+ */
+#ifndef CRPC_STACK_H
+#define CRPC_STACK_H
+
+#include <stddef.h>
+
+typedef struct crpc__stack {
+  void *map;      /* start of the mapping, the guard page */
+  size_t map_len; /* guard page + usable stack */
+  void *base;     /* lowest usable address */
+  size_t size;    /* usable bytes; the stack grows down from base + size */
+  struct crpc__stack *next_free;
+} crpc__stack;
+
+typedef struct crpc__stack_pool {
+  size_t stack_size; /* usable size, whole pages */
+  size_t cache_max;
+  size_t cached;
+  crpc__stack *free_list;
+} crpc__stack_pool;
+
+/* Sets up an empty pool; |stack_size| is rounded up to whole pages.
+ * Thread: the owning loop's. */
+void crpc__stack_pool_init(crpc__stack_pool *p, size_t stack_size,
+                           size_t cache_max);
+
+/* Unmaps every cached stack. Stacks still in use are the caller's. */
+void crpc__stack_pool_cleanup(crpc__stack_pool *p);
+
+/*
+ * Returns a stack from the cache or a new mapping (the descriptor lives at
+ * the top of the mapping, so one mmap serves both).
+ * Returns NULL when the mapping fails. Thread: the owning loop's.
+ */
+crpc__stack *crpc__stack_get(crpc__stack_pool *p);
+
+/* Gives |s| back: cached, or unmapped when the cache is full. */
+void crpc__stack_put(crpc__stack_pool *p, crpc__stack *s);
+
+#endif /* CRPC_STACK_H */
