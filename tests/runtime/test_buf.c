@@ -7,13 +7,6 @@
 #include "buf.h"
 #include "crpc/error.h"
 
-/* Let the ENOMEM test see malloc fail under AddressSanitizer too, instead
- * of a report for an impossible allocation size. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) {
-  return "allocator_may_return_null=1";
-}
-
 static void assert_content(const crpc__buf *b, const char *s) {
   size_t n = strlen(s);
 

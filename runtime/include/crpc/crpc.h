@@ -1,0 +1,18 @@
+/*
+ * crpc/crpc.h: every public crpc header in one include.
+ */
+#ifndef CRPC_CRPC_H
+#define CRPC_CRPC_H
+
+#include "crpc/common.h"
+#include "crpc/coro.h"
+#include "crpc/deadline.h"
+#include "crpc/error.h"
+#include "crpc/future.h"
+#include "crpc/log.h"
+#include "crpc/loop.h"
+#include "crpc/metadata.h"
+#include "crpc/pool.h"
+#include "crpc/status.h"
+
+#endif /* CRPC_CRPC_H */
