@@ -20,7 +20,8 @@ install(EXPORT crpcTargets NAMESPACE crpc::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/crpcConfig.cmake.in
   ${PROJECT_BINARY_DIR}/crpcConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc)
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc
+  PATH_VARS CMAKE_INSTALL_DATADIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/crpcConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/crpcConfig.cmake

@@ -214,32 +214,39 @@ static void then_fire(crpc__listener *l, crpc_future *f) {
   then_run(&r->task);
 }
 
-static then_rec *then_alloc(crpc_future *f) {
-  uv_mutex_lock(&f->mu);
-  int use_slot = !f->then_slot_used;
-  f->then_slot_used = 1;
-  uv_mutex_unlock(&f->mu);
-  if (use_slot) {
-    f->then_slot.embedded = 1;
-    return &f->then_slot;
-  }
-  then_rec *r = malloc(sizeof(*r));
-  if (r != NULL)
-    r->embedded = 0;
-  return r;
-}
-
 int crpc_future_then(crpc_future *f, crpc_future_cb cb, void *user_data) {
-  then_rec *r = then_alloc(f);
-  if (r == NULL)
-    return CRPC_ENOMEM;
+  then_rec *r;
+  int done;
+
+  /* One lock both claims the embedded record and registers the listener;
+   * a record allocated here is only needed when the slot is taken. */
+  uv_mutex_lock(&f->mu);
+  if (!f->then_slot_used) {
+    f->then_slot_used = 1;
+    r = &f->then_slot;
+    r->embedded = 1;
+  } else {
+    uv_mutex_unlock(&f->mu);
+    r = malloc(sizeof(*r));
+    if (r == NULL)
+      return CRPC_ENOMEM;
+    r->embedded = 0;
+    uv_mutex_lock(&f->mu);
+  }
   r->l.fn = then_fire;
   r->task.fn = then_run;
   r->f = crpc_future_ref(f);
   r->loop = f->loop != NULL ? f->loop : crpc_loop_current();
   r->cb = cb;
   r->user_data = user_data;
-  crpc__future_listen(f, &r->l);
+  done = atomic_load_explicit(&f->done, memory_order_relaxed);
+  if (!done) {
+    r->l.next = f->listeners;
+    f->listeners = &r->l;
+  }
+  uv_mutex_unlock(&f->mu);
+  if (done)
+    then_fire(&r->l, f);
   return 0;
 }
 

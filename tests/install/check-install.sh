@@ -41,7 +41,7 @@ cc -std=c11 -Wall -Werror "$tmp/main.c" -o "$tmp/with-pkgconfig" \
   $(pkg-config --cflags --libs crpc)
 LD_LIBRARY_PATH=$libdir "$tmp/with-pkgconfig"
 test -f "$prefix/share/crpc/proto/crpc/options.proto" ||
-  test -d "$prefix/share/crpc/proto" || { echo "no share/crpc/proto"; exit 1; }
+  { echo "crpc/options.proto not installed"; exit 1; }
 
 mkdir -p "$tmp/cm"
 cp "$tmp/main.c" "$tmp/cm/main.c"
