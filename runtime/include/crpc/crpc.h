@@ -12,7 +12,13 @@
 #include "crpc/log.h"
 #include "crpc/loop.h"
 #include "crpc/metadata.h"
+#include "crpc/method.h"
 #include "crpc/pool.h"
 #include "crpc/status.h"
+
+#include "crpc/call.h"
+#include "crpc/channel.h"
+#include "crpc/ctx.h"
+#include "crpc/server.h"
 
 #endif /* CRPC_CRPC_H */

@@ -1,0 +1,76 @@
+/*
+ * crpc/channel.h: a channel to a gRPC server.
+ *
+ * A channel names a target, connects lazily (or on crpc_channel_connect()),
+ * reconnects with backoff, and multiplexes calls from any thread over its
+ * HTTP/2 connections. By default it runs its own I/O thread; it can instead
+ * attach to a crpc_loop the application runs.
+ */
+#ifndef CRPC_CHANNEL_H
+#define CRPC_CHANNEL_H
+
+#include "crpc/common.h"
+#include "crpc/future.h"
+#include "crpc/log.h"
+#include "crpc/loop.h"
+
+CRPC_BEGIN_DECLS
+
+typedef struct crpc_channel crpc_channel;
+
+typedef enum {
+  CRPC_LB_PICK_FIRST = 0, /* the first address that connects */
+  CRPC_LB_ROUND_ROBIN = 1 /* calls spread over every ready address */
+} crpc_lb_policy;
+
+typedef struct crpc_channel_opts {
+  /* Run on this loop (borrowed; it must outlive the channel) instead of a
+   * thread of the channel's own. */
+  crpc_loop *loop;
+  /* TLS: all NULL means cleartext HTTP/2 with prior knowledge. */
+  int tls;                     /* nonzero: TLS with ALPN h2 */
+  const char *tls_ca_file;     /* NULL: the system's trust store */
+  const char *tls_server_name; /* overrides the target's host for SNI and
+                                  certificate checks */
+  const char *tls_cert_file;   /* client certificate, for mTLS */
+  const char *tls_key_file;
+  crpc_lb_policy lb_policy;
+  size_t max_receive_bytes; /* 0: 4 MiB */
+  size_t max_send_bytes;    /* 0: 4 MiB */
+  uint32_t keepalive_ms;    /* PING interval; 0: off */
+  crpc_logger logger;
+} crpc_channel_opts;
+
+/* Fills |opts| with the defaults. Thread: any. */
+CRPC_EXTERN void crpc_channel_opts_init(crpc_channel_opts *opts);
+
+/*
+ * Creates a channel to |target|: "host:port", "dns:///host:port",
+ * "ipv4:a.b.c.d:p[,a.b.c.d:p...]", "ipv6:[addr]:p[,...]" or "unix:/path".
+ * Nothing connects until the first call or crpc_channel_connect().
+ * Ownership: |target| and |opts| are copied.
+ * Thread: any. Returns 0, or CRPC_EINVAL (a target it cannot parse),
+ * CRPC_ENOMEM, or an error reading a TLS file; then |*out| is untouched.
+ */
+CRPC_EXTERN int crpc_channel_new(const char *target,
+                                 const crpc_channel_opts *opts,
+                                 crpc_channel **out);
+
+/*
+ * Closes the channel: calls still running complete with CANCELLED, and
+ * their futures stay valid until unreferenced. NULL is a no-op.
+ * Thread: any but the channel's loop.
+ */
+CRPC_EXTERN void crpc_channel_free(crpc_channel *ch);
+
+/*
+ * Starts connecting if the channel is idle. The future completes with OK
+ * once a connection is ready, or with UNAVAILABLE (and the reason as its
+ * message) when the first attempt fails. The caller owns one reference.
+ * Thread: any. Returns NULL only when out of memory.
+ */
+CRPC_EXTERN crpc_future *crpc_channel_connect(crpc_channel *ch);
+
+CRPC_END_DECLS
+
+#endif /* CRPC_CHANNEL_H */

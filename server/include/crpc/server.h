@@ -1,0 +1,140 @@
+/*
+ * crpc/server.h: the gRPC server, its services, and loadable modules.
+ */
+#ifndef CRPC_SERVER_H
+#define CRPC_SERVER_H
+
+#include "crpc/ctx.h"
+#include "crpc/future.h"
+#include "crpc/log.h"
+#include "crpc/method.h"
+
+CRPC_BEGIN_DECLS
+
+/* A service ready to serve: a generated descriptor, the user's handler
+ * table, and user data. */
+typedef struct crpc_service crpc_service;
+
+/*
+ * Creates a service. The generated <service>_service() constructors call
+ * this; applications rarely do.
+ * Ownership: |desc| and |handlers| are borrowed and must outlive the
+ * service (they are normally static); |user_data| is passed to handlers.
+ * Thread: any. Returns 0, or CRPC_EINVAL / CRPC_ENOMEM, and then |*out|
+ * is untouched.
+ */
+CRPC_EXTERN int crpc_service_new(const crpc_service_desc *desc,
+                                 const void *handlers, void *user_data,
+                                 crpc_service **out);
+
+/* Frees a service not handed to a server. NULL is a no-op. */
+CRPC_EXTERN void crpc_service_free(crpc_service *svc);
+
+/*
+ * Overrides where the method |name| runs, whatever the .proto says.
+ * Thread: any, before the service is added to a server. Returns 0, or
+ * CRPC_ENOTFOUND for an unknown method.
+ */
+CRPC_EXTERN int crpc_service_set_placement(crpc_service *svc, const char *name,
+                                           crpc_placement placement);
+
+typedef struct crpc_server crpc_server;
+
+typedef struct crpc_server_opts {
+  unsigned loops;                  /* I/O loop threads; 0: the number of CPUs */
+  unsigned workers;                /* worker threads; 0: the number of CPUs */
+  size_t worker_queue_max;         /* 0: 4096 */
+  size_t max_receive_bytes;        /* 0: 4 MiB */
+  size_t max_send_bytes;           /* 0: 4 MiB */
+  uint32_t max_concurrent_streams; /* per connection; 0: 100 */
+  uint32_t drain_ms;               /* graceful shutdown deadline; 0: 5000 */
+  crpc_logger logger;
+} crpc_server_opts;
+
+/* Fills |opts| with the defaults. Thread: any. */
+CRPC_EXTERN void crpc_server_opts_init(crpc_server_opts *opts);
+
+/* Creates a stopped server. |opts| is copied; NULL means the defaults.
+ * Thread: any. Returns 0 or CRPC_ENOMEM; then |*out| is untouched. */
+CRPC_EXTERN int crpc_server_new(const crpc_server_opts *opts,
+                                crpc_server **out);
+
+/*
+ * Adds |svc|; the server takes ownership, also on failure.
+ * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EALREADY
+ * for a service name already added, or CRPC_ESTATE once started.
+ */
+CRPC_EXTERN int crpc_server_add_service(crpc_server *srv, crpc_service *svc);
+
+typedef struct crpc_tls_opts {
+  const char *cert_file;      /* PEM certificate chain */
+  const char *key_file;       /* PEM private key */
+  const char *client_ca_file; /* non-NULL: require and verify client certs */
+} crpc_tls_opts;
+
+/*
+ * Listens on |addr|: "127.0.0.1:50051", "[::1]:50051", "0.0.0.0:0" (any
+ * port; see crpc_server_port()) or "unix:/path". With |tls| non-NULL the
+ * address speaks TLS with ALPN h2, else cleartext HTTP/2.
+ * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL, an
+ * OpenSSL-backed CRPC_EINVAL for unreadable certificates, or a libuv error
+ * (UV_EADDRINUSE, ...).
+ */
+CRPC_EXTERN int crpc_server_listen(crpc_server *srv, const char *addr,
+                                   const crpc_tls_opts *tls);
+
+/* The TCP port of the |index|-th listen address, or -1. Thread: any. */
+CRPC_EXTERN int crpc_server_port(const crpc_server *srv, size_t index);
+
+/* Starts the loops and workers and begins accepting. Thread: any.
+ * Returns 0, or CRPC_ESTATE, or a libuv error. */
+CRPC_EXTERN int crpc_server_start(crpc_server *srv);
+
+/*
+ * Graceful shutdown: sends GOAWAY, stops accepting, lets calls in flight
+ * finish for up to the drain deadline, then cancels the rest. The future
+ * (one reference, the caller's) completes once every connection is
+ * closed. Thread: any.
+ */
+CRPC_EXTERN crpc_future *crpc_server_shutdown(crpc_server *srv);
+
+/* Shuts down (waiting for it) if needed and frees. NULL is a no-op.
+ * Thread: any but the server's own threads. */
+CRPC_EXTERN void crpc_server_free(crpc_server *srv);
+
+/*
+ * Health (grpc.health.v1.Health): sets |service|'s status, "" being the
+ * whole server. Thread: any.
+ */
+typedef enum {
+  CRPC_HEALTH_UNKNOWN = 0,
+  CRPC_HEALTH_SERVING = 1,
+  CRPC_HEALTH_NOT_SERVING = 2
+} crpc_health_status;
+CRPC_EXTERN int crpc_server_set_health(crpc_server *srv, const char *service,
+                                       crpc_health_status status);
+
+/*
+ * Modules: a shared object that crpc-server --module loads exports one
+ * function, crpc_module_init_v1, which adds its services. The generated
+ * <SERVICE>_MODULE(handlers, user_data) macro writes it for one service;
+ * CRPC_MODULE(fn) exports any function of this type.
+ */
+typedef struct crpc_module crpc_module;
+typedef int (*crpc_module_init_fn)(crpc_module *m);
+
+#define CRPC_MODULE_INIT_SYMBOL "crpc_module_init_v1"
+
+/* Adds |svc| (ownership moves, also on failure). Returns 0 or an error of
+ * crpc_server_add_service(). Thread: the loader's, inside the init. */
+CRPC_EXTERN int crpc_module_add_service(crpc_module *m, crpc_service *svc);
+
+#define CRPC_MODULE(init_fn)                                                   \
+  CRPC_EXTERN int crpc_module_init_v1(crpc_module *m);                         \
+  int crpc_module_init_v1(crpc_module *m) {                                    \
+    return init_fn(m);                                                         \
+  }
+
+CRPC_END_DECLS
+
+#endif /* CRPC_SERVER_H */
