@@ -21,11 +21,12 @@ install(EXPORT crpcTargets NAMESPACE crpc::
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/crpcConfig.cmake.in
   ${PROJECT_BINARY_DIR}/crpcConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc
-  PATH_VARS CMAKE_INSTALL_DATADIR)
+  PATH_VARS CMAKE_INSTALL_DATADIR CMAKE_INSTALL_BINDIR)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/crpcConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/crpcConfig.cmake
               ${PROJECT_BINARY_DIR}/crpcConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/CrpcGenerate.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc)
 
 configure_file(${PROJECT_SOURCE_DIR}/cmake/crpc.pc.in

@@ -2,6 +2,7 @@
 # Runs protoc with protobuf-c's generator over PROTOS and returns the
 # generated .pb-c.c / .pb-c.h paths. Paths of the outputs mirror each proto's
 # path relative to the first import directory that contains it.
+include(CrpcGenerate) # crpc_proto_relpath()
 find_program(CRPC_PROTOC protoc REQUIRED)
 find_program(CRPC_PROTOC_GEN_C protoc-gen-c)
 
@@ -16,18 +17,7 @@ function(crpc_protoc_c out_srcs out_hdrs)
   file(MAKE_DIRECTORY ${A_OUT_DIR})
   foreach(p ${A_PROTOS})
     get_filename_component(abs ${p} ABSOLUTE)
-    set(rel "")
-    foreach(d ${A_IMPORT_DIRS})
-      get_filename_component(dabs ${d} ABSOLUTE)
-      file(RELATIVE_PATH r ${dabs} ${abs})
-      if(NOT r MATCHES "^\\.\\.")
-        set(rel ${r})
-        break()
-      endif()
-    endforeach()
-    if(rel STREQUAL "")
-      message(FATAL_ERROR "${p} is under none of ${A_IMPORT_DIRS}")
-    endif()
+    crpc_proto_relpath(rel ${abs} ${A_IMPORT_DIRS})
     string(REGEX REPLACE "\\.proto$" "" base ${rel})
     set(c ${A_OUT_DIR}/${base}.pb-c.c)
     set(h ${A_OUT_DIR}/${base}.pb-c.h)

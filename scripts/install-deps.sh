@@ -10,6 +10,8 @@ packages=(
   # runtime and code generation
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
   libprotobuf-dev libnghttp2-dev libuv1-dev libssl-dev zlib1g-dev
+  # gRPC's own protos: health, reflection, testing, ...
+  grpc-proto
   # tests; the cross compiler and qemu run the aarch64 context switch
   libcriterion-dev clang-format
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

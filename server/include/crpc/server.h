@@ -125,8 +125,10 @@ typedef int (*crpc_module_init_fn)(crpc_module *m);
 
 #define CRPC_MODULE_INIT_SYMBOL "crpc_module_init_v1"
 
-/* Adds |svc| (ownership moves, also on failure). Returns 0 or an error of
- * crpc_server_add_service(). Thread: the loader's, inside the init. */
+/* Adds |svc| (ownership moves, also on failure). Returns 0, CRPC_ENOMEM
+ * when |svc| is NULL (a generated constructor that ran out of memory), or
+ * an error of crpc_server_add_service(). Thread: the loader's, inside the
+ * init. */
 CRPC_EXTERN int crpc_module_add_service(crpc_module *m, crpc_service *svc);
 
 #define CRPC_MODULE(init_fn)                                                   \
