@@ -131,9 +131,16 @@ typedef int (*crpc_module_init_fn)(crpc_module *m);
  * init. */
 CRPC_EXTERN int crpc_module_add_service(crpc_module *m, crpc_service *svc);
 
+/* The entry point keeps C linkage when the module is written in C++. */
+#ifdef __cplusplus
+#define CRPC_MODULE_LINKAGE extern "C"
+#else
+#define CRPC_MODULE_LINKAGE
+#endif
+
 #define CRPC_MODULE(init_fn)                                                   \
-  CRPC_EXTERN int crpc_module_init_v1(crpc_module *m);                         \
-  int crpc_module_init_v1(crpc_module *m) {                                    \
+  CRPC_MODULE_LINKAGE CRPC_EXTERN int crpc_module_init_v1(crpc_module *m);     \
+  CRPC_MODULE_LINKAGE CRPC_EXTERN int crpc_module_init_v1(crpc_module *m) {    \
     return init_fn(m);                                                         \
   }
 
