@@ -46,8 +46,13 @@ typedef struct crpc_call_opts {
   int wait_for_ready;      /* wait for a connection instead of failing */
   crpc_cancel *cancel;     /* cancels the call when triggered */
   int no_propagation;      /* do not inherit the handler's deadline/cancel */
-  /* Outputs of blocking calls, filled when non-NULL (initialized by the
-   * caller): response headers, trailers, and the full status. */
+  /* Outputs, filled when non-NULL (initialized by the caller): response
+   * headers, trailers, and the full status (message and details). A
+   * blocking unary call fills them before it returns; a streaming call
+   * (crpc_call_start(), and so the generated readers, writers and
+   * streams) fills them when it finishes, so they must stay valid until
+   * then. _async unary calls ignore them: read crpc_call_status_info()
+   * and friends from the future. */
   crpc_metadata *headers_out;
   crpc_metadata *trailers_out;
   crpc_status_info *status_out;
