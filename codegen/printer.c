@@ -123,19 +123,28 @@ char *crpc__printer_format(const char *fmt, ...) {
   return s;
 }
 
+/* Formats for |p|: NULL, and |p| marked failed, when out of memory; NULL
+ * also once |p| has failed, so that emitters need not check each line. */
+static char *format_for(crpc__printer *p, const char *fmt, va_list ap) {
+  char *s;
+
+  if (p->failed)
+    return NULL;
+  s = crpc__printer_vformat(fmt, ap);
+  if (!s)
+    p->failed = 1;
+  return s;
+}
+
 void crpc__printer_printf(crpc__printer *p, const char *fmt, ...) {
   va_list ap;
   char *s;
 
-  if (p->failed)
-    return;
   va_start(ap, fmt);
-  s = crpc__printer_vformat(fmt, ap);
+  s = format_for(p, fmt, ap);
   va_end(ap);
-  if (!s) {
-    p->failed = 1;
+  if (!s)
     return;
-  }
   add_str(p, s);
   free(s);
 }
@@ -758,15 +767,11 @@ void crpc__printer_initializer(crpc__printer *p, crpc__printer_body_fn body,
   va_list ap;
   char *line;
 
-  if (p->failed)
-    return;
   va_start(ap, fmt);
-  line = crpc__printer_vformat(fmt, ap);
+  line = format_for(p, fmt, ap);
   va_end(ap);
-  if (!line) {
-    p->failed = 1;
+  if (!line)
     return;
-  }
   layout_init(p, line, body, arg);
   free(line);
 }
@@ -803,15 +808,11 @@ void crpc__printer_line(crpc__printer *p, crpc__line_shape shape, int indent,
   va_list ap;
   char *line;
 
-  if (p->failed)
-    return;
   va_start(ap, fmt);
-  line = crpc__printer_vformat(fmt, ap);
+  line = format_for(p, fmt, ap);
   va_end(ap);
-  if (!line) {
-    p->failed = 1;
+  if (!line)
     return;
-  }
   switch (shape) {
   case CRPC__LINE_DECL:
     layout_decl(p, indent, line);
