@@ -56,6 +56,17 @@ void crpc__printer_printf(crpc__printer *p, const char *fmt, ...)
 char *crpc__printer_format(const char *fmt, ...) CRPC__PRINTF(1, 2);
 char *crpc__printer_vformat(const char *fmt, va_list ap) CRPC__PRINTF(1, 0);
 
+/*
+ * For the line layouts in layout.c: appends the NUL-terminated |s|, or |n|
+ * spaces; and formats for |p|, returning NULL (and marking |p| failed) when
+ * out of memory, and NULL once |p| has failed, so that emitters need not
+ * check every line. The caller frees the result.
+ */
+void crpc__printer_puts(crpc__printer *p, const char *s);
+void crpc__printer_spaces(crpc__printer *p, int n);
+char *crpc__printer_vformat_for(crpc__printer *p, const char *fmt, va_list ap)
+    CRPC__PRINTF(2, 0);
+
 /* The shapes of line the layout knows. */
 typedef enum crpc__line_shape {
   CRPC__LINE_DECL,      /* "RET NAME(PARAM, ...)" then ";" or " {" */
