@@ -139,6 +139,7 @@ static void finish(crpc__coro *co) {
     crpc_future_unref(done);
   }
   cache_or_free(loop, co);
+  loop->coro_live--;
   crpc__loop_release(loop);
 }
 
@@ -212,6 +213,11 @@ static void cache_or_free(crpc_loop *loop, crpc__coro *co) {
 }
 
 static void free_cache(crpc_loop *loop) {
+  if (loop->coro_live > 0)
+    crpc__log(&loop->opts.logger, CRPC_LOG_WARN,
+              "loop freed with %zu coroutine(s) still suspended; they will "
+              "not resume and their stacks are not released",
+              loop->coro_live);
   while (loop->coro_cache != NULL) {
     crpc__coro *co = loop->coro_cache;
     loop->coro_cache = co->next_cached;
@@ -268,6 +274,7 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
   co->tsan_fiber = __tsan_create_fiber(0);
 #endif
   crpc__ctx_make(&co->ctx, co->stack->base, co->stack->size, coro_entry, co);
+  loop->coro_live++;
   crpc__loop_hold(loop);
   crpc__loop_post_task(loop, &co->resume_task);
   return 0;

@@ -59,6 +59,7 @@ struct crpc_loop {
   crpc__stack_pool stacks;
   crpc__coro *coro_cache;
   size_t coro_cached;
+  size_t coro_live;               /* started and not yet finished */
   const void *sched_stack_bottom; /* for AddressSanitizer fiber switches */
   size_t sched_stack_size;
   void *sched_fiber; /* for ThreadSanitizer */

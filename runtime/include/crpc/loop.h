@@ -87,8 +87,10 @@ CRPC_EXTERN int crpc_loop_start_thread(crpc_loop *loop);
 CRPC_EXTERN int crpc_loop_stop(crpc_loop *loop);
 
 /*
- * Frees the loop. Work still queued runs first. An owned loop is run until
- * its handles are closed and then closed itself; for an attached loop the
+ * Frees the loop. Work still queued runs first. Coroutines must have
+ * finished: one still suspended is never resumed and its stack is not
+ * released (the loop logs a warning saying how many). An owned loop is run
+ * until its handles are closed and then closed itself; for an attached loop the
  * memory is released from the last close callback, so the application must
  * run its loop once more. NULL is a no-op.
  * Thread: the loop's thread, or any after crpc_loop_stop().
