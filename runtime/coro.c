@@ -310,7 +310,7 @@ static int spawn_remote(crpc_loop *loop, crpc_coro_fn fn, void *arg,
   crpc__loop_hold(loop);
   int rc = crpc__loop_post_task(loop, &s->task);
   if (rc != 0) {
-    atomic_fetch_sub(&loop->holds, 1);
+    crpc__loop_release(loop);
     free(s);
   }
   return rc;

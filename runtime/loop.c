@@ -183,7 +183,7 @@ int crpc_loop_post(crpc_loop *loop, crpc_loop_fn fn, void *arg) {
   crpc__loop_hold(loop);
   int rc = crpc__loop_post_task(loop, &p->task);
   if (rc != 0) {
-    atomic_fetch_sub(&loop->holds, 1);
+    crpc__loop_release(loop);
     free(p);
   }
   return rc;
@@ -303,7 +303,7 @@ int crpc_loop_stop(crpc_loop *loop) {
     return rc;
   uv_thread_join(&loop->thread);
   loop->thread_started = 0;
-  atomic_fetch_sub(&loop->holds, 1);
+  crpc__loop_release(loop);
   return 0;
 }
 
