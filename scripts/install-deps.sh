@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages crpc needs to build, test and benchmark.
+# Installs the Debian packages crpc needs to build, test and benchmark, and
+# the npm packages of the Node test peers (tests/peers/node).
 # Idempotent: only packages that are missing are installed, so a machine that
 # has everything does no network work. Runs as root (or through sudo).
 set -euo pipefail
@@ -15,7 +16,15 @@ packages=(
   # tests; the cross compiler and qemu run the aarch64 context switch
   libcriterion-dev clang-format
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  # gRPC peers of the integration tests: grpcio and its stub generator,
+  # gRPC C++, certificates, HTTP/2 probes
+  python3-grpcio python3-protobuf protobuf-compiler-grpc libgrpc++-dev
+  openssl nghttp2-client
 )
+# Node for the @grpc/grpc-js peers: Debian's, unless a node is already
+# there (a node that ships its own npm must not get Debian's npm too).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,16 +33,26 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
+# The Node peers' packages, exactly as package-lock.json pins them. A stamp
+# in node_modules records which package.json and lock file it was made
+# from, so it is made again only when it is missing or they changed.
+peers="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/node"
+stamp="$peers/node_modules/.crpc-installed"
+want=$(cat "$peers/package.json" "$peers/package-lock.json" | sha256sum)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install-deps: installing the Node test peers' packages (npm ci)" >&2
+  (cd "$peers" && npm ci --no-audit --no-fund --ignore-scripts \
+    --loglevel=error >/dev/null)
+  echo "$want" >"$stamp"
 fi
-
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -83,6 +83,14 @@ typedef struct crpc_tls_opts {
 CRPC_EXTERN int crpc_server_listen(crpc_server *srv, const char *addr,
                                    const crpc_tls_opts *tls);
 
+/*
+ * A one-line description of the last failure of crpc_server_listen(),
+ * crpc_server_add_service() or crpc_server_start() ("cannot read
+ * certificate /etc/x.pem: No such file or directory"), or "". Borrowed
+ * from |srv|. Thread: the one configuring the server.
+ */
+CRPC_EXTERN const char *crpc_server_error(const crpc_server *srv);
+
 /* The TCP port of the |index|-th listen address, or -1. Thread: any. */
 CRPC_EXTERN int crpc_server_port(const crpc_server *srv, size_t index);
 

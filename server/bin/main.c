@@ -1,0 +1,397 @@
+/*
+ * server/bin/main.c: crpc-server, which serves the services of modules.
+ *
+ *   crpc-server --listen 127.0.0.1:50051 --module ./libgreeter.so
+ *
+ * Exit status: 0 after a graceful shutdown on SIGTERM or SIGINT; 2 when it
+ * cannot start (bad flags, a module that does not load or adds no service,
+ * an address or certificate crpc_server_listen() refuses, no threads); 1
+ * when a second signal cuts the drain short.
+ *
+ * Signals: SIGINT and SIGTERM are blocked before anything starts a thread,
+ * so every server thread inherits the mask, and main() takes them with
+ * sigwait(): no handler runs, and the shutdown happens on main's thread.
+ * SIGPIPE is ignored: a peer that closes its socket while a reply is being
+ * written must not end the process.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <crpc/error.h>
+#include <crpc/future.h>
+#include <crpc/log.h>
+#include <crpc/server.h>
+
+#include "module.h"
+
+#define EXIT_STARTUP 2 /* bad flags, modules, addresses or certificates */
+
+static const char usage_line[] =
+    "usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so "
+    "[--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] "
+    "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
+    "[--log-level L]\n";
+
+static const char usage_text[] =
+    "\n"
+    "Serves the gRPC services of one or more modules: shared objects built\n"
+    "from a .proto with crpc_generate() that export crpc_module_init_v1\n"
+    "(the generated <SERVICE>_MODULE() macro writes it).\n"
+    "\n"
+    "  --listen ADDR            127.0.0.1:50051, [::1]:50051, 0.0.0.0:0 (any\n"
+    "                           free port, logged), unix:/path; repeatable\n"
+    "  --module PATH.so         a module to serve; repeatable\n"
+    "  --tls-cert F             PEM certificate chain: every --listen speaks\n"
+    "                           TLS (ALPN h2) instead of cleartext HTTP/2\n"
+    "  --tls-key F              PEM private key of --tls-cert\n"
+    "  --tls-client-ca F        require client certificates signed by these\n"
+    "                           PEM CAs (mutual TLS)\n"
+    "  --loops N                I/O loop threads (default: the number of "
+    "CPUs)\n"
+    "  --workers N              worker threads (default: the number of CPUs)\n"
+    "  --max-message-bytes N    largest message received or sent (default:\n"
+    "                           4194304)\n"
+    "  --drain-seconds N        on shutdown, time given to calls in flight\n"
+    "                           before they are cancelled (default: 5)\n"
+    "  --log-level L            debug, info, warn, error or off (default: "
+    "info)\n"
+    "  --help                   this text\n"
+    "\n"
+    "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
+    "gracefully and exits 0; a second one during the drain exits at once\n"
+    "with 1. Startup errors exit 2.\n";
+
+typedef struct config {
+  const char **listen; /* borrowed from argv */
+  size_t n_listen;
+  const char **modules; /* borrowed from argv */
+  size_t n_modules;
+  crpc_tls_opts tls;
+  unsigned long long loops, workers, max_message_bytes, drain_seconds;
+  int max_message_set, drain_set;
+  crpc_log_level log_level;
+  int help;
+} config;
+
+/* Prints "crpc-server: <msg>" on stderr; returns EXIT_STARTUP. */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...) {
+  va_list ap;
+  fputs("crpc-server: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return EXIT_STARTUP;
+}
+
+/* Parses a decimal number in [lo, hi] into |*out|. Returns 0 or -1. */
+static int parse_number(const char *text, unsigned long long lo,
+                        unsigned long long hi, unsigned long long *out) {
+  char *end;
+  unsigned long long v;
+
+  if (text[0] < '0' || text[0] > '9')
+    return -1;
+  errno = 0;
+  v = strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+typedef enum {
+  F_LISTEN,
+  F_MODULE,
+  F_TLS_CERT,
+  F_TLS_KEY,
+  F_TLS_CLIENT_CA,
+  F_LOOPS,
+  F_WORKERS,
+  F_MAX_MESSAGE_BYTES,
+  F_DRAIN_SECONDS,
+  F_LOG_LEVEL
+} flag_id;
+
+/* Every flag that takes a value, with the range of the numeric ones. */
+static const struct flag {
+  const char *name;
+  flag_id id;
+  unsigned long long lo, hi;
+} flags[] = {
+    {"--listen", F_LISTEN, 0, 0},
+    {"--module", F_MODULE, 0, 0},
+    {"--tls-cert", F_TLS_CERT, 0, 0},
+    {"--tls-key", F_TLS_KEY, 0, 0},
+    {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0},
+    {"--loops", F_LOOPS, 1, 1024},
+    {"--workers", F_WORKERS, 1, 4096},
+    /* The gRPC length prefix is 32 bits. */
+    {"--max-message-bytes", F_MAX_MESSAGE_BYTES, 1, UINT32_MAX},
+    /* The drain deadline is a uint32_t of milliseconds. */
+    {"--drain-seconds", F_DRAIN_SECONDS, 0, UINT32_MAX / 1000},
+    {"--log-level", F_LOG_LEVEL, 0, 0},
+};
+
+/* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
+ * what is wrong with it. */
+static int set_flag(config *cfg, const struct flag *f, const char *value) {
+  unsigned long long n = 0;
+
+  if (f->hi != 0 && parse_number(value, f->lo, f->hi, &n) != 0)
+    return fail("%s: '%s' is not a whole number from %llu to %llu", f->name,
+                value, f->lo, f->hi);
+  switch (f->id) {
+  case F_LISTEN:
+    cfg->listen[cfg->n_listen++] = value;
+    break;
+  case F_MODULE:
+    cfg->modules[cfg->n_modules++] = value;
+    break;
+  case F_TLS_CERT:
+    cfg->tls.cert_file = value;
+    break;
+  case F_TLS_KEY:
+    cfg->tls.key_file = value;
+    break;
+  case F_TLS_CLIENT_CA:
+    cfg->tls.client_ca_file = value;
+    break;
+  case F_LOOPS:
+    cfg->loops = n;
+    break;
+  case F_WORKERS:
+    cfg->workers = n;
+    break;
+  case F_MAX_MESSAGE_BYTES:
+    cfg->max_message_bytes = n;
+    cfg->max_message_set = 1;
+    break;
+  case F_DRAIN_SECONDS:
+    cfg->drain_seconds = n;
+    cfg->drain_set = 1;
+    break;
+  case F_LOG_LEVEL:
+    if (crpc_log_level_parse(value, &cfg->log_level) != 0)
+      return fail("--log-level: '%s' is not one of debug, info, warn, "
+                  "error, off",
+                  value);
+    break;
+  }
+  return 0;
+}
+
+/* The flag named by |arg| ("--loops" or "--loops=4"), or NULL. */
+static const struct flag *find_flag(const char *arg) {
+  size_t len = strcspn(arg, "=");
+
+  for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+    if (strlen(flags[i].name) == len && strncmp(arg, flags[i].name, len) == 0)
+      return &flags[i];
+  }
+  return NULL;
+}
+
+/* Reads argv into |cfg| (whose arrays hold argc entries). Returns 0, or
+ * EXIT_STARTUP after printing the problem. */
+static int parse_args(int argc, char **argv, config *cfg) {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *eq = strchr(arg, '='), *value;
+    const struct flag *f;
+    int rc;
+
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      cfg->help = 1;
+      return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return fail("unexpected argument '%s' (see --help)", arg);
+    if ((f = find_flag(arg)) == NULL)
+      return fail("unknown flag '%.*s' (see --help)", (int)strcspn(arg, "="),
+                  arg);
+    if (eq != NULL)
+      value = eq + 1;
+    else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+      value = argv[++i];
+    else
+      return fail("%s needs a value (see --help)", f->name);
+    if (value[0] == '\0')
+      return fail("%s needs a value, not an empty string", f->name);
+    if ((rc = set_flag(cfg, f, value)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Checks what no single flag can. Returns 0 or EXIT_STARTUP. */
+static int check_config(const config *cfg) {
+  if (cfg->n_listen == 0)
+    return fail("no --listen address given (see --help)");
+  if (cfg->n_modules == 0)
+    return fail("no --module given: there would be nothing to serve");
+  if ((cfg->tls.cert_file == NULL) != (cfg->tls.key_file == NULL))
+    return fail("%s without %s: TLS needs both",
+                cfg->tls.cert_file ? "--tls-cert" : "--tls-key",
+                cfg->tls.cert_file ? "--tls-key" : "--tls-cert");
+  if (cfg->tls.client_ca_file != NULL && cfg->tls.cert_file == NULL)
+    return fail("--tls-client-ca needs --tls-cert and --tls-key");
+  return 0;
+}
+
+static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
+  crpc_server_opts_init(opts);
+  opts->loops = (unsigned)cfg->loops;
+  opts->workers = (unsigned)cfg->workers;
+  if (cfg->max_message_set) {
+    opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
+    opts->max_send_bytes = (size_t)cfg->max_message_bytes;
+  }
+  /* 0 in the options means the default, so no drain at all is asked for
+   * as the shortest one. */
+  if (cfg->drain_set)
+    opts->drain_ms =
+        cfg->drain_seconds == 0 ? 1 : (uint32_t)(cfg->drain_seconds * 1000);
+  opts->logger.level = cfg->log_level;
+  opts->logger.level_set = 1;
+}
+
+/* Logs one of crpc-server's own lines through the same sink and level as
+ * the server's. */
+static void say(const config *cfg, crpc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(const config *cfg, crpc_log_level level, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+
+  if (cfg->log_level == CRPC_LOG_OFF || level < cfg->log_level)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  crpc_log_stderr(level, line, NULL);
+}
+
+/* The reason for |rc| from |srv|, else crpc_strerror(). */
+static const char *why(const crpc_server *srv, int rc) {
+  const char *s = crpc_server_error(srv);
+  return s != NULL && s[0] != '\0' ? s : crpc_strerror(rc);
+}
+
+/* Loads the modules and opens the listen addresses. Returns 0 or
+ * EXIT_STARTUP after printing the problem. */
+static int configure(crpc_server *srv, const config *cfg) {
+  const crpc_tls_opts *tls = cfg->tls.cert_file != NULL ? &cfg->tls : NULL;
+  char err[512];
+  size_t n;
+  int rc;
+
+  for (size_t i = 0; i < cfg->n_modules; i++) {
+    if (crpc__module_load(srv, cfg->modules[i], &n, err, sizeof(err)) != 0)
+      return fail("%s", err);
+    say(cfg, CRPC_LOG_DEBUG, "module %s: %zu service%s", cfg->modules[i], n,
+        n == 1 ? "" : "s");
+  }
+  for (size_t i = 0; i < cfg->n_listen; i++) {
+    const char *addr = cfg->listen[i], *reason;
+    if ((rc = crpc_server_listen(srv, addr, tls)) == 0)
+      continue;
+    /* The server's reason may already name the address. */
+    reason = why(srv, rc);
+    if (strstr(reason, addr) != NULL)
+      return fail("%s", reason);
+    return fail("cannot listen on %s: %s", addr, reason);
+  }
+  return 0;
+}
+
+/* Shuts |srv| down and frees it, cutting the drain short with exit status
+ * 1 if another of |sigs| arrives meanwhile. Returns the exit status. */
+static int shut_down(crpc_server *srv, const sigset_t *sigs) {
+  const struct timespec now = {0, 0};
+  crpc_future *f = crpc_server_shutdown(srv);
+  int sig;
+
+  /* Out of memory for the future: crpc_server_free() shuts down too. */
+  while (f != NULL && crpc_future_wait_for(f, 100) == CRPC_ETIMEDOUT) {
+    if ((sig = sigtimedwait(sigs, NULL, &now)) > 0) {
+      fprintf(stderr,
+              "crpc-server: %s during the drain: exiting without waiting for "
+              "calls in flight\n",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
+      _Exit(1);
+    }
+  }
+  crpc_future_unref(f);
+  crpc_server_free(srv);
+  return 0;
+}
+
+static int serve(const config *cfg, const sigset_t *sigs) {
+  crpc_server_opts opts;
+  crpc_server *srv = NULL;
+  int rc, sig;
+
+  server_opts_from(cfg, &opts);
+  if ((rc = crpc_server_new(&opts, &srv)) != 0)
+    return fail("cannot create the server: %s", crpc_strerror(rc));
+  if ((rc = configure(srv, cfg)) != 0)
+    goto fail;
+  if ((rc = crpc_server_start(srv)) != 0) {
+    rc = fail("cannot start: %s", why(srv, rc));
+    goto fail;
+  }
+  if (sigwait(sigs, &sig) != 0)
+    sig = SIGTERM;
+  say(cfg, CRPC_LOG_INFO, "%s received: shutting down",
+      sig == SIGINT ? "SIGINT" : "SIGTERM");
+  return shut_down(srv, sigs);
+
+fail:
+  crpc_server_free(srv);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  config cfg = {.log_level = CRPC_LOG_INFO};
+  sigset_t sigs;
+  int rc;
+
+  /* Before any thread exists: see the top of this file. */
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigprocmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  cfg.listen = calloc((size_t)argc, sizeof(*cfg.listen));
+  cfg.modules = calloc((size_t)argc, sizeof(*cfg.modules));
+  if (cfg.listen == NULL || cfg.modules == NULL) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  if ((rc = parse_args(argc, argv, &cfg)) != 0)
+    goto done;
+  if (cfg.help) {
+    fputs(usage_line, stdout);
+    fputs(usage_text, stdout);
+    goto done;
+  }
+  if ((rc = check_config(&cfg)) == 0)
+    rc = serve(&cfg, &sigs);
+done:
+  free(cfg.listen);
+  free(cfg.modules);
+  return rc;
+}

@@ -1,0 +1,877 @@
+/*
+ * server/call.c: one gRPC call on one HTTP/2 stream, server side: request
+ * headers and their checks, request messages and flow control, dispatch
+ * to the handler (a coroutine on the loop, or a job on the worker pool),
+ * deadlines and cancellation, and the response (headers, messages,
+ * trailers, or a trailers-only answer).
+ *
+ * The loop thread runs everything here except run_handler() and what it
+ * calls, which run on the handler's thread. See server_internal.h for
+ * which fields the two share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base64.h"
+#include "coro_internal.h"
+#include "crpc/coro.h"
+#include "crpc/error.h"
+#include "deadline_internal.h"
+#include "log_internal.h"
+#include "metadata_wire.h"
+#include "percent.h"
+#include "server_internal.h"
+
+#define CRPC__MAX_HEADER_BYTES (16 * 1024)
+/* A client's reset this close to the deadline is the deadline passing. */
+#define CRPC__DEADLINE_SLACK_MS 100
+/* Received messages a handler has not read yet, before the window stops
+ * being given back to the client. */
+#define CRPC__IN_QUEUE_BYTES (1u << 20)
+
+static void kick_local(crpc__call *call);
+
+/* Reference counting. Every unref runs on the loop thread. */
+
+static void call_free(crpc__call *call) {
+  crpc_metadata_cleanup(&call->req_md);
+  crpc_metadata_cleanup(&call->resp_headers);
+  crpc_metadata_cleanup(&call->resp_trailers);
+  crpc__frame_decoder_cleanup(&call->dec);
+  if (call->last_read)
+    protobuf_c_message_free_unpacked(call->last_read, NULL);
+  crpc__arena_cleanup(&call->arena);
+  crpc__buf_cleanup(&call->scratch);
+  crpc__buf_cleanup(&call->out);
+  for (crpc__inmsg *m = call->in_head, *n; m; m = n) {
+    n = m->next;
+    free(m);
+  }
+  free(call->unary_data);
+  free(call->path);
+  free(call->status_message);
+  free(call->status_details);
+  free(call->final_message);
+  if (call->cancel_f)
+    crpc_future_unref(call->cancel_f);
+  if (call->read_wait)
+    crpc_future_unref(call->read_wait);
+  if (call->write_wait)
+    crpc_future_unref(call->write_wait);
+  uv_mutex_destroy(&call->mu);
+  crpc__conn_unref(call->conn);
+  free(call);
+}
+
+void crpc__call_unref(crpc__call *call) {
+  if (atomic_fetch_sub(&call->refs, 1) == 1)
+    call_free(call);
+}
+
+static void call_ref(crpc__call *call) {
+  atomic_fetch_add(&call->refs, 1);
+}
+
+crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
+  crpc__call *call = calloc(1, sizeof(*call));
+  if (!call)
+    return NULL;
+  const crpc_server_opts *o = &c->sl->srv->opts;
+  atomic_init(&call->refs, 1); /* the stream's */
+  atomic_init(&call->cancelled, 0);
+  call->ctx.call = call;
+  call->conn = c;
+  c->refs++;
+  call->sl = c->sl;
+  call->stream_id = stream_id;
+  call->deadline = CRPC_DEADLINE_INFINITE;
+  call->req_enc = CRPC__ENCODING_IDENTITY;
+  call->resp_enc = CRPC__ENCODING_IDENTITY;
+  call->accept_mask = CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
+  memcpy(call->peer, c->peer, sizeof(call->peer));
+  crpc_metadata_init(&call->req_md);
+  crpc_metadata_init(&call->resp_headers);
+  crpc_metadata_init(&call->resp_trailers);
+  crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
+  crpc__arena_init(&call->arena, NULL, 0, 0);
+  call->alloc = crpc__arena_allocator(&call->arena);
+  crpc__buf_init(&call->scratch, o->max_receive_bytes);
+  crpc__buf_init(&call->out, SIZE_MAX);
+  uv_mutex_init(&call->mu);
+  call->next_in_conn = c->calls;
+  if (c->calls)
+    c->calls->prev_in_conn = call;
+  c->calls = call;
+  c->n_calls++;
+  return call;
+}
+
+/* Cancellation. */
+
+/* Marks the call cancelled with |code| (first one wins) and wakes what
+ * waits on it. Thread: any. */
+static void cancel_call(crpc__call *call, crpc_status code, const char *msg) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&call->cancelled, &expected, (int)code))
+    return;
+  uv_mutex_lock(&call->mu);
+  crpc_future *r = call->read_wait, *w = call->write_wait;
+  call->read_wait = call->write_wait = NULL;
+  crpc_future *cf = call->cancel_f ? crpc_future_ref(call->cancel_f) : NULL;
+  uv_mutex_unlock(&call->mu);
+  if (r) {
+    crpc_future_complete(r, code, msg, NULL, NULL);
+    crpc_future_unref(r);
+  }
+  if (w) {
+    crpc_future_complete(w, code, msg, NULL, NULL);
+    crpc_future_unref(w);
+  }
+  if (cf) {
+    crpc_future_complete(cf, code, msg, NULL, NULL);
+    crpc_future_unref(cf);
+  }
+}
+
+/* Sets the final status unless one is set. Returns 1 when it was set. */
+static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
+  uv_mutex_lock(&call->mu);
+  int set = !call->finished;
+  if (set) {
+    call->finished = 1;
+    call->final_status = code;
+    if (msg) {
+      free(call->final_message);
+      call->final_message = strdup(msg);
+    }
+  }
+  uv_mutex_unlock(&call->mu);
+  return set;
+}
+
+/* Ends the call now with |code|: the handler, if running, is cancelled and
+ * its result dropped. Loop thread. */
+static void fail_call(crpc__call *call, crpc_status code, const char *msg) {
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s: %s: %s",
+            call->peer, call->path ? call->path : "?", crpc_status_name(code),
+            msg);
+  if (call->state == CRPC__CALL_HEADERS || call->state == CRPC__CALL_WAITING)
+    call->state = CRPC__CALL_DONE;
+  finish_with(call, code, msg);
+  cancel_call(call, code, msg);
+  kick_local(call);
+}
+
+void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg) {
+  fail_call(call, code, msg);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  crpc__call_unref(h->data);
+}
+
+static void stop_timer(crpc__call *call) {
+  if (!call->timer_active)
+    return;
+  call->timer_active = 0;
+  uv_close((uv_handle_t *)&call->deadline_timer, on_timer_closed);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  crpc__call *call = t->data;
+  fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+}
+
+/* Request headers. */
+
+static int is_grpc_content_type(const uint8_t *v, size_t n) {
+  static const char pfx[] = "application/grpc";
+  size_t pl = sizeof(pfx) - 1;
+  if (n < pl || memcmp(v, pfx, pl) != 0)
+    return 0;
+  return n == pl || v[pl] == '+' || v[pl] == ';';
+}
+
+static int name_is(const uint8_t *name, size_t n, const char *s) {
+  size_t l = strlen(s);
+  return n == l && memcmp(name, s, l) == 0;
+}
+
+int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
+                         const uint8_t *value, size_t vlen) {
+  call->header_bytes += nlen + vlen + 32;
+  if (call->header_bytes > CRPC__MAX_HEADER_BYTES) {
+    if (!call->header_status) {
+      call->header_status = CRPC_STATUS_RESOURCE_EXHAUSTED;
+      call->header_error_msg = "request headers too large";
+    }
+    return 0;
+  }
+  if (nlen > 0 && name[0] == ':') {
+    if (name_is(name, nlen, ":method")) {
+      call->saw_method_post = vlen == 4 && memcmp(value, "POST", 4) == 0;
+      if (!call->saw_method_post)
+        call->http_status = 405;
+    } else if (name_is(name, nlen, ":path")) {
+      free(call->path);
+      call->path = strndup((const char *)value, vlen);
+      call->saw_path = call->path != NULL;
+    }
+    return 0;
+  }
+  if (name_is(name, nlen, "content-type")) {
+    call->content_type_ok = is_grpc_content_type(value, vlen);
+    return 0;
+  }
+  if (name_is(name, nlen, "te")) {
+    call->te_trailers = vlen == 8 && memcmp(value, "trailers", 8) == 0;
+    return 0;
+  }
+  if (name_is(name, nlen, "grpc-timeout")) {
+    int64_t ns;
+    if (crpc__timeout_parse((const char *)value, vlen, &ns) != 0) {
+      call->header_status = CRPC_STATUS_INTERNAL;
+      call->header_error_msg = "malformed grpc-timeout";
+    } else {
+      call->deadline = crpc_deadline_after_ns(ns);
+    }
+    return 0;
+  }
+  if (name_is(name, nlen, "grpc-encoding")) {
+    if (crpc__compress_lookup((const char *)value, vlen, &call->req_enc) != 0) {
+      call->header_status = CRPC_STATUS_UNIMPLEMENTED;
+      call->header_error_msg = "unsupported grpc-encoding";
+    }
+    return 0;
+  }
+  if (name_is(name, nlen, "grpc-accept-encoding")) {
+    call->accept_mask = crpc__compress_accept_parse((const char *)value, vlen) |
+                        CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
+    return 0;
+  }
+  /* Other reserved grpc- headers are the transport's, not metadata. */
+  if (nlen >= 5 && memcmp(name, "grpc-", 5) == 0)
+    return 0;
+  if (name_is(name, nlen, "content-length"))
+    return 0;
+  if (crpc__metadata_add_wire(&call->req_md, (const char *)name, nlen, value,
+                              vlen) != 0)
+    crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
+              "%s: dropped a malformed metadata entry %.*s", call->peer,
+              (int)(nlen > 64 ? 64 : nlen), (const char *)name);
+  return 0;
+}
+
+/* Response headers: a list of nghttp2 name/value pairs whose text lives in
+ * a scratch arena until they are submitted (nghttp2 copies them). */
+typedef struct nvlist {
+  nghttp2_nv *nv;
+  size_t n, cap;
+  crpc__arena *a;
+  int oom;
+} nvlist;
+
+static void nv_add(nvlist *l, const char *name, size_t nlen,
+                   const uint8_t *value, size_t vlen) {
+  if (l->oom)
+    return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    nghttp2_nv *nv = crpc__arena_alloc(l->a, cap * sizeof(*nv));
+    if (!nv) {
+      l->oom = 1;
+      return;
+    }
+    if (l->n)
+      memcpy(nv, l->nv, l->n * sizeof(*nv));
+    l->nv = nv;
+    l->cap = cap;
+  }
+  l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nlen, vlen,
+                               NGHTTP2_NV_FLAG_NONE};
+}
+
+static void nv_str(nvlist *l, const char *name, const char *value) {
+  nv_add(l, name, strlen(name), (const uint8_t *)value, strlen(value));
+}
+
+static void nv_metadata(nvlist *l, const crpc_metadata *md) {
+  for (size_t i = 0; i < md->count; i++) {
+    const crpc_metadata_entry *e = &md->entries[i];
+    size_t len = crpc__metadata_wire_value_len(e);
+    uint8_t *v = crpc__arena_alloc(l->a, len ? len : 1);
+    if (!v) {
+      l->oom = 1;
+      return;
+    }
+    crpc__metadata_wire_value_write(e, v);
+    nv_add(l, e->key, strlen(e->key), v, len);
+  }
+}
+
+static void nv_initial(nvlist *l, crpc__call *call) {
+  nv_str(l, ":status", "200");
+  nv_str(l, "content-type", "application/grpc");
+  if (call->resp_enc != CRPC__ENCODING_IDENTITY)
+    nv_str(l, "grpc-encoding", crpc__compress_name(call->resp_enc));
+  nv_str(l, "grpc-accept-encoding", "identity,gzip");
+}
+
+/* The status part of the trailers. Called with |mu| held. */
+static void nv_status(nvlist *l, crpc__call *call) {
+  char *code = crpc__arena_alloc(l->a, 12);
+  if (!code) {
+    l->oom = 1;
+    return;
+  }
+  crpc_status st = call->final_status;
+  snprintf(code, 12, "%d", (int)st);
+  nv_str(l, "grpc-status", code);
+  const char *msg = call->final_message;
+  if (!msg && st != CRPC_STATUS_OK)
+    msg = call->status_message;
+  if (msg && *msg) {
+    size_t n = strlen(msg);
+    size_t el = crpc__percent_encoded_len((const uint8_t *)msg, n);
+    char *enc = crpc__arena_alloc(l->a, el + 1);
+    if (!enc) {
+      l->oom = 1;
+      return;
+    }
+    crpc__percent_encode((const uint8_t *)msg, n, enc);
+    nv_add(l, "grpc-message", 12, (const uint8_t *)enc, el);
+  }
+  if (call->status_details && st != CRPC_STATUS_OK && !call->final_message) {
+    size_t el = crpc__base64_encoded_len(call->status_details_len, 0);
+    char *enc = crpc__arena_alloc(l->a, el + 1);
+    if (!enc) {
+      l->oom = 1;
+      return;
+    }
+    crpc__base64_encode(call->status_details, call->status_details_len, 0, enc);
+    nv_add(l, "grpc-status-details-bin", 23, (const uint8_t *)enc, el);
+  }
+  nv_metadata(l, &call->resp_trailers);
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user_data);
+
+/* Submits the trailers after the last message. Loop thread. */
+static void submit_trailers(crpc__call *call) {
+  crpc__arena a;
+  crpc__arena_init(&a, NULL, 0, 0);
+  nvlist l = {.a = &a};
+  uv_mutex_lock(&call->mu);
+  nv_status(&l, call);
+  uv_mutex_unlock(&call->mu);
+  crpc__conn *c = call->conn;
+  if (l.oom || nghttp2_submit_trailer(c->ng, call->stream_id, l.nv, l.n) != 0)
+    nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                              NGHTTP2_INTERNAL_ERROR);
+  call->trailers_submitted = 1;
+  crpc__arena_cleanup(&a);
+}
+
+/* Starts the response: headers and a body, or trailers-only. */
+static void start_response(crpc__call *call, int trailers_only) {
+  crpc__arena a;
+  crpc__arena_init(&a, NULL, 0, 0);
+  nvlist l = {.a = &a};
+  uv_mutex_lock(&call->mu);
+  call->headers_frozen = 1;
+  nv_initial(&l, call);
+  nv_metadata(&l, &call->resp_headers);
+  if (trailers_only)
+    nv_status(&l, call);
+  uv_mutex_unlock(&call->mu);
+  crpc__conn *c = call->conn;
+  nghttp2_data_provider dp = {.source.ptr = call, .read_callback = read_body};
+  int rv = l.oom ? NGHTTP2_ERR_NOMEM
+                 : nghttp2_submit_response(c->ng, call->stream_id, l.nv, l.n,
+                                           trailers_only ? NULL : &dp);
+  if (rv != 0)
+    nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                              NGHTTP2_INTERNAL_ERROR);
+  call->response_started = 1;
+  call->trailers_submitted = trailers_only;
+  crpc__arena_cleanup(&a);
+}
+
+/* An HTTP-level refusal, for requests that are not gRPC. */
+static void respond_http_error(crpc__call *call, int http_status,
+                               const char *msg) {
+  char st[4];
+  snprintf(st, sizeof(st), "%d", http_status);
+  nghttp2_nv nv[] = {
+      {(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10,
+       NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"grpc-status", (uint8_t *)"13", 11, 2, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"grpc-message", (uint8_t *)msg, 12, strlen(msg),
+       NGHTTP2_NV_FLAG_NONE},
+  };
+  call->state = CRPC__CALL_DONE;
+  finish_with(call, CRPC_STATUS_INTERNAL, msg);
+  nghttp2_submit_response(call->conn->ng, call->stream_id, nv, 4, NULL);
+  call->response_started = 1;
+  call->trailers_submitted = 1;
+  crpc__conn_mark_dirty(call->conn);
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user_data) {
+  (void)ng;
+  (void)stream_id;
+  (void)user_data;
+  crpc__call *call = source->ptr;
+  uv_mutex_lock(&call->mu);
+  size_t avail = crpc__buf_len(&call->out);
+  size_t n = avail < length ? avail : length;
+  if (n) {
+    memcpy(buf, crpc__buf_data(&call->out), n);
+    crpc__buf_consume(&call->out, n);
+  }
+  crpc_future *w = NULL;
+  if (call->write_wait && crpc__buf_len(&call->out) <= CRPC__OUT_LOW_WATER) {
+    w = call->write_wait;
+    call->write_wait = NULL;
+  }
+  int fin = call->finished && crpc__buf_len(&call->out) == 0;
+  uv_mutex_unlock(&call->mu);
+  if (w) {
+    crpc_future_complete(w, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(w);
+  }
+  if (fin) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    submit_trailers(call);
+    return (ssize_t)n;
+  }
+  if (n == 0) {
+    call->deferred = 1;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return (ssize_t)n;
+}
+
+/* Gives received bytes back to the flow-control windows while the queue
+ * of unread messages is short. Loop thread. */
+static void give_window(crpc__call *call) {
+  if (call->stream_closed || !call->unconsumed)
+    return;
+  uv_mutex_lock(&call->mu);
+  int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
+  uv_mutex_unlock(&call->mu);
+  if (!room)
+    return;
+  nghttp2_session_consume(call->conn->ng, call->stream_id, call->unconsumed);
+  call->unconsumed = 0;
+}
+
+/* Moves the response along after the handler wrote, finished, or read.
+ * Loop thread. */
+static void kick_local(crpc__call *call) {
+  if (call->stream_closed)
+    return;
+  give_window(call);
+  uv_mutex_lock(&call->mu);
+  int has_data = crpc__buf_len(&call->out) > 0;
+  int fin = call->finished;
+  uv_mutex_unlock(&call->mu);
+  if (!call->response_started) {
+    if (has_data)
+      start_response(call, 0);
+    else if (fin)
+      start_response(call, 1);
+  } else if (call->deferred && (has_data || fin)) {
+    call->deferred = 0;
+    nghttp2_session_resume_data(call->conn->ng, call->stream_id);
+  }
+  crpc__conn_mark_dirty(call->conn);
+}
+
+static void kick_task(crpc__task *t) {
+  crpc__call *call = (crpc__call *)((char *)t - offsetof(crpc__call, kick));
+  uv_mutex_lock(&call->mu);
+  call->kick_posted = 0;
+  uv_mutex_unlock(&call->mu);
+  kick_local(call);
+  crpc__call_unref(call);
+}
+
+void crpc__call_kick(crpc__call *call) {
+  if (crpc_loop_is_current(call->sl->loop)) {
+    kick_local(call);
+    return;
+  }
+  uv_mutex_lock(&call->mu);
+  int post = !call->kick_posted;
+  call->kick_posted = 1;
+  uv_mutex_unlock(&call->mu);
+  if (!post)
+    return;
+  call_ref(call);
+  call->kick.fn = kick_task;
+  if (crpc__loop_post_task(call->sl->loop, &call->kick) != 0) {
+    /* The loop is closing: nothing is left to send to. */
+    atomic_fetch_sub(&call->refs, 1);
+  }
+}
+
+/* The handler. */
+
+static int is_streaming_request(const crpc_method *m) {
+  return m->kind == CRPC_METHOD_CLIENT_STREAMING ||
+         m->kind == CRPC_METHOD_BIDI_STREAMING;
+}
+
+static int has_single_reply(const crpc_method *m) {
+  return m->kind == CRPC_METHOD_UNARY ||
+         m->kind == CRPC_METHOD_CLIENT_STREAMING;
+}
+
+/* Runs on the handler's thread: the handler, then the reply's encoding. */
+static void run_handler(crpc__call *call) {
+  const crpc__route *r = call->route;
+  const crpc_method *m = r->method;
+  crpc_server_stream *stream =
+      m->kind == CRPC_METHOD_UNARY ? NULL : (crpc_server_stream *)call;
+  crpc_status st = CRPC_STATUS_CANCELLED;
+  if (!atomic_load(&call->cancelled))
+    st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
+                   stream);
+  if ((int)st < 0 || (int)st > 16)
+    st = CRPC_STATUS_UNKNOWN;
+  if (call->last_read) {
+    protobuf_c_message_free_unpacked(call->last_read, NULL);
+    call->last_read = NULL;
+  }
+  const char *msg = NULL;
+  if (st == CRPC_STATUS_OK && has_single_reply(m) &&
+      !atomic_load(&call->cancelled)) {
+    crpc__buf b;
+    crpc__buf_init(&b, SIZE_MAX);
+    int rc = crpc__frame_encode_compressed(&b, call->reply, call->resp_enc,
+                                           call->sl->srv->opts.max_send_bytes);
+    if (rc == 0) {
+      uv_mutex_lock(&call->mu);
+      call->headers_frozen = 1;
+      crpc__buf tmp = call->out;
+      call->out = b;
+      b = tmp;
+      uv_mutex_unlock(&call->mu);
+    } else {
+      st = rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
+                              : CRPC_STATUS_INTERNAL;
+      msg = rc == CRPC_ETOOBIG ? "response message larger than the limit"
+                               : "cannot encode the response";
+    }
+    crpc__buf_cleanup(&b);
+  }
+  finish_with(call, st, msg);
+}
+
+static crpc_status coro_main(void *arg) {
+  crpc__call *call = arg;
+  run_handler(call);
+  call->state = CRPC__CALL_DONE;
+  kick_local(call);
+  crpc__call_unref(call);
+  return CRPC_STATUS_OK;
+}
+
+static void job_work(crpc__job *job) {
+  run_handler((crpc__call *)((char *)job - offsetof(crpc__call, job)));
+}
+
+static void job_done(crpc__job *job, int status) {
+  crpc__call *call = (crpc__call *)((char *)job - offsetof(crpc__call, job));
+  call->state = CRPC__CALL_DONE;
+  if (status != 0)
+    finish_with(call, CRPC_STATUS_UNAVAILABLE, "server shutting down");
+  kick_local(call);
+  crpc__call_unref(call);
+}
+
+static int unpack_status(int rc, const char **msg) {
+  switch (rc) {
+  case CRPC_ETOOBIG:
+    *msg = "request message larger than the limit once decompressed";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_EPROTO:
+    *msg = "compressed message without grpc-encoding";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_EDECOMPRESS:
+    *msg = "cannot decompress the request message";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_ENOMEM:
+    *msg = "out of memory";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  default:
+    *msg = "cannot parse the request message";
+    return CRPC_STATUS_INTERNAL;
+  }
+}
+
+static void dispatch(crpc__call *call) {
+  crpc_server *srv = call->sl->srv;
+  const crpc_method *m = call->route->method;
+  call->state = CRPC__CALL_RUNNING;
+  if (!is_streaming_request(m)) {
+    int rc = crpc__frame_unpack(&call->unary_msg, call->req_enc,
+                                srv->opts.max_receive_bytes, &call->scratch,
+                                m->input, &call->alloc, &call->request);
+    free(call->unary_data);
+    call->unary_data = NULL;
+    if (rc != 0) {
+      const char *msg;
+      crpc_status st = unpack_status(rc, &msg);
+      fail_call(call, st, msg);
+      call->state = CRPC__CALL_DONE;
+      return;
+    }
+  }
+  if (has_single_reply(m)) {
+    call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
+    if (!call->reply) {
+      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      call->state = CRPC__CALL_DONE;
+      return;
+    }
+    protobuf_c_message_init(m->output, call->reply);
+  }
+  if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
+    fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    call->state = CRPC__CALL_DONE;
+    return;
+  }
+  call_ref(call); /* the handler's */
+  int rc;
+  if (call->route->placement == CRPC_PLACEMENT_LOOP) {
+    rc = crpc_coro_spawn(call->sl->loop, coro_main, call, NULL);
+  } else {
+    call->job.work = job_work;
+    call->job.done = job_done;
+    rc = crpc__pool_submit(srv->pool, call->sl->loop, &call->job);
+  }
+  if (rc != 0) {
+    atomic_fetch_sub(&call->refs, 1);
+    call->state = CRPC__CALL_DONE;
+    if (rc == CRPC_EQUEUEFULL)
+      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                "server busy: the worker queue is full");
+    else
+      fail_call(call, CRPC_STATUS_UNAVAILABLE, crpc_strerror(rc));
+  }
+}
+
+void crpc__call_on_headers_done(crpc__call *call) {
+  crpc_server *srv = call->sl->srv;
+  if (call->state != CRPC__CALL_HEADERS)
+    return;
+  if (call->http_status) {
+    respond_http_error(call, call->http_status, "method not allowed");
+    return;
+  }
+  if (!call->content_type_ok) {
+    respond_http_error(call, 415, "invalid gRPC request content-type");
+    return;
+  }
+  if (!call->saw_path) {
+    fail_call(call, CRPC_STATUS_INTERNAL, "missing :path");
+    return;
+  }
+  if (call->header_status) {
+    fail_call(call, call->header_status, call->header_error_msg);
+    return;
+  }
+  size_t plen = strlen(call->path);
+  call->route = crpc__server_route(srv, call->path, plen);
+  if (!call->route || !call->route->implemented) {
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s: %.200s",
+             call->route ? "method not implemented" : "unknown method",
+             call->path);
+    fail_call(call, CRPC_STATUS_UNIMPLEMENTED, msg);
+    return;
+  }
+  if (call->deadline != CRPC_DEADLINE_INFINITE) {
+    int64_t ms = crpc_deadline_remaining_ms(call->deadline);
+    if (ms <= 0) {
+      fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+      return;
+    }
+    uv_timer_init(crpc_loop_uv(call->sl->loop), &call->deadline_timer);
+    call->deadline_timer.data = call;
+    call_ref(call); /* the timer's */
+    call->timer_active = 1;
+    uv_timer_start(&call->deadline_timer, on_deadline, (uint64_t)ms, 0);
+  }
+  if (is_streaming_request(call->route->method))
+    dispatch(call);
+  else
+    call->state = CRPC__CALL_WAITING;
+}
+
+/* Request messages. */
+
+static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
+  crpc__inmsg *m = malloc(sizeof(*m) + msg->len);
+  if (!m) {
+    fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    return;
+  }
+  m->next = NULL;
+  m->len = msg->len;
+  m->compressed = msg->compressed;
+  memcpy(m->data, msg->data, msg->len);
+  uv_mutex_lock(&call->mu);
+  if (call->in_tail)
+    call->in_tail->next = m;
+  else
+    call->in_head = m;
+  call->in_tail = m;
+  call->in_bytes += m->len;
+  crpc_future *r = call->read_wait;
+  call->read_wait = NULL;
+  uv_mutex_unlock(&call->mu);
+  if (r) {
+    crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(r);
+  }
+}
+
+void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
+  call->unconsumed += n;
+  int accepting = call->state == CRPC__CALL_WAITING ||
+                  (call->state == CRPC__CALL_RUNNING &&
+                   is_streaming_request(call->route->method));
+  if (!accepting || atomic_load(&call->cancelled)) {
+    give_window(call);
+    return;
+  }
+  while (n > 0) {
+    size_t used = 0;
+    crpc__frame_msg msg;
+    int rc = crpc__frame_decoder_feed(&call->dec, p, n, &used, &msg);
+    p += used;
+    n -= used;
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      char text[128];
+      if (rc == CRPC_ETOOBIG)
+        snprintf(text, sizeof(text),
+                 "received message larger than max (limit %zu bytes)",
+                 call->dec.max_size);
+      fail_call(call,
+                rc == CRPC_ETOOBIG || rc == CRPC_ENOMEM
+                    ? CRPC_STATUS_RESOURCE_EXHAUSTED
+                    : CRPC_STATUS_INTERNAL,
+                rc == CRPC_ETOOBIG ? text
+                : rc == CRPC_EPROTO
+                    ? "bad message prefix: compression flag not 0 or 1"
+                    : "out of memory");
+      break;
+    }
+    call->n_received++;
+    if (is_streaming_request(call->route->method)) {
+      push_message(call, &msg);
+      continue;
+    }
+    if (call->n_received > 1) {
+      fail_call(call, CRPC_STATUS_INTERNAL,
+                "more than one request message for a unary request");
+      break;
+    }
+    call->unary_data = malloc(msg.len ? msg.len : 1);
+    if (!call->unary_data) {
+      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      break;
+    }
+    memcpy(call->unary_data, msg.data, msg.len);
+    call->unary_msg = (crpc__frame_msg){
+        .compressed = msg.compressed, .data = call->unary_data, .len = msg.len};
+  }
+  give_window(call);
+}
+
+void crpc__call_on_remote_close(crpc__call *call) {
+  uv_mutex_lock(&call->mu);
+  call->remote_closed = 1;
+  uv_mutex_unlock(&call->mu);
+  if (call->state == CRPC__CALL_HEADERS || call->state == CRPC__CALL_DONE ||
+      atomic_load(&call->cancelled))
+    return;
+  if (crpc__frame_decoder_mid_message(&call->dec)) {
+    fail_call(call, CRPC_STATUS_INTERNAL,
+              "the request ended in the middle of a message");
+    return;
+  }
+  if (call->state == CRPC__CALL_WAITING) {
+    if (call->n_received != 1) {
+      fail_call(call, CRPC_STATUS_INTERNAL,
+                "no request message for a unary request");
+      return;
+    }
+    dispatch(call);
+    return;
+  }
+  /* A streaming handler reads the end of the stream. */
+  uv_mutex_lock(&call->mu);
+  crpc_future *r = call->read_wait;
+  call->read_wait = NULL;
+  uv_mutex_unlock(&call->mu);
+  if (r) {
+    crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(r);
+  }
+}
+
+void crpc__call_on_frame_sent(crpc__call *call, int end_stream) {
+  /* The response is complete; a client still sending is told to stop. */
+  if (end_stream && !call->remote_closed && !call->stream_closed)
+    nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE,
+                              call->stream_id, NGHTTP2_NO_ERROR);
+}
+
+void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
+  crpc__conn *c = call->conn;
+  if (call->stream_closed)
+    return;
+  call->stream_closed = 1;
+  if (call->prev_in_conn)
+    call->prev_in_conn->next_in_conn = call->next_in_conn;
+  else
+    c->calls = call->next_in_conn;
+  if (call->next_in_conn)
+    call->next_in_conn->prev_in_conn = call->prev_in_conn;
+  c->n_calls--;
+  stop_timer(call);
+  uv_mutex_lock(&call->mu);
+  int done = call->finished && call->trailers_submitted;
+  uv_mutex_unlock(&call->mu);
+  if (!done || error_code != NGHTTP2_NO_ERROR) {
+    /* gRPC clients reset the stream when their deadline passes, which,
+     * measured from the client's send, is a little before ours. */
+    int at_deadline =
+        call->deadline != CRPC_DEADLINE_INFINITE &&
+        crpc_deadline_remaining_ms(call->deadline) <= CRPC__DEADLINE_SLACK_MS;
+    if (call->state == CRPC__CALL_RUNNING)
+      crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s %s",
+                call->peer, call->path,
+                at_deadline ? "reached its deadline"
+                            : "was cancelled by the client");
+    if (at_deadline)
+      cancel_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+    else
+      cancel_call(call, CRPC_STATUS_CANCELLED, "cancelled by the client");
+  }
+  if (call->state != CRPC__CALL_RUNNING)
+    call->state = CRPC__CALL_DONE;
+  crpc__call_unref(call);
+}

@@ -1,0 +1,452 @@
+/*
+ * server/conn.c: one accepted connection: the socket, TLS when the listen
+ * address has it, and the nghttp2 server session. Everything here runs on
+ * the connection's loop thread.
+ *
+ * Reads go straight into nghttp2 (through TLS first when there is TLS).
+ * Writes are batched: whatever the session has to send is collected once
+ * per loop iteration, in the loop's prepare phase, into one buffer and one
+ * uv_write(); while that write is in flight nothing more is taken from the
+ * session, so a peer that stops reading holds back only its own
+ * connection, and response bodies stay in their calls, bounded by flow
+ * control.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crpc/error.h"
+#include "log_internal.h"
+#include "server_internal.h"
+#include "tls.h"
+
+#define CRPC__WRITE_BATCH (64 * 1024)
+#define CRPC__STREAM_WINDOW (1 << 20)
+#define CRPC__CONN_WINDOW (8 << 20)
+#define CRPC__MAX_HEADER_LIST (16 * 1024)
+
+static void conn_close(crpc__conn *c);
+
+void crpc__conn_unref(crpc__conn *c) {
+  if (--c->refs > 0)
+    return;
+  crpc__buf_cleanup(&c->wbuf);
+  crpc__buf_cleanup(&c->pbuf);
+  free(c);
+}
+
+void crpc__conn_mark_dirty(crpc__conn *c) {
+  if (c->in_dirty || c->closing)
+    return;
+  c->in_dirty = 1;
+  c->refs++;
+  c->next_dirty = c->sl->dirty;
+  c->sl->dirty = c;
+}
+
+/* nghttp2 callbacks. */
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+                            void *user_data) {
+  crpc__conn *c = user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS ||
+      frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  crpc__call *call = crpc__call_new(c, frame->hd.stream_id);
+  if (!call) /* nghttp2 resets the stream */
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, call);
+  return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data) {
+  (void)flags;
+  (void)user_data;
+  crpc__call *call =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (!call)
+    return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS &&
+      frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0; /* request trailers: gRPC clients send none; ignore them */
+  return crpc__call_on_header(call, name, namelen, value, valuelen);
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  (void)user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+    return 0;
+  crpc__call *call =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (!call)
+    return 0;
+  if (frame->hd.type == NGHTTP2_HEADERS &&
+      frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    crpc__call_on_headers_done(call);
+  if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+    crpc__call_on_remote_close(call);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user_data) {
+  (void)flags;
+  (void)user_data;
+  crpc__call *call = nghttp2_session_get_stream_user_data(ng, stream_id);
+  if (!call) {
+    /* A stream we no longer track: give the window back at once. */
+    nghttp2_session_consume(ng, stream_id, len);
+    return 0;
+  }
+  crpc__call_on_data(call, data, len);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
+                           uint32_t error_code, void *user_data) {
+  (void)user_data;
+  crpc__call *call = nghttp2_session_get_stream_user_data(ng, stream_id);
+  if (call) {
+    nghttp2_session_set_stream_user_data(ng, stream_id, NULL);
+    crpc__call_on_stream_close(call, error_code);
+  }
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  (void)user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+    return 0;
+  if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  crpc__call *call =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (call)
+    crpc__call_on_frame_sent(call, 1);
+  return 0;
+}
+
+static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
+                    size_t len, void *user_data) {
+  (void)ng;
+  (void)lib_error_code;
+  crpc__conn *c = user_data;
+  crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: http2: %.*s",
+            c->peer, (int)len, msg);
+  return 0;
+}
+
+static nghttp2_session_callbacks *make_callbacks(void) {
+  nghttp2_session_callbacks *cb;
+  if (nghttp2_session_callbacks_new(&cb) != 0)
+    return NULL;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_error_callback2(cb, on_error);
+  return cb;
+}
+
+static int session_new(crpc__conn *c) {
+  nghttp2_session_callbacks *cb = make_callbacks();
+  nghttp2_option *opt = NULL;
+  if (!cb || nghttp2_option_new(&opt) != 0) {
+    if (cb)
+      nghttp2_session_callbacks_del(cb);
+    return CRPC_ENOMEM;
+  }
+  /* Window updates follow what handlers read, not what arrives. */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
+  int rv = nghttp2_session_server_new2(&c->ng, cb, c, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  if (rv != 0)
+    return CRPC_ENOMEM;
+  const crpc_server_opts *o = &c->sl->srv->opts;
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, o->max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CRPC__STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, CRPC__MAX_HEADER_LIST},
+  };
+  if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv,
+                              sizeof(iv) / sizeof(iv[0])) != 0 ||
+      nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
+                                            CRPC__CONN_WINDOW) != 0)
+    return CRPC_ENOMEM;
+  return 0;
+}
+
+/* Input. */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  crpc__conn *c = h->data;
+  /* Each read is consumed before the next alloc: one buffer per loop. */
+  *buf = uv_buf_init((char *)c->sl->rbuf, 64 * 1024);
+}
+
+static void feed_session(crpc__conn *c, const uint8_t *p, size_t n) {
+  ssize_t rv = nghttp2_session_mem_recv(c->ng, p, n);
+  if (rv < 0) {
+    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: closing: %s",
+              c->peer, nghttp2_strerror((int)rv));
+    c->fatal = 1;
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  crpc__conn *c = s->data;
+  if (nread == 0 || c->closing)
+    return;
+  if (nread < 0) {
+    if (nread != UV_EOF)
+      crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: read: %s",
+                c->peer, uv_strerror((int)nread));
+    conn_close(c);
+    return;
+  }
+  if (c->fatal)
+    return;
+  if (c->tls) {
+    const uint8_t *in = (const uint8_t *)buf->base;
+    size_t left = (size_t)nread;
+    uint8_t plain[16 * 1024];
+    for (;;) {
+      size_t used = 0, got = 0;
+      int rc = crpc__tls_conn_read(c->tls, in, left, &used, plain,
+                                   sizeof(plain), &got);
+      if (rc != 0) {
+        if (rc != CRPC_ECLOSED)
+          crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s", c->peer,
+                    crpc__tls_conn_error(c->tls));
+        c->fatal = 1;
+        break;
+      }
+      in += used;
+      left -= used;
+      if (got)
+        feed_session(c, plain, got);
+      if (c->fatal || got == 0)
+        break;
+    }
+  } else {
+    feed_session(c, (const uint8_t *)buf->base, (size_t)nread);
+  }
+  crpc__conn_mark_dirty(c);
+}
+
+/* Output. */
+
+static void conn_flush(crpc__conn *c);
+
+static void on_written(uv_write_t *req, int status) {
+  crpc__conn *c = req->data;
+  c->writing = 0;
+  crpc__buf_reset(&c->wbuf);
+  if (status < 0 && !c->closing) {
+    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: write: %s",
+              c->peer, uv_strerror(status));
+    conn_close(c);
+  } else if (!c->closing) {
+    crpc__conn_mark_dirty(c);
+  }
+  crpc__conn_unref(c);
+}
+
+/* Moves TLS records waiting to go out into |wbuf|. */
+static int take_tls_output(crpc__conn *c) {
+  size_t n;
+  const uint8_t *p = crpc__tls_conn_peek(c->tls, &n);
+  if (n == 0)
+    return 0;
+  if (crpc__buf_append(&c->wbuf, p, n) != 0)
+    return CRPC_ENOMEM;
+  crpc__tls_conn_consume(c->tls, n);
+  return 0;
+}
+
+static void conn_flush(crpc__conn *c) {
+  if (c->closing || c->writing)
+    return;
+  if (c->tls && take_tls_output(c) != 0)
+    c->fatal = 1;
+  /* Under TLS, HTTP/2 starts once the handshake is done. */
+  int can_send = c->ng && (!c->tls || crpc__tls_conn_handshake_done(c->tls));
+  while (can_send && crpc__buf_len(&c->wbuf) < CRPC__WRITE_BATCH) {
+    const uint8_t *p;
+    ssize_t n = nghttp2_session_mem_send(c->ng, &p);
+    if (n < 0) {
+      c->fatal = 1;
+      break;
+    }
+    if (n == 0)
+      break;
+    int rc = c->tls ? crpc__tls_conn_write(c->tls, p, (size_t)n)
+                    : crpc__buf_append(&c->wbuf, p, (size_t)n);
+    if (rc == 0 && c->tls)
+      rc = take_tls_output(c);
+    if (rc != 0) {
+      c->fatal = 1;
+      break;
+    }
+  }
+  size_t len = crpc__buf_len(&c->wbuf);
+  if (len > 0) {
+    uv_buf_t b = uv_buf_init((char *)crpc__buf_data(&c->wbuf), (unsigned)len);
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_written) == 0) {
+      c->writing = 1;
+      c->refs++;
+      return;
+    }
+    c->fatal = 1;
+  }
+  int done = !nghttp2_session_want_read(c->ng) &&
+             !nghttp2_session_want_write(c->ng) &&
+             (!c->goaway_sent || c->final_goaway);
+  if (c->fatal || done)
+    conn_close(c);
+}
+
+void crpc__sloop_flush(crpc__sloop *sl) {
+  while (sl->dirty) {
+    crpc__conn *c = sl->dirty;
+    sl->dirty = c->next_dirty;
+    c->in_dirty = 0;
+    conn_flush(c);
+    crpc__conn_unref(c);
+  }
+}
+
+/* Lifecycle. */
+
+static void on_closed(uv_handle_t *h) {
+  crpc__conn *c = h->data;
+  if (c->ng) {
+    nghttp2_session_del(c->ng);
+    c->ng = NULL;
+  }
+  crpc__tls_conn_free(c->tls);
+  c->tls = NULL;
+  crpc__sloop *sl = c->sl;
+  crpc__conn_unref(c);
+  crpc__sloop_conn_closed(sl);
+}
+
+static void conn_close(crpc__conn *c) {
+  if (c->closing)
+    return;
+  /* Calls still streaming learn that their peer is gone. */
+  while (c->calls)
+    crpc__call_on_stream_close(c->calls, NGHTTP2_CANCEL);
+  c->closing = 1;
+  crpc__sloop *sl = c->sl;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    sl->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  sl->n_conns--;
+  uv_close(&c->h.handle, on_closed);
+}
+
+void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
+                       crpc__tls_ctx *tls) {
+  const crpc_logger *lg = &sl->srv->opts.logger;
+  crpc__conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
+  if (!c) {
+    /* Out of memory, or accepted just as this loop finished draining. */
+    close(fd);
+    return;
+  }
+  c->sl = sl;
+  c->refs = 1;
+  crpc__buf_init(&c->wbuf, SIZE_MAX);
+  crpc__buf_init(&c->pbuf, SIZE_MAX);
+  uv_loop_t *uv = crpc_loop_uv(sl->loop);
+  int rc;
+  if (is_unix) {
+    uv_pipe_init(uv, &c->h.pipe, 0);
+    rc = uv_pipe_open(&c->h.pipe, fd);
+    snprintf(c->peer, sizeof(c->peer), "unix:");
+  } else {
+    uv_tcp_init(uv, &c->h.tcp);
+    rc = uv_tcp_open(&c->h.tcp, fd);
+    if (rc == 0) {
+      uv_tcp_nodelay(&c->h.tcp, 1);
+      struct sockaddr_storage ss;
+      int len = sizeof(ss);
+      char ip[64] = "?";
+      int port = 0;
+      if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+          uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+          port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+          snprintf(c->peer, sizeof(c->peer), "ipv6:[%s]:%d", ip, port);
+        } else {
+          uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+          port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+          snprintf(c->peer, sizeof(c->peer), "ipv4:%s:%d", ip, port);
+        }
+      }
+    }
+  }
+  c->h.handle.data = c;
+  /* From here the handle owns the fd, and closing it frees |c|. */
+  c->next = sl->conns;
+  if (sl->conns)
+    sl->conns->prev = c;
+  sl->conns = c;
+  sl->n_conns++;
+  if (rc != 0) {
+    crpc__log(lg, CRPC_LOG_WARN, "cannot adopt a connection: %s",
+              uv_strerror(rc));
+    conn_close(c);
+    return;
+  }
+  if (tls)
+    rc = crpc__tls_conn_new_server(tls, &c->tls);
+  if (rc == 0)
+    rc = session_new(c);
+  if (rc == 0)
+    rc = uv_read_start(&c->h.stream, on_alloc, on_read);
+  if (rc != 0) {
+    crpc__log(lg, CRPC_LOG_WARN, "%s: cannot start the connection: %s", c->peer,
+              crpc_strerror(rc));
+    conn_close(c);
+    return;
+  }
+  crpc__log(lg, CRPC_LOG_DEBUG, "%s: connected on loop %u", c->peer, sl->index);
+  if (sl->shutting_down)
+    crpc__conn_shutdown_notice(c);
+  crpc__conn_mark_dirty(c);
+}
+
+void crpc__conn_shutdown_notice(crpc__conn *c) {
+  if (c->closing || c->goaway_sent || !c->ng)
+    return;
+  c->goaway_sent = 1;
+  nghttp2_submit_shutdown_notice(c->ng);
+  crpc__conn_mark_dirty(c);
+}
+
+void crpc__conn_final_goaway(crpc__conn *c) {
+  if (c->closing || c->final_goaway || !c->ng)
+    return;
+  c->goaway_sent = 1;
+  c->final_goaway = 1;
+  nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(c->ng),
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  crpc__conn_mark_dirty(c);
+}

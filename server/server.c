@@ -1,0 +1,469 @@
+/*
+ * server/server.c: the server object: its loops and workers, services and
+ * routes, listen addresses, start and graceful shutdown.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crpc/error.h"
+#include "health.h"
+#include "log_internal.h"
+#include "server_internal.h"
+#include "tls.h"
+
+#define CRPC__DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+#define CRPC__READ_BUF_SIZE (64 * 1024)
+
+void crpc_server_opts_init(crpc_server_opts *opts) {
+  *opts = (crpc_server_opts){0};
+}
+
+static unsigned cpu_count(void) {
+  unsigned n = uv_available_parallelism();
+  return n ? n : 1;
+}
+
+static void set_error(crpc_server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(crpc_server *srv, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(srv->err, sizeof(srv->err), fmt, ap);
+  va_end(ap);
+}
+
+const char *crpc_server_error(const crpc_server *srv) {
+  return srv->err;
+}
+
+static void on_flush(uv_prepare_t *h) {
+  crpc__sloop_flush(h->data);
+}
+
+static void free_loops(crpc_server *srv) {
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    if (!sl->loop)
+      continue;
+    /* The loop thread has stopped: its handles are ours to close. */
+    uv_close((uv_handle_t *)&sl->flush, NULL);
+    uv_close((uv_handle_t *)&sl->drain_timer, NULL);
+    uv_close((uv_handle_t *)&sl->goaway_timer, NULL);
+    crpc_loop_free(sl->loop);
+    free(sl->rbuf);
+  }
+  free(srv->loops);
+  srv->loops = NULL;
+}
+
+int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
+  crpc_server *srv = calloc(1, sizeof(*srv));
+  if (!srv)
+    return CRPC_ENOMEM;
+  if (opts)
+    srv->opts = *opts;
+  crpc_server_opts *o = &srv->opts;
+  if (!o->loops)
+    o->loops = cpu_count();
+  if (!o->workers)
+    o->workers = cpu_count();
+  if (!o->worker_queue_max)
+    o->worker_queue_max = 4096;
+  if (!o->max_receive_bytes)
+    o->max_receive_bytes = CRPC__DEFAULT_MAX_MESSAGE;
+  if (!o->max_send_bytes)
+    o->max_send_bytes = CRPC__DEFAULT_MAX_MESSAGE;
+  if (!o->max_concurrent_streams)
+    o->max_concurrent_streams = 100;
+  if (!o->drain_ms)
+    o->drain_ms = 5000;
+  uv_mutex_init(&srv->mu);
+
+  int rc = CRPC_ENOMEM;
+  crpc_pool_opts po;
+  crpc_pool_opts_init(&po);
+  po.threads = o->workers;
+  po.queue_max = o->worker_queue_max;
+  if ((rc = crpc_pool_new(&po, &srv->pool)) != 0)
+    goto fail;
+  srv->loops = calloc(o->loops, sizeof(*srv->loops));
+  if (!srv->loops) {
+    rc = CRPC_ENOMEM;
+    goto fail;
+  }
+  for (unsigned i = 0; i < o->loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    crpc_loop_opts lo;
+    crpc_loop_opts_init(&lo);
+    lo.pool = srv->pool;
+    lo.logger = o->logger;
+    sl->rbuf = malloc(CRPC__READ_BUF_SIZE);
+    if (!sl->rbuf) {
+      rc = CRPC_ENOMEM;
+      goto fail;
+    }
+    if ((rc = crpc_loop_new(NULL, &lo, &sl->loop)) != 0) {
+      sl->loop = NULL;
+      goto fail;
+    }
+    srv->n_loops = i + 1;
+    sl->srv = srv;
+    sl->index = i;
+    uv_loop_t *uv = crpc_loop_uv(sl->loop);
+    uv_prepare_init(uv, &sl->flush);
+    sl->flush.data = sl;
+    uv_timer_init(uv, &sl->drain_timer);
+    sl->drain_timer.data = sl;
+    uv_timer_init(uv, &sl->goaway_timer);
+    sl->goaway_timer.data = sl;
+  }
+  srv->health = crpc__health_new();
+  if (!srv->health) {
+    rc = CRPC_ENOMEM;
+    goto fail;
+  }
+  crpc_service *hs = crpc__health_service(srv->health);
+  if (!hs) {
+    rc = CRPC_ENOMEM;
+    goto fail;
+  }
+  hs->next = srv->services;
+  srv->services = hs;
+  crpc__health_set(srv->health, "", CRPC_HEALTH_SERVING);
+  *out = srv;
+  return 0;
+
+fail:
+  free_loops(srv);
+  crpc_pool_free(srv->pool);
+  for (crpc_service *s = srv->services, *n; s; s = n) {
+    n = s->next;
+    crpc_service_free(s);
+  }
+  crpc__health_free(srv->health);
+  uv_mutex_destroy(&srv->mu);
+  free(srv);
+  return rc;
+}
+
+int crpc_server_add_service(crpc_server *srv, crpc_service *svc) {
+  if (!svc)
+    return CRPC_EINVAL;
+  if (srv->started) {
+    crpc_service_free(svc);
+    set_error(srv, "services must be added before the server starts");
+    return CRPC_ESTATE;
+  }
+  for (crpc_service *s = srv->services; s; s = s->next) {
+    if (strcmp(s->desc->name, svc->desc->name) == 0) {
+      set_error(srv, "service %s added twice", svc->desc->name);
+      crpc_service_free(svc);
+      return CRPC_EALREADY;
+    }
+  }
+  svc->next = srv->services;
+  srv->services = svc;
+  crpc__health_set(srv->health, svc->desc->name, CRPC_HEALTH_SERVING);
+  return 0;
+}
+
+/* FNV-1a: paths are short and few. */
+static size_t hash_path(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)p[i];
+    h *= 1099511628211ull;
+  }
+  return (size_t)h;
+}
+
+static int build_routes(crpc_server *srv) {
+  size_t n = 0;
+  for (crpc_service *s = srv->services; s; s = s->next)
+    n += s->desc->n_methods;
+  size_t cap = 16;
+  while (cap < n * 2)
+    cap *= 2;
+  crpc__route *r = calloc(cap, sizeof(*r));
+  if (!r)
+    return CRPC_ENOMEM;
+  for (crpc_service *s = srv->services; s; s = s->next) {
+    for (size_t i = 0; i < s->desc->n_methods; i++) {
+      const crpc_method *m = &s->desc->methods[i];
+      size_t len = strlen(m->path);
+      size_t at = hash_path(m->path, len) & (cap - 1);
+      while (r[at].path)
+        at = (at + 1) & (cap - 1);
+      const void *fn = NULL;
+      memcpy(&fn, (const char *)s->handlers + m->handler_offset, sizeof(fn));
+      r[at] = (crpc__route){.path = m->path,
+                            .path_len = len,
+                            .svc = s,
+                            .method = m,
+                            .placement = s->placement[i],
+                            .implemented = fn != NULL && m->invoke != NULL};
+    }
+  }
+  srv->routes = r;
+  srv->route_cap = cap;
+  return 0;
+}
+
+const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,
+                                      size_t len) {
+  size_t at = hash_path(path, len) & (srv->route_cap - 1);
+  for (;;) {
+    const crpc__route *r = &srv->routes[at];
+    if (!r->path)
+      return NULL;
+    if (r->path_len == len && memcmp(r->path, path, len) == 0)
+      return r;
+    at = (at + 1) & (srv->route_cap - 1);
+  }
+}
+
+int crpc_server_listen(crpc_server *srv, const char *addr,
+                       const crpc_tls_opts *tls) {
+  if (!addr || !*addr) {
+    set_error(srv, "empty listen address");
+    return CRPC_EINVAL;
+  }
+  if (srv->started) {
+    set_error(srv, "listen addresses must be added before the server starts");
+    return CRPC_ESTATE;
+  }
+  crpc__acceptor *l = calloc(1, sizeof(*l));
+  if (!l || !(l->addr = strdup(addr))) {
+    free(l);
+    return CRPC_ENOMEM;
+  }
+  l->srv = srv;
+  l->port = -1;
+  int rc = 0;
+  if (tls) {
+    if (!tls->cert_file || !tls->key_file) {
+      set_error(srv, "TLS needs both a certificate and a key file");
+      rc = CRPC_EINVAL;
+    } else {
+      rc = crpc__tls_ctx_new_server(tls->cert_file, tls->key_file,
+                                    tls->client_ca_file, &l->tls, srv->err,
+                                    sizeof(srv->err));
+    }
+  }
+  if (rc == 0)
+    rc = crpc__acceptor_open(srv, l);
+  if (rc != 0) {
+    crpc__tls_ctx_free(l->tls);
+    free(l->addr);
+    free(l);
+    return rc;
+  }
+  /* Keep the order of the calls: crpc_server_port() indexes it. */
+  crpc__acceptor **tail = &srv->listeners;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = l;
+  srv->n_listeners++;
+  return 0;
+}
+
+int crpc_server_port(const crpc_server *srv, size_t index) {
+  const crpc__acceptor *l = srv->listeners;
+  for (size_t i = 0; l && i < index; i++)
+    l = l->next;
+  return l ? l->port : -1;
+}
+
+static void log_start(crpc_server *srv) {
+  const crpc_logger *lg = &srv->opts.logger;
+  for (crpc__acceptor *l = srv->listeners; l; l = l->next)
+    crpc__log(lg, CRPC_LOG_INFO, "listening on %s (%s)", l->shown,
+              l->tls ? "tls" : "h2c");
+  for (crpc_service *s = srv->services; s; s = s->next) {
+    for (size_t i = 0; i < s->desc->n_methods; i++) {
+      const crpc_method *m = &s->desc->methods[i];
+      crpc__log(lg, CRPC_LOG_INFO, "method %s (%s) runs on %s", m->path,
+                crpc_method_kind_name(m->kind),
+                crpc_placement_name(s->placement[i]));
+    }
+  }
+  crpc__log(lg, CRPC_LOG_INFO, "%u loop thread%s, %u worker thread%s",
+            srv->n_loops, srv->n_loops == 1 ? "" : "s", srv->opts.workers,
+            srv->opts.workers == 1 ? "" : "s");
+}
+
+int crpc_server_start(crpc_server *srv) {
+  if (srv->started) {
+    set_error(srv, "the server is already started");
+    return CRPC_ESTATE;
+  }
+  int rc = build_routes(srv);
+  if (rc != 0)
+    return rc;
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    uv_prepare_start(&srv->loops[i].flush, on_flush);
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    if ((rc = crpc_loop_start_thread(srv->loops[i].loop)) != 0) {
+      for (unsigned j = 0; j < i; j++)
+        crpc_loop_stop(srv->loops[j].loop);
+      set_error(srv, "cannot start a loop thread: %s", crpc_strerror(rc));
+      return rc;
+    }
+  }
+  srv->started = 1;
+  log_start(srv);
+  return 0;
+}
+
+/* Shutdown, on each loop thread. */
+
+static void sloop_check_drained(crpc__sloop *sl) {
+  if (!sl->shutting_down || sl->drained || sl->n_conns > 0)
+    return;
+  sl->drained = 1;
+  uv_timer_stop(&sl->drain_timer);
+  uv_timer_stop(&sl->goaway_timer);
+  crpc__server_loop_drained(sl->srv);
+}
+
+static void on_goaway_timer(uv_timer_t *t) {
+  crpc__sloop *sl = t->data;
+  for (crpc__conn *c = sl->conns; c; c = c->next)
+    crpc__conn_final_goaway(c);
+}
+
+static void on_drain_timer(uv_timer_t *t) {
+  crpc__sloop *sl = t->data;
+  size_t aborted = 0;
+  for (crpc__conn *c = sl->conns; c; c = c->next) {
+    for (crpc__call *call = c->calls, *n; call; call = n) {
+      n = call->next_in_conn;
+      crpc__call_abort(call, CRPC_STATUS_UNAVAILABLE,
+                       "server shutting down: drain time is over");
+      aborted++;
+    }
+    crpc__conn_final_goaway(c);
+    c->fatal = 1;
+    crpc__conn_mark_dirty(c);
+  }
+  if (aborted)
+    crpc__log(&sl->srv->opts.logger, CRPC_LOG_WARN,
+              "drain time over: %zu call%s cancelled", aborted,
+              aborted == 1 ? "" : "s");
+}
+
+static void shutdown_task(crpc__task *task) {
+  crpc__sloop *sl =
+      (crpc__sloop *)((char *)task - offsetof(crpc__sloop, shutdown_task));
+  crpc_server *srv = sl->srv;
+  sl->shutting_down = 1;
+  if (sl->index == 0) {
+    for (crpc__acceptor *l = srv->listeners; l; l = l->next)
+      crpc__acceptor_close(l);
+  }
+  for (crpc__conn *c = sl->conns; c; c = c->next)
+    crpc__conn_shutdown_notice(c);
+  /* A client that sent a stream just before the notice gets it served:
+   * the final GOAWAY, with the last stream id, goes out a little later. */
+  uv_timer_start(&sl->goaway_timer, on_goaway_timer, 100, 0);
+  uv_timer_start(&sl->drain_timer, on_drain_timer, srv->opts.drain_ms, 0);
+  sloop_check_drained(sl);
+}
+
+void crpc__sloop_conn_closed(crpc__sloop *sl) {
+  sloop_check_drained(sl);
+}
+
+void crpc__server_loop_drained(crpc_server *srv) {
+  uv_mutex_lock(&srv->mu);
+  int all = ++srv->loops_drained == srv->n_loops;
+  uv_mutex_unlock(&srv->mu);
+  if (all) {
+    crpc__log(&srv->opts.logger, CRPC_LOG_INFO, "shutdown complete");
+    crpc_future_complete(srv->shutdown_f, CRPC_STATUS_OK, NULL, NULL, NULL);
+  }
+}
+
+crpc_future *crpc_server_shutdown(crpc_server *srv) {
+  uv_mutex_lock(&srv->mu);
+  if (!srv->shutdown_f) {
+    if (crpc_future_new(NULL, &srv->shutdown_f) != 0) {
+      uv_mutex_unlock(&srv->mu);
+      return NULL;
+    }
+  }
+  int first = !srv->shutdown_started;
+  srv->shutdown_started = 1;
+  crpc_future *f = crpc_future_ref(srv->shutdown_f);
+  uv_mutex_unlock(&srv->mu);
+  if (!first)
+    return f;
+  if (!srv->started) {
+    crpc_future_complete(srv->shutdown_f, CRPC_STATUS_OK, NULL, NULL, NULL);
+    return f;
+  }
+  crpc__log(&srv->opts.logger, CRPC_LOG_INFO,
+            "shutting down: draining calls for up to %u ms",
+            srv->opts.drain_ms);
+  crpc__health_shutdown(srv->health);
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    sl->shutdown_task.fn = shutdown_task;
+    crpc__loop_post_task(sl->loop, &sl->shutdown_task);
+  }
+  return f;
+}
+
+static void close_listener_task(void *arg) {
+  crpc_server *srv = arg;
+  for (crpc__acceptor *l = srv->listeners; l; l = l->next)
+    crpc__acceptor_close(l);
+}
+
+void crpc_server_free(crpc_server *srv) {
+  if (!srv)
+    return;
+  if (srv->started) {
+    crpc_future *f = crpc_server_shutdown(srv);
+    if (f) {
+      crpc_future_wait(f);
+      crpc_future_unref(f);
+    }
+    /* Listeners are closed by the shutdown; let their close run. */
+    for (unsigned i = 0; i < srv->n_loops; i++)
+      crpc_loop_stop(srv->loops[i].loop);
+  } else if (srv->listeners) {
+    /* Never started: close the listeners on the (idle) first loop. */
+    close_listener_task(srv);
+  }
+  /* Handlers that ignore cancellation finish before the pool goes. */
+  crpc_pool_free(srv->pool);
+  srv->pool = NULL;
+  free_loops(srv);
+  for (crpc__acceptor *l = srv->listeners, *n; l; l = n) {
+    n = l->next;
+    crpc__tls_ctx_free(l->tls);
+    free(l->addr);
+    free(l->shown);
+    free(l);
+  }
+  for (crpc_service *s = srv->services, *n; s; s = n) {
+    n = s->next;
+    crpc_service_free(s);
+  }
+  crpc__health_free(srv->health);
+  if (srv->shutdown_f)
+    crpc_future_unref(srv->shutdown_f);
+  free(srv->routes);
+  uv_mutex_destroy(&srv->mu);
+  free(srv);
+}
+
+int crpc_server_set_health(crpc_server *srv, const char *service,
+                           crpc_health_status status) {
+  if (!service)
+    return CRPC_EINVAL;
+  return crpc__health_set(srv->health, service, status);
+}

@@ -1,0 +1,285 @@
+/*
+ * server/server_internal.h: the server's objects and how they refer to
+ * each other.
+ *
+ *   crpc_server ──< crpc__sloop (one per I/O loop thread)
+ *                        └──< crpc__conn (a TCP/unix connection, its
+ *                                 │        nghttp2 session, maybe TLS)
+ *                                 └──< crpc__call (one HTTP/2 stream)
+ *
+ * A connection and its calls belong to one loop thread for their whole
+ * life: only that thread touches nghttp2 and the connection. A call's
+ * handler may run elsewhere (on a worker); what the handler and the loop
+ * share is guarded by the call's mutex, and everything the loop must do on
+ * a worker's behalf is posted to the loop as the call's |kick| task.
+ */
+#ifndef CRPC_SERVER_INTERNAL_H
+#define CRPC_SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <nghttp2/nghttp2.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "compress.h"
+#include "crpc/server.h"
+#include "frame.h"
+#include "loop_internal.h"
+#include "pool_internal.h"
+
+/* A handler's writes wait while more than HIGH bytes of its responses are
+ * queued, until they drain to LOW. */
+#define CRPC__OUT_HIGH_WATER (256u * 1024)
+#define CRPC__OUT_LOW_WATER (64u * 1024)
+
+typedef struct crpc__sloop crpc__sloop;
+typedef struct crpc__conn crpc__conn;
+typedef struct crpc__call crpc__call;
+typedef struct crpc__acceptor crpc__acceptor;
+typedef struct crpc__health crpc__health;
+typedef struct crpc__tls_ctx crpc__tls_ctx;
+typedef struct crpc__tls_conn crpc__tls_conn;
+
+struct crpc_service {
+  const crpc_service_desc *desc;
+  const void *handlers;
+  void *user_data;
+  crpc_placement *placement; /* per method: the effective placement */
+  crpc_service *next;
+};
+
+/* A routing entry: one method of one service, found by its :path. */
+typedef struct crpc__route {
+  const char *path;
+  size_t path_len;
+  crpc_service *svc;
+  const crpc_method *method;
+  crpc_placement placement;
+  int implemented; /* the handler table has a function for it */
+} crpc__route;
+
+/* One listen address. Lives on the first loop. */
+struct crpc__acceptor {
+  crpc_server *srv;
+  char *addr;  /* as given */
+  char *shown; /* as logged: "127.0.0.1:40123", "unix:/p" */
+  int is_unix;
+  int port; /* bound TCP port, or -1 */
+  crpc__tls_ctx *tls;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  int open;
+  crpc__acceptor *next;
+};
+
+/* A loop thread of the server and the connections it owns. */
+struct crpc__sloop {
+  crpc_server *srv;
+  crpc_loop *loop;
+  unsigned index;
+  uv_prepare_t flush; /* writes are batched until the loop would block */
+  crpc__conn *dirty;  /* connections with output to flush */
+  crpc__conn *conns;  /* every open connection */
+  size_t n_conns;
+  uint8_t *rbuf; /* read buffer shared by its connections */
+  int rbuf_busy;
+  crpc__task shutdown_task;
+  int shutting_down;
+  int drained; /* every connection closed after shutdown */
+  uv_timer_t drain_timer;
+  uv_timer_t goaway_timer;
+};
+
+struct crpc_server {
+  crpc_server_opts opts;
+  crpc_pool *pool;
+  crpc__sloop *loops;
+  unsigned n_loops;
+  crpc_service *services;
+  crpc__route *routes; /* open addressing, |route_cap| slots */
+  size_t route_cap;
+  crpc__acceptor *listeners;
+  size_t n_listeners;
+  crpc__health *health;
+  atomic_uint next_loop; /* round robin for accepted connections */
+  int started;
+  int shutdown_started;
+  uv_mutex_t mu; /* guards |loops_drained| and |shutdown_f| */
+  unsigned loops_drained;
+  crpc_future *shutdown_f;
+  char err[512]; /* the last failure's message */
+};
+
+/* Response headers and trailers, status and body, as the handler sets
+ * them; read by the loop once the handler has finished or written. */
+struct crpc_ctx {
+  crpc__call *call;
+};
+
+typedef enum {
+  CRPC__CALL_HEADERS = 0, /* receiving request headers */
+  CRPC__CALL_WAITING,     /* headers done, waiting for the unary request */
+  CRPC__CALL_RUNNING,     /* the handler runs */
+  CRPC__CALL_DONE         /* the handler returned (or never will run) */
+} crpc__call_state;
+
+/* A received, not yet read request message (streaming calls). */
+typedef struct crpc__inmsg {
+  struct crpc__inmsg *next;
+  size_t len;
+  int compressed;
+  uint8_t data[];
+} crpc__inmsg;
+
+struct crpc__call {
+  crpc_ctx ctx; /* handed to the handler */
+  atomic_int refs;
+  crpc__conn *conn; /* holds a reference on the connection */
+  crpc__sloop *sl;
+  int32_t stream_id;
+  crpc__call_state state;
+
+  /* Request headers (loop thread). */
+  const crpc__route *route;
+  int saw_method_post, saw_path, bad_method, header_error;
+  int content_type_ok, te_trailers;
+  const char *header_error_msg;
+  crpc_status header_status; /* a gRPC status to answer at once, or OK */
+  int http_status;           /* an HTTP error to answer at once, or 0 */
+  size_t header_bytes;
+  crpc__encoding req_enc;
+  unsigned accept_mask;
+  crpc_deadline deadline;
+  crpc_metadata req_md;
+  char *path;
+  char peer[80];
+
+  /* Request messages (loop thread, then shared under |mu|). */
+  crpc__frame_decoder dec;
+  int remote_closed; /* END_STREAM received */
+  size_t n_received; /* messages received */
+  crpc__inmsg *in_head, *in_tail;
+  size_t in_bytes;           /* bytes of queued messages */
+  size_t unconsumed;         /* DATA bytes not yet given back to the window */
+  crpc__frame_msg unary_msg; /* the unary request, copied */
+  uint8_t *unary_data;
+
+  /* The handler's world (handler thread). */
+  crpc__arena arena;
+  ProtobufCAllocator alloc;
+  ProtobufCMessage *request;
+  ProtobufCMessage *reply;
+  ProtobufCMessage *last_read; /* freed by the next read */
+  crpc__buf scratch;           /* decompression */
+  crpc__job job;
+  crpc_status handler_status;
+
+  /* Shared between the handler and the loop. */
+  uv_mutex_t mu;
+  int headers_frozen; /* the handler can no longer add headers */
+  crpc_metadata resp_headers;
+  crpc_metadata resp_trailers;
+  crpc__encoding resp_enc;
+  char *status_message;
+  uint8_t *status_details;
+  size_t status_details_len;
+  crpc__buf out; /* framed response messages */
+  int finished;  /* the final status is set */
+  crpc_status final_status;
+  char *final_message;     /* overrides |status_message| when set */
+  atomic_int cancelled;    /* 0, or CANCELLED / DEADLINE_EXCEEDED */
+  crpc_future *cancel_f;   /* completes when cancelled */
+  crpc_future *read_wait;  /* a reader waiting for a message */
+  crpc_future *write_wait; /* a writer waiting for room */
+  crpc__task kick;         /* posted by the handler's thread */
+  int kick_posted;
+
+  /* Response progress (loop thread). */
+  int response_started; /* headers (or trailers-only) submitted */
+  int deferred;         /* the data provider is paused */
+  int trailers_submitted;
+  int stream_closed; /* nghttp2 closed the stream */
+  uv_timer_t deadline_timer;
+  int timer_active;
+
+  crpc__call *next_in_conn, *prev_in_conn;
+};
+
+struct crpc__conn {
+  crpc__sloop *sl;
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  nghttp2_session *ng;
+  crpc__tls_conn *tls;
+  char peer[80];
+  int refs;    /* the connection itself, plus one per call */
+  int closing; /* uv_close requested */
+  int read_stopped;
+  int fatal; /* no more reads: flush what is left and close */
+  int in_dirty;
+  crpc__conn *next_dirty;
+  crpc__conn *next, *prev; /* in the loop's list */
+  uv_write_t wreq;
+  int writing;
+  crpc__buf wbuf; /* bytes being written */
+  crpc__buf pbuf; /* TLS: decrypted input */
+  crpc__call *calls;
+  size_t n_calls;
+  int goaway_sent;
+  int final_goaway;
+};
+
+/* Connections (conn.c). */
+/* Adopts the accepted socket |fd| (TCP or unix) on |sl|'s loop thread. */
+void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
+                       crpc__tls_ctx *tls);
+/* Queues |c| for the end-of-iteration flush. Loop thread. */
+void crpc__conn_mark_dirty(crpc__conn *c);
+/* Flushes every dirty connection of |sl|. Loop thread. */
+void crpc__sloop_flush(crpc__sloop *sl);
+/* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */
+void crpc__conn_shutdown_notice(crpc__conn *c);
+void crpc__conn_final_goaway(crpc__conn *c);
+void crpc__conn_unref(crpc__conn *c);
+
+/* Calls (call.c). */
+/* The nghttp2 callbacks' entry points for a stream's call. Loop thread. */
+crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id);
+int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
+                         const uint8_t *value, size_t vlen);
+void crpc__call_on_headers_done(crpc__call *call);
+void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n);
+void crpc__call_on_remote_close(crpc__call *call);
+void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code);
+void crpc__call_on_frame_sent(crpc__call *call, int end_stream);
+/* Moves the response along after the handler wrote or finished, or gives
+ * the flow-control window back after it read: directly on the loop
+ * thread, else as the call's posted |kick| task. Thread: any. */
+void crpc__call_kick(crpc__call *call);
+/* Cancels a call still running at the end of the drain time. */
+void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg);
+void crpc__call_unref(crpc__call *call);
+
+/* Routing (server.c). NULL when |path| is no method's. */
+const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,
+                                      size_t len);
+/* A shutting-down loop reports that its last connection closed. */
+void crpc__server_loop_drained(crpc_server *srv);
+/* A connection of |sl| closed (its socket; calls may still hold it). */
+void crpc__sloop_conn_closed(crpc__sloop *sl);
+
+/* Listeners (listener.c). */
+int crpc__acceptor_open(crpc_server *srv, crpc__acceptor *l);
+void crpc__acceptor_close(crpc__acceptor *l);
+
+#endif /* CRPC_SERVER_INTERNAL_H */

@@ -1,0 +1,141 @@
+/*
+ * server/stream.c: a streaming handler's reads and writes. The same code
+ * serves both placements: a wait is crpc_await(), which suspends a
+ * coroutine on the loop and blocks a worker thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crpc/coro.h"
+#include "crpc/ctx.h"
+#include "crpc/error.h"
+#include "server_internal.h"
+
+/* Waits for |f| and drops it. */
+static void wait_and_drop(crpc_future *f) {
+  crpc_await(f);
+  crpc_future_unref(f);
+}
+
+static crpc_status unpack_error(crpc__call *call, int rc) {
+  crpc_status st = rc == CRPC_ETOOBIG || rc == CRPC_ENOMEM
+                       ? CRPC_STATUS_RESOURCE_EXHAUSTED
+                       : CRPC_STATUS_INTERNAL;
+  const char *msg = rc == CRPC_ETOOBIG ? "request message larger than the limit"
+                    : rc == CRPC_EUNPACK ? "cannot parse the request message"
+                                         : "cannot decode the request message";
+  /* The call cannot go on: end it with that status. */
+  uv_mutex_lock(&call->mu);
+  if (!call->finished) {
+    call->finished = 1;
+    call->final_status = st;
+    call->final_message = strdup(msg);
+  }
+  uv_mutex_unlock(&call->mu);
+  int expected = 0;
+  atomic_compare_exchange_strong(&call->cancelled, &expected, (int)st);
+  crpc__call_kick(call);
+  return st;
+}
+
+crpc_status crpc_server_stream_read(crpc_server_stream *s,
+                                    ProtobufCMessage **msg) {
+  crpc__call *call = (crpc__call *)s;
+  *msg = NULL;
+  if (call->last_read) {
+    protobuf_c_message_free_unpacked(call->last_read, NULL);
+    call->last_read = NULL;
+  }
+  for (;;) {
+    uv_mutex_lock(&call->mu);
+    int cancelled = atomic_load(&call->cancelled);
+    crpc__inmsg *m = cancelled ? NULL : call->in_head;
+    if (m) {
+      call->in_head = m->next;
+      if (!call->in_head)
+        call->in_tail = NULL;
+      call->in_bytes -= m->len;
+    }
+    int eof = !m && !cancelled && call->remote_closed && !call->in_head;
+    crpc_future *f = NULL;
+    if (!m && !cancelled && !eof) {
+      if (crpc_future_new(NULL, &f) != 0) {
+        uv_mutex_unlock(&call->mu);
+        return CRPC_STATUS_RESOURCE_EXHAUSTED;
+      }
+      call->read_wait = crpc_future_ref(f);
+    }
+    uv_mutex_unlock(&call->mu);
+    if (cancelled)
+      return (crpc_status)cancelled;
+    if (eof)
+      return CRPC_STATUS_OK;
+    if (f) {
+      wait_and_drop(f);
+      continue;
+    }
+    /* Room in the queue may reopen the window. */
+    crpc__call_kick(call);
+    crpc__frame_msg fm = {
+        .compressed = m->compressed, .data = m->data, .len = m->len};
+    ProtobufCMessage *out = NULL;
+    const crpc_server_opts *o = &call->sl->srv->opts;
+    int rc = crpc__frame_unpack(&fm, call->req_enc, o->max_receive_bytes,
+                                &call->scratch, call->route->method->input,
+                                NULL, &out);
+    free(m);
+    if (rc != 0)
+      return unpack_error(call, rc);
+    call->last_read = out;
+    *msg = out;
+    return CRPC_STATUS_OK;
+  }
+}
+
+crpc_status crpc_server_stream_write(crpc_server_stream *s,
+                                     const ProtobufCMessage *msg) {
+  crpc__call *call = (crpc__call *)s;
+  int cancelled = atomic_load(&call->cancelled);
+  if (cancelled)
+    return (crpc_status)cancelled;
+  /* Serialize outside the lock, so the loop keeps sending meanwhile. */
+  crpc__buf b;
+  crpc__buf_init(&b, SIZE_MAX);
+  int rc = crpc__frame_encode_compressed(&b, msg, call->resp_enc,
+                                         call->sl->srv->opts.max_send_bytes);
+  if (rc != 0) {
+    crpc__buf_cleanup(&b);
+    return rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
+                              : CRPC_STATUS_INTERNAL;
+  }
+  uv_mutex_lock(&call->mu);
+  call->headers_frozen = 1;
+  if (crpc__buf_len(&call->out) == 0) {
+    crpc__buf tmp = call->out;
+    call->out = b;
+    b = tmp;
+  } else if (crpc__buf_append(&call->out, crpc__buf_data(&b),
+                              crpc__buf_len(&b)) != 0) {
+    rc = CRPC_ENOMEM;
+  }
+  uv_mutex_unlock(&call->mu);
+  crpc__buf_cleanup(&b);
+  if (rc != 0)
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  crpc__call_kick(call);
+  /* Backpressure: wait while the client is not taking what was sent. */
+  for (;;) {
+    uv_mutex_lock(&call->mu);
+    cancelled = atomic_load(&call->cancelled);
+    crpc_future *f = NULL;
+    if (!cancelled && crpc__buf_len(&call->out) > CRPC__OUT_HIGH_WATER &&
+        crpc_future_new(NULL, &f) == 0)
+      call->write_wait = crpc_future_ref(f);
+    uv_mutex_unlock(&call->mu);
+    if (cancelled)
+      return (crpc_status)cancelled;
+    if (!f)
+      return CRPC_STATUS_OK;
+    wait_and_drop(f);
+  }
+}

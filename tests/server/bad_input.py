@@ -1,0 +1,1077 @@
+#!/usr/bin/python3
+"""Bad input to a gRPC server over raw HTTP/2, byte by byte.
+
+Each case runs on its own connection and must get the answer RFC 9113 and
+gRPC's PROTOCOL-HTTP2 prescribe; after each, a fresh connection must still
+get a good answer from a normal unary call, so a case that hangs, kills or
+wedges the server fails even when its own answer looked right.
+
+The server serves crpc.servertest.WorkerTest and LoopTest
+(tests/server/proto/server_test.proto, behaviour in tests/server/README.md).
+Request headers are sent as HPACK literals without Huffman coding, written
+here by hand; the server's header blocks are decoded with the hpack package
+(python3-h2), which the Huffman code and dynamic table need.
+
+Usage: bad_input.py --target HOST:PORT [--pid PID] [--only NAME[,NAME...]]
+                    [--timeout S] [--budget S] [--verbose]
+Prints "ok - NAME" (with "# what was seen" for some) or "not ok - NAME:
+reason" per case, then "N passed, M failed"; exits 1 if any case failed.
+--pid also checks after each case that the process is alive, and bounds
+its memory growth under a peer that stops reading. --verbose shows every
+frame received on stderr.
+"""
+import argparse
+import random
+import select
+import socket
+import struct
+import sys
+import time
+
+try:
+    import hpack
+except ImportError:  # pragma: no cover - depends on the machine
+    sys.exit("bad_input.py: needs the hpack module (python3-h2); "
+             "run it with /usr/bin/python3")
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS = 0, 1, 2, 3, 4
+PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 5, 6, 7, 8, 9
+FRAME_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+               "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE",
+               "CONTINUATION"]
+END_STREAM = ACK = 0x1
+END_HEADERS = 0x4
+PADDED = 0x8
+PRIORITY_FLAG = 0x20
+
+ERROR_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
+               "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+               "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+               "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+               "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
+PROTOCOL_ERROR, FRAME_SIZE_ERROR, REFUSED_STREAM = 1, 6, 7
+COMPRESSION_ERROR = 9
+
+SETTINGS_MAX_CONCURRENT_STREAMS = 3
+SETTINGS_INITIAL_WINDOW_SIZE = 4
+MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE's initial value
+
+# gRPC status codes used below.
+OK, UNIMPLEMENTED, INTERNAL, RESOURCE_EXHAUSTED = 0, 12, 13, 8
+# What a unary method answers to a request with zero or two messages. gRPC's
+# spec names no code. grpcio says UNIMPLEMENTED ("requires exactly one
+# request message") for zero and answers the first of two; gRPC C++ says
+# INTERNAL ("No payload") for zero, Java and Go INTERNAL for both; crpc
+# answers INTERNAL for both, as most implementations do.
+UNARY_ZERO_MESSAGES = {INTERNAL}
+UNARY_TWO_MESSAGES = {INTERNAL}
+
+VERBOSE = False  # --verbose: every frame received goes to stderr
+MAX_MESSAGE = 4 * 1024 * 1024  # the default receive limit
+WORKER = "/crpc.servertest.WorkerTest/"
+LOOP = "/crpc.servertest.LoopTest/"
+
+
+def error_name(code):
+    if 0 <= code < len(ERROR_NAMES):
+        return ERROR_NAMES[code]
+    return "0x%x" % code
+
+
+# --- HTTP/2 frames and HPACK literals ------------------------------------
+
+def frame(ftype, flags, stream, payload=b"", length=None):
+    """One frame; |length| overrides the header's length field."""
+    n = len(payload) if length is None else length
+    return (struct.pack(">I", n)[1:] + bytes([ftype, flags]) +
+            struct.pack(">I", stream & 0x7FFFFFFF) + payload)
+
+
+def settings_frame(pairs=()):
+    return frame(SETTINGS, 0,
+                 0, b"".join(struct.pack(">HI", k, v) for k, v in pairs))
+
+
+def hpack_int(value, prefix_bits, first=0):
+    """RFC 7541 5.1 integer with an N-bit prefix; |first| has the flags."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = [first | limit]
+    value -= limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    out.append(value)
+    return bytes(out)
+
+
+def hpack_string(s):
+    raw = s.encode() if isinstance(s, str) else s
+    return hpack_int(len(raw), 7) + raw  # H = 0: no Huffman coding
+
+
+def header_block(headers):
+    """Literal header fields without indexing, new names (RFC 7541 6.2.2)."""
+    return b"".join(b"\x00" + hpack_string(k) + hpack_string(v)
+                    for k, v in headers)
+
+
+# --- protobuf, by hand ---------------------------------------------------
+
+def pb_varint(n):
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def pb_field(num, value):
+    """A varint (int) or length-delimited (str, bytes) field; 0/"" skipped."""
+    if not value:
+        return b""
+    if isinstance(value, int):
+        return pb_varint(num << 3) + pb_varint(value)
+    raw = value.encode() if isinstance(value, str) else value
+    return pb_varint(num << 3 | 2) + pb_varint(len(raw)) + raw
+
+
+def pb_read_varint(data, i):
+    n = shift = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        b = data[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return n, i
+
+
+def pb_decode(data):
+    """Field number -> list of values (ints or bytes); ValueError if bad."""
+    fields = {}
+    i = 0
+    while i < len(data):
+        key, i = pb_read_varint(data, i)
+        num, wt = key >> 3, key & 7
+        if num == 0:
+            raise ValueError("field number 0")
+        if wt == 0:
+            v, i = pb_read_varint(data, i)
+        elif wt == 1 or wt == 5:
+            size = 8 if wt == 1 else 4
+            if i + size > len(data):
+                raise ValueError("truncated fixed field")
+            v, i = data[i:i + size], i + size
+        elif wt == 2:
+            size, i = pb_read_varint(data, i)
+            if i + size > len(data):
+                raise ValueError("truncated length-delimited field")
+            v, i = bytes(data[i:i + size]), i + size
+        else:
+            raise ValueError("wire type %d" % wt)
+        fields.setdefault(num, []).append(v)
+    return fields
+
+
+def req(name="", payload=b"", sleep_ms=0, count=0, status=0, message="",
+        reply_bytes=0):
+    """crpc.servertest.Req."""
+    return (pb_field(1, name) + pb_field(2, payload) + pb_field(3, sleep_ms) +
+            pb_field(4, count) + pb_field(5, status) + pb_field(6, message) +
+            pb_field(7, reply_bytes))
+
+
+def rep_text(body):
+    """Rep.text of a crpc.servertest.Rep."""
+    return pb_decode(body).get(1, [b""])[-1].decode("utf-8", "replace")
+
+
+def grpc_message(body, declared=None):
+    """A length-prefixed gRPC message; |declared| overrides the length."""
+    n = len(body) if declared is None else declared
+    return b"\x00" + struct.pack(">I", n) + body
+
+
+def grpc_messages(data):
+    """Splits a stream's DATA into messages; ValueError if truncated."""
+    out = []
+    i = 0
+    while i < len(data):
+        if i + 5 > len(data):
+            raise ValueError("truncated message prefix")
+        n = struct.unpack(">I", data[i + 1:i + 5])[0]
+        if i + 5 + n > len(data):
+            raise ValueError("truncated message")
+        out.append(bytes(data[i + 5:i + 5 + n]))
+        i += 5 + n
+    return out
+
+
+# --- a client connection -------------------------------------------------
+
+class Failure(Exception):
+    """A case's expectation was not met; the message says how."""
+
+
+class Stream:
+    def __init__(self, sid):
+        self.id = sid
+        self.blocks = []      # decoded header blocks, in order
+        self.events = []      # ("HEADERS", end_stream) / ("DATA", n, end)
+        self.data = bytearray()
+        self.ended = False    # END_STREAM received
+        self.rst = None       # RST_STREAM error code
+        self.window = 65535   # credit to send DATA on it
+        self.pending = bytearray()  # DATA waiting for credit
+        self.pending_end = False    # ... and then END_STREAM
+
+    @property
+    def done(self):
+        return self.ended or self.rst is not None
+
+    def header(self, name, block=None):
+        blocks = self.blocks if block is None else [self.blocks[block]]
+        for b in reversed(blocks):
+            for k, v in reversed(b):
+                if k == name:
+                    return v
+        return None
+
+    def grpc_status(self):
+        """grpc-status of the trailers (or of a trailers-only answer)."""
+        if not self.ended or not self.blocks:
+            return None
+        v = self.header("grpc-status", -1)
+        return int(v) if v is not None and v.isdigit() else None
+
+    def http_status(self):
+        if not self.blocks:
+            return None
+        return self.header(":status", 0)
+
+    def trailers_only(self):
+        return (len(self.events) == 1 and self.events[0] == ("HEADERS", True))
+
+    def describe(self):
+        parts = []
+        if self.blocks:
+            parts.append("headers " + "; ".join(
+                ", ".join("%s: %s" % (k, v[:80]) for k, v in b)
+                for b in self.blocks))
+        if self.data:
+            parts.append("%d DATA bytes" % len(self.data))
+        if self.rst is not None:
+            parts.append("RST_STREAM " + error_name(self.rst))
+        if not self.done:
+            parts.append("stream not ended")
+        return ", ".join(parts) or "no answer"
+
+
+class Conn:
+    """One HTTP/2 client connection driven by hand.
+
+    Frames to send are queued with send() and written by pump(), which also
+    reads and handles what the server sends: it acknowledges SETTINGS and
+    PING, and (unless auto_window is off) gives back flow-control credit for
+    every DATA frame, so a normal call flows however large its answer is.
+    DATA queued with data() goes out as the server's flow-control windows
+    allow, and no more is sent on a stream once the server has ended it.
+    """
+
+    def __init__(self, target, timeout, preface=True, auto_window=True):
+        host, port = target.rsplit(":", 1)
+        self.authority = target
+        self.sock = socket.create_connection((host.strip("[]"), int(port)),
+                                             timeout=timeout)
+        self.sock.setblocking(False)
+        self.auto_window = auto_window
+        self.out = bytearray()
+        self.inbuf = bytearray()
+        self.decoder = hpack.Decoder()
+        self.streams = {}
+        self.next_id = 1
+        self.server_settings = None  # dict once the server's SETTINGS came
+        self.goaway = None           # (last_stream_id, code, debug)
+        self.closed = None           # why the connection ended, once it did
+        self.garbage = None          # bytes that were not HTTP/2 frames
+        self.header_block = None     # (stream, flags, fragments) pending
+        self.frames_in = 0
+        self.send_error = None
+        self.window = 65535  # connection-level credit to send DATA
+        if preface:
+            self.send(PREFACE + settings_frame())
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data):
+        self.out += data
+
+    def stream(self, sid):
+        st = self.streams.get(sid)
+        if st is None:
+            st = self.streams[sid] = Stream(sid)
+            st.window = (self.server_settings or {}).get(
+                SETTINGS_INITIAL_WINDOW_SIZE, 65535)
+        return st
+
+    def request_headers(self, path, method="POST",
+                        content_type="application/grpc", extra=()):
+        h = [(":method", method), (":scheme", "http"), (":path", path),
+             (":authority", self.authority)]
+        if content_type is not None:
+            h.append(("content-type", content_type))
+        h.append(("te", "trailers"))
+        h.extend(extra)
+        return h
+
+    def open(self, path, end_stream=False, **kw):
+        """Sends a HEADERS frame opening the next stream; returns it."""
+        sid = self.next_id
+        self.next_id += 2
+        block = header_block(self.request_headers(path, **kw))
+        flags = END_HEADERS | (END_STREAM if end_stream else 0)
+        self.send(frame(HEADERS, flags, sid, block))
+        return self.stream(sid)
+
+    def data(self, st, payload, end_stream=False):
+        """Queues DATA on |st|, sent within flow control by pump()."""
+        st.pending += payload
+        st.pending_end = st.pending_end or end_stream
+        self.release()
+
+    def release(self):
+        """Moves queued DATA that the windows allow into the output."""
+        for st in self.streams.values():
+            if not st.pending and not st.pending_end:
+                continue
+            if st.done:  # the server is finished with it: send no more
+                st.pending.clear()
+                st.pending_end = False
+                continue
+            while st.pending:
+                n = min(len(st.pending), self.window, st.window,
+                        MAX_FRAME_SIZE)
+                if n <= 0:
+                    break
+                last = n == len(st.pending) and st.pending_end
+                self.send(frame(DATA, END_STREAM if last else 0, st.id,
+                                bytes(st.pending[:n])))
+                del st.pending[:n]
+                self.window -= n
+                st.window -= n
+                if last:
+                    st.pending_end = False
+            if not st.pending and st.pending_end:
+                self.send(frame(DATA, END_STREAM, st.id))
+                st.pending_end = False
+
+    def unary(self, path, body, **kw):
+        """A whole unary call: headers, one message, end of stream."""
+        st = self.open(path, **kw)
+        self.data(st, grpc_message(body), end_stream=True)
+        return st
+
+    def pump(self, until, timeout):
+        """Writes and reads until until() holds, the connection ends or
+        |timeout| seconds pass; returns until()."""
+        end = time.monotonic() + timeout
+        while not until():
+            if self.closed:
+                return until()
+            self.release()
+            left = end - time.monotonic()
+            if left <= 0:
+                return until()
+            wr = [self.sock] if self.out else []
+            try:
+                r, w, _ = select.select([self.sock], wr, [], min(left, 0.2))
+            except (OSError, ValueError) as e:
+                self.closed = "select: %s" % e
+                break
+            if w:
+                try:
+                    n = self.sock.send(self.out)
+                    del self.out[:n]
+                except BlockingIOError:
+                    pass
+                except OSError as e:
+                    # The peer may have closed with a GOAWAY still unread:
+                    # keep reading what arrived before deciding.
+                    self.out.clear()
+                    self.send_error = e.strerror
+            if r:
+                try:
+                    chunk = self.sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError as e:
+                    self.closed = "reset (%s)" % e.strerror
+                    break
+                if not chunk:
+                    self.closed = "closed by the server"
+                    if VERBOSE:
+                        print("  < EOF", file=sys.stderr)
+                    break
+                self.inbuf += chunk
+                self.parse()
+        return until()
+
+    def flush(self, timeout):
+        """Writes everything queued without reading anything."""
+        end = time.monotonic() + timeout
+        self.release()
+        while self.out and time.monotonic() < end:
+            _, w, _ = select.select([], [self.sock], [], 0.1)
+            if w:
+                try:
+                    del self.out[:self.sock.send(self.out)]
+                except BlockingIOError:
+                    pass
+        if self.out:
+            raise Failure("could not write %d bytes in %.0fs" %
+                          (len(self.out), timeout))
+
+    def parse(self):
+        if self.garbage is not None:
+            self.garbage += self.inbuf
+            self.inbuf.clear()
+            return
+        if self.frames_in == 0 and self.inbuf[:5] == b"HTTP/":
+            self.garbage = bytes(self.inbuf)
+            self.inbuf.clear()
+            return
+        while len(self.inbuf) >= 9:
+            n = int.from_bytes(self.inbuf[:3], "big")
+            if n > MAX_FRAME_SIZE:
+                self.garbage = bytes(self.inbuf)
+                self.inbuf.clear()
+                return
+            if len(self.inbuf) < 9 + n:
+                return
+            ftype, flags = self.inbuf[3], self.inbuf[4]
+            sid = int.from_bytes(self.inbuf[5:9], "big") & 0x7FFFFFFF
+            payload = bytes(self.inbuf[9:9 + n])
+            del self.inbuf[:9 + n]
+            self.frames_in += 1
+            self.on_frame(ftype, flags, sid, payload)
+
+    def on_frame(self, ftype, flags, sid, payload):
+        if VERBOSE:
+            name = FRAME_NAMES[ftype] if ftype < len(FRAME_NAMES) else ftype
+            print("  < %s flags=0x%x stream=%d len=%d %r" %
+                  (name, flags, sid, len(payload), payload[:24]),
+                  file=sys.stderr)
+        if self.header_block and ftype != CONTINUATION:
+            raise Failure("server sent frame type %d inside a header block"
+                          % ftype)
+        if ftype == DATA:
+            n = len(payload)  # padding counts against flow control too
+            payload = self.unpad(flags, payload)
+            st = self.stream(sid)
+            st.data += payload
+            st.events.append(("DATA", len(payload), bool(flags & END_STREAM)))
+            st.ended = st.ended or bool(flags & END_STREAM)
+            if self.auto_window and n:
+                self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", n)))
+                if not st.done:
+                    self.send(frame(WINDOW_UPDATE, 0, sid,
+                                    struct.pack(">I", n)))
+        elif ftype == HEADERS:
+            payload = self.unpad(flags, payload)
+            if flags & PRIORITY_FLAG:
+                payload = payload[5:]
+            self.header_block = (sid, flags, [payload])
+            if flags & END_HEADERS:
+                self.end_block()
+        elif ftype == CONTINUATION:
+            if not self.header_block or self.header_block[0] != sid:
+                raise Failure("server sent a stray CONTINUATION")
+            self.header_block[2].append(payload)
+            if flags & END_HEADERS:
+                self.end_block()
+        elif ftype == RST_STREAM and len(payload) == 4:
+            self.stream(sid).rst = struct.unpack(">I", payload)[0]
+        elif ftype == SETTINGS and not flags & ACK:
+            s = dict(struct.unpack(">HI", payload[i:i + 6])
+                     for i in range(0, len(payload) - 5, 6))
+            if self.server_settings is None:
+                self.server_settings = {}
+            if SETTINGS_INITIAL_WINDOW_SIZE in s:
+                old = self.server_settings.get(SETTINGS_INITIAL_WINDOW_SIZE,
+                                               65535)
+                for st in self.streams.values():
+                    st.window += s[SETTINGS_INITIAL_WINDOW_SIZE] - old
+            self.server_settings.update(s)
+            self.send(frame(SETTINGS, ACK, 0))
+        elif ftype == WINDOW_UPDATE and len(payload) == 4:
+            n = struct.unpack(">I", payload)[0] & 0x7FFFFFFF
+            if sid == 0:
+                self.window += n
+            else:
+                self.stream(sid).window += n
+        elif ftype == PING and not flags & ACK:
+            self.send(frame(PING, ACK, 0, payload))
+        elif ftype == GOAWAY and len(payload) >= 8:
+            last, code = struct.unpack(">II", payload[:8])
+            self.goaway = (last & 0x7FFFFFFF, code, payload[8:])
+
+    @staticmethod
+    def unpad(flags, payload):
+        if flags & PADDED and payload:
+            return payload[1:len(payload) - payload[0]]
+        return payload
+
+    def end_block(self):
+        sid, flags, parts = self.header_block
+        self.header_block = None
+        try:
+            headers = self.decoder.decode(b"".join(parts))
+        except Exception as e:  # hpack raises several kinds
+            raise Failure("cannot decode the server's header block: %s" % e)
+        if VERBOSE:
+            print("    %s" % headers, file=sys.stderr)
+        st = self.stream(sid)
+        st.blocks.append(headers)
+        st.events.append(("HEADERS", bool(flags & END_STREAM)))
+        st.ended = st.ended or bool(flags & END_STREAM)
+
+    def describe(self):
+        parts = []
+        if self.goaway:
+            last, code, debug = self.goaway
+            parts.append("GOAWAY %s last-stream %d%s" % (
+                error_name(code), last,
+                (" %r" % debug[:100].decode("utf-8", "replace"))
+                if debug else ""))
+        if self.garbage is not None:
+            parts.append("non-HTTP/2 bytes %r" % self.garbage[:40])
+        if self.closed:
+            parts.append(self.closed)
+        if self.send_error:
+            parts.append("a write failed (%s)" % self.send_error)
+        return ", ".join(parts) or "connection open, no GOAWAY"
+
+
+# --- checks shared by the cases -------------------------------------------
+
+class Run:
+    def __init__(self, args):
+        self.target = args.target
+        self.pid = args.pid
+        self.timeout = args.timeout
+        self.deadline = time.monotonic() + args.budget
+        self.conns = []  # closed after each case
+
+    def left(self, want=None):
+        """Seconds a wait may take: |want| (default timeout) or less."""
+        t = min(want or self.timeout, self.deadline - time.monotonic())
+        if t <= 0:
+            raise Failure("the run's time budget is spent")
+        return t
+
+    def conn(self, **kw):
+        try:
+            c = Conn(self.target, self.left(), **kw)
+        except OSError as e:
+            raise Failure("cannot connect: %s" % e)
+        self.conns.append(c)
+        return c
+
+    def close_all(self):
+        for c in self.conns:
+            c.close()
+        self.conns = []
+
+    def rss_kib(self):
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def server_exists(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in "ZX"
+        except OSError:
+            return False
+
+
+def wait_streams(run, c, streams, timeout=None):
+    c.pump(lambda: all(s.done for s in streams), run.left(timeout))
+
+
+def expect_ok_reply(st, name):
+    """A unary answer: grpc-status 0 and Rep.text "hello NAME"."""
+    if st.grpc_status() != OK:
+        raise Failure("want grpc-status 0, got: " + st.describe())
+    try:
+        msgs = grpc_messages(st.data)
+        text = rep_text(msgs[0]) if len(msgs) == 1 else None
+    except (ValueError, IndexError) as e:
+        raise Failure("bad reply (%s): %s" % (e, st.describe()))
+    if text != "hello " + name:
+        raise Failure("reply text %r, want %r" % (text, "hello " + name))
+
+
+def check_alive(run, timeout=None):
+    """A fresh connection gets good unary answers from both services."""
+    c = run.conn()
+    try:
+        calls = [c.unary(svc + "Unary", req(name="alive")) for svc in
+                 (WORKER, LOOP)]
+        wait_streams(run, c, calls, timeout)
+        for st in calls:
+            if not st.done:
+                raise Failure("no answer in time (%s; %s)" %
+                              (st.describe(), c.describe()))
+            expect_ok_reply(st, "alive")
+    finally:
+        c.close()
+
+
+def expect_connection_error(run, c, code):
+    """The server answers with GOAWAY |code| and then closes (RFC 9113
+    5.4.1: after a GOAWAY for an error it MUST close the connection)."""
+    c.pump(lambda: c.goaway is not None, run.left())
+    if c.goaway is None:
+        raise Failure("want GOAWAY %s, got: %s" % (error_name(code),
+                                                    c.describe()))
+    if c.goaway[1] != code:
+        raise Failure("want GOAWAY %s, got: %s" % (error_name(code),
+                                                    c.describe()))
+    if not c.pump(lambda: c.closed is not None, run.left(3)):
+        raise Failure("GOAWAY %s sent but the connection stayed open" %
+                      error_name(code))
+
+
+def expect_refused_preface(run, c):
+    """GOAWAY(PROTOCOL_ERROR) or a close, in time."""
+    c.pump(lambda: c.closed is not None or c.goaway is not None, run.left())
+    if c.goaway is not None and c.goaway[1] != PROTOCOL_ERROR:
+        raise Failure("want GOAWAY PROTOCOL_ERROR or a close, got: " +
+                      c.describe())
+    if not c.pump(lambda: c.closed is not None, run.left(3)):
+        raise Failure("connection left open: " + c.describe())
+
+
+def expect_status(run, c, st, code, trailers_only=False, http=None):
+    wait_streams(run, c, [st])
+    if not st.done:
+        raise Failure("no answer in time: %s; %s" % (st.describe(),
+                                                     c.describe()))
+    got = st.grpc_status()
+    if http is not None and st.http_status() != http:
+        raise Failure("want HTTP :status %s, got: %s" % (http, st.describe()))
+    if got != code:
+        raise Failure("want grpc-status %d, got: %s" % (code, st.describe()))
+    if trailers_only and not st.trailers_only():
+        raise Failure("want a trailers-only answer (one HEADERS with "
+                      "END_STREAM), got frames %s" % st.events)
+
+
+# --- the cases -------------------------------------------------------------
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+@case
+def bad_preface_http1(run):
+    c = run.conn(preface=False)
+    c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    expect_refused_preface(run, c)
+
+
+@case
+def bad_preface_random_bytes(run):
+    rng = random.Random(9113)
+    c = run.conn(preface=False)
+    c.send(bytes(rng.randrange(256) for _ in range(64)))
+    expect_refused_preface(run, c)
+
+
+@case
+def bad_preface_no_settings(run):
+    """The magic, then a PING where the SETTINGS frame must be."""
+    c = run.conn(preface=False)
+    c.send(PREFACE + frame(PING, 0, 0, b"12345678"))
+    expect_refused_preface(run, c)
+
+
+@case
+def headers_on_stream_0(run):
+    c = run.conn()
+    block = header_block(c.request_headers(WORKER + "Unary"))
+    c.send(frame(HEADERS, END_HEADERS, 0, block))
+    expect_connection_error(run, c, PROTOCOL_ERROR)
+
+
+@case
+def settings_length_not_multiple_of_6(run):
+    c = run.conn()
+    c.send(frame(SETTINGS, 0, 0, b"\x00\x04\x00\x01\x00"))
+    expect_connection_error(run, c, FRAME_SIZE_ERROR)
+
+
+@case
+def data_on_idle_stream(run):
+    c = run.conn()
+    c.send(frame(DATA, 0, 1, grpc_message(req(name="x"))))
+    expect_connection_error(run, c, PROTOCOL_ERROR)
+
+
+@case
+def window_update_zero_on_connection(run):
+    c = run.conn()
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0)))
+    expect_connection_error(run, c, PROTOCOL_ERROR)
+
+
+@case
+def invalid_hpack_block(run):
+    """An indexed field naming index 70: past the static table (61
+    entries) with an empty dynamic table (RFC 7541 2.3.3)."""
+    c = run.conn()
+    block = header_block(c.request_headers(WORKER + "Unary"))
+    c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, b"\xc6" + block))
+    expect_connection_error(run, c, COMPRESSION_ERROR)
+
+
+@case
+def frame_over_max_frame_size(run):
+    """A HEADERS frame declaring 16385 bytes; only its start is sent, as the
+    length alone is the error (RFC 9113 4.2: a field block's frame too
+    large is a connection error)."""
+    c = run.conn()
+    c.send(frame(HEADERS, END_HEADERS, 1, b"\x00" * 64,
+                 length=MAX_FRAME_SIZE + 1))
+    expect_connection_error(run, c, FRAME_SIZE_ERROR)
+
+
+def undecodable_protobuf(run, svc):
+    c = run.conn()
+    st = c.open(svc + "Unary")
+    c.data(st, grpc_message(b"\xff\xff\xff"), end_stream=True)
+    expect_status(run, c, st, INTERNAL, http="200")
+
+
+@case
+def undecodable_protobuf_worker(run):
+    undecodable_protobuf(run, WORKER)
+
+
+@case
+def undecodable_protobuf_loop(run):
+    undecodable_protobuf(run, LOOP)
+
+
+@case
+def message_over_limit_then_next_call(run):
+    """A message of 4 MiB + 1 bytes: the call fails with RESOURCE_EXHAUSTED
+    and the connection serves the next call. The prefix alone says the
+    size, so a server may answer before the rest comes; the rest is sent
+    as flow control allows until it does, and the next call then needs the
+    credit for what was sent given back on the connection."""
+    c = run.conn()
+    st = c.open(WORKER + "Unary")
+    c.data(st, grpc_message(b"\x00" * (MAX_MESSAGE + 1)))
+    expect_status(run, c, st, RESOURCE_EXHAUSTED)
+    if c.goaway is not None or c.closed:
+        raise Failure("connection ended: " + c.describe())
+    nxt = c.unary(LOOP + "Unary", req(name="after"))
+    wait_streams(run, c, [nxt])
+    expect_ok_reply(nxt, "after")
+
+
+@case
+def content_type_text_plain(run):
+    c = run.conn()
+    st = c.open(WORKER + "Unary", content_type="text/plain")
+    c.data(st, grpc_message(req(name="x")), end_stream=True)
+    wait_streams(run, c, [st])
+    if st.http_status() != "415":
+        raise Failure("want HTTP :status 415, got: %s; %s" %
+                      (st.describe(), c.describe()))
+
+
+@case
+def method_get(run):
+    c = run.conn()
+    st = c.open(WORKER + "Unary", method="GET", end_stream=True)
+    wait_streams(run, c, [st])
+    if st.http_status() != "405":
+        raise Failure("want HTTP :status 405, got: %s; %s" %
+                      (st.describe(), c.describe()))
+
+
+@case
+def unknown_method(run):
+    c = run.conn()
+    st = c.unary(WORKER + "NoSuchMethod", req(name="x"))
+    expect_status(run, c, st, UNIMPLEMENTED, trailers_only=True, http="200")
+
+
+@case
+def unknown_service(run):
+    c = run.conn()
+    st = c.unary("/crpc.servertest.NoSuchService/Unary", req(name="x"))
+    expect_status(run, c, st, UNIMPLEMENTED, trailers_only=True, http="200")
+
+
+def bad_timeout(run, value):
+    c = run.conn()
+    st = c.unary(WORKER + "Unary", req(name="x"),
+                 extra=[("grpc-timeout", value)])
+    expect_status(run, c, st, INTERNAL, trailers_only=True, http="200")
+
+
+@case
+def grpc_timeout_not_a_number(run):
+    bad_timeout(run, "abc")
+
+
+@case
+def grpc_timeout_nine_digits(run):
+    bad_timeout(run, "123456789S")
+
+
+@case
+def grpc_timeout_bad_unit(run):
+    bad_timeout(run, "10x")
+
+
+@case
+def truncated_message(run):
+    """The prefix declares 10 bytes; 3 come, then END_STREAM."""
+    c = run.conn()
+    st = c.open(WORKER + "Unary")
+    c.data(st, grpc_message(b"\x0a\x01a", declared=10), end_stream=True)
+    expect_status(run, c, st, INTERNAL)
+
+
+@case
+def unary_zero_messages(run):
+    c = run.conn()
+    st = c.open(LOOP + "Unary")
+    c.data(st, b"", end_stream=True)
+    wait_streams(run, c, [st])
+    if st.grpc_status() not in UNARY_ZERO_MESSAGES:
+        raise Failure("want grpc-status %s, got: %s" %
+                      (sorted(UNARY_ZERO_MESSAGES), st.describe()))
+
+
+@case
+def unary_two_messages(run):
+    c = run.conn()
+    st = c.open(LOOP + "Unary")
+    c.data(st, grpc_message(req(name="one")) + grpc_message(req(name="two")),
+           end_stream=True)
+    wait_streams(run, c, [st])
+    code = st.grpc_status()
+    if code not in UNARY_TWO_MESSAGES:
+        raise Failure("want grpc-status %s, got: %s" %
+                      (sorted(UNARY_TWO_MESSAGES), st.describe()))
+    if code == OK:
+        expect_ok_reply(st, "one")
+
+
+@case
+def peer_stops_reading(run):
+    """Server streams of 2000 x 64 KiB to a peer that never reads nor
+    gives flow-control credit: the server holds what flow control lets it
+    and no more, and other connections are answered promptly meanwhile.
+    One WorkerTest stream (it may hold a worker while blocked: the run's
+    server has two) and three LoopTest streams."""
+    c = run.conn(auto_window=False)
+    try:
+        # Read the server's SETTINGS and acknowledge them, as a live peer
+        # would, before going silent.
+        c.pump(lambda: c.server_settings is not None, run.left())
+        rss0 = run.rss_kib() if run.pid else None
+        body = grpc_message(req(name="flood", count=2000, reply_bytes=65536))
+        flood = []
+        for svc in (WORKER, LOOP, LOOP, LOOP):
+            flood.append(c.open(svc + "ServerStream"))
+            c.data(flood[-1], body, end_stream=True)
+        c.flush(run.left())
+        peak = rss0
+        end = time.monotonic() + 3.0
+        probes = 0
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            try:
+                check_alive(run, timeout=2.0)
+            except Failure as e:
+                raise Failure("while a peer stalls, another connection: %s" %
+                              e)
+            took = time.monotonic() - t0
+            if took > 1.5:
+                raise Failure("while a peer stalls, a call took %.1fs" % took)
+            probes += 1
+            if run.pid:
+                rss = run.rss_kib()
+                if rss is not None and peak is not None:
+                    peak = max(peak, rss)
+            time.sleep(0.2)
+        note = "%d probes answered" % probes
+        if rss0 is not None and peak is not None:
+            grew = (peak - rss0) / 1024.0
+            if grew >= 64:
+                raise Failure("server RSS grew by %.0f MiB (%d -> %d KiB) "
+                              "for a peer that reads nothing" %
+                              (grew, rss0, peak))
+            note += ", RSS +%.1f MiB" % grew
+        # Now read what the server managed to send, still giving no credit:
+        # the streams must be stalled, not ended, and within the 65535
+        # bytes of the connection's window.
+        c.pump(lambda: False, run.left(0.5))
+        sent = sum(len(st.data) for st in flood)
+        ended = [st for st in flood if st.done]
+        if ended:
+            raise Failure("stream %d ended instead of waiting for the "
+                          "reader: %s" % (ended[0].id, ended[0].describe()))
+        if sent > 65535:
+            raise Failure("server sent %d DATA bytes past a 65535-byte "
+                          "window" % sent)
+        if c.closed or c.goaway:
+            raise Failure("the stalled connection ended: " + c.describe())
+        return note + ", %d bytes sent before the stall" % sent
+    finally:
+        c.close()
+
+
+def many_streams(run, ack_first):
+    """1000 unary calls at once on one connection, half to each service.
+    Each must be answered (OK, or RESOURCE_EXHAUSTED if a queue is full)
+    or refused with RST_STREAM; none may go unanswered."""
+    c = run.conn()
+    if ack_first:
+        c.pump(lambda: c.server_settings is not None, run.left())
+    calls = [c.unary((WORKER, LOOP)[i % 2] + "Unary", req(name="s%d" % i))
+             for i in range(1000)]
+    c.pump(lambda: all(s.done for s in calls) or c.goaway is not None,
+           run.left(20))
+    limit = (c.server_settings or {}).get(SETTINGS_MAX_CONCURRENT_STREAMS)
+    if c.goaway is not None:
+        # Past an acknowledged limit RFC 9113 5.1.2 asks for a stream
+        # error, which 5.4 lets an endpoint raise to a connection error.
+        if ack_first and c.goaway[1] == PROTOCOL_ERROR and limit:
+            return "GOAWAY PROTOCOL_ERROR past the limit of %d" % limit
+        raise Failure("connection ended: %s (server limit %s)" %
+                      (c.describe(), limit))
+    answered = refused = 0
+    for st in calls:
+        if not st.done:
+            raise Failure("stream %d unanswered: %s; %s" %
+                          (st.id, st.describe(), c.describe()))
+        if st.rst is not None and not st.blocks:
+            if st.rst not in (REFUSED_STREAM, PROTOCOL_ERROR):
+                raise Failure("stream %d: RST_STREAM %s" %
+                              (st.id, error_name(st.rst)))
+            refused += 1
+            continue
+        code = st.grpc_status()
+        if code == OK:
+            expect_ok_reply(st, "s%d" % ((st.id - 1) // 2))
+        elif code != RESOURCE_EXHAUSTED:
+            raise Failure("stream %d: %s" % (st.id, st.describe()))
+        answered += 1
+    return "%d answered, %d refused, server limit %s" % (answered, refused,
+                                                         limit)
+
+
+@case
+def many_streams_before_settings_ack(run):
+    return many_streams(run, ack_first=False)
+
+
+@case
+def many_streams_after_settings_ack(run):
+    return many_streams(run, ack_first=True)
+
+
+# --- driver ---------------------------------------------------------------
+
+def run_case(run, fn):
+    note = None
+    try:
+        note = fn(run)
+    except Failure as e:
+        return "not ok - %s: %s" % (fn.__name__, e)
+    except Exception as e:  # a bug here, or a server answer not foreseen
+        return "not ok - %s: %s: %s" % (fn.__name__, type(e).__name__, e)
+    finally:
+        run.close_all()
+    if run.pid and not run.server_exists():
+        return "not ok - %s: the server process is gone" % fn.__name__
+    try:
+        check_alive(run)
+    except Failure as e:
+        return "not ok - %s: server not serving afterwards: %s" % (
+            fn.__name__, e)
+    return "ok - %s%s" % (fn.__name__, " # " + note if note else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--target", required=True, help="HOST:PORT")
+    ap.add_argument("--pid", type=int, help="the server's pid (RSS check)")
+    ap.add_argument("--only", help="comma-separated case names")
+    ap.add_argument("--timeout", type=float, default=5.0,
+                    help="seconds to wait for one answer")
+    ap.add_argument("--budget", type=float, default=55.0,
+                    help="seconds the whole run may take")
+    ap.add_argument("--verbose", action="store_true",
+                    help="show every frame received on stderr")
+    args = ap.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
+    socket.setdefaulttimeout(args.timeout)
+    run = Run(args)
+    cases = CASES
+    if args.only:
+        names = args.only.split(",")
+        cases = [fn for fn in CASES if fn.__name__ in names]
+        if len(cases) != len(names):
+            sys.exit("unknown case in --only; cases: " +
+                     " ".join(fn.__name__ for fn in CASES))
+    try:
+        check_alive(run)
+    except Failure as e:
+        print("not ok - server answers a normal call: %s" % e)
+        print("0 passed, 1 failed")
+        return 1
+    passed = failed = 0
+    for fn in cases:
+        line = run_case(run, fn)
+        print(line, flush=True)
+        if line.startswith("ok"):
+            passed += 1
+        else:
+            failed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

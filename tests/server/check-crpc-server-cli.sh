@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# crpc-server's command line: --help exits 0 with the usage on stdout; bad
+# flags, modules that cannot be served, addresses and certificates that
+# crpc_server_listen() refuses exit 2 with one line on stderr naming the
+# problem; SIGTERM and SIGINT shut down gracefully and exit 0.
+#
+# Usage: check-crpc-server-cli.sh SOURCE_DIR CRPC_SERVER EMPTY_MODULE
+#                                 FAILING_MODULE [GREETER_MODULE]
+# Without GREETER_MODULE (examples not built), the checks that need a
+# module with a service are skipped.
+set -euo pipefail
+if [ $# -lt 4 ] || [ $# -gt 5 ]; then
+  echo "usage: $0 SOURCE_DIR CRPC_SERVER EMPTY_MODULE FAILING_MODULE [GREETER_MODULE]" >&2
+  exit 2
+fi
+src=$1
+server=$2
+empty=$3
+failing=$4
+greeter=${5:-}
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+failures=0
+checks=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect_error NAME PATTERN ARGS...: crpc-server ARGS exits 2 within 20 s,
+# prints nothing on stdout and exactly one line on stderr that starts with
+# "crpc-server: " and matches the extended regular expression PATTERN.
+expect_error() {
+  local name=$1 pattern=$2 rc=0 lines
+  shift 2
+  checks=$((checks + 1))
+  timeout 20 "$server" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 2 ]; then
+    fail "$name: exit status $rc, not 2"
+  elif [ -s "$tmp/out" ]; then
+    fail "$name: printed on stdout: $(head -c 200 "$tmp/out")"
+  elif [ "$lines" -ne 1 ]; then
+    fail "$name: $lines lines on stderr, not 1"
+  elif ! grep -q '^crpc-server: ' "$tmp/err"; then
+    fail "$name: stderr line does not start with 'crpc-server: '"
+  elif ! grep -Eqi -- "$pattern" "$tmp/err"; then
+    fail "$name: stderr does not match /$pattern/"
+  else
+    printf 'ok   %-34s %s' "$name" "$(cat "$tmp/err")"
+    echo
+    return 0
+  fi
+  sed 's/^/     stderr: /' "$tmp/err"
+}
+
+# --help: the usage on stdout, nothing on stderr, status 0.
+checks=$((checks + 1))
+rc=0
+"$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L]'
+if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
+  fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
+else
+  echo "ok   --help"
+fi
+
+# Flags.
+expect_error "no arguments" "no --listen"
+expect_error "no --module" "no --module" --listen 127.0.0.1:0
+expect_error "unknown flag" "unknown flag '--bogus'" \
+  --bogus --listen 127.0.0.1:0 --module "$empty"
+expect_error "positional argument" "unexpected argument 'extra'" \
+  --listen 127.0.0.1:0 --module "$empty" extra
+expect_error "flag without a value" "--listen needs a value" --listen
+expect_error "flag followed by a flag" "--listen needs a value" \
+  --listen --module "$empty"
+expect_error "empty value" "--module needs a value" \
+  --listen 127.0.0.1:0 --module=
+expect_error "--loops not a number" "--loops: 'many'" \
+  --listen 127.0.0.1:0 --module "$empty" --loops many
+expect_error "--loops 0" "--loops: '0'" \
+  --listen 127.0.0.1:0 --module "$empty" --loops 0
+expect_error "--workers negative" "--workers: '-1'" \
+  --listen 127.0.0.1:0 --module "$empty" --workers=-1
+expect_error "--max-message-bytes too big" "--max-message-bytes: '4294967296'" \
+  --listen 127.0.0.1:0 --module "$empty" --max-message-bytes 4294967296
+expect_error "--drain-seconds trailing junk" "--drain-seconds: '5s'" \
+  --listen 127.0.0.1:0 --module "$empty" --drain-seconds 5s
+expect_error "--log-level unknown" "--log-level: 'loud'" \
+  --listen 127.0.0.1:0 --module "$empty" --log-level loud
+expect_error "--tls-cert without --tls-key" "--tls-cert without --tls-key" \
+  --listen 127.0.0.1:0 --module "$empty" --tls-cert "$tmp/x.pem"
+expect_error "--tls-key without --tls-cert" "--tls-key without --tls-cert" \
+  --listen 127.0.0.1:0 --module "$empty" --tls-key "$tmp/x.key"
+expect_error "--tls-client-ca alone" "--tls-client-ca needs" \
+  --listen 127.0.0.1:0 --module "$empty" --tls-client-ca "$tmp/ca.pem"
+
+# Modules.
+expect_error "missing module" "module $tmp/nope\\.so: .*no such file" \
+  --listen 127.0.0.1:0 --module "$tmp/nope.so"
+echo "not an ELF file" >"$tmp/text.so"
+expect_error "not a shared object" "module $tmp/text\\.so: cannot be loaded" \
+  --listen 127.0.0.1:0 --module "$tmp/text.so"
+libc=$(ldd "$server" | sed -n 's/.*libc\.so\.6 => \([^ ]*\) .*/\1/p')
+if [ -n "$libc" ]; then
+  expect_error "no init function" "exports no crpc_module_init_v1" \
+    --listen 127.0.0.1:0 --module "$libc"
+fi
+expect_error "module without services" "added no services" \
+  --listen 127.0.0.1:0 --module "$empty"
+expect_error "module whose init fails" \
+  "crpc_module_init_v1 failed: invalid argument" \
+  --listen 127.0.0.1:0 --module "$failing"
+
+if [ -z "$greeter" ]; then
+  echo "skip the checks that need the greeter module (examples not built)"
+  [ "$failures" -eq 0 ] || { echo "$failures of $checks checks failed"; exit 1; }
+  echo "all $checks checks passed"
+  exit 0
+fi
+
+expect_error "same module twice" "adding a service failed" \
+  --listen 127.0.0.1:0 --module "$greeter" --module "$greeter"
+
+# Listen addresses and certificates.
+expect_error "bad address" "(cannot listen on|bad listen address).*nowhere" \
+  --listen nowhere --module "$greeter"
+expect_error "missing certificate" "cannot listen on 127\\.0\\.0\\.1:0: .*$tmp/missing\\.pem" \
+  --listen 127.0.0.1:0 --module "$greeter" \
+  --tls-cert "$tmp/missing.pem" --tls-key "$tmp/missing.key"
+echo "not a certificate" >"$tmp/garbage.pem"
+expect_error "certificate that is not PEM" "cannot listen on 127\\.0\\.0\\.1:0: " \
+  --listen 127.0.0.1:0 --module "$greeter" \
+  --tls-cert "$tmp/garbage.pem" --tls-key "$tmp/garbage.pem"
+certs=$tmp/certs
+if sh "$src/tests/support/make-test-certs.sh" "$certs" >/dev/null 2>&1; then
+  expect_error "key of another certificate" "cannot listen on 127\\.0\\.0\\.1:0: " \
+    --listen 127.0.0.1:0 --module "$greeter" \
+    --tls-cert "$certs/server.pem" --tls-key "$certs/client.key"
+  expect_error "missing client CA" "cannot listen on 127\\.0\\.0\\.1:0: .*$tmp/no-ca\\.pem" \
+    --listen 127.0.0.1:0 --module "$greeter" \
+    --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" \
+    --tls-client-ca "$tmp/no-ca.pem"
+else
+  fail "tests/support/make-test-certs.sh could not make certificates"
+fi
+
+# start_server LOG ARGS...: runs crpc-server ARGS in the background with
+# stderr in LOG, sets $pid and $port (of its first "listening on" line).
+start_server() {
+  local log=$1
+  shift
+  "$server" "$@" 2>"$log" </dev/null &
+  pid=$!
+  pids+=("$pid")
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\) .*/\1/p' "$log" | head -n 1)
+    [ -n "$port" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  return 1
+}
+
+# stop_server SIG: sends SIG to $pid and waits up to 10 s; sets $rc.
+stop_server() {
+  kill "-$1" "$pid"
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rc=0
+  if kill -0 "$pid" 2>/dev/null; then
+    rc=timeout
+  else
+    wait "$pid" || rc=$?
+  fi
+}
+
+# A running server, its logs, a second server refused its port, and a
+# graceful exit on each signal.
+for sig in TERM INT; do
+  checks=$((checks + 1))
+  log=$tmp/serve-$sig.log
+  set -- --listen 127.0.0.1:0 --module "$greeter" --loops 1 --workers 1 \
+    --drain-seconds 1
+  if [ "$sig" = TERM ] && [ -n "${certs:-}" ] && [ -s "$certs/server.pem" ]; then
+    set -- "$@" --tls-cert "$certs/server.pem" --tls-key "$certs/server.key"
+  fi
+  if ! start_server "$log" "$@"; then
+    fail "SIG$sig: the server did not start: $(cat "$log")"
+    continue
+  fi
+  for want in "listening on 127.0.0.1:$port (" \
+    "method /greeter.Greeter/SayHello (unary) runs on worker" \
+    "method /greeter.Greeter/SayHelloLater (unary) runs on loop" \
+    "method /greeter.Greeter/SayHellos (server_streaming) runs on worker"; do
+    grep -qF -- "$want" "$log" || fail "SIG$sig: no '$want' in the log"
+  done
+  if [ "$sig" = TERM ]; then
+    expect_error "port already in use" "127\\.0\\.0\\.1:$port: address already in use" \
+      --listen "127.0.0.1:$port" --module "$greeter"
+  fi
+  stop_server "$sig"
+  if [ "$rc" != 0 ]; then
+    fail "SIG$sig: exit status $rc, not 0; log:"
+    sed 's/^/     /' "$log"
+  else
+    echo "ok   SIG$sig: graceful exit 0 ($(grep -c . "$log") log lines)"
+  fi
+done
+
+[ "$failures" -eq 0 ] || { echo "$failures of $checks checks failed"; exit 1; }
+echo "all $checks checks passed"
