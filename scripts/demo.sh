@@ -22,8 +22,15 @@ done
 
 tmp=$(mktemp -d)
 server_pid=
+client_pid=
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+  # The client runs under timeout(1), which passes TERM on to it (a KILL
+  # would orphan it); the server gets no chance to linger.
+  if [ -n "$client_pid" ]; then
+    kill -TERM "$client_pid" 2>/dev/null || true
+    wait "$client_pid" 2>/dev/null || true
+  fi
+  if [ -n "$server_pid" ]; then
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
@@ -65,9 +72,14 @@ lines_shown=$(wc -l <"$log")
 
 echo
 echo "calls from Python grpcio to 127.0.0.1:$port:"
-client_rc=0
+# In the background, so that an interrupted demo stops at once (bash runs
+# its traps during wait, not during a foreground command).
 timeout 60 "$python" "$src/examples/greeter/client.py" --stubs "$tmp/stubs" \
-  "127.0.0.1:$port" || client_rc=$?
+  "127.0.0.1:$port" &
+client_pid=$!
+client_rc=0
+wait "$client_pid" || client_rc=$?
+client_pid=
 
 echo
 echo "SIGTERM to crpc-server:"

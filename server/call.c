@@ -575,12 +575,20 @@ static void run_handler(crpc__call *call) {
   finish_with(call, st, msg);
 }
 
-static crpc_status coro_main(void *arg) {
-  crpc__call *call = arg;
-  run_handler(call);
+/* The handler has returned. Loop thread. */
+static void handler_returned(crpc__call *call) {
+  crpc__sloop *sl = call->sl;
   call->state = CRPC__CALL_DONE;
   kick_local(call);
   crpc__call_unref(call);
+  sl->n_handlers--;
+  crpc__sloop_check_drained(sl);
+}
+
+static crpc_status coro_main(void *arg) {
+  crpc__call *call = arg;
+  run_handler(call);
+  handler_returned(call);
   return CRPC_STATUS_OK;
 }
 
@@ -590,11 +598,9 @@ static void job_work(crpc__job *job) {
 
 static void job_done(crpc__job *job, int status) {
   crpc__call *call = (crpc__call *)((char *)job - offsetof(crpc__call, job));
-  call->state = CRPC__CALL_DONE;
   if (status != 0)
     finish_with(call, CRPC_STATUS_UNAVAILABLE, "server shutting down");
-  kick_local(call);
-  crpc__call_unref(call);
+  handler_returned(call);
 }
 
 static int unpack_status(int rc, const char **msg) {
@@ -650,6 +656,7 @@ static void dispatch(crpc__call *call) {
     return;
   }
   call_ref(call); /* the handler's */
+  call->sl->n_handlers++;
   int rc;
   if (call->route->placement == CRPC_PLACEMENT_LOOP) {
     rc = crpc_coro_spawn(call->sl->loop, coro_main, call, NULL);
@@ -660,6 +667,7 @@ static void dispatch(crpc__call *call) {
   }
   if (rc != 0) {
     atomic_fetch_sub(&call->refs, 1);
+    call->sl->n_handlers--;
     call->state = CRPC__CALL_DONE;
     if (rc == CRPC_EQUEUEFULL)
       fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED,

@@ -77,7 +77,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
-  (void)user_data;
+  crpc__conn *c = user_data;
+  if (frame->hd.type == NGHTTP2_SETTINGS)
+    c->established = 1;
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
     return 0;
   crpc__call *call =
@@ -317,6 +319,20 @@ static void conn_flush(crpc__conn *c) {
     conn_close(c);
 }
 
+void crpc__sloop_sweep(crpc__sloop *sl) {
+  uint64_t now = uv_now(crpc_loop_uv(sl->loop));
+  uint32_t limit = sl->srv->opts.handshake_timeout_ms;
+  for (crpc__conn *c = sl->conns, *n; c; c = n) {
+    n = c->next;
+    if (!c->established && now - c->accepted_ms >= limit) {
+      crpc__log(&sl->srv->opts.logger, CRPC_LOG_DEBUG,
+                "%s: no HTTP/2 preface within %u ms: closing", c->peer,
+                (unsigned)limit);
+      conn_close(c);
+    }
+  }
+}
+
 void crpc__sloop_flush(crpc__sloop *sl) {
   while (sl->dirty) {
     crpc__conn *c = sl->dirty;
@@ -339,7 +355,7 @@ static void on_closed(uv_handle_t *h) {
   c->tls = NULL;
   crpc__sloop *sl = c->sl;
   crpc__conn_unref(c);
-  crpc__sloop_conn_closed(sl);
+  crpc__sloop_check_drained(sl);
 }
 
 static void conn_close(crpc__conn *c) {
@@ -371,6 +387,7 @@ void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   }
   c->sl = sl;
   c->refs = 1;
+  c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
   crpc__buf_init(&c->wbuf, SIZE_MAX);
   crpc__buf_init(&c->pbuf, SIZE_MAX);
   uv_loop_t *uv = crpc_loop_uv(sl->loop);

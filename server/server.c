@@ -42,6 +42,10 @@ static void on_flush(uv_prepare_t *h) {
   crpc__sloop_flush(h->data);
 }
 
+static void on_sweep(uv_timer_t *t) {
+  crpc__sloop_sweep(t->data);
+}
+
 static void free_loops(crpc_server *srv) {
   for (unsigned i = 0; i < srv->n_loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
@@ -51,6 +55,7 @@ static void free_loops(crpc_server *srv) {
     uv_close((uv_handle_t *)&sl->flush, NULL);
     uv_close((uv_handle_t *)&sl->drain_timer, NULL);
     uv_close((uv_handle_t *)&sl->goaway_timer, NULL);
+    uv_close((uv_handle_t *)&sl->sweep, NULL);
     crpc_loop_free(sl->loop);
     free(sl->rbuf);
   }
@@ -79,6 +84,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->max_concurrent_streams = 100;
   if (!o->drain_ms)
     o->drain_ms = 5000;
+  if (!o->handshake_timeout_ms)
+    o->handshake_timeout_ms = 10000;
   uv_mutex_init(&srv->mu);
 
   int rc = CRPC_ENOMEM;
@@ -118,6 +125,9 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     sl->drain_timer.data = sl;
     uv_timer_init(uv, &sl->goaway_timer);
     sl->goaway_timer.data = sl;
+    uv_timer_init(uv, &sl->sweep);
+    sl->sweep.data = sl;
+    uv_unref((uv_handle_t *)&sl->sweep);
   }
   srv->health = crpc__health_new();
   if (!srv->health) {
@@ -302,8 +312,11 @@ int crpc_server_start(crpc_server *srv) {
   int rc = build_routes(srv);
   if (rc != 0)
     return rc;
-  for (unsigned i = 0; i < srv->n_loops; i++)
+  for (unsigned i = 0; i < srv->n_loops; i++) {
     uv_prepare_start(&srv->loops[i].flush, on_flush);
+    uint64_t every = srv->opts.handshake_timeout_ms / 4 + 1;
+    uv_timer_start(&srv->loops[i].sweep, on_sweep, every, every);
+  }
   for (unsigned i = 0; i < srv->n_loops; i++) {
     if ((rc = crpc_loop_start_thread(srv->loops[i].loop)) != 0) {
       for (unsigned j = 0; j < i; j++)
@@ -319,8 +332,11 @@ int crpc_server_start(crpc_server *srv) {
 
 /* Shutdown, on each loop thread. */
 
-static void sloop_check_drained(crpc__sloop *sl) {
-  if (!sl->shutting_down || sl->drained || sl->n_conns > 0)
+void crpc__sloop_check_drained(crpc__sloop *sl) {
+  /* Drained: every connection closed, and every handler returned (a
+   * handler whose call has ended may still be running). */
+  if (!sl->shutting_down || sl->drained || sl->n_conns > 0 ||
+      sl->n_handlers > 0)
     return;
   sl->drained = 1;
   uv_timer_stop(&sl->drain_timer);
@@ -369,11 +385,7 @@ static void shutdown_task(crpc__task *task) {
    * the final GOAWAY, with the last stream id, goes out a little later. */
   uv_timer_start(&sl->goaway_timer, on_goaway_timer, 100, 0);
   uv_timer_start(&sl->drain_timer, on_drain_timer, srv->opts.drain_ms, 0);
-  sloop_check_drained(sl);
-}
-
-void crpc__sloop_conn_closed(crpc__sloop *sl) {
-  sloop_check_drained(sl);
+  crpc__sloop_check_drained(sl);
 }
 
 void crpc__server_loop_drained(crpc_server *srv) {

@@ -87,13 +87,15 @@ struct crpc__sloop {
   crpc__conn *dirty;  /* connections with output to flush */
   crpc__conn *conns;  /* every open connection */
   size_t n_conns;
-  uint8_t *rbuf; /* read buffer shared by its connections */
+  size_t n_handlers; /* handlers of its calls still running */
+  uint8_t *rbuf;     /* read buffer shared by its connections */
   int rbuf_busy;
   crpc__task shutdown_task;
   int shutting_down;
   int drained; /* every connection closed after shutdown */
   uv_timer_t drain_timer;
   uv_timer_t goaway_timer;
+  uv_timer_t sweep; /* closes connections stuck in their handshake */
 };
 
 struct crpc_server {
@@ -237,6 +239,8 @@ struct crpc__conn {
   size_t n_calls;
   int goaway_sent;
   int final_goaway;
+  int established;      /* the client's SETTINGS arrived */
+  uint64_t accepted_ms; /* uv_now() when accepted */
 };
 
 /* Connections (conn.c). */
@@ -245,6 +249,9 @@ void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
                        crpc__tls_ctx *tls);
 /* Queues |c| for the end-of-iteration flush. Loop thread. */
 void crpc__conn_mark_dirty(crpc__conn *c);
+/* Closes connections that have not finished their TLS and HTTP/2
+ * handshakes within the handshake timeout. Loop thread. */
+void crpc__sloop_sweep(crpc__sloop *sl);
 /* Flushes every dirty connection of |sl|. Loop thread. */
 void crpc__sloop_flush(crpc__sloop *sl);
 /* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */
@@ -275,8 +282,9 @@ const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,
                                       size_t len);
 /* A shutting-down loop reports that its last connection closed. */
 void crpc__server_loop_drained(crpc_server *srv);
-/* A connection of |sl| closed (its socket; calls may still hold it). */
-void crpc__sloop_conn_closed(crpc__sloop *sl);
+/* A connection of |sl| closed (its socket; calls may still hold it), or a
+ * handler returned: the loop may have drained. Loop thread. */
+void crpc__sloop_check_drained(crpc__sloop *sl);
 
 /* Listeners (listener.c). */
 int crpc__acceptor_open(crpc_server *srv, crpc__acceptor *l);

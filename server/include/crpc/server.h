@@ -48,6 +48,9 @@ typedef struct crpc_server_opts {
   size_t max_send_bytes;           /* 0: 4 MiB */
   uint32_t max_concurrent_streams; /* per connection; 0: 100 */
   uint32_t drain_ms;               /* graceful shutdown deadline; 0: 5000 */
+  /* Time a new connection has to finish its TLS handshake and send its
+   * HTTP/2 preface before it is closed; 0: 10000. */
+  uint32_t handshake_timeout_ms;
   crpc_logger logger;
 } crpc_server_opts;
 
