@@ -39,7 +39,7 @@ static const char usage_line[] =
     "usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so "
     "[--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] "
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
-    "[--log-level L]\n";
+    "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -64,6 +64,10 @@ static const char usage_text[] =
     "                           before they are cancelled (default: 5)\n"
     "  --log-level L            debug, info, warn, error or off (default: "
     "info)\n"
+    "  --worker-queue N         calls waiting for a worker before new ones\n"
+    "                           get RESOURCE_EXHAUSTED (default: 4096)\n"
+    "  --handshake-timeout-ms N time a connection has for its TLS handshake\n"
+    "                           and HTTP/2 preface (default: 10000)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -77,6 +81,7 @@ typedef struct config {
   size_t n_modules;
   crpc_tls_opts tls;
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
+  unsigned long long worker_queue, handshake_timeout_ms;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -121,7 +126,9 @@ typedef enum {
   F_WORKERS,
   F_MAX_MESSAGE_BYTES,
   F_DRAIN_SECONDS,
-  F_LOG_LEVEL
+  F_LOG_LEVEL,
+  F_WORKER_QUEUE,
+  F_HANDSHAKE_TIMEOUT_MS
 } flag_id;
 
 /* Every flag that takes a value, with the range of the numeric ones. */
@@ -142,6 +149,8 @@ static const struct flag {
     /* The drain deadline is a uint32_t of milliseconds. */
     {"--drain-seconds", F_DRAIN_SECONDS, 0, UINT32_MAX / 1000},
     {"--log-level", F_LOG_LEVEL, 0, 0},
+    {"--worker-queue", F_WORKER_QUEUE, 1, 1u << 24},
+    {"--handshake-timeout-ms", F_HANDSHAKE_TIMEOUT_MS, 1, UINT32_MAX},
 };
 
 /* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
@@ -181,6 +190,12 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_DRAIN_SECONDS:
     cfg->drain_seconds = n;
     cfg->drain_set = 1;
+    break;
+  case F_WORKER_QUEUE:
+    cfg->worker_queue = n;
+    break;
+  case F_HANDSHAKE_TIMEOUT_MS:
+    cfg->handshake_timeout_ms = n;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -253,6 +268,8 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   crpc_server_opts_init(opts);
   opts->loops = (unsigned)cfg->loops;
   opts->workers = (unsigned)cfg->workers;
+  opts->worker_queue_max = (size_t)cfg->worker_queue;
+  opts->handshake_timeout_ms = (uint32_t)cfg->handshake_timeout_ms;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

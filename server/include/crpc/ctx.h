@@ -40,7 +40,11 @@ CRPC_EXTERN crpc_deadline crpc_ctx_deadline(const crpc_ctx *ctx);
 CRPC_EXTERN int crpc_ctx_is_cancelled(const crpc_ctx *ctx);
 
 /* A future that completes (CANCELLED or DEADLINE_EXCEEDED) when the call
- * is cancelled; borrowed, valid while the handler runs. */
+ * is cancelled; borrowed, valid while the handler runs. gRPC clients reset
+ * the stream when their own deadline passes, a moment before the server's:
+ * a reset within 100 ms of the deadline completes it DEADLINE_EXCEEDED. A
+ * call the server ends itself (an oversize or undecodable request message
+ * in a stream) completes it with that status. */
 CRPC_EXTERN crpc_future *crpc_ctx_cancelled(crpc_ctx *ctx);
 
 /* The client's metadata (borrowed; reserved and HTTP/2 headers removed). */
