@@ -224,10 +224,8 @@ int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
     call->content_type_ok = is_grpc_content_type(value, vlen);
     return 0;
   }
-  if (name_is(name, nlen, "te")) {
-    call->te_trailers = vlen == 8 && memcmp(value, "trailers", 8) == 0;
-    return 0;
-  }
+  if (name_is(name, nlen, "te"))
+    return 0; /* "trailers"; not required, as gRPC servers do not */
   if (name_is(name, nlen, "grpc-timeout")) {
     int64_t ns;
     if (crpc__timeout_parse((const char *)value, vlen, &ns) != 0) {

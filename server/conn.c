@@ -32,7 +32,6 @@ void crpc__conn_unref(crpc__conn *c) {
   if (--c->refs > 0)
     return;
   crpc__buf_cleanup(&c->wbuf);
-  crpc__buf_cleanup(&c->pbuf);
   free(c);
 }
 
@@ -389,7 +388,6 @@ void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   c->refs = 1;
   c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
   crpc__buf_init(&c->wbuf, SIZE_MAX);
-  crpc__buf_init(&c->pbuf, SIZE_MAX);
   uv_loop_t *uv = crpc_loop_uv(sl->loop);
   int rc;
   if (is_unix) {

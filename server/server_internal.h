@@ -89,7 +89,6 @@ struct crpc__sloop {
   size_t n_conns;
   size_t n_handlers; /* handlers of its calls still running */
   uint8_t *rbuf;     /* read buffer shared by its connections */
-  int rbuf_busy;
   crpc__task shutdown_task;
   int shutting_down;
   int drained; /* every connection closed after shutdown */
@@ -149,8 +148,7 @@ struct crpc__call {
 
   /* Request headers (loop thread). */
   const crpc__route *route;
-  int saw_method_post, saw_path, bad_method, header_error;
-  int content_type_ok, te_trailers;
+  int saw_method_post, saw_path, content_type_ok;
   const char *header_error_msg;
   crpc_status header_status; /* a gRPC status to answer at once, or OK */
   int http_status;           /* an HTTP error to answer at once, or 0 */
@@ -234,7 +232,6 @@ struct crpc__conn {
   uv_write_t wreq;
   int writing;
   crpc__buf wbuf; /* bytes being written */
-  crpc__buf pbuf; /* TLS: decrypted input */
   crpc__call *calls;
   size_t n_calls;
   int goaway_sent;
