@@ -725,6 +725,18 @@ void crpc__call_on_headers_done(crpc__call *call) {
 
 /* Request messages. */
 
+/* Wakes a handler waiting to read, and releases |mu|, which the caller
+ * holds. */
+static void wake_reader_unlock(crpc__call *call) {
+  crpc_future *r = call->read_wait;
+  call->read_wait = NULL;
+  uv_mutex_unlock(&call->mu);
+  if (r) {
+    crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(r);
+  }
+}
+
 static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
   crpc__inmsg *m = malloc(sizeof(*m) + msg->len);
   if (!m) {
@@ -742,13 +754,7 @@ static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
     call->in_head = m;
   call->in_tail = m;
   call->in_bytes += m->len;
-  crpc_future *r = call->read_wait;
-  call->read_wait = NULL;
-  uv_mutex_unlock(&call->mu);
-  if (r) {
-    crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
-    crpc_future_unref(r);
-  }
+  wake_reader_unlock(call);
 }
 
 void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
@@ -829,13 +835,7 @@ void crpc__call_on_remote_close(crpc__call *call) {
   }
   /* A streaming handler reads the end of the stream. */
   uv_mutex_lock(&call->mu);
-  crpc_future *r = call->read_wait;
-  call->read_wait = NULL;
-  uv_mutex_unlock(&call->mu);
-  if (r) {
-    crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
-    crpc_future_unref(r);
-  }
+  wake_reader_unlock(call);
 }
 
 void crpc__call_on_frame_sent(crpc__call *call, int end_stream) {

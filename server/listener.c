@@ -45,12 +45,7 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   /* Accept on this loop, then move the socket to its own loop by fd. */
   uv_loop_t *uv = server->loop;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } *tmp = malloc(sizeof(*tmp));
+  crpc__stream_handle *tmp = malloc(sizeof(*tmp));
   if (!tmp)
     return;
   if (l->is_unix)
@@ -83,6 +78,17 @@ static void on_connection(uv_stream_t *server, int status) {
     close(dup_fd);
     free(h);
   }
+}
+
+/* Listens on the bound |l| unless binding failed with |rc|. Returns 0, or
+ * the error with its message in the server's error buffer. */
+static int start_listening(crpc_server *srv, crpc__acceptor *l, int rc) {
+  if (rc == 0)
+    rc = uv_listen(&l->h.stream, CRPC__BACKLOG, on_connection);
+  if (rc != 0)
+    snprintf(srv->err, sizeof(srv->err), "cannot listen on %.150s: %s", l->addr,
+             uv_strerror(rc));
+  return rc;
 }
 
 /* Splits "host:port" / "[v6]:port" into |host| and |port|. */
@@ -144,13 +150,8 @@ static int open_tcp(crpc_server *srv, crpc__acceptor *l, uv_loop_t *uv) {
   int rc = uv_tcp_bind(&l->h.tcp, res->ai_addr,
                        res->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
   freeaddrinfo(res);
-  if (rc == 0)
-    rc = uv_listen(&l->h.stream, CRPC__BACKLOG, on_connection);
-  if (rc != 0) {
-    snprintf(srv->err, sizeof(srv->err), "cannot listen on %.150s: %s", l->addr,
-             uv_strerror(rc));
+  if ((rc = start_listening(srv, l, rc)) != 0)
     return rc;
-  }
   struct sockaddr_storage ss;
   int len = sizeof(ss);
   uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
@@ -188,13 +189,8 @@ static int open_unix(crpc_server *srv, crpc__acceptor *l, uv_loop_t *uv) {
     if (unlink(path) == 0)
       rc = uv_pipe_bind(&l->h.pipe, path);
   }
-  if (rc == 0)
-    rc = uv_listen(&l->h.stream, CRPC__BACKLOG, on_connection);
-  if (rc != 0) {
-    snprintf(srv->err, sizeof(srv->err), "cannot listen on %.150s: %s", l->addr,
-             uv_strerror(rc));
+  if ((rc = start_listening(srv, l, rc)) != 0)
     return rc;
-  }
   l->shown = strdup(l->addr);
   return l->shown ? 0 : CRPC_ENOMEM;
 }

@@ -34,6 +34,14 @@
 #define CRPC__OUT_HIGH_WATER (256u * 1024)
 #define CRPC__OUT_LOW_WATER (64u * 1024)
 
+/* A TCP or unix stream socket, seen as whichever libuv type a call needs. */
+typedef union crpc__stream_handle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} crpc__stream_handle;
+
 typedef struct crpc__sloop crpc__sloop;
 typedef struct crpc__conn crpc__conn;
 typedef struct crpc__call crpc__call;
@@ -68,12 +76,7 @@ struct crpc__acceptor {
   int is_unix;
   int port; /* bound TCP port, or -1 */
   crpc__tls_ctx *tls;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h;
+  crpc__stream_handle h;
   int open;
   crpc__acceptor *next;
 };
@@ -213,12 +216,7 @@ struct crpc__call {
 
 struct crpc__conn {
   crpc__sloop *sl;
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } h;
+  crpc__stream_handle h;
   nghttp2_session *ng;
   crpc__tls_conn *tls;
   char peer[80];
