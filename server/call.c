@@ -48,7 +48,6 @@ static void call_free(crpc__call *call) {
     n = m->next;
     free(m);
   }
-  free(call->unary_data);
   free(call->path);
   free(call->status_message);
   free(call->status_details);
@@ -167,6 +166,12 @@ void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg) {
   fail_call(call, code, msg);
 }
 
+void crpc__call_end(crpc__call *call, crpc_status code, const char *msg) {
+  finish_with(call, code, msg);
+  cancel_call(call, code, msg);
+  crpc__call_kick(call);
+}
+
 static void on_timer_closed(uv_handle_t *h) {
   crpc__call_unref(h->data);
 }
@@ -262,7 +267,8 @@ int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
 }
 
 /* Response headers: a list of nghttp2 name/value pairs whose text lives in
- * a scratch arena until they are submitted (nghttp2 copies them). */
+ * the loop's scratch arena until they are submitted (nghttp2 copies them),
+ * after which the arena is reset. */
 typedef struct nvlist {
   nghttp2_nv *nv;
   size_t n, cap;
@@ -359,9 +365,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
 
 /* Submits the trailers after the last message. Loop thread. */
 static void submit_trailers(crpc__call *call) {
-  crpc__arena a;
-  crpc__arena_init(&a, NULL, 0, 0);
-  nvlist l = {.a = &a};
+  nvlist l = {.a = &call->sl->scratch};
   uv_mutex_lock(&call->mu);
   nv_status(&l, call);
   uv_mutex_unlock(&call->mu);
@@ -370,14 +374,12 @@ static void submit_trailers(crpc__call *call) {
     nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
                               NGHTTP2_INTERNAL_ERROR);
   call->trailers_submitted = 1;
-  crpc__arena_cleanup(&a);
+  crpc__arena_reset(l.a);
 }
 
 /* Starts the response: headers and a body, or trailers-only. */
 static void start_response(crpc__call *call, int trailers_only) {
-  crpc__arena a;
-  crpc__arena_init(&a, NULL, 0, 0);
-  nvlist l = {.a = &a};
+  nvlist l = {.a = &call->sl->scratch};
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
   nv_initial(&l, call);
@@ -395,7 +397,7 @@ static void start_response(crpc__call *call, int trailers_only) {
                               NGHTTP2_INTERNAL_ERROR);
   call->response_started = 1;
   call->trailers_submitted = trailers_only;
-  crpc__arena_cleanup(&a);
+  crpc__arena_reset(l.a);
 }
 
 /* An HTTP-level refusal, for requests that are not gRPC. */
@@ -601,7 +603,7 @@ static void job_done(crpc__job *job, int status) {
   handler_returned(call);
 }
 
-static int unpack_status(int rc, const char **msg) {
+crpc_status crpc__call_unpack_status(int rc, const char **msg) {
   switch (rc) {
   case CRPC_ETOOBIG:
     *msg = "request message larger than the limit once decompressed";
@@ -625,20 +627,6 @@ static void dispatch(crpc__call *call) {
   crpc_server *srv = call->sl->srv;
   const crpc_method *m = call->route->method;
   call->state = CRPC__CALL_RUNNING;
-  if (!is_streaming_request(m)) {
-    int rc = crpc__frame_unpack(&call->unary_msg, call->req_enc,
-                                srv->opts.max_receive_bytes, &call->scratch,
-                                m->input, &call->alloc, &call->request);
-    free(call->unary_data);
-    call->unary_data = NULL;
-    if (rc != 0) {
-      const char *msg;
-      crpc_status st = unpack_status(rc, &msg);
-      fail_call(call, st, msg);
-      call->state = CRPC__CALL_DONE;
-      return;
-    }
-  }
   if (has_single_reply(m)) {
     call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
     if (!call->reply) {
@@ -800,14 +788,18 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
                 "more than one request message for a unary request");
       break;
     }
-    call->unary_data = malloc(msg.len ? msg.len : 1);
-    if (!call->unary_data) {
-      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    /* Unpacked into the call's arena straight from the received bytes;
+     * the handler runs once END_STREAM confirms it is the only one. */
+    rc = crpc__frame_unpack(&msg, call->req_enc,
+                            call->sl->srv->opts.max_receive_bytes,
+                            &call->scratch, call->route->method->input,
+                            &call->alloc, &call->request);
+    if (rc != 0) {
+      const char *text;
+      crpc_status st = crpc__call_unpack_status(rc, &text);
+      fail_call(call, st, text);
       break;
     }
-    memcpy(call->unary_data, msg.data, msg.len);
-    call->unary_msg = (crpc__frame_msg){
-        .compressed = msg.compressed, .data = call->unary_data, .len = msg.len};
   }
   give_window(call);
 }

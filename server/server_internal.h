@@ -97,7 +97,8 @@ struct crpc__sloop {
   int drained; /* every connection closed after shutdown */
   uv_timer_t drain_timer;
   uv_timer_t goaway_timer;
-  uv_timer_t sweep; /* closes connections stuck in their handshake */
+  uv_timer_t sweep;    /* closes connections stuck in their handshake */
+  crpc__arena scratch; /* response header text until submitted */
 };
 
 struct crpc_server {
@@ -168,10 +169,8 @@ struct crpc__call {
   int remote_closed; /* END_STREAM received */
   size_t n_received; /* messages received */
   crpc__inmsg *in_head, *in_tail;
-  size_t in_bytes;           /* bytes of queued messages */
-  size_t unconsumed;         /* DATA bytes not yet given back to the window */
-  crpc__frame_msg unary_msg; /* the unary request, copied */
-  uint8_t *unary_data;
+  size_t in_bytes;   /* bytes of queued messages */
+  size_t unconsumed; /* DATA bytes not yet given back to the window */
 
   /* The handler's world (handler thread). */
   crpc__arena arena;
@@ -268,6 +267,12 @@ void crpc__call_on_frame_sent(crpc__call *call, int end_stream);
  * the flow-control window back after it read: directly on the loop
  * thread, else as the call's posted |kick| task. Thread: any. */
 void crpc__call_kick(crpc__call *call);
+/* Ends the call with |code| and |msg|: the final status unless one is
+ * set, the handler cancelled, the status sent. Thread: any (the handler's,
+ * for a request message it cannot decode). */
+void crpc__call_end(crpc__call *call, crpc_status code, const char *msg);
+/* The status and message for crpc__frame_unpack()'s error |rc|. */
+crpc_status crpc__call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */
 void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg);
 void crpc__call_unref(crpc__call *call);

@@ -17,27 +17,6 @@ static void wait_and_drop(crpc_future *f) {
   crpc_future_unref(f);
 }
 
-static crpc_status unpack_error(crpc__call *call, int rc) {
-  crpc_status st = rc == CRPC_ETOOBIG || rc == CRPC_ENOMEM
-                       ? CRPC_STATUS_RESOURCE_EXHAUSTED
-                       : CRPC_STATUS_INTERNAL;
-  const char *msg = rc == CRPC_ETOOBIG ? "request message larger than the limit"
-                    : rc == CRPC_EUNPACK ? "cannot parse the request message"
-                                         : "cannot decode the request message";
-  /* The call cannot go on: end it with that status. */
-  uv_mutex_lock(&call->mu);
-  if (!call->finished) {
-    call->finished = 1;
-    call->final_status = st;
-    call->final_message = strdup(msg);
-  }
-  uv_mutex_unlock(&call->mu);
-  int expected = 0;
-  atomic_compare_exchange_strong(&call->cancelled, &expected, (int)st);
-  crpc__call_kick(call);
-  return st;
-}
-
 crpc_status crpc_server_stream_read(crpc_server_stream *s,
                                     ProtobufCMessage **msg) {
   crpc__call *call = (crpc__call *)s;
@@ -84,8 +63,13 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
                                 &call->scratch, call->route->method->input,
                                 NULL, &out);
     free(m);
-    if (rc != 0)
-      return unpack_error(call, rc);
+    if (rc != 0) {
+      /* The call cannot go on: it ends with that status. */
+      const char *text;
+      crpc_status st = crpc__call_unpack_status(rc, &text);
+      crpc__call_end(call, st, text);
+      return st;
+    }
     call->last_read = out;
     *msg = out;
     return CRPC_STATUS_OK;

@@ -15,12 +15,10 @@ Prints "ok - NAME" or "not ok - NAME: reason" per check and then
 "N passed, M failed"; exits 1 if a check failed.
 """
 import argparse
-import ctypes
 import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,17 +29,13 @@ HANDSHAKE_TIMEOUT_MS = 500
 START_TIMEOUT_S = 30
 
 
-def die_with_parent():
-    """In the child before exec: killed if this script dies first."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("build", metavar="BUILD_DIR")
     ap.add_argument("source", metavar="SOURCE_DIR")
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(args.source, "tests", "peers", "python"))
+    import procs  # noqa: E402
     import protos  # noqa: E402
 
     p = protos.load(argparse.Namespace(
@@ -51,8 +45,6 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="crpc-limits-")
     sock_path = os.path.join(tmp, "s.sock")
-    log_path = os.path.join(tmp, "server.log")
-    log = open(log_path, "wb")
     cmd = [os.path.join(args.build, "server/bin/crpc-server"),
            "--module", os.path.join(args.build,
                                     "tests/server/crpc_server_test_module.so"),
@@ -61,13 +53,9 @@ def main():
            "--loops", "2", "--workers", "1", "--worker-queue", "1",
            "--handshake-timeout-ms", str(HANDSHAKE_TIMEOUT_MS),
            "--drain-seconds", "5"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=die_with_parent)
+    server = procs.LoggedProcess(cmd, os.path.join(tmp, "server.log"))
+    proc = server.proc
     results = []
-
-    def read_log():
-        with open(log_path, "rb") as f:
-            return f.read().decode(errors="replace")
 
     def record(name, fn):
         try:
@@ -79,18 +67,11 @@ def main():
             print("not ok - %s: %s" % (name, e), flush=True)
 
     try:
-        end = time.monotonic() + START_TIMEOUT_S
-        while True:
-            text = read_log()
-            v4 = re.search(r"listening on 127\.0\.0\.1:(\d+) \(h2c\)", text)
-            v6 = re.search(r"listening on \[::1\]:(\d+) \(h2c\)", text)
-            ux = "listening on unix:%s (h2c)" % sock_path in text
-            if v4 and v6 and ux:
-                break
-            if proc.poll() is not None or time.monotonic() > end:
-                raise RuntimeError("the server did not log its three "
-                                   "addresses:\n" + text)
-            time.sleep(0.05)
+        v4, v6, _ = server.wait_for(
+            [r"listening on 127\.0\.0\.1:(\d+) \(h2c\)",
+             r"listening on \[::1\]:(\d+) \(h2c\)",
+             re.escape("listening on unix:%s (h2c)" % sock_path)],
+            START_TIMEOUT_S)
         port4, port6 = int(v4.group(1)), int(v6.group(1))
         targets = {"ipv4": "127.0.0.1:%d" % port4,
                    "ipv6": "ipv6:[::1]:%d" % port6,
@@ -176,11 +157,8 @@ def main():
                 raise AssertionError("exit status %d" % rc)
         record("SIGTERM exits 0", sigterm)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
-        sys.stderr.write("--- crpc-server log ---\n" + read_log())
+        server.kill()
+        sys.stderr.write("--- crpc-server log ---\n" + server.read_log())
         for name in os.listdir(tmp):
             os.unlink(os.path.join(tmp, name))
         os.rmdir(tmp)

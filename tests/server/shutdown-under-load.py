@@ -19,7 +19,6 @@ Prints "ok - NAME" or "not ok - NAME: reason" per check, the server's log,
 and "N passed, M failed"; exits 1 if a check failed.
 """
 import argparse
-import ctypes
 import os
 import re
 import signal
@@ -30,6 +29,10 @@ import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import procs  # noqa: E402
+
 CONNECTIONS = 8
 CALLS = 200
 WORKER_CALLS = 16
@@ -39,13 +42,6 @@ DRAIN_SECONDS = 10
 START_TIMEOUT_S = 30
 SANITIZER_REPORT = re.compile(
     r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:")
-
-
-def die_with_parent():
-    """In the child before exec: SIGKILL it if this script dies first, so
-    that even a killed test leaves no server running."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Server:
@@ -64,34 +60,17 @@ class Server:
                    "--loops", "1", "--workers", str(WORKERS),
                    "--drain-seconds", str(DRAIN_SECONDS)]
         cmd += ["--listen", "127.0.0.1:0"]
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent)
-        self.port = None
-        end = time.monotonic() + START_TIMEOUT_S
-        while self.port is None:
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.read_log())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None:
-                raise RuntimeError("the server exited with status %d before "
-                                   "listening" % self.proc.returncode)
-            elif time.monotonic() > end:
-                raise RuntimeError("the server logged no port within %d s"
-                                   % START_TIMEOUT_S)
-            else:
-                time.sleep(0.05)
+        self.server = procs.LoggedProcess(cmd, log_path)
+        self.proc = self.server.proc
+        (m,) = self.server.wait_for([r"listening on 127\.0\.0\.1:(\d+)"],
+                                    START_TIMEOUT_S)
+        self.port = int(m.group(1))
 
     def read_log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read()
+        return self.server.read_log()
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        self.server.kill()
 
 
 def channel(port):
@@ -209,7 +188,7 @@ def main():
             ch.close()
         if server:
             server.kill()
-            log = server.read_log().decode("utf-8", "replace")
+            log = server.read_log()
             print("--- server log ---\n" + log, end="" if log.endswith("\n") else "\n")
             report("no sanitizer report in the server log",
                    not SANITIZER_REPORT.search(log), "see the log above")
