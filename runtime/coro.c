@@ -53,6 +53,7 @@ struct crpc__coro {
   void *asan_fake_stack;
   void *tsan_fiber;
   crpc__coro *next_cached;
+  void *handler_ctx; /* crpc__handler_ctx_set() inside this coroutine */
 };
 
 /* The coroutine this thread is running. Per-thread by nature. */
@@ -64,6 +65,20 @@ crpc__coro *crpc__coro_current(void) {
 
 int crpc_in_coroutine(void) {
   return current_coro != NULL;
+}
+
+/* The server handler running on this thread outside coroutines. */
+static _Thread_local void *thread_handler_ctx;
+
+void *crpc__handler_ctx_get(void) {
+  return current_coro ? current_coro->handler_ctx : thread_handler_ctx;
+}
+
+void *crpc__handler_ctx_set(void *ctx) {
+  void **slot = current_coro ? &current_coro->handler_ctx : &thread_handler_ctx;
+  void *prev = *slot;
+  *slot = ctx;
+  return prev;
 }
 
 /* Switches from the running context to |to|; |from_fake| is where ASan
@@ -264,6 +279,7 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
   if (co == NULL)
     return CRPC_ESTACK;
   co->fn = fn;
+  co->handler_ctx = NULL;
   co->arg = arg;
   co->done = done;
   co->state = CORO_READY;

@@ -105,6 +105,10 @@ void *crpc_future_value(const crpc_future *f) {
   return crpc_future_is_done(f) ? f->value : NULL;
 }
 
+crpc_free_fn crpc__future_value_free(const crpc_future *f) {
+  return crpc_future_is_done(f) ? f->value_free : NULL;
+}
+
 void *crpc_future_take_value(crpc_future *f) {
   void *v;
   if (!crpc_future_is_done(f))

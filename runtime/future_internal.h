@@ -22,4 +22,8 @@ void crpc__future_listen(crpc_future *f, crpc__listener *l);
  * fired or is firing. Thread: any. */
 int crpc__future_unlisten(crpc_future *f, crpc__listener *l);
 
+/* The function that frees the value of a completed |f| (NULL while it is
+ * pending or has none): tells what kind of value it holds. Thread: any. */
+crpc_free_fn crpc__future_value_free(const crpc_future *f);
+
 #endif /* CRPC_FUTURE_INTERNAL_H */

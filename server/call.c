@@ -541,9 +541,12 @@ static void run_handler(crpc__call *call) {
   crpc_server_stream *stream =
       m->kind == CRPC_METHOD_UNARY ? NULL : (crpc_server_stream *)call;
   crpc_status st = CRPC_STATUS_CANCELLED;
-  if (!atomic_load(&call->cancelled))
+  if (!atomic_load(&call->cancelled)) {
+    void *outer = crpc__handler_ctx_set(&call->ctx);
     st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
                    stream);
+    crpc__handler_ctx_set(outer);
+  }
   if ((int)st < 0 || (int)st > 16)
     st = CRPC_STATUS_UNKNOWN;
   if (call->last_read) {

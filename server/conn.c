@@ -19,9 +19,9 @@
 #include "crpc/error.h"
 #include "log_internal.h"
 #include "server_internal.h"
+#include "h2io.h"
 #include "tls.h"
 
-#define CRPC__WRITE_BATCH (64 * 1024)
 #define CRPC__STREAM_WINDOW (1 << 20)
 #define CRPC__CONN_WINDOW (8 << 20)
 #define CRPC__MAX_HEADER_LIST (16 * 1024)
@@ -192,16 +192,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   crpc__conn *c = h->data;
   /* Each read is consumed before the next alloc: one buffer per loop. */
-  *buf = uv_buf_init((char *)c->sl->rbuf, 64 * 1024);
-}
-
-static void feed_session(crpc__conn *c, const uint8_t *p, size_t n) {
-  ssize_t rv = nghttp2_session_mem_recv(c->ng, p, n);
-  if (rv < 0) {
-    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: closing: %s",
-              c->peer, nghttp2_strerror((int)rv));
-    c->fatal = 1;
-  }
+  *buf = uv_buf_init((char *)c->sl->rbuf, CRPC__H2IO_READ_BUF);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -217,30 +208,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (c->fatal)
     return;
-  if (c->tls) {
-    const uint8_t *in = (const uint8_t *)buf->base;
-    size_t left = (size_t)nread;
-    uint8_t plain[16 * 1024];
-    for (;;) {
-      size_t used = 0, got = 0;
-      int rc = crpc__tls_conn_read(c->tls, in, left, &used, plain,
-                                   sizeof(plain), &got);
-      if (rc != 0) {
-        if (rc != CRPC_ECLOSED)
-          crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s", c->peer,
-                    crpc__tls_conn_error(c->tls));
-        c->fatal = 1;
-        break;
-      }
-      in += used;
-      left -= used;
-      if (got)
-        feed_session(c, plain, got);
-      if (c->fatal || got == 0)
-        break;
-    }
-  } else {
-    feed_session(c, (const uint8_t *)buf->base, (size_t)nread);
+  int rc =
+      crpc__h2io_feed(c->ng, c->tls, (const uint8_t *)buf->base, (size_t)nread);
+  if (rc != 0) {
+    if (rc != CRPC_ECLOSED)
+      crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: closing: %s",
+                c->peer,
+                rc == CRPC_EPROTO ? crpc__tls_conn_error(c->tls)
+                                  : nghttp2_strerror(rc));
+    c->fatal = 1;
   }
   crpc__conn_mark_dirty(c);
 }
@@ -263,43 +239,11 @@ static void on_written(uv_write_t *req, int status) {
   crpc__conn_unref(c);
 }
 
-/* Moves TLS records waiting to go out into |wbuf|. */
-static int take_tls_output(crpc__conn *c) {
-  size_t n;
-  const uint8_t *p = crpc__tls_conn_peek(c->tls, &n);
-  if (n == 0)
-    return 0;
-  if (crpc__buf_append(&c->wbuf, p, n) != 0)
-    return CRPC_ENOMEM;
-  crpc__tls_conn_consume(c->tls, n);
-  return 0;
-}
-
 static void conn_flush(crpc__conn *c) {
   if (c->closing || c->writing)
     return;
-  if (c->tls && take_tls_output(c) != 0)
+  if (crpc__h2io_collect(c->ng, c->tls, &c->wbuf) != 0)
     c->fatal = 1;
-  /* Under TLS, HTTP/2 starts once the handshake is done. */
-  int can_send = c->ng && (!c->tls || crpc__tls_conn_handshake_done(c->tls));
-  while (can_send && crpc__buf_len(&c->wbuf) < CRPC__WRITE_BATCH) {
-    const uint8_t *p;
-    ssize_t n = nghttp2_session_mem_send(c->ng, &p);
-    if (n < 0) {
-      c->fatal = 1;
-      break;
-    }
-    if (n == 0)
-      break;
-    int rc = c->tls ? crpc__tls_conn_write(c->tls, p, (size_t)n)
-                    : crpc__buf_append(&c->wbuf, p, (size_t)n);
-    if (rc == 0 && c->tls)
-      rc = take_tls_output(c);
-    if (rc != 0) {
-      c->fatal = 1;
-      break;
-    }
-  }
   size_t len = crpc__buf_len(&c->wbuf);
   if (len > 0) {
     uv_buf_t b = uv_buf_init((char *)crpc__buf_data(&c->wbuf), (unsigned)len);

@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "crpc/error.h"
+#include "h2io.h"
 #include "health.h"
 #include "log_internal.h"
 #include "server_internal.h"
 #include "tls.h"
 
 #define CRPC__DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
-#define CRPC__READ_BUF_SIZE (64 * 1024)
 
 void crpc_server_opts_init(crpc_server_opts *opts) {
   *opts = (crpc_server_opts){0};
@@ -107,7 +107,7 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     crpc_loop_opts_init(&lo);
     lo.pool = srv->pool;
     lo.logger = o->logger;
-    sl->rbuf = malloc(CRPC__READ_BUF_SIZE);
+    sl->rbuf = malloc(CRPC__H2IO_READ_BUF);
     if (!sl->rbuf) {
       rc = CRPC_ENOMEM;
       goto fail;

@@ -26,6 +26,7 @@
 #include "compress.h"
 #include "crpc/server.h"
 #include "frame.h"
+#include "h2io.h"
 #include "loop_internal.h"
 #include "pool_internal.h"
 
@@ -33,14 +34,6 @@
  * queued, until they drain to LOW. */
 #define CRPC__OUT_HIGH_WATER (256u * 1024)
 #define CRPC__OUT_LOW_WATER (64u * 1024)
-
-/* A TCP or unix stream socket, seen as whichever libuv type a call needs. */
-typedef union crpc__stream_handle {
-  uv_handle_t handle;
-  uv_stream_t stream;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
-} crpc__stream_handle;
 
 typedef struct crpc__sloop crpc__sloop;
 typedef struct crpc__conn crpc__conn;

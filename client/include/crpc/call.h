@@ -46,6 +46,15 @@ typedef struct crpc_call_opts {
   int wait_for_ready;      /* wait for a connection instead of failing */
   crpc_cancel *cancel;     /* cancels the call when triggered */
   int no_propagation;      /* do not inherit the handler's deadline/cancel */
+  /* Retries: a call ending UNAVAILABLE before any response message reached
+   * the caller is tried again, up to |max_attempts| attempts in all (0 or
+   * 1: no retry; at most 5), waiting |retry_backoff_ms| (0: 100 ms) times
+   * 1.6 per retry, with jitter, within the call's deadline. Only unary and
+   * server-streaming calls, whose request is known in full, retry.
+   * A call refused before the server saw it (GOAWAY, REFUSED_STREAM) is
+   * retried once regardless, as gRPC's transparent retry does. */
+  unsigned max_attempts;
+  uint32_t retry_backoff_ms;
   /* Outputs, filled when non-NULL (initialized by the caller): response
    * headers, trailers, and the full status (message and details). A
    * blocking unary call fills them before it returns; a streaming call

@@ -37,7 +37,19 @@ typedef struct crpc_channel_opts {
   crpc_lb_policy lb_policy;
   size_t max_receive_bytes; /* 0: 4 MiB */
   size_t max_send_bytes;    /* 0: 4 MiB */
-  uint32_t keepalive_ms;    /* PING interval; 0: off */
+  /* Keepalive: a PING every |keepalive_ms| (0: off); a connection whose
+   * PING gets no answer within |keepalive_timeout_ms| (0: 20 s) is closed
+   * and its calls fail UNAVAILABLE. */
+  uint32_t keepalive_ms;
+  uint32_t keepalive_timeout_ms;
+  /* Reconnection, as gRPC's connection-backoff document: the first retry
+   * after |backoff_initial_ms| (0: 1 s), each next one 1.6 times later
+   * with +-20% jitter, at most |backoff_max_ms| (0: 120 s) apart; an
+   * attempt gets max(|connect_timeout_ms| (0: 20 s), the backoff). */
+  uint32_t backoff_initial_ms;
+  uint32_t backoff_max_ms;
+  uint32_t connect_timeout_ms;
+  const char *user_agent; /* prepended to crpc's; NULL: crpc's alone */
   crpc_logger logger;
 } crpc_channel_opts;
 

@@ -1,0 +1,62 @@
+/*
+ * runtime/h2io.h: the byte plumbing between a socket and an nghttp2
+ * session, shared by the server's and the client's connections: bytes
+ * read go through TLS (when there is TLS) into the session, and what the
+ * session has to send goes through TLS into one output buffer, which the
+ * connection writes with a single uv_write per loop iteration.
+ */
+#ifndef CRPC_H2IO_H
+#define CRPC_H2IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "tls.h"
+
+/* A connection stops taking frames from its session once this many bytes
+ * wait to be written. */
+#define CRPC__H2IO_WRITE_BATCH (64 * 1024)
+
+/* A TCP or unix stream socket, seen as whichever libuv type a call needs. */
+typedef union crpc__stream_handle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} crpc__stream_handle;
+
+/* Bytes a connection reads from its socket at a time. */
+#define CRPC__H2IO_READ_BUF (64 * 1024)
+
+/*
+ * Feeds the |n| bytes at |p|, read from the socket, to |ng|, through |tls|
+ * when it is not NULL. |tls| may queue output while reading (handshake
+ * records, alerts): collect it afterwards.
+ * Ownership: |p| is borrowed for the call.
+ * Thread: the connection's loop.
+ * Returns 0, or one of these, and then the connection is done for:
+ *   CRPC_ECLOSED  the peer closed TLS (close_notify).
+ *   CRPC_EPROTO   TLS failed; crpc__tls_conn_error() says why.
+ *   < 0           nghttp2's error (nghttp2_strerror() says why).
+ */
+int crpc__h2io_feed(nghttp2_session *ng, crpc__tls_conn *tls, const uint8_t *p,
+                    size_t n);
+
+/*
+ * Appends to |out| the bytes to send: first any TLS records |tls| has
+ * queued, then, once there is no TLS or its handshake is done, frames
+ * from |ng| (encrypted through |tls|), until |out| holds at least
+ * CRPC__H2IO_WRITE_BATCH bytes or the session has nothing more to send.
+ * |ng| may be NULL (TLS records only).
+ * Thread: the connection's loop.
+ * Returns 0, or CRPC_ENOMEM, CRPC_EPROTO (TLS) or nghttp2's error, and then
+ * the connection is done for.
+ */
+int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
+                       crpc__buf *out);
+
+#endif /* CRPC_H2IO_H */
