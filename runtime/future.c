@@ -105,6 +105,12 @@ void *crpc_future_value(const crpc_future *f) {
   return crpc_future_is_done(f) ? f->value : NULL;
 }
 
+void crpc__future_set_finalize(crpc_future *f, void (*fn)(void *data),
+                               void *data) {
+  f->finalize = fn;
+  f->finalize_data = data;
+}
+
 crpc_free_fn crpc__future_value_free(const crpc_future *f) {
   return crpc_future_is_done(f) ? f->value_free : NULL;
 }

@@ -26,4 +26,9 @@ int crpc__future_unlisten(crpc_future *f, crpc__listener *l);
  * pending or has none): tells what kind of value it holds. Thread: any. */
 crpc_free_fn crpc__future_value_free(const crpc_future *f);
 
+/* Runs |fn|(|data|) when |f| is freed, for producers whose state must
+ * outlive the future. Set before |f| is shared. */
+void crpc__future_set_finalize(crpc_future *f, void (*fn)(void *data),
+                               void *data);
+
 #endif /* CRPC_FUTURE_INTERNAL_H */

@@ -1,0 +1,607 @@
+/*
+ * client/channel.c: channels, their subchannels (one per address), name
+ * resolution, load balancing and reconnection. Everything past
+ * crpc_channel_new() runs on the channel's loop thread.
+ *
+ * A subchannel goes IDLE -> CONNECTING -> READY, or to FAILED when an
+ * attempt fails, and back to IDLE when its backoff has passed (gRPC's
+ * connection-backoff: 1 s, times 1.6, +-20% jitter, at most 120 s). A
+ * ready connection that is lost or sent GOAWAY leaves its subchannel IDLE,
+ * reconnected at once when calls are waiting.
+ *
+ * Calls wait in |pending| while the channel is connecting. A channel with
+ * no address READY or CONNECTING and none left to try is failing: its
+ * fail-fast calls end UNAVAILABLE with the last error, and its
+ * wait-for-ready calls keep waiting (until their deadline).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "crpc/error.h"
+#include "log_internal.h"
+
+#define DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+#define DEFAULT_BACKOFF_MS 1000
+#define DEFAULT_BACKOFF_MAX_MS 120000
+#define DEFAULT_CONNECT_TIMEOUT_MS 20000
+#define DEFAULT_KEEPALIVE_TIMEOUT_MS 20000
+#define BACKOFF_MULTIPLIER 1.6
+#define BACKOFF_JITTER 0.2
+#define CRPC_USER_AGENT "crpc-c/0.1"
+
+void crpc_channel_opts_init(crpc_channel_opts *opts) {
+  memset(opts, 0, sizeof(*opts));
+}
+
+static void apply_defaults(crpc_channel_opts *o) {
+  if (!o->max_receive_bytes)
+    o->max_receive_bytes = DEFAULT_MAX_MESSAGE;
+  if (!o->max_send_bytes)
+    o->max_send_bytes = DEFAULT_MAX_MESSAGE;
+  if (!o->keepalive_timeout_ms)
+    o->keepalive_timeout_ms = DEFAULT_KEEPALIVE_TIMEOUT_MS;
+  if (!o->backoff_initial_ms)
+    o->backoff_initial_ms = DEFAULT_BACKOFF_MS;
+  if (!o->backoff_max_ms)
+    o->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+  if (o->backoff_max_ms < o->backoff_initial_ms)
+    o->backoff_max_ms = o->backoff_initial_ms;
+  if (!o->connect_timeout_ms)
+    o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+}
+
+static const crpc_logger *lg(crpc_channel *ch) {
+  return &ch->opts.logger;
+}
+
+/* Handles. */
+
+static void on_handle_closed(uv_handle_t *h) {
+  crpc_channel *ch = h->data;
+  if (--ch->open_handles == 0 && ch->closing)
+    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+}
+
+static void on_flush(uv_prepare_t *p) {
+  crpc__channel_flush(p->data);
+}
+
+static void channel_start(crpc__task *t) {
+  crpc_channel *ch =
+      (crpc_channel *)((char *)t - offsetof(crpc_channel, start_task));
+  uv_prepare_init(crpc_loop_uv(ch->loop), &ch->flush);
+  ch->flush.data = ch;
+  uv_prepare_start(&ch->flush, on_flush);
+  uv_unref((uv_handle_t *)&ch->flush);
+  ch->open_handles++;
+  ch->started = 1;
+}
+
+/* Readiness waiters (crpc_channel_connect). */
+
+static void complete_waiters(crpc_channel *ch, crpc_status code,
+                             const char *msg) {
+  for (size_t i = 0; i < ch->n_ready_waiters; i++) {
+    crpc_future_complete(ch->ready_waiters[i], code, msg, NULL, NULL);
+    crpc_future_unref(ch->ready_waiters[i]);
+  }
+  ch->n_ready_waiters = 0;
+}
+
+/* Picking a connection. */
+
+static int sub_usable(const crpc__sub *s) {
+  return s->state == CRPC__SUB_READY && s->conn &&
+         s->conn->state == CRPC__CONN_READY;
+}
+
+static crpc__cconn *pick(crpc_channel *ch) {
+  if (ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN) {
+    for (size_t i = 0; i < ch->n_subs; i++) {
+      size_t k = (ch->rr_next + i) % ch->n_subs;
+      if (sub_usable(&ch->subs[k])) {
+        ch->rr_next = k + 1;
+        return ch->subs[k].conn;
+      }
+    }
+    return NULL;
+  }
+  for (size_t i = 0; i < ch->n_subs; i++)
+    if (sub_usable(&ch->subs[i]))
+      return ch->subs[i].conn;
+  return NULL;
+}
+
+static void sub_connect(crpc__sub *sub) {
+  char why[200];
+  int rc = crpc__cconn_start(sub);
+  if (rc != 0) {
+    snprintf(why, sizeof(why), "cannot connect to %s: %s", sub->addr.name,
+             crpc_strerror(rc));
+    crpc__sub_on_failed(sub, why);
+  }
+}
+
+static void resolve(crpc_channel *ch);
+
+/* Starts whatever connections the policy wants and none is under way. */
+static void connect_some(crpc_channel *ch) {
+  if (ch->closing)
+    return;
+  if (!ch->resolved) {
+    resolve(ch);
+    return;
+  }
+  if (ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN) {
+    for (size_t i = 0; i < ch->n_subs; i++)
+      if (ch->subs[i].state == CRPC__SUB_IDLE)
+        sub_connect(&ch->subs[i]);
+    return;
+  }
+  for (size_t i = 0; i < ch->n_subs; i++)
+    if (ch->subs[i].state == CRPC__SUB_READY ||
+        ch->subs[i].state == CRPC__SUB_CONNECTING)
+      return;
+  for (size_t i = 0; i < ch->n_subs; i++) {
+    if (ch->subs[i].state == CRPC__SUB_IDLE) {
+      sub_connect(&ch->subs[i]);
+      return;
+    }
+  }
+}
+
+/* Nonzero when no address is ready, connecting, or left to try now. */
+static int is_failing(crpc_channel *ch) {
+  if (!ch->resolved)
+    return ch->error[0] != '\0' && !ch->resolving;
+  for (size_t i = 0; i < ch->n_subs; i++)
+    if (ch->subs[i].state != CRPC__SUB_FAILED)
+      return 0;
+  return 1;
+}
+
+static void pending_remove(crpc_channel *ch, crpc__ccall *call) {
+  crpc__ccall **p = &ch->pending.head, *prev = NULL;
+  while (*p && *p != call) {
+    prev = *p;
+    p = &(*p)->pend_next;
+  }
+  if (!*p)
+    return;
+  *p = call->pend_next;
+  if (ch->pending.tail == call)
+    ch->pending.tail = prev;
+  call->pend_next = NULL;
+  call->pending = 0;
+}
+
+void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call) {
+  if (call->pending)
+    pending_remove(ch, call);
+}
+
+/* Ends the fail-fast calls waiting, and the readiness waiters. */
+static void fail_waiting(crpc_channel *ch) {
+  crpc__call_list keep = {NULL, NULL};
+  crpc__ccall *c = ch->pending.head;
+  ch->pending.head = ch->pending.tail = NULL;
+  while (c) {
+    crpc__ccall *next = c->pend_next;
+    c->pend_next = NULL;
+    if (c->wait_for_ready) {
+      if (keep.tail)
+        keep.tail->pend_next = c;
+      else
+        keep.head = c;
+      keep.tail = c;
+    } else {
+      c->pending = 0;
+      crpc__ccall_end(c, CRPC_STATUS_UNAVAILABLE, ch->error);
+    }
+    c = next;
+  }
+  /* Calls ended above may have queued others meanwhile (retries). */
+  if (keep.head) {
+    keep.tail->pend_next = ch->pending.head;
+    if (!ch->pending.head)
+      ch->pending.tail = keep.tail;
+    ch->pending.head = keep.head;
+  }
+  complete_waiters(ch, CRPC_STATUS_UNAVAILABLE, ch->error);
+}
+
+void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call) {
+  if (ch->closing) {
+    crpc__ccall_end(call, CRPC_STATUS_CANCELLED, "the channel was closed");
+    return;
+  }
+  crpc__cconn *c = pick(ch);
+  if (c) {
+    int rc = crpc__cconn_submit(c, call);
+    if (rc == 0) {
+      crpc__ccall_attached(call);
+      return;
+    }
+    char why[160];
+    snprintf(why, sizeof(why), "cannot start the call: %s", crpc_strerror(rc));
+    crpc__ccall_end(call, CRPC_STATUS_INTERNAL, why);
+    return;
+  }
+  connect_some(ch);
+  if (is_failing(ch) && !call->wait_for_ready) {
+    crpc__ccall_end(call, CRPC_STATUS_UNAVAILABLE, ch->error);
+    return;
+  }
+  call->pending = 1;
+  call->pend_next = NULL;
+  if (ch->pending.tail)
+    ch->pending.tail->pend_next = call;
+  else
+    ch->pending.head = call;
+  ch->pending.tail = call;
+}
+
+/* Gives every waiting call a connection, once one is ready. */
+static void run_pending(crpc_channel *ch) {
+  crpc__ccall *c = ch->pending.head;
+  ch->pending.head = ch->pending.tail = NULL;
+  while (c) {
+    crpc__ccall *next = c->pend_next;
+    c->pend_next = NULL;
+    c->pending = 0;
+    crpc__channel_dispatch(ch, c);
+    c = next;
+  }
+}
+
+/* Subchannel transitions. */
+
+void crpc__sub_on_ready(crpc__sub *sub) {
+  crpc_channel *ch = sub->ch;
+  sub->state = CRPC__SUB_READY;
+  sub->backoff_ms = 0;
+  ch->error[0] = '\0';
+  crpc__log(lg(ch), CRPC_LOG_DEBUG, "%s: ready", sub->addr.name);
+  complete_waiters(ch, CRPC_STATUS_OK, NULL);
+  run_pending(ch);
+}
+
+static void on_retry_timer(uv_timer_t *t) {
+  crpc__sub *sub = t->data;
+  crpc_channel *ch = sub->ch;
+  if (sub->state != CRPC__SUB_FAILED)
+    return;
+  sub->state = CRPC__SUB_IDLE;
+  if (ch->pending.head || ch->n_ready_waiters ||
+      ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN)
+    connect_some(ch);
+}
+
+static uint32_t next_backoff(crpc_channel *ch, uint32_t cur) {
+  if (cur == 0)
+    return ch->opts.backoff_initial_ms;
+  double next = cur * BACKOFF_MULTIPLIER;
+  if (next > ch->opts.backoff_max_ms)
+    next = ch->opts.backoff_max_ms;
+  return (uint32_t)next;
+}
+
+void crpc__sub_on_failed(crpc__sub *sub, const char *why) {
+  crpc_channel *ch = sub->ch;
+  sub->state = CRPC__SUB_FAILED;
+  snprintf(sub->error, sizeof(sub->error), "%s", why);
+  snprintf(ch->error, sizeof(ch->error), "%s", why);
+  sub->backoff_ms = next_backoff(ch, sub->backoff_ms);
+  /* Uniform jitter of +-20%. */
+  double j = 1.0 + BACKOFF_JITTER * (2.0 * rand() / (double)RAND_MAX - 1.0);
+  uint64_t wait = (uint64_t)(sub->backoff_ms * j);
+  crpc__log(lg(ch), CRPC_LOG_DEBUG, "%s: %s; next attempt in %llu ms",
+            sub->addr.name, why, (unsigned long long)wait);
+  if (!ch->closing)
+    uv_timer_start(&sub->retry, on_retry_timer, wait, 0);
+  connect_some(ch); /* pick first: the next address */
+  if (is_failing(ch))
+    fail_waiting(ch);
+}
+
+void crpc__sub_on_lost(crpc__sub *sub) {
+  crpc_channel *ch = sub->ch;
+  sub->state = CRPC__SUB_IDLE;
+  if (ch->closing)
+    return;
+  if (ch->pending.head || ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN)
+    connect_some(ch);
+}
+
+/* Name resolution. */
+
+static int make_subs(crpc_channel *ch, const crpc__addr *addrs, size_t n) {
+  ch->subs = calloc(n, sizeof(*ch->subs));
+  if (!ch->subs)
+    return CRPC_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    crpc__sub *s = &ch->subs[i];
+    s->ch = ch;
+    s->addr = addrs[i];
+    uv_timer_init(crpc_loop_uv(ch->loop), &s->retry);
+    s->retry.data = s;
+    ch->open_handles++;
+  }
+  ch->n_subs = n;
+  ch->resolved = 1;
+  return 0;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res) {
+  crpc_channel *ch = req->data;
+  ch->resolving = 0;
+  ch->open_handles--;
+  crpc__addr *addrs = NULL;
+  size_t n = 0;
+  if (status == 0) {
+    for (struct addrinfo *a = res; a; a = a->ai_next)
+      n++;
+    addrs = calloc(n ? n : 1, sizeof(*addrs));
+    size_t k = 0;
+    for (struct addrinfo *a = res; addrs && a; a = a->ai_next) {
+      if (crpc__addr_from_sockaddr(&addrs[k], a->ai_addr) != 0)
+        continue;
+      int dup = 0; /* one per address, whatever the socket type */
+      for (size_t i = 0; i < k; i++)
+        dup |= strcmp(addrs[i].name, addrs[k].name) == 0;
+      if (!dup)
+        k++;
+    }
+    n = k;
+  }
+  uv_freeaddrinfo(res);
+  if (ch->closing) {
+    free(addrs);
+    if (ch->open_handles == 0)
+      crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+    return;
+  }
+  if (status != 0 || n == 0 || !addrs || make_subs(ch, addrs, n) != 0) {
+    snprintf(ch->error, sizeof(ch->error), "cannot resolve %s: %s",
+             ch->target.host,
+             status ? uv_strerror(status) : "no usable address");
+    free(addrs);
+    fail_waiting(ch);
+    return;
+  }
+  free(addrs);
+  connect_some(ch);
+}
+
+static void resolve(crpc_channel *ch) {
+  if (ch->resolving || ch->resolved)
+    return;
+  if (ch->target.kind != CRPC__TARGET_DNS) {
+    if (make_subs(ch, ch->target.addrs, ch->target.n_addrs) != 0) {
+      snprintf(ch->error, sizeof(ch->error), "out of memory");
+      fail_waiting(ch);
+      return;
+    }
+    connect_some(ch);
+    return;
+  }
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  ch->gai.data = ch;
+  int rc = uv_getaddrinfo(crpc_loop_uv(ch->loop), &ch->gai, on_resolved,
+                          ch->target.host, ch->target.port, &hints);
+  if (rc != 0) {
+    snprintf(ch->error, sizeof(ch->error), "cannot resolve %s: %s",
+             ch->target.host, uv_strerror(rc));
+    fail_waiting(ch);
+    return;
+  }
+  ch->resolving = 1;
+  ch->open_handles++;
+}
+
+/* Creating, connecting and closing. */
+
+static int dup_opt(const char *s, char **out) {
+  *out = NULL;
+  if (!s)
+    return 0;
+  *out = strdup(s);
+  return *out ? 0 : CRPC_ENOMEM;
+}
+
+static void channel_release(crpc_channel *ch) {
+  crpc__tls_ctx_free(ch->tls);
+  crpc__target_cleanup(&ch->target);
+  free(ch->tls_ca_file);
+  free(ch->tls_server_name);
+  free(ch->tls_cert_file);
+  free(ch->tls_key_file);
+  free(ch->user_agent);
+  free(ch->subs);
+  free(ch->ready_waiters);
+  crpc_future_unref(ch->closed);
+  free(ch);
+}
+
+int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
+                     crpc_channel **out) {
+  crpc_channel *ch = calloc(1, sizeof(*ch));
+  int rc;
+  if (!ch)
+    return CRPC_ENOMEM;
+  if (opts)
+    ch->opts = *opts;
+  apply_defaults(&ch->opts);
+  rc = crpc__target_parse(target, &ch->target);
+  if (rc != 0) {
+    free(ch);
+    return rc;
+  }
+  rc = dup_opt(ch->opts.tls_ca_file, &ch->tls_ca_file);
+  rc |= dup_opt(ch->opts.tls_server_name, &ch->tls_server_name);
+  rc |= dup_opt(ch->opts.tls_cert_file, &ch->tls_cert_file);
+  rc |= dup_opt(ch->opts.tls_key_file, &ch->tls_key_file);
+  size_t ualen = (ch->opts.user_agent ? strlen(ch->opts.user_agent) : 0) +
+                 sizeof(CRPC_USER_AGENT) + 1;
+  ch->user_agent = malloc(ualen);
+  if (ch->user_agent)
+    snprintf(ch->user_agent, ualen, "%s%s%s",
+             ch->opts.user_agent ? ch->opts.user_agent : "",
+             ch->opts.user_agent ? " " : "", CRPC_USER_AGENT);
+  if (rc != 0 || !ch->user_agent || crpc_future_new(NULL, &ch->closed) != 0) {
+    channel_release(ch);
+    return CRPC_ENOMEM;
+  }
+  ch->opts.tls_ca_file = ch->tls_ca_file;
+  ch->opts.tls_server_name = ch->tls_server_name;
+  ch->opts.tls_cert_file = ch->tls_cert_file;
+  ch->opts.tls_key_file = ch->tls_key_file;
+  ch->opts.user_agent = NULL;
+  if (ch->opts.tls) {
+    char err[CRPC__TLS_ERR_MAX];
+    rc = crpc__tls_ctx_new_client(ch->tls_ca_file, ch->tls_cert_file,
+                                  ch->tls_key_file, &ch->tls, err, sizeof(err));
+    if (rc != 0) {
+      crpc__log(lg(ch), CRPC_LOG_ERROR, "channel to %s: %s", target, err);
+      channel_release(ch);
+      return rc;
+    }
+  }
+  if (ch->opts.loop) {
+    ch->loop = ch->opts.loop;
+  } else {
+    crpc_loop_opts lo;
+    crpc_loop_opts_init(&lo);
+    lo.logger = ch->opts.logger;
+    rc = crpc_loop_new(NULL, &lo, &ch->loop);
+    if (rc == 0) {
+      rc = crpc_loop_start_thread(ch->loop);
+      if (rc != 0)
+        crpc_loop_free(ch->loop);
+    }
+    if (rc != 0) {
+      channel_release(ch);
+      return rc;
+    }
+    ch->owns_loop = 1;
+  }
+  ch->start_task.fn = channel_start;
+  rc = crpc__loop_post_task(ch->loop, &ch->start_task);
+  if (rc != 0) {
+    if (ch->owns_loop) {
+      crpc_loop_stop(ch->loop);
+      crpc_loop_free(ch->loop);
+    }
+    channel_release(ch);
+    return rc;
+  }
+  *out = ch;
+  return 0;
+}
+
+typedef struct connect_req {
+  crpc__task task;
+  crpc_channel *ch;
+  crpc_future *f;
+} connect_req;
+
+static void connect_run(crpc__task *t) {
+  connect_req *r = (connect_req *)t;
+  crpc_channel *ch = r->ch;
+  crpc_future *f = r->f;
+  free(r);
+  if (ch->closing) {
+    crpc_future_complete(f, CRPC_STATUS_CANCELLED, "the channel was closed",
+                         NULL, NULL);
+    crpc_future_unref(f);
+    return;
+  }
+  if (pick(ch)) {
+    crpc_future_complete(f, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(f);
+    return;
+  }
+  if (ch->n_ready_waiters == ch->cap_ready_waiters) {
+    size_t cap = ch->cap_ready_waiters ? ch->cap_ready_waiters * 2 : 4;
+    crpc_future **w = realloc(ch->ready_waiters, cap * sizeof(*w));
+    if (!w) {
+      crpc_future_complete(f, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
+                           NULL, NULL);
+      crpc_future_unref(f);
+      return;
+    }
+    ch->ready_waiters = w;
+    ch->cap_ready_waiters = cap;
+  }
+  ch->ready_waiters[ch->n_ready_waiters++] = f;
+  /* A failed address waiting out its backoff is tried again now. */
+  for (size_t i = 0; i < ch->n_subs; i++) {
+    if (ch->subs[i].state == CRPC__SUB_FAILED) {
+      uv_timer_stop(&ch->subs[i].retry);
+      ch->subs[i].state = CRPC__SUB_IDLE;
+    }
+  }
+  connect_some(ch);
+}
+
+crpc_future *crpc_channel_connect(crpc_channel *ch) {
+  crpc_future *f;
+  connect_req *r = malloc(sizeof(*r));
+  if (!r || crpc_future_new(NULL, &f) != 0) {
+    free(r);
+    return NULL;
+  }
+  r->task.fn = connect_run;
+  r->ch = ch;
+  r->f = crpc_future_ref(f);
+  if (crpc__loop_post_task(ch->loop, &r->task) != 0) {
+    crpc_future_complete(f, CRPC_STATUS_CANCELLED, "the channel was closed",
+                         NULL, NULL);
+    crpc_future_unref(f);
+    free(r);
+  }
+  return f;
+}
+
+static void close_run(crpc__task *t) {
+  crpc_channel *ch =
+      (crpc_channel *)((char *)t - offsetof(crpc_channel, close_task));
+  ch->closing = 1;
+  /* Calls first: they end CANCELLED while their connections still exist. */
+  while (ch->live)
+    crpc__ccall_end(ch->live, CRPC_STATUS_CANCELLED, "the channel was closed");
+  complete_waiters(ch, CRPC_STATUS_CANCELLED, "the channel was closed");
+  for (size_t i = 0; i < ch->n_subs; i++) {
+    crpc__sub *s = &ch->subs[i];
+    if (s->conn)
+      crpc__cconn_close(s->conn, "the channel was closed");
+    uv_close((uv_handle_t *)&s->retry, on_handle_closed);
+    s->retry.data = ch;
+  }
+  if (ch->resolving)
+    uv_cancel((uv_req_t *)&ch->gai);
+  if (ch->started)
+    uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
+  crpc__channel_flush(ch);
+  if (ch->open_handles == 0)
+    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+}
+
+void crpc_channel_free(crpc_channel *ch) {
+  if (!ch)
+    return;
+  ch->close_task.fn = close_run;
+  if (crpc__loop_post_task(ch->loop, &ch->close_task) == 0)
+    crpc_future_wait(ch->closed);
+  if (ch->owns_loop) {
+    crpc_loop_stop(ch->loop);
+    crpc_loop_free(ch->loop);
+  }
+  channel_release(ch);
+}

@@ -1,0 +1,301 @@
+/*
+ * client/client_internal.h: the client's objects and how they refer to
+ * each other.
+ *
+ *   crpc_channel ──< crpc__sub (one per resolved address)
+ *        │               └── crpc__cconn (its HTTP/2 connection, if any;
+ *        │                        │       older ones drain after GOAWAY)
+ *        │                        └──< crpc__ccall (one stream each)
+ *        └── pending: calls waiting for a ready connection
+ *
+ * Everything but a call's shared part lives on the channel's loop thread.
+ * A call is made and used from any thread: what the user's thread and the
+ * loop share is guarded by the call's |mu|, and whatever the loop must do
+ * for the user (start, send more, give back window, cancel) is posted as
+ * the call's |kick| task.
+ */
+#ifndef CRPC_CLIENT_INTERNAL_H
+#define CRPC_CLIENT_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <nghttp2/nghttp2.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "compress.h"
+#include "crpc/call.h"
+#include "crpc/channel.h"
+#include "frame.h"
+#include "future_internal.h"
+#include "h2io.h"
+#include "loop_internal.h"
+#include "target.h"
+#include "tls.h"
+
+typedef struct crpc__sub crpc__sub;
+typedef struct crpc__cconn crpc__cconn;
+typedef struct crpc__ccall crpc__ccall;
+
+/* A call's queue of calls, intrusive. */
+typedef struct crpc__call_list {
+  crpc__ccall *head, *tail;
+} crpc__call_list;
+
+typedef enum {
+  CRPC__SUB_IDLE = 0,   /* no connection, none being made */
+  CRPC__SUB_CONNECTING, /* a connection is being made */
+  CRPC__SUB_READY,      /* |conn| takes calls */
+  CRPC__SUB_FAILED      /* the last attempt failed; a retry is timed */
+} crpc__sub_state;
+
+/* One address of the channel and the connection to it. */
+struct crpc__sub {
+  crpc_channel *ch;
+  crpc__addr addr;
+  crpc__sub_state state;
+  crpc__cconn *conn;   /* connecting or ready */
+  uv_timer_t retry;    /* the next attempt, while FAILED */
+  uint32_t backoff_ms; /* the next backoff to wait */
+  char error[160];     /* why the last attempt failed */
+};
+
+struct crpc_channel {
+  crpc_channel_opts opts; /* strings below are the channel's copies */
+  char *tls_ca_file, *tls_server_name, *tls_cert_file, *tls_key_file;
+  char *user_agent;
+  crpc__target target;
+  crpc_loop *loop;
+  int owns_loop;
+  crpc__tls_ctx *tls;
+
+  /* Loop thread only. */
+  int started;          /* handles are initialized */
+  int resolving;        /* a DNS lookup is under way */
+  int resolved;         /* |subs| are known */
+  uv_getaddrinfo_t gai; /* the lookup */
+  crpc__sub *subs;
+  size_t n_subs;
+  size_t rr_next;              /* round robin: where the next pick starts */
+  size_t pf_index;             /* pick first: the address being tried */
+  crpc__call_list pending;     /* calls waiting for a ready connection */
+  crpc__ccall *live;           /* every started, unfinished call */
+  crpc_future **ready_waiters; /* crpc_channel_connect() futures */
+  size_t n_ready_waiters, cap_ready_waiters;
+  char error[200];    /* why the channel is failing, for statuses */
+  uv_prepare_t flush; /* writes are batched until the loop would block */
+  crpc__cconn *dirty; /* connections with output to flush */
+  uint8_t rbuf[CRPC__H2IO_READ_BUF];
+  int open_handles; /* handles not yet closed after close_start */
+  int closing;
+  crpc_future *closed;   /* completes once every handle has closed */
+  crpc__task start_task; /* the first use starts the handles */
+  crpc__task close_task;
+};
+
+typedef enum {
+  CRPC__CONN_CONNECTING = 0, /* TCP (and TLS) and the server's SETTINGS */
+  CRPC__CONN_READY,
+  CRPC__CONN_DRAINING, /* GOAWAY received: no new streams */
+  CRPC__CONN_CLOSED
+} crpc__cconn_state;
+
+/* One HTTP/2 connection of a subchannel. */
+struct crpc__cconn {
+  crpc_channel *ch;
+  crpc__sub *sub; /* NULL once the subchannel moved on (GOAWAY, closing) */
+  crpc__cconn_state state;
+  int refs;
+  crpc__stream_handle h;
+  uv_connect_t creq;
+  uv_timer_t timer; /* connect timeout, then keepalive */
+  int timer_open;
+  crpc__tls_conn *tls;
+  nghttp2_session *ng;
+  crpc__buf wbuf;
+  uv_write_t wreq;
+  int writing;
+  int fatal;
+  int in_dirty;
+  crpc__cconn *next_dirty;
+  crpc__ccall *calls; /* streams in flight */
+  size_t n_calls;
+  int ping_outstanding;
+  uint64_t ping_sent_ms;
+  char error[160]; /* why it failed or closed */
+};
+
+/* A received message not yet read (streaming replies). */
+typedef struct crpc__cmsg {
+  struct crpc__cmsg *next;
+  size_t len;
+  size_t wire; /* DATA bytes it took, given back to the window when read */
+  int compressed;
+  crpc__encoding enc;
+  uint8_t data[];
+} crpc__cmsg;
+
+/* What a finished call leaves behind: the value of its future. */
+typedef struct crpc__call_result {
+  ProtobufCMessage *reply;
+  crpc_status_info status;
+  crpc_metadata headers;
+  crpc_metadata trailers;
+} crpc__call_result;
+
+/* The value_free of call futures; tells them from others. */
+void crpc__call_result_free(void *p);
+
+struct crpc__ccall {
+  atomic_int refs;
+  crpc_channel *ch;
+  const crpc_method *method;
+
+  /* Fixed once made. */
+  crpc_deadline deadline;
+  crpc_metadata md;
+  crpc__encoding enc;
+  int wait_for_ready;
+  unsigned max_attempts;
+  uint32_t retry_backoff_ms;
+  crpc_metadata *headers_out, *trailers_out;
+  crpc_status_info *status_out;
+  crpc__buf request; /* framed request, kept for retries (unary, server
+                        streaming) */
+  crpc_cancel *cancel;
+  crpc_future *parent; /* the enclosing handler's cancellation */
+  crpc__listener parent_l;
+  crpc__ccall *cancel_next, *cancel_prev; /* in |cancel|'s list */
+  int cancel_linked;
+
+  /* Loop thread only. */
+  int started;
+  crpc__cconn *conn;
+  int32_t stream_id;
+  crpc__ccall *conn_prev, *conn_next;
+  crpc__ccall *live_prev, *live_next;
+  crpc__ccall *pend_next;
+  int pending;
+  unsigned attempt;
+  int transparent_retried;
+  uv_timer_t timer; /* the deadline, or the wait before a retry */
+  int timer_open;
+  int retry_waiting;
+  crpc__frame_decoder dec;
+  int http_status;
+  int content_type_ok;
+  int saw_headers;
+  int saw_status;
+  int trailers_only;
+  crpc__encoding resp_enc;
+  int bad_encoding;
+  crpc_status wire_code;
+  char *wire_message;
+  uint8_t *wire_details;
+  size_t wire_details_len;
+  crpc_metadata hdr_in, trl_in;
+  size_t n_received;
+  crpc__cmsg *reply_msg; /* unary, client streaming: the one reply */
+  int finished;          /* ended: the rest is the user's */
+  size_t req_off;        /* bytes of |request| handed to nghttp2 */
+  int deferred;          /* the data source is waiting for bytes */
+  size_t pulled;         /* request bytes handed to nghttp2 this attempt */
+  size_t unconsumed_now; /* window to give back on the next kick */
+  crpc__task kick;
+  atomic_int kick_queued;
+  int local_error; /* ending locally: the code, else 0 */
+  const char *local_message;
+
+  /* Shared under |mu|. */
+  uv_mutex_t mu;
+  int done;
+  crpc_status final_code;
+  int headers_ready; /* |resp_headers| are received */
+  crpc_metadata resp_headers;
+  crpc__buf out; /* framed requests not yet taken by nghttp2 */
+  int send_closed;
+  int delivered; /* a reply message reached the user */
+  crpc__cmsg *in_head, *in_tail;
+  size_t to_consume; /* window the reader gave back */
+  crpc_future *read_f, *write_f;
+  crpc_future *done_f; /* completes with the result */
+  atomic_int cancel_code;
+};
+
+/* Channel (channel.c). */
+
+/* Gives |call| a connection, or queues it until one is ready, or ends it
+ * when none can be had. Thread: the channel's loop. */
+void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call);
+
+/* Takes |call| out of the channel's waiting calls, if it is there. */
+void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call);
+
+/* The subchannel's connection became ready, failed, or closed. */
+void crpc__sub_on_ready(crpc__sub *sub);
+void crpc__sub_on_failed(crpc__sub *sub, const char *why);
+void crpc__sub_on_lost(crpc__sub *sub);
+
+/* Connection (conn.c). */
+
+/* Starts connecting |sub|. Returns 0 or an error (already reported). */
+int crpc__cconn_start(crpc__sub *sub);
+
+/* Starts |call| as a new stream on |c|. Returns 0, or an error and then
+ * |call| is untouched. Thread: the channel's loop. */
+int crpc__cconn_submit(crpc__cconn *c, crpc__ccall *call);
+
+/* Takes |call| off |c| (its stream is over or abandoned). */
+void crpc__cconn_detach(crpc__cconn *c, crpc__ccall *call);
+
+/* Closes |c| now; its calls end UNAVAILABLE with |why|. */
+void crpc__cconn_close(crpc__cconn *c, const char *why);
+
+/* Queues |c| for the next flush. */
+void crpc__cconn_mark_dirty(crpc__cconn *c);
+
+/* Writes what every dirty connection has to send. */
+void crpc__channel_flush(crpc_channel *ch);
+
+/* Call (call.c), on the channel's loop. */
+
+/* The stream callbacks of conn.c. */
+int crpc__ccall_on_header(crpc__ccall *call, int trailers, const uint8_t *name,
+                          size_t namelen, const uint8_t *value,
+                          size_t valuelen);
+void crpc__ccall_on_headers_done(crpc__ccall *call, int end_stream);
+void crpc__ccall_on_data(crpc__ccall *call, const uint8_t *p, size_t n);
+void crpc__ccall_on_stream_close(crpc__ccall *call, uint32_t error_code);
+/* Its connection is gone: |why| says how. */
+void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why);
+
+/* The data source of the request body. */
+ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
+                              uint32_t *flags);
+
+/* Ends |call| with |code| and |message| (copied), unless it has ended. */
+void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message);
+
+/* Starts the call on the loop once a connection took it. */
+void crpc__ccall_attached(crpc__ccall *call);
+
+/* A connection that cannot take |call| now, for a reason that a retry
+ * may fix (GOAWAY, REFUSED_STREAM): retried or ended UNAVAILABLE. */
+void crpc__ccall_refused(crpc__ccall *call, const char *why);
+
+/* The user's thread asks the loop to act on |call|. Thread: any, with
+ * |call->mu| held and the call not done. */
+void crpc__ccall_kick_locked(crpc__ccall *call);
+
+void crpc__ccall_ref(crpc__ccall *call);
+void crpc__ccall_unref(crpc__ccall *call);
+
+/* Cancel handles (cancel.c). */
+void crpc__cancel_link(crpc_cancel *c, crpc__ccall *call);
+void crpc__cancel_unlink(crpc_cancel *c, crpc__ccall *call);
+
+/* Asks the loop to end |call| with |code| (CANCELLED or DEADLINE_EXCEEDED).
+ * Thread: any. */
+void crpc__ccall_cancel(crpc__ccall *call, crpc_status code);
+
+#endif /* CRPC_CLIENT_INTERNAL_H */
