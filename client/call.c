@@ -441,7 +441,9 @@ void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message) {
       crpc_future_complete(df, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
                            NULL, NULL);
   }
-  crpc_future_unref(df);   /* the loop's */
+  crpc_future_unref(df); /* the loop's */
+  /* A running call keeps its loop running. */
+  crpc__loop_release(ch->loop);
   crpc__ccall_unref(call); /* the loop's */
 }
 
@@ -930,8 +932,10 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   crpc_future_ref(call->done_f);
   crpc__ccall_ref(call); /* the loop's */
   crpc__ccall_ref(call); /* the start kick's */
+  crpc__loop_hold(ch->loop);
   atomic_store(&call->kick_queued, 1);
   if (crpc__loop_post_task(ch->loop, &call->kick) != 0) {
+    crpc__loop_release(ch->loop);
     /* The channel is closing: the call ends here, never started. */
     call->done = 1;
     call->finished = 1;

@@ -516,6 +516,7 @@ static void connect_run(crpc__task *t) {
   crpc_channel *ch = r->ch;
   crpc_future *f = r->f;
   free(r);
+  crpc__loop_release(ch->loop);
   if (ch->closing) {
     crpc_future_complete(f, CRPC_STATUS_CANCELLED, "the channel was closed",
                          NULL, NULL);
@@ -560,7 +561,10 @@ crpc_future *crpc_channel_connect(crpc_channel *ch) {
   r->task.fn = connect_run;
   r->ch = ch;
   r->f = crpc_future_ref(f);
+  crpc__loop_hold(ch->loop);
   if (crpc__loop_post_task(ch->loop, &r->task) != 0) {
+    crpc__loop_release(ch->loop);
+    crpc_future_unref(f);
     crpc_future_complete(f, CRPC_STATUS_CANCELLED, "the channel was closed",
                          NULL, NULL);
     crpc_future_unref(f);

@@ -1,0 +1,308 @@
+/*
+ * tests/client/test_channel.c: a channel against an in-process crpc
+ * server's built-in health service, and against addresses where nothing
+ * listens: connecting, fail-fast and wait-for-ready, cancellation,
+ * closing a channel under calls, and blocking calls inside coroutines.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crpc/call.h"
+#include "crpc/channel.h"
+#include "crpc/coro.h"
+#include "crpc/error.h"
+#include "crpc/server.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "health.h"
+
+static const crpc_method *check_m(void) {
+  return &crpc__health_desc.methods[0];
+}
+
+static const crpc_method *watch_m(void) {
+  return &crpc__health_desc.methods[1];
+}
+
+static crpc_server *srv;
+static char target[64];
+
+static void start_server(void) {
+  crpc_server_opts o;
+  crpc_server_opts_init(&o);
+  o.loops = 1;
+  o.workers = 1;
+  cr_assert_eq(crpc_server_new(&o, &srv), 0);
+  cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
+  cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
+  snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+}
+
+static void stop_server(void) {
+  crpc_future *f = crpc_server_shutdown(srv);
+  crpc_future_wait(f);
+  crpc_future_unref(f);
+  crpc_server_free(srv);
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
+static int dead_port(void) {
+  crpc_server *s;
+  crpc_server_opts o;
+  crpc_server_opts_init(&o);
+  cr_assert_eq(crpc_server_new(&o, &s), 0);
+  cr_assert_eq(crpc_server_listen(s, "127.0.0.1:0", NULL), 0);
+  cr_assert_eq(crpc_server_start(s), 0);
+  int port = crpc_server_port(s, 0);
+  crpc_future *f = crpc_server_shutdown(s);
+  crpc_future_wait(f);
+  crpc_future_unref(f);
+  crpc_server_free(s);
+  return port;
+}
+
+static int64_t now_ms(void) {
+  return crpc_now_ns() / 1000000;
+}
+
+static crpc_status check(crpc_channel *ch, const crpc_call_opts *o,
+                         int *serving) {
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  req.service = "";
+  ProtobufCMessage *rep = NULL;
+  crpc_status st = crpc_call_unary(ch, check_m(), &req.base, &rep, o);
+  if (rep) {
+    *serving = ((Grpc__Health__V1__HealthCheckResponse *)rep)->status;
+    protobuf_c_message_free_unpacked(rep, NULL);
+  }
+  return st;
+}
+
+Test(channel, bad_targets_are_refused) {
+  crpc_channel *ch = NULL;
+  cr_assert_eq(crpc_channel_new("ipv4:1.2.3", NULL, &ch), CRPC_EINVAL);
+  cr_assert_eq(crpc_channel_new("", NULL, &ch), CRPC_EINVAL);
+  cr_assert_null(ch);
+}
+
+Test(channel, unary_call_and_connect_future, .init = start_server,
+     .fini = stop_server) {
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  crpc_future *ready = crpc_channel_connect(ch);
+  cr_assert_eq(crpc_future_wait_for(ready, 10000), 0);
+  cr_assert_eq(crpc_future_status(ready), CRPC_STATUS_OK, "%s",
+               crpc_future_message(ready));
+  crpc_future_unref(ready);
+  int serving = -1;
+  cr_assert_eq(check(ch, NULL, &serving), CRPC_STATUS_OK);
+  cr_assert_eq(serving, CRPC_HEALTH_SERVING);
+  crpc_channel_free(ch);
+}
+
+Test(channel, unknown_service_status_and_trailers, .init = start_server,
+     .fini = stop_server) {
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  req.service = "no.such.Service";
+  crpc_status_info si;
+  crpc_status_info_init(&si);
+  crpc_call_opts o = {.status_out = &si};
+  ProtobufCMessage *rep = NULL;
+  crpc_status st = crpc_call_unary(ch, check_m(), &req.base, &rep, &o);
+  cr_assert_eq(st, CRPC_STATUS_NOT_FOUND);
+  cr_assert_null(rep);
+  cr_assert_eq(si.code, CRPC_STATUS_NOT_FOUND);
+  crpc_status_info_cleanup(&si);
+  crpc_channel_free(ch);
+}
+
+Test(channel, refused_fails_fast_or_waits_for_the_deadline) {
+  char t[64];
+  snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(t, NULL, &ch), 0);
+  int serving;
+  crpc_status_info si;
+  crpc_status_info_init(&si);
+  crpc_call_opts o = {.timeout_ms = 5000, .status_out = &si};
+  int64_t t0 = now_ms();
+  cr_assert_eq(check(ch, &o, &serving), CRPC_STATUS_UNAVAILABLE);
+  cr_assert_lt(now_ms() - t0, 3000);
+  cr_assert(si.message && strstr(si.message, "connect"), "message: %s",
+            si.message ? si.message : "(none)");
+  crpc_status_info_cleanup(&si);
+
+  crpc_call_opts w = {.timeout_ms = 400, .wait_for_ready = 1};
+  t0 = now_ms();
+  cr_assert_eq(check(ch, &w, &serving), CRPC_STATUS_DEADLINE_EXCEEDED);
+  cr_assert_geq(now_ms() - t0, 390);
+  crpc_channel_free(ch);
+}
+
+Test(channel, unix_socket_target) {
+  char path[64], t[80];
+  snprintf(path, sizeof(path), "/tmp/crpc-client-test-%d.sock", (int)getpid());
+  unlink(path);
+  snprintf(t, sizeof(t), "unix:%s", path);
+  crpc_server_opts so;
+  crpc_server_opts_init(&so);
+  so.loops = 1;
+  cr_assert_eq(crpc_server_new(&so, &srv), 0);
+  cr_assert_eq(crpc_server_listen(srv, t, NULL), 0);
+  cr_assert_eq(crpc_server_start(srv), 0);
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(t, NULL, &ch), 0);
+  int serving = -1;
+  cr_assert_eq(check(ch, NULL, &serving), CRPC_STATUS_OK);
+  cr_assert_eq(serving, CRPC_HEALTH_SERVING);
+  crpc_channel_free(ch);
+  stop_server();
+  unlink(path);
+}
+
+Test(channel, cancel_handle_and_channel_close_end_waiting_calls) {
+  char t[64];
+  snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(t, NULL, &ch), 0);
+  crpc_cancel *c;
+  cr_assert_eq(crpc_cancel_new(&c), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  crpc_call_opts o = {.wait_for_ready = 1, .cancel = c};
+  crpc_future *a = crpc_call_unary_async(ch, check_m(), &req.base, &o);
+  crpc_call_opts o2 = {.wait_for_ready = 1};
+  crpc_future *b = crpc_call_unary_async(ch, check_m(), &req.base, &o2);
+  crpc_future *gone = crpc_call_unary_async(ch, check_m(), &req.base, &o2);
+  crpc_future_unref(gone); /* fire and forget: freed with the channel */
+  cr_assert_eq(crpc_future_wait_for(a, 200), CRPC_ETIMEDOUT);
+  crpc_cancel_trigger(c);
+  cr_assert_eq(crpc_future_wait_for(a, 5000), 0);
+  cr_assert_eq(crpc_future_status(a), CRPC_STATUS_CANCELLED);
+  crpc_cancel_free(c);
+  cr_assert_not(crpc_future_is_done(b));
+  crpc_channel_free(ch);
+  cr_assert(crpc_future_is_done(b));
+  cr_assert_eq(crpc_future_status(b), CRPC_STATUS_CANCELLED);
+  const crpc_status_info *si = crpc_call_status_info(b);
+  cr_assert_not_null(si);
+  cr_assert_eq(si->code, CRPC_STATUS_CANCELLED);
+  crpc_future_unref(a);
+  crpc_future_unref(b);
+}
+
+Test(channel, future_cancel_completes_cancelled, .init = start_server,
+     .fini = stop_server) {
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  crpc_call *call;
+  cr_assert_eq(crpc_call_start(ch, watch_m(), &req.base, NULL, &call),
+               CRPC_STATUS_OK);
+  ProtobufCMessage *m = NULL;
+  cr_assert_eq(crpc_call_read(call, &m), CRPC_STATUS_OK);
+  cr_assert_not_null(m);
+  cr_assert_eq(((Grpc__Health__V1__HealthCheckResponse *)m)->status,
+               CRPC_HEALTH_SERVING);
+  protobuf_c_message_free_unpacked(m, NULL);
+  cr_assert_not_null(crpc_call_response_headers(call));
+  crpc_future *next = crpc_call_read_async(call);
+  cr_assert_eq(crpc_future_wait_for(next, 100), CRPC_ETIMEDOUT);
+  crpc_call_cancel(call);
+  cr_assert_eq(crpc_future_wait_for(next, 5000), 0);
+  cr_assert_eq(crpc_future_status(next), CRPC_STATUS_CANCELLED);
+  crpc_future_unref(next);
+  cr_assert_eq(crpc_call_finish(call, NULL), CRPC_STATUS_CANCELLED);
+  cr_assert_eq(crpc_call_final_status(call)->code, CRPC_STATUS_CANCELLED);
+  crpc_call_free(call);
+
+  /* crpc_future_cancel() on a unary future. */
+  crpc_future *f = crpc_call_unary_async(ch, check_m(), &req.base, NULL);
+  crpc_future_cancel(f);
+  cr_assert_eq(crpc_future_status(f), CRPC_STATUS_CANCELLED);
+  crpc_future_unref(f);
+  crpc_channel_free(ch);
+}
+
+/* A blocking stub inside a coroutine suspends it; on the loop thread
+ * outside one it is refused instead of stalling the loop. */
+typedef struct coro_arg {
+  crpc_channel *ch;
+  crpc_status st;
+  int serving;
+} coro_arg;
+
+static crpc_status coro_body(void *p) {
+  coro_arg *a = p;
+  a->st = check(a->ch, NULL, &a->serving);
+  return CRPC_STATUS_OK;
+}
+
+static void on_loop(void *p) {
+  coro_arg *a = p;
+  int serving;
+  a->st = check(a->ch, NULL, &serving);
+}
+
+Test(channel, blocking_stub_in_a_coroutine, .init = start_server,
+     .fini = stop_server) {
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  coro_arg a = {.ch = ch, .st = CRPC_STATUS_UNKNOWN, .serving = -1};
+  cr_assert_eq(crpc_coro_spawn(loop, coro_body, &a, NULL), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert_eq(a.st, CRPC_STATUS_OK);
+  cr_assert_eq(a.serving, CRPC_HEALTH_SERVING);
+  coro_arg b = {.ch = ch, .st = CRPC_STATUS_UNKNOWN};
+  cr_assert_eq(crpc_loop_post(loop, on_loop, &b), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert_eq(b.st, CRPC_STATUS_UNAVAILABLE);
+  crpc_loop_free(loop);
+  crpc_channel_free(ch);
+}
+
+/* A channel attached to a loop the test runs. */
+typedef struct attached {
+  crpc_channel *ch;
+  crpc_future *f;
+  int done;
+} attached;
+
+static void attached_done(crpc_future *f, void *p) {
+  attached *a = p;
+  (void)f;
+  a->done = 1;
+}
+
+Test(channel, attached_to_an_application_loop, .init = start_server,
+     .fini = stop_server) {
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.loop = loop;
+  attached a = {0};
+  cr_assert_eq(crpc_channel_new(target, &o, &a.ch), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  a.f = crpc_call_unary_async(a.ch, check_m(), &req.base, NULL);
+  crpc_future_then(a.f, attached_done, &a);
+  for (int i = 0; i < 10000 && !a.done; i++)
+    crpc_loop_run(loop, CRPC_RUN_ONCE);
+  cr_assert(a.done);
+  cr_assert_eq(crpc_future_status(a.f), CRPC_STATUS_OK);
+  crpc_future_unref(a.f);
+  /* Freed from another thread while this one runs the loop. */
+  crpc_loop_start_thread(loop);
+  crpc_channel_free(a.ch);
+  crpc_loop_stop(loop);
+  crpc_loop_free(loop);
+}
