@@ -98,7 +98,7 @@ Test(channel, unary_call_and_connect_future, .init = start_server,
   crpc_future_unref(ready);
   int serving = -1;
   cr_assert_eq(check(ch, NULL, &serving), CRPC_STATUS_OK);
-  cr_assert_eq(serving, CRPC_HEALTH_SERVING);
+  cr_assert_eq(serving, (int)CRPC_HEALTH_SERVING);
   crpc_channel_free(ch);
 }
 
@@ -159,7 +159,7 @@ Test(channel, unix_socket_target) {
   cr_assert_eq(crpc_channel_new(t, NULL, &ch), 0);
   int serving = -1;
   cr_assert_eq(check(ch, NULL, &serving), CRPC_STATUS_OK);
-  cr_assert_eq(serving, CRPC_HEALTH_SERVING);
+  cr_assert_eq(serving, (int)CRPC_HEALTH_SERVING);
   crpc_channel_free(ch);
   stop_server();
   unlink(path);
@@ -208,8 +208,8 @@ Test(channel, future_cancel_completes_cancelled, .init = start_server,
   ProtobufCMessage *m = NULL;
   cr_assert_eq(crpc_call_read(call, &m), CRPC_STATUS_OK);
   cr_assert_not_null(m);
-  cr_assert_eq(((Grpc__Health__V1__HealthCheckResponse *)m)->status,
-               CRPC_HEALTH_SERVING);
+  cr_assert_eq((int)((Grpc__Health__V1__HealthCheckResponse *)m)->status,
+               (int)CRPC_HEALTH_SERVING);
   protobuf_c_message_free_unpacked(m, NULL);
   cr_assert_not_null(crpc_call_response_headers(call));
   crpc_future *next = crpc_call_read_async(call);
@@ -260,7 +260,7 @@ Test(channel, blocking_stub_in_a_coroutine, .init = start_server,
   cr_assert_eq(crpc_coro_spawn(loop, coro_body, &a, NULL), 0);
   crpc_loop_run(loop, CRPC_RUN_DEFAULT);
   cr_assert_eq(a.st, CRPC_STATUS_OK);
-  cr_assert_eq(a.serving, CRPC_HEALTH_SERVING);
+  cr_assert_eq(a.serving, (int)CRPC_HEALTH_SERVING);
   coro_arg b = {.ch = ch, .st = CRPC_STATUS_UNKNOWN};
   cr_assert_eq(crpc_loop_post(loop, on_loop, &b), 0);
   crpc_loop_run(loop, CRPC_RUN_DEFAULT);

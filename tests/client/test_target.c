@@ -104,7 +104,7 @@ Test(target, bad_targets_are_einval) {
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     crpc__target t;
-    cr_expect_eq(crpc__target_parse(bad[i], &t), CRPC_EINVAL, "%s", bad[i]);
+    cr_assert_eq(crpc__target_parse(bad[i], &t), CRPC_EINVAL, "%s", bad[i]);
   }
   crpc__target t;
   cr_assert_eq(crpc__target_parse(NULL, &t), CRPC_EINVAL);
