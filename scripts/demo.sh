@@ -2,7 +2,8 @@
 # The newcomer's first look at crpc, run from build directory $1:
 #   1. the runtime tour: futures and coroutines on a loop;
 #   2. crpc-server serving the greeter module (examples/greeter), called
-#      by a Python grpcio client, then stopped with SIGTERM.
+#      by crpc's own client (greeter-client) and by a Python grpcio client,
+#      then stopped with SIGTERM.
 # Nothing is left running, whatever happens: the server is killed on exit.
 set -euo pipefail
 build=${1:-build}
@@ -13,10 +14,11 @@ echo "== crpc runtime tour: futures and coroutines on a loop =="
 "$build/examples/crpc-runtime-tour"
 
 echo
-echo "== crpc-server with the greeter module, called from Python grpcio =="
+echo "== crpc-server with the greeter module, called by crpc and by Python =="
 server=$build/server/bin/crpc-server
 module=$build/examples/greeter/libgreeter.so
-for f in "$server" "$module"; do
+client=$build/examples/greeter/greeter-client
+for f in "$server" "$module" "$client"; do
   [ -e "$f" ] || { echo "demo: $f is missing: build first" >&2; exit 1; }
 done
 
@@ -24,7 +26,7 @@ tmp=$(mktemp -d)
 server_pid=
 client_pid=
 cleanup() {
-  # The client runs under timeout(1), which passes TERM on to it (a KILL
+  # A client runs under timeout(1), which passes TERM on to it (a KILL
   # would orphan it); the server gets no chance to linger.
   if [ -n "$client_pid" ]; then
     kill -TERM "$client_pid" 2>/dev/null || true
@@ -70,16 +72,27 @@ echo "$ crpc-server --listen 127.0.0.1:0 --module $module --loops 1 --workers 2"
 sed 's/^/  /' "$log"
 lines_shown=$(wc -l <"$log")
 
-echo
-echo "calls from Python grpcio to 127.0.0.1:$port:"
+# run_client CMD...: runs CMD under timeout(1) and sets $rc to its status.
 # In the background, so that an interrupted demo stops at once (bash runs
 # its traps during wait, not during a foreground command).
-timeout 60 "$python" "$src/examples/greeter/client.py" --stubs "$tmp/stubs" \
-  "127.0.0.1:$port" &
-client_pid=$!
-client_rc=0
-wait "$client_pid" || client_rc=$?
-client_pid=
+run_client() {
+  timeout 60 "$@" &
+  client_pid=$!
+  rc=0
+  wait "$client_pid" || rc=$?
+  client_pid=
+}
+
+echo
+echo "$ greeter-client 127.0.0.1:$port"
+run_client "$client" "127.0.0.1:$port"
+c_rc=$rc
+
+echo
+echo "the same server called from Python grpcio:"
+run_client "$python" "$src/examples/greeter/client.py" --stubs "$tmp/stubs" \
+  "127.0.0.1:$port"
+py_rc=$rc
 
 echo
 echo "SIGTERM to crpc-server:"
@@ -99,8 +112,9 @@ fi
 tail -n +"$((lines_shown + 1))" "$log" | sed 's/^/  /'
 echo "  crpc-server exited with status $server_rc"
 
-if [ "$client_rc" -ne 0 ] || [ "$server_rc" -ne 0 ]; then
-  echo "demo: FAILED (client status $client_rc, server status $server_rc)" >&2
+if [ "$c_rc" -ne 0 ] || [ "$py_rc" -ne 0 ] || [ "$server_rc" -ne 0 ]; then
+  echo "demo: FAILED (greeter-client status $c_rc, Python client status" \
+    "$py_rc, server status $server_rc)" >&2
   exit 1
 fi
 echo

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""examples/greeter/client.py: calls every method of the greeter with grpcio.
+"""examples/greeter/client.py: calls the greeter's methods with grpcio.
 
-Any gRPC client can call a crpc server; this one is Python's. Make the
-stubs first (scripts/demo.sh does it in a temporary directory):
+Any gRPC client can call a crpc server; this one is Python's, and
+greeter-client (client.c) is crpc's own. Make the stubs first
+(scripts/demo.sh does it in a temporary directory):
 
   protoc -I examples/greeter -I proto --python_out=STUBS \\
          --grpc_python_out=STUBS \\
@@ -77,21 +78,6 @@ def say_hello_later(stub, pb, check, calls=5, delay_ms=300):
                f"{calls * delay_ms} ms")
 
 
-def say_hello_deadline(stub, pb, grpc, check):
-    """The client gives up after 200 ms; the handler's sleep still ends at
-    400 ms, well before the server is stopped."""
-    t0 = time.monotonic()
-    try:
-        stub.SayHelloLater(pb.DelayedHelloRequest(name="late", delay_ms=400),
-                           timeout=0.2)
-        code = grpc.StatusCode.OK
-    except grpc.RpcError as e:
-        code = e.code()
-    check.step("SayHelloLater 400 ms with a 200 ms deadline",
-               time.monotonic() - t0,
-               code == grpc.StatusCode.DEADLINE_EXCEEDED, f"-> {code.name}")
-
-
 def say_hellos(stub, pb, check, count=5, interval_ms=50):
     t0 = time.monotonic()
     stream = stub.SayHellos(pb.RepeatedHelloRequest(
@@ -106,19 +92,17 @@ def say_hellos(stub, pb, check, count=5, interval_ms=50):
                f"-> {len(arrivals)} replies at {times} ms")
 
 
-def say_hellos_cancel(stub, pb, grpc, check):
+def relay_greet(stub, pb, target, check):
+    """Relay.Greet is a coroutine on the server that calls SayHello at
+    |target|, here the same server, through crpc's client."""
     t0 = time.monotonic()
-    stream = stub.SayHellos(pb.RepeatedHelloRequest(
-        name="cancel", count=100, interval_ms=100), timeout=20)
-    got = 0
-    for _ in stream:
-        got += 1
-        if got == 2:
-            stream.cancel()
-            break
-    check.step("SayHellos of 100, cancelled after 2", time.monotonic() - t0,
-               got == 2 and stream.code() == grpc.StatusCode.CANCELLED,
-               f"-> {got} replies, then {stream.code().name}")
+    reply = stub.Greet(pb.RelayRequest(target=target, name="python"),
+                       timeout=5)
+    check.step("Relay.Greet -> Greeter.SayHello", time.monotonic() - t0,
+               reply.reply.message == "Hello, python!"
+               and reply.placement == "loop",
+               f"-> {reply.reply.message!r}: Relay ran on the "
+               f"{reply.placement}, SayHello on a {reply.reply.placement}")
 
 
 def main():
@@ -138,10 +122,9 @@ def main():
     try:
         say_hello(stub, pb, check)
         say_hello_error(stub, pb, grpc, check)
-        say_hello_deadline(stub, pb, grpc, check)
         say_hello_later(stub, pb, check)
         say_hellos(stub, pb, check)
-        say_hellos_cancel(stub, pb, grpc, check)
+        relay_greet(pb_grpc.RelayStub(channel), pb, args.target, check)
     except grpc.RpcError as e:
         print(f"  FAIL unexpected {e.code().name}: {e.details()}")
         check.failures += 1

@@ -4,10 +4,11 @@
  *   greeter-server [ADDR]        ADDR: 127.0.0.1:50051 unless given
  *
  * The same handlers as the module (greeter.c), with the server embedded:
- * create it, add the service, listen, start, and on SIGINT or SIGTERM shut
- * down gracefully. crpc-server does the same with more options; a program
- * of your own can add services from several sources, set health, or run
- * its own work next to the server.
+ * create it, add the services, listen, start, and on SIGINT or SIGTERM shut
+ * down gracefully, then free what the handlers kept (Relay's channels).
+ * crpc-server does the same with more options; a program of your own can add
+ * services from several sources, set health, or run its own work next to the
+ * server.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,21 +21,22 @@
 #include <stdio.h>
 
 static const greeter_settings settings = {.greeting = "Hello"};
+static greeter_peers peers = GREETER_PEERS_INIT;
 
-/* Adds the greeter, listens on |addr| and starts. Returns 0, or a crpc
+/* Adds |svc| (NULL when its constructor ran out of memory); the server
+ * owns it from here on, also if this fails. Returns 0 or a crpc error. */
+static int add(crpc_server *srv, crpc_service *svc) {
+  return svc != NULL ? crpc_server_add_service(srv, svc) : CRPC_ENOMEM;
+}
+
+/* Adds the services, listens on |addr| and starts. Returns 0, or a crpc
  * error code after printing what failed. */
 static int start(crpc_server *srv, const char *addr) {
-  crpc_service *svc =
-      greeter_greeter_service(&greeter_handlers, (void *)&settings);
   int rc;
 
-  if (svc == NULL) {
-    rc = CRPC_ENOMEM;
-    fprintf(stderr, "greeter-server: %s\n", crpc_strerror(rc));
-    return rc;
-  }
-  /* The server owns the service from here on, also if this fails. */
-  if ((rc = crpc_server_add_service(srv, svc)) != 0 ||
+  if ((rc = add(srv, greeter_greeter_service(&greeter_handlers,
+                                             (void *)&settings))) != 0 ||
+      (rc = add(srv, greeter_relay_service(&relay_handlers, &peers))) != 0 ||
       (rc = crpc_server_listen(srv, addr, NULL)) != 0 ||
       (rc = crpc_server_start(srv)) != 0) {
     const char *why = crpc_server_error(srv);
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
   }
   if (start(srv, addr) != 0) {
     crpc_server_free(srv);
+    greeter_peers_cleanup(&peers);
     return 1;
   }
 
@@ -89,5 +92,7 @@ int main(int argc, char **argv) {
     crpc_future_unref(done);
   }
   crpc_server_free(srv);
+  /* No handler runs any more: Relay's channels can go. */
+  greeter_peers_cleanup(&peers);
   return 0;
 }
