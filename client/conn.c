@@ -161,9 +161,10 @@ static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
 static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
                          size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data) {
-  (void)ng;
-  (void)stream_id;
   (void)user_data;
+  /* A call that has ended left its stream: its pointer may be stale. */
+  if (nghttp2_session_get_stream_user_data(ng, stream_id) != source->ptr)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return crpc__ccall_read_body(source->ptr, buf, length, data_flags);
 }
 
