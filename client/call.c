@@ -176,6 +176,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 static void retry_now(crpc__ccall *call);
+static void arm_timer(crpc__ccall *call, int64_t ms);
 
 static void on_timer(uv_timer_t *t) {
   crpc__ccall *call = t->data;
@@ -187,6 +188,8 @@ static void on_timer(uv_timer_t *t) {
   }
   if (call->retry_waiting)
     retry_now(call);
+  else
+    arm_timer(call, -1); /* libuv's clock is in whole ms: early by < 1 ms */
 }
 
 /* Arms the timer for |ms| from now (negative: the deadline). */
@@ -921,7 +924,8 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
     return st;
   }
   call->send_closed = single_request(method);
-  if (!single_request(method)) {
+  if (method->kind != CRPC_METHOD_UNARY) {
+    /* Streams fill the outputs as they end; unary calls when read. */
     call->headers_out = opts->headers_out;
     call->trailers_out = opts->trailers_out;
     call->status_out = opts->status_out;

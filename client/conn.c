@@ -147,6 +147,23 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
   return 0;
 }
 
+/* A GOAWAY with an error that nghttp2 sends names what the server did
+ * wrong, in its debug data. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  (void)ng;
+  crpc__cconn *c = user_data;
+  if (frame->hd.type != NGHTTP2_GOAWAY ||
+      frame->goaway.error_code == NGHTTP2_NO_ERROR)
+    return 0;
+  snprintf(c->error, sizeof(c->error), "bad HTTP/2 from the server: %s%s%.*s",
+           nghttp2_http2_strerror(frame->goaway.error_code),
+           frame->goaway.opaque_data_len ? ": " : "",
+           (int)frame->goaway.opaque_data_len,
+           (const char *)frame->goaway.opaque_data);
+  return 0;
+}
+
 static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
                     size_t len, void *user_data) {
   (void)ng;
@@ -177,6 +194,7 @@ static int session_new(crpc__cconn *c) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);
