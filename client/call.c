@@ -169,9 +169,7 @@ void crpc__ccall_cancel(crpc__ccall *call, crpc_status code) {
 
 static void on_timer_closed(uv_handle_t *h) {
   crpc__ccall *call = h->data;
-  crpc_channel *ch = call->ch;
-  if (--ch->open_handles == 0 && ch->closing)
-    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+  crpc__channel_handle_closed(call->ch);
   crpc__ccall_unref(call);
 }
 
@@ -247,10 +245,6 @@ static void start_on_loop(crpc__ccall *call) {
   }
   arm_timer(call, -1);
   crpc__channel_dispatch(ch, call);
-}
-
-void crpc__ccall_attached(crpc__ccall *call) {
-  (void)call;
 }
 
 /* Retries. */
@@ -334,6 +328,18 @@ void crpc__ccall_refused(crpc__ccall *call, const char *why) {
 
 /* Ending. */
 
+/* Unpacks a received reply message (inflated first when compressed). */
+static int unpack_msg(const crpc__ccall *call, const crpc__cmsg *m,
+                      ProtobufCMessage **out) {
+  crpc__frame_msg fm = {m->compressed, m->data, m->len};
+  crpc__buf scratch;
+  crpc__buf_init(&scratch, SIZE_MAX);
+  int rc = crpc__frame_unpack(&fm, m->enc, call->ch->opts.max_receive_bytes,
+                              &scratch, call->method->output, NULL, out);
+  crpc__buf_cleanup(&scratch);
+  return rc;
+}
+
 /* Builds the result the call's future carries. */
 static crpc__call_result *build_result(crpc__ccall *call, crpc_status *code,
                                        const char **msg) {
@@ -343,14 +349,7 @@ static crpc__call_result *build_result(crpc__ccall *call, crpc_status *code,
       *code = CRPC_STATUS_INTERNAL; /* as gRPC C++ and Java */
       *msg = "the server sent no response message";
     } else {
-      crpc__frame_msg m = {call->reply_msg->compressed, call->reply_msg->data,
-                           call->reply_msg->len};
-      crpc__buf scratch;
-      crpc__buf_init(&scratch, SIZE_MAX);
-      int rc = crpc__frame_unpack(&m, call->resp_enc,
-                                  call->ch->opts.max_receive_bytes, &scratch,
-                                  call->method->output, NULL, &reply);
-      crpc__buf_cleanup(&scratch);
+      int rc = unpack_msg(call, call->reply_msg, &reply);
       if (rc != 0) {
         *code = rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
                                    : CRPC_STATUS_INTERNAL;
@@ -554,11 +553,8 @@ void crpc__ccall_on_headers_done(crpc__ccall *call, int end_stream) {
   crpc_metadata_init(&call->hdr_in);
 }
 
-static void fail_stream(crpc__ccall *call, crpc_status code, const char *msg) {
-  crpc__ccall_end(call, code, msg);
-}
-
-static crpc__cmsg *cmsg_new(const crpc__frame_msg *m, size_t wire) {
+static crpc__cmsg *cmsg_new(const crpc__ccall *call, const crpc__frame_msg *m,
+                            size_t wire) {
   crpc__cmsg *c = malloc(sizeof(*c) + (m->len ? m->len : 1));
   if (!c)
     return NULL;
@@ -566,6 +562,7 @@ static crpc__cmsg *cmsg_new(const crpc__frame_msg *m, size_t wire) {
   c->len = m->len;
   c->wire = wire;
   c->compressed = m->compressed;
+  c->enc = call->resp_enc;
   memcpy(c->data, m->data, m->len);
   return c;
 }
@@ -576,8 +573,8 @@ static void deliver(crpc__ccall *call, const crpc__frame_msg *m) {
   char why[160];
   call->n_received++;
   if (m->compressed && call->resp_enc == CRPC__ENCODING_IDENTITY) {
-    fail_stream(call, CRPC_STATUS_INTERNAL,
-                "a compressed response message without grpc-encoding");
+    crpc__ccall_end(call, CRPC_STATUS_INTERNAL,
+                    "a compressed response message without grpc-encoding");
     return;
   }
   if (single_reply(call->method)) {
@@ -585,20 +582,19 @@ static void deliver(crpc__ccall *call, const crpc__frame_msg *m) {
       snprintf(why, sizeof(why),
                "the server sent more than one response message to a %s call",
                crpc_method_kind_name(call->method->kind));
-      fail_stream(call, CRPC_STATUS_INTERNAL, why);
+      crpc__ccall_end(call, CRPC_STATUS_INTERNAL, why);
       return;
     }
-    call->reply_msg = cmsg_new(m, 0);
+    call->reply_msg = cmsg_new(call, m, 0);
     if (!call->reply_msg)
-      fail_stream(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      crpc__ccall_end(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
-  crpc__cmsg *c = cmsg_new(m, CRPC__FRAME_PREFIX_LEN + m->len);
+  crpc__cmsg *c = cmsg_new(call, m, CRPC__FRAME_PREFIX_LEN + m->len);
   if (!c) {
-    fail_stream(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    crpc__ccall_end(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
-  c->enc = call->resp_enc;
   uv_mutex_lock(&call->mu);
   if (call->in_tail)
     call->in_tail->next = c;
@@ -639,10 +635,10 @@ void crpc__ccall_on_data(crpc__ccall *call, const uint8_t *p, size_t n) {
       else
         snprintf(why, sizeof(why), "a malformed response message: %s",
                  crpc_strerror(rc));
-      fail_stream(call,
-                  rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
-                                     : CRPC_STATUS_INTERNAL,
-                  why);
+      crpc__ccall_end(call,
+                      rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
+                                         : CRPC_STATUS_INTERNAL,
+                      why);
       return;
     }
     p += used;
@@ -998,12 +994,7 @@ static void complete_read(crpc__ccall *call, crpc_future *f) {
     return;
   }
   ProtobufCMessage *out = NULL;
-  crpc__frame_msg fm = {m->compressed, m->data, m->len};
-  crpc__buf scratch;
-  crpc__buf_init(&scratch, SIZE_MAX);
-  int rc = crpc__frame_unpack(&fm, m->enc, call->ch->opts.max_receive_bytes,
-                              &scratch, call->method->output, NULL, &out);
-  crpc__buf_cleanup(&scratch);
+  int rc = unpack_msg(call, m, &out);
   free(m);
   if (rc != 0) {
     crpc__ccall_cancel(call, CRPC_STATUS_INTERNAL);

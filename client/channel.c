@@ -58,10 +58,18 @@ static const crpc_logger *lg(crpc_channel *ch) {
 
 /* Handles. */
 
-static void on_handle_closed(uv_handle_t *h) {
-  crpc_channel *ch = h->data;
+void crpc__channel_handle_closed(crpc_channel *ch) {
   if (--ch->open_handles == 0 && ch->closing)
     crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  crpc__channel_handle_closed(h->data);
+}
+
+static void on_retry_closed(uv_handle_t *h) {
+  crpc__sub *sub = h->data;
+  crpc__channel_handle_closed(sub->ch);
 }
 
 static void on_flush(uv_prepare_t *p) {
@@ -220,10 +228,8 @@ void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call) {
   crpc__cconn *c = pick(ch);
   if (c) {
     int rc = crpc__cconn_submit(c, call);
-    if (rc == 0) {
-      crpc__ccall_attached(call);
+    if (rc == 0)
       return;
-    }
     char why[160];
     snprintf(why, sizeof(why), "cannot start the call: %s", crpc_strerror(rc));
     crpc__ccall_end(call, CRPC_STATUS_INTERNAL, why);
@@ -338,7 +344,6 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
                         struct addrinfo *res) {
   crpc_channel *ch = req->data;
   ch->resolving = 0;
-  ch->open_handles--;
   crpc__addr *addrs = NULL;
   size_t n = 0;
   if (status == 0) {
@@ -360,10 +365,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   uv_freeaddrinfo(res);
   if (ch->closing) {
     free(addrs);
-    if (ch->open_handles == 0)
-      crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc__channel_handle_closed(ch); /* the lookup */
     return;
   }
+  ch->open_handles--; /* the lookup */
   if (status != 0 || n == 0 || !addrs || make_subs(ch, addrs, n) != 0) {
     snprintf(ch->error, sizeof(ch->error), "cannot resolve %s: %s",
              ch->target.host,
@@ -585,8 +590,7 @@ static void close_run(crpc__task *t) {
     crpc__sub *s = &ch->subs[i];
     if (s->conn)
       crpc__cconn_close(s->conn, "the channel was closed");
-    uv_close((uv_handle_t *)&s->retry, on_handle_closed);
-    s->retry.data = ch;
+    uv_close((uv_handle_t *)&s->retry, on_retry_closed);
   }
   if (ch->resolving)
     uv_cancel((uv_req_t *)&ch->gai);

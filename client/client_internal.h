@@ -37,7 +37,7 @@ typedef struct crpc__sub crpc__sub;
 typedef struct crpc__cconn crpc__cconn;
 typedef struct crpc__ccall crpc__ccall;
 
-/* A call's queue of calls, intrusive. */
+/* A queue of calls, linked through their |pend_next|. */
 typedef struct crpc__call_list {
   crpc__ccall *head, *tail;
 } crpc__call_list;
@@ -228,6 +228,10 @@ struct crpc__ccall {
  * when none can be had. Thread: the channel's loop. */
 void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call);
 
+/* One of the channel's handles (or its name lookup) has closed; the last
+ * one, once the channel is closing, completes |closed|. */
+void crpc__channel_handle_closed(crpc_channel *ch);
+
 /* Takes |call| out of the channel's waiting calls, if it is there. */
 void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call);
 
@@ -275,9 +279,6 @@ ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
 
 /* Ends |call| with |code| and |message| (copied), unless it has ended. */
 void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message);
-
-/* Starts the call on the loop once a connection took it. */
-void crpc__ccall_attached(crpc__ccall *call);
 
 /* A connection that cannot take |call| now, for a reason that a retry
  * may fix (GOAWAY, REFUSED_STREAM): retried or ended UNAVAILABLE. */

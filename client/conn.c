@@ -234,10 +234,8 @@ static void on_handle_closed(uv_handle_t *h) {
   }
   crpc__tls_conn_free(c->tls);
   c->tls = NULL;
-  ch->open_handles--;
   conn_unref(c);
-  if (ch->closing && ch->open_handles == 0)
-    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+  crpc__channel_handle_closed(ch);
 }
 
 void crpc__cconn_close(crpc__cconn *c, const char *why) {
