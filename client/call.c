@@ -366,6 +366,7 @@ static crpc__call_result *build_result(crpc__ccall *call, crpc_status *code,
     return NULL;
   }
   r->reply = reply;
+  r->reply_compressed = reply && call->reply_msg->compressed;
   if (call->wire_details && call->wire_code == *code)
     crpc_status_info_set_details(&r->status, call->wire_details,
                                  call->wire_details_len);
@@ -1189,6 +1190,11 @@ const crpc_metadata *crpc_call_headers(crpc_future *f) {
 const crpc_metadata *crpc_call_trailers(crpc_future *f) {
   crpc__call_result *r = result_of(f);
   return r ? &r->trailers : NULL;
+}
+
+int crpc_call_reply_compressed(crpc_future *f) {
+  crpc__call_result *r = result_of(f);
+  return r ? r->reply_compressed : -1;
 }
 
 crpc_future *crpc_call_finish_async(crpc_call *handle) {

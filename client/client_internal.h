@@ -138,6 +138,7 @@ typedef struct crpc__cmsg {
 /* What a finished call leaves behind: the value of its future. */
 typedef struct crpc__call_result {
   ProtobufCMessage *reply;
+  int reply_compressed; /* the reply arrived compressed */
   crpc_status_info status;
   crpc_metadata headers;
   crpc_metadata trailers;

@@ -558,7 +558,8 @@ static void run_handler(crpc__call *call) {
       !atomic_load(&call->cancelled)) {
     crpc__buf b;
     crpc__buf_init(&b, SIZE_MAX);
-    int rc = crpc__frame_encode_compressed(&b, call->reply, call->resp_enc,
+    int rc = crpc__frame_encode_compressed(&b, call->reply,
+                                           crpc__call_message_encoding(call),
                                            call->sl->srv->opts.max_send_bytes);
     if (rc == 0) {
       uv_mutex_lock(&call->mu);
@@ -793,6 +794,7 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
     }
     /* Unpacked into the call's arena straight from the received bytes;
      * the handler runs once END_STREAM confirms it is the only one. */
+    call->req_compressed = msg.compressed;
     rc = crpc__frame_unpack(&msg, call->req_enc,
                             call->sl->srv->opts.max_receive_bytes,
                             &call->scratch, call->route->method->input,

@@ -119,3 +119,15 @@ int crpc_ctx_set_compression(crpc_ctx *ctx, const char *encoding) {
   uv_mutex_unlock(&call->mu);
   return rc;
 }
+
+void crpc_ctx_set_message_compression(crpc_ctx *ctx, int enabled) {
+  ctx->call->msg_identity = !enabled;
+}
+
+crpc__encoding crpc__call_message_encoding(const crpc__call *call) {
+  return call->msg_identity ? CRPC__ENCODING_IDENTITY : call->resp_enc;
+}
+
+int crpc_ctx_request_compressed(const crpc_ctx *ctx) {
+  return ctx->call->req_compressed;
+}

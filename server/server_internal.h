@@ -171,6 +171,8 @@ struct crpc__call {
   ProtobufCMessage *request;
   ProtobufCMessage *reply;
   ProtobufCMessage *last_read; /* freed by the next read */
+  int req_compressed;          /* the last request message was compressed */
+  int msg_identity;            /* send the next messages uncompressed */
   crpc__buf scratch;           /* decompression */
   crpc__job job;
   crpc_status handler_status;
@@ -264,6 +266,9 @@ void crpc__call_kick(crpc__call *call);
  * set, the handler cancelled, the status sent. Thread: any (the handler's,
  * for a request message it cannot decode). */
 void crpc__call_end(crpc__call *call, crpc_status code, const char *msg);
+/* The encoding of the next response message: the call's, unless the
+ * handler asked for plain messages (ctx.c). Thread: the handler's. */
+crpc__encoding crpc__call_message_encoding(const crpc__call *call);
 /* The status and message for crpc__frame_unpack()'s error |rc|. */
 crpc_status crpc__call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */

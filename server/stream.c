@@ -71,6 +71,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
       return st;
     }
     call->last_read = out;
+    call->req_compressed = fm.compressed;
     *msg = out;
     return CRPC_STATUS_OK;
   }
@@ -85,8 +86,9 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   /* Serialize outside the lock, so the loop keeps sending meanwhile. */
   crpc__buf b;
   crpc__buf_init(&b, SIZE_MAX);
-  int rc = crpc__frame_encode_compressed(&b, msg, call->resp_enc,
-                                         call->sl->srv->opts.max_send_bytes);
+  int rc =
+      crpc__frame_encode_compressed(&b, msg, crpc__call_message_encoding(call),
+                                    call->sl->srv->opts.max_send_bytes);
   if (rc != 0) {
     crpc__buf_cleanup(&b);
     return rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED

@@ -110,6 +110,11 @@ CRPC_EXTERN const crpc_status_info *crpc_call_status_info(crpc_future *f);
 CRPC_EXTERN const crpc_metadata *crpc_call_headers(crpc_future *f);
 CRPC_EXTERN const crpc_metadata *crpc_call_trailers(crpc_future *f);
 
+/* 1 when the reply of a finished unary or client-streaming call future
+ * arrived compressed on the wire, 0 when it came plain or there is none,
+ * -1 while pending or for futures that are not calls. Thread: any. */
+CRPC_EXTERN int crpc_call_reply_compressed(crpc_future *f);
+
 /* A streaming call, client side. */
 typedef struct crpc_call crpc_call;
 

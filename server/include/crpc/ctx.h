@@ -81,6 +81,17 @@ CRPC_EXTERN int crpc_ctx_set_details(crpc_ctx *ctx, const uint8_t *details,
  * "identity". Returns 0, or CRPC_EENCODING. */
 CRPC_EXTERN int crpc_ctx_set_compression(crpc_ctx *ctx, const char *encoding);
 
+/* Whether the response messages sent from now on are compressed with the
+ * call's encoding (the default) or sent plain: gRPC's per-message
+ * no-compression write flag. The grpc-encoding header is unchanged; with
+ * the identity encoding this has no effect. Thread: the handler's. */
+CRPC_EXTERN void crpc_ctx_set_message_compression(crpc_ctx *ctx, int enabled);
+
+/* Nonzero when the request message (of a unary or server-streaming call),
+ * or the one crpc_server_stream_read() returned last, arrived compressed
+ * on the wire; 0 when it came plain. Thread: the handler's. */
+CRPC_EXTERN int crpc_ctx_request_compressed(const crpc_ctx *ctx);
+
 /*
  * Reads the next request message of a client- or bidirectional-streaming
  * call. Returns OK with |*msg| set (owned by the call, valid until the next
