@@ -20,6 +20,8 @@ packages=(
   # gRPC C++, certificates, HTTP/2 probes
   python3-grpcio python3-protobuf protobuf-compiler-grpc libgrpc++-dev
   openssl nghttp2-client
+  # a gRPC reverse proxy (grpc_pass) for the interop tests
+  nginx
 )
 # Node for the @grpc/grpc-js peers: Debian's, unless a node is already
 # there (a node that ships its own npm must not get Debian's npm too).
@@ -40,8 +42,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "install-deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Installing nginx must not start the system's nginx on port 80: the tests
+  # run their own, on loopback. Debian's policy-rc.d says "do not start".
+  policy=""
+  if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    trap '$sudo rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+  fi
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then
+    $sudo rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 # The Node peers' packages, exactly as package-lock.json pins them. A stamp
