@@ -331,11 +331,25 @@ static int server_streaming(crpc_channel *ch, char *why) {
   return rc;
 }
 
+typedef grpc_testing_test_service_full_duplex_call_stream duplex;
+
+/* Starts a FullDuplexCall with the options of |c|. Returns 0, or -1 with
+ * the reason. */
+static int open_duplex(crpc_channel *ch, call *c, duplex **s, char *why) {
+  crpc_status st = grpc_testing_test_service_full_duplex_call(ch, s, &c->opts);
+  return expect_ok(why, "FullDuplexCall", st, &c->status);
+}
+
+/* Frees the stream and the call's outputs. */
+static void close_duplex(duplex *s, call *c) {
+  grpc_testing_test_service_full_duplex_call_free(s);
+  call_cleanup(c);
+}
+
 /* Sends a FullDuplexCall request asking for one response of |size|, with a
- * payload of |payload| zeros. */
-static crpc_status
-send_asking(grpc_testing_test_service_full_duplex_call_stream *s, int32_t size,
-            size_t payload) {
+ * payload of |payload| zeros. Returns 0, or -1 with the reason. */
+static int send_asking(duplex *s, int32_t size, size_t payload,
+                       const char *what, char *why) {
   Grpc__Testing__ResponseParameters param =
       GRPC__TESTING__RESPONSE_PARAMETERS__INIT;
   Grpc__Testing__ResponseParameters *pp = &param;
@@ -346,12 +360,12 @@ send_asking(grpc_testing_test_service_full_duplex_call_stream *s, int32_t size,
   req.n_response_parameters = 1;
   req.response_parameters = &pp;
   req.payload = &p;
-  return grpc_testing_test_service_full_duplex_call_write(s, &req);
+  crpc_status st = grpc_testing_test_service_full_duplex_call_write(s, &req);
+  return expect_ok(why, what, st, crpc_call_final_status((crpc_call *)s));
 }
 
 /* Reads one response, which must be |size| zeros. */
-static int read_one(grpc_testing_test_service_full_duplex_call_stream *s,
-                    int32_t size, const char *what, char *why) {
+static int read_one(duplex *s, int32_t size, const char *what, char *why) {
   Grpc__Testing__StreamingOutputCallResponse *m = NULL;
   crpc_status st = grpc_testing_test_service_full_duplex_call_read(s, &m);
   int rc = expect_ok(why, what, st, crpc_call_final_status((crpc_call *)s));
@@ -365,8 +379,7 @@ static int read_one(grpc_testing_test_service_full_duplex_call_stream *s,
 }
 
 /* Half-closes, then expects the end of the stream and OK. */
-static int finish_ok(grpc_testing_test_service_full_duplex_call_stream *s,
-                     call *c, char *why) {
+static int finish_ok(duplex *s, call *c, char *why) {
   Grpc__Testing__StreamingOutputCallResponse *m = NULL;
   crpc_status st = grpc_testing_test_service_full_duplex_call_close_send(s);
   if (st == CRPC_STATUS_OK)
@@ -382,36 +395,31 @@ static int finish_ok(grpc_testing_test_service_full_duplex_call_stream *s,
 static int ping_pong(crpc_channel *ch, char *why) {
   static const int32_t responses[] = {31415, 9, 2653, 58979};
   static const size_t requests[] = {27182, 8, 1828, 45904};
-  grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+  duplex *s = NULL;
   call c;
   call_init(&c);
-  crpc_status st = grpc_testing_test_service_full_duplex_call(ch, &s, &c.opts);
-  int rc = expect_ok(why, "FullDuplexCall", st, &c.status);
+  int rc = open_duplex(ch, &c, &s, why);
   for (size_t i = 0; rc == 0 && i < 4; i++) {
     char what[64];
     snprintf(what, sizeof(what), "round %zu", i + 1);
-    st = send_asking(s, responses[i], requests[i]);
-    rc = expect_ok(why, what, st, crpc_call_final_status((crpc_call *)s));
+    rc = send_asking(s, responses[i], requests[i], what, why);
     if (rc == 0)
       rc = read_one(s, responses[i], what, why);
   }
   if (rc == 0)
     rc = finish_ok(s, &c, why);
-  grpc_testing_test_service_full_duplex_call_free(s);
-  call_cleanup(&c);
+  close_duplex(s, &c);
   return rc;
 }
 
 static int empty_stream(crpc_channel *ch, char *why) {
-  grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+  duplex *s = NULL;
   call c;
   call_init(&c);
-  crpc_status st = grpc_testing_test_service_full_duplex_call(ch, &s, &c.opts);
-  int rc = expect_ok(why, "FullDuplexCall", st, &c.status);
+  int rc = open_duplex(ch, &c, &s, why);
   if (rc == 0)
     rc = finish_ok(s, &c, why);
-  grpc_testing_test_service_full_duplex_call_free(s);
-  call_cleanup(&c);
+  close_duplex(s, &c);
   return rc;
 }
 
@@ -434,7 +442,7 @@ static int echo_status_both(crpc_channel *ch, char *why, const char *message,
   if (rc != 0 || !with_stream)
     return rc;
 
-  grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+  duplex *s = NULL;
   call_init(&c);
   st = grpc_testing_test_service_full_duplex_call(ch, &s, &c.opts);
   if (st == CRPC_STATUS_OK) {
@@ -447,8 +455,7 @@ static int echo_status_both(crpc_channel *ch, char *why, const char *message,
   }
   rc = expect_status(why, "FullDuplexCall", st, &c.status, CRPC_STATUS_UNKNOWN,
                      message);
-  grpc_testing_test_service_full_duplex_call_free(s);
-  call_cleanup(&c);
+  close_duplex(s, &c);
   return rc;
 }
 
@@ -512,31 +519,26 @@ static int cancel_after_begin(crpc_channel *ch, char *why) {
 }
 
 static int cancel_after_first_response(crpc_channel *ch, char *why) {
-  grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+  duplex *s = NULL;
   call c;
   call_init(&c);
-  crpc_status st = grpc_testing_test_service_full_duplex_call(ch, &s, &c.opts);
-  int rc = expect_ok(why, "FullDuplexCall", st, &c.status);
-  if (rc == 0) {
-    st = send_asking(s, 31415, 27182);
-    rc = expect_ok(why, "the request", st,
-                   crpc_call_final_status((crpc_call *)s));
-  }
+  int rc = open_duplex(ch, &c, &s, why);
+  if (rc == 0)
+    rc = send_asking(s, 31415, 27182, "the request", why);
   if (rc == 0)
     rc = read_one(s, 31415, "the first response", why);
   if (rc == 0) {
     grpc_testing_test_service_full_duplex_call_cancel(s);
-    st = grpc_testing_test_service_full_duplex_call_finish(s);
+    crpc_status st = grpc_testing_test_service_full_duplex_call_finish(s);
     rc = expect_status(why, "FullDuplexCall", st, &c.status,
                        CRPC_STATUS_CANCELLED, NULL);
   }
-  grpc_testing_test_service_full_duplex_call_free(s);
-  call_cleanup(&c);
+  close_duplex(s, &c);
   return rc;
 }
 
 static int timeout_on_sleeping_server(crpc_channel *ch, char *why) {
-  grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+  duplex *s = NULL;
   call c;
   call_init(&c);
   c.opts.timeout_ms = 1;
@@ -560,8 +562,7 @@ static int timeout_on_sleeping_server(crpc_channel *ch, char *why) {
   }
   int rc = expect_status(why, "FullDuplexCall with a 1 ms deadline", st,
                          &c.status, CRPC_STATUS_DEADLINE_EXCEEDED, NULL);
-  grpc_testing_test_service_full_duplex_call_free(s);
-  call_cleanup(&c);
+  close_duplex(s, &c);
   return rc;
 }
 
@@ -615,24 +616,20 @@ static int custom_metadata(crpc_channel *ch, char *why) {
   call_cleanup(&c);
 
   if (rc == 0) {
-    grpc_testing_test_service_full_duplex_call_stream *s = NULL;
+    duplex *s = NULL;
     call_init(&c);
     c.opts.metadata = &md;
-    st = grpc_testing_test_service_full_duplex_call(ch, &s, &c.opts);
-    rc = expect_ok(why, "FullDuplexCall", st, &c.status);
-    if (rc == 0) {
-      st = send_asking(s, LARGE_RESPONSE, LARGE_REQUEST);
-      rc = expect_ok(why, "FullDuplexCall's request", st,
-                     crpc_call_final_status((crpc_call *)s));
-    }
+    rc = open_duplex(ch, &c, &s, why);
+    if (rc == 0)
+      rc = send_asking(s, LARGE_RESPONSE, LARGE_REQUEST,
+                       "FullDuplexCall's request", why);
     if (rc == 0)
       rc = read_one(s, LARGE_RESPONSE, "FullDuplexCall", why);
     if (rc == 0)
       rc = finish_ok(s, &c, why);
     if (rc == 0)
       rc = expect_echo(why, "FullDuplexCall", &c);
-    grpc_testing_test_service_full_duplex_call_free(s);
-    call_cleanup(&c);
+    close_duplex(s, &c);
   }
   crpc_metadata_cleanup(&md);
   return rc;

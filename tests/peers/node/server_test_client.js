@@ -17,11 +17,11 @@
 'use strict';
 
 const fs = require('fs');
-const net = require('net');
 const path = require('path');
 const crypto = require('crypto');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+const { CountingProxy } = require('./proxy');
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -86,44 +86,6 @@ function parseArgs(argv) {
 function usage(msg) {
   process.stderr.write(`server_test_client.js: ${msg} (see --help)\n`);
   process.exit(2);
-}
-
-/* A loopback TCP relay counting bytes each way (see tests/peers/python/proxy.py). */
-class CountingProxy {
-  constructor(target) {
-    const i = target.lastIndexOf(':');
-    this.host = target.slice(0, i).replace(/^\[|\]$/g, '');
-    this.destPort = Number(target.slice(i + 1));
-    this.up = 0;
-    this.down = 0;
-    this.sockets = new Set();
-    this.server = net.createServer((client) => {
-      const server = net.connect(this.destPort, this.host);
-      for (const s of [client, server]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); server.destroy(); });
-      }
-      client.on('data', (d) => { this.up += d.length; server.write(d); });
-      server.on('data', (d) => { this.down += d.length; client.write(d); });
-      client.on('end', () => server.end());
-      server.on('end', () => client.end());
-    });
-  }
-
-  listen() {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
-      this.port = this.server.address().port;
-      resolve();
-    }));
-  }
-
-  reset() { this.up = 0; this.down = 0; }
-
-  close() {
-    for (const s of this.sockets) s.destroy();
-    this.server.close();
-  }
 }
 
 function loadProtos(a) {

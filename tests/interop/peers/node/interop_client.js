@@ -23,8 +23,8 @@
 'use strict';
 
 const fs = require('fs');
-const net = require('net');
 const { grpc, codeName, loadTesting, hostPort, usage, parseFlags } = require('./common');
+const { CountingProxy } = require('../../../peers/node/proxy');
 
 const STANDARD = [
   'empty_unary', 'large_unary', 'client_compressed_unary', 'server_compressed_unary',
@@ -60,39 +60,6 @@ function checkZeros(p, n, what) {
   const body = p ? p.body : null;
   check(body && body.length === n, `${what}: ${body ? body.length : 'no'} payload bytes, want ${n}`);
   check(body.every((b) => b === 0), `${what}: the payload is not all zeros`);
-}
-
-/* A loopback TCP relay to the server counting bytes each way. */
-class CountingRelay {
-  constructor(host, port) {
-    this.up = 0;
-    this.down = 0;
-    this.sockets = new Set();
-    this.server = net.createServer((client) => {
-      const server = net.connect(port, host.replace(/^\[|\]$/g, ''));
-      for (const s of [client, server]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); server.destroy(); });
-      }
-      client.on('data', (d) => { this.up += d.length; server.write(d); });
-      server.on('data', (d) => { this.down += d.length; client.write(d); });
-      client.on('end', () => server.end());
-      server.on('end', () => client.end());
-    });
-  }
-
-  listen() {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => {
-      this.port = this.server.address().port;
-      resolve();
-    }));
-  }
-
-  close() {
-    for (const s of this.sockets) s.destroy();
-    this.server.close();
-  }
 }
 
 /* Awaits a unary call: resolves {rep, headers, trailers} once the status
@@ -200,7 +167,7 @@ class Cases {
    * compress its requests. Each is new: grpc-js stops compressing on a
    * channel once a server's grpc-accept-encoding seems not to list gzip. */
   async relayed(gzip) {
-    const relay = new CountingRelay(this.a.server_host, Number(this.a.server_port));
+    const relay = new CountingProxy(hostPort(this.a.server_host, this.a.server_port));
     this.relays.push(relay);
     await relay.listen();
     const extra = gzip ? { 'grpc.default_compression_algorithm': 2 /* gzip */ } : {};
