@@ -34,6 +34,9 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 enum { CORO_READY, CORO_RUNNING, CORO_SUSPENDED, CORO_DONE };
 
+/* How long a burst's extra cached coroutines outlive it (trim_cache). */
+#define CORO_TRIM_MS 1000
+
 struct crpc__coro {
   crpc__ctx ctx;
   crpc_loop *loop;
@@ -138,6 +141,7 @@ static void coro_entry(void *arg) {
 }
 
 static void cache_or_free(crpc_loop *loop, crpc__coro *co);
+static void trim_cache(crpc_loop *loop);
 
 static void report_slow(crpc__coro *co, uint64_t ran_ns) {
   crpc__log(&co->loop->opts.logger, CRPC_LOG_DEBUG,
@@ -155,6 +159,8 @@ static void finish(crpc__coro *co) {
   }
   cache_or_free(loop, co);
   loop->coro_live--;
+  if (loop->coro_live == 0)
+    trim_cache(loop);
   crpc__loop_release(loop);
 }
 
@@ -218,13 +224,31 @@ static void release_coro(crpc_loop *loop, crpc__coro *co) {
 }
 
 static void cache_or_free(crpc_loop *loop, crpc__coro *co) {
-  if (loop->coro_cached >= loop->opts.coro_cache) {
+  size_t keep = loop->opts.coro_cache;
+  if (loop->coro_peak > keep)
+    keep = loop->coro_peak;
+  if (loop->coro_cached >= keep) {
     release_coro(loop, co);
     return;
   }
   co->next_cached = loop->coro_cache;
   loop->coro_cache = co;
   loop->coro_cached++;
+}
+
+/* The loop has no coroutine left: once the peak that grew the cache is
+ * CORO_TRIM_MS old, the cache shrinks back to coro_cache. */
+static void trim_cache(crpc_loop *loop) {
+  if (loop->coro_peak <= loop->opts.coro_cache ||
+      uv_now(loop->uv) - loop->coro_peak_ms < CORO_TRIM_MS)
+    return;
+  while (loop->coro_cached > loop->opts.coro_cache) {
+    crpc__coro *co = loop->coro_cache;
+    loop->coro_cache = co->next_cached;
+    loop->coro_cached--;
+    release_coro(loop, co);
+  }
+  loop->coro_peak = 0;
 }
 
 static void free_cache(crpc_loop *loop) {
@@ -291,6 +315,10 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
 #endif
   crpc__ctx_make(&co->ctx, co->stack->base, co->stack->size, coro_entry, co);
   loop->coro_live++;
+  if (loop->coro_live > loop->coro_peak) {
+    loop->coro_peak = loop->coro_live;
+    loop->coro_peak_ms = uv_now(loop->uv);
+  }
   crpc__loop_hold(loop);
   crpc__loop_post_task(loop, &co->resume_task);
   return 0;

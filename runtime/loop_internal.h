@@ -59,7 +59,12 @@ struct crpc_loop {
   crpc__stack_pool stacks;
   crpc__coro *coro_cache;
   size_t coro_cached;
-  size_t coro_live;               /* started and not yet finished */
+  size_t coro_live; /* started and not yet finished */
+  /* The most coroutines live at once since the loop last had none, and
+   * when (uv_now): the cache keeps that many finished ones, so a steady
+   * load above coro_cache reuses stacks instead of mapping new ones. */
+  size_t coro_peak;
+  uint64_t coro_peak_ms;
   const void *sched_stack_bottom; /* for AddressSanitizer fiber switches */
   size_t sched_stack_size;
   void *sched_fiber; /* for ThreadSanitizer */

@@ -21,6 +21,7 @@ void crpc__stack_pool_init(crpc__stack_pool *p, size_t stack_size,
   p->stack_size = round_up(stack_size, ps);
   p->cache_max = cache_max;
   p->cached = 0;
+  p->maps = 0;
   p->free_list = NULL;
 }
 
@@ -59,6 +60,7 @@ crpc__stack *crpc__stack_get(crpc__stack_pool *p) {
     munmap(map, len);
     return NULL;
   }
+  p->maps++;
   crpc__stack *s = (crpc__stack *)((char *)map + ps + p->stack_size);
   s->map = map;
   s->map_len = len;

@@ -19,6 +19,7 @@ typedef struct crpc__stack_pool {
   size_t stack_size; /* usable size, whole pages */
   size_t cache_max;
   size_t cached;
+  size_t maps; /* mappings made so far */
   crpc__stack *free_list;
 } crpc__stack_pool;
 

@@ -8,6 +8,7 @@
 #include "crpc/coro.h"
 #include "crpc/error.h"
 #include "crpc/pool.h"
+#include "loop_internal.h"
 
 static crpc_loop *new_loop(crpc_pool *pool) {
   crpc_loop_opts o;
@@ -427,4 +428,40 @@ Test(coro, freeing_a_loop_with_a_suspended_coroutine_warns, .timeout = 10) {
   /* The suspended coroutine's listener still sits on |never|; completing
    * it would wake a coroutine whose loop is gone, so it stays pending. */
   crpc_future_unref(never);
+}
+
+static crpc_status body_nap(void *arg) {
+  (void)arg;
+  crpc_sleep(1);
+  return CRPC_STATUS_OK;
+}
+
+/* Runs |n| coroutines that are all suspended at once, to the end. */
+static void wave(crpc_loop *loop, int n) {
+  crpc_future *fs[300];
+  cr_assert_leq(n, 300);
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(crpc_coro_spawn(loop, body_nap, NULL, &fs[i]), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  for (int i = 0; i < n; i++)
+    crpc_future_unref(fs[i]);
+}
+
+Test(coro, a_load_above_the_cache_reuses_stacks_then_gives_them_back,
+     .timeout = 30) {
+  crpc_loop *loop = new_loop(NULL);
+  wave(loop, 300);
+  size_t maps = loop->stacks.maps;
+  cr_assert_geq(maps, 300);
+  /* The same load again: every coroutine gets a kept stack. */
+  wave(loop, 300);
+  cr_assert_eq(loop->stacks.maps, maps, "%zu new stacks for the second wave",
+               loop->stacks.maps - maps);
+  /* A second after the peak, the next time the loop runs out of
+   * coroutines, the cache is back to its configured size. */
+  uv_sleep(1100);
+  uv_update_time(crpc_loop_uv(loop));
+  wave(loop, 1);
+  cr_assert_leq(loop->coro_cached, 64);
+  crpc_loop_free(loop);
 }

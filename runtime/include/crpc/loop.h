@@ -38,7 +38,9 @@ typedef struct crpc_loop_opts {
   /* Usable stack of each coroutine, rounded up to whole pages. 0: 256 KiB.
    * Stacks are mapped lazily, so only touched pages cost memory. */
   size_t coro_stack_size;
-  /* Finished coroutines' stacks kept for reuse. 0: 64. */
+  /* Finished coroutines' stacks kept for reuse. 0: 64. Under a load of
+   * more coroutines at once, as many as the peak are kept, until the loop
+   * has had none running for a second. */
   size_t coro_cache;
   /* A coroutine that runs this long without suspending is reported at
    * debug level, as asyncio reports a slow callback. 0: 100 ms. */
