@@ -149,9 +149,15 @@ def grpc_body(path, size):
         f.write(b"\x00" + len(msg).to_bytes(4, "big") + msg)
 
 
+def h2load_duration(seconds):
+    """h2load's DURATION: whole milliseconds with a unit."""
+    return "%dms" % round(seconds * 1000)
+
+
 def run_h2load(port, body, seconds, warmup, pin):
     cmd = pinned(CLIENT_CPU, [
-        "h2load", "-D", str(seconds), "--warm-up-time", str(warmup),
+        "h2load", "-D", h2load_duration(seconds),
+        "--warm-up-time", h2load_duration(warmup),
         "-c", "16", "-m", "32", "-t", "1",
         "-H", "content-type: application/grpc", "-H", "te: trailers",
         "-d", body,
