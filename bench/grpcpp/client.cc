@@ -176,10 +176,11 @@ public:
       step_ = kRead;
       stream_->Read(&resp_, this);
     } else {
+      Clock::time_point now = Clock::now();
       if (step_ == kRead)
-        run_->Count(true, sent_, Clock::now(), true);
+        run_->Count(true, sent_, now, true);
       step_ = kWrite;
-      sent_ = Clock::now();
+      sent_ = now;
       stream_->Write(run_->req, this);
     }
   }
@@ -310,7 +311,11 @@ std::unique_ptr<Slot> NewSlot(const std::string &scenario, Run *run,
   return std::make_unique<ServerStreamSlot>(run, bench, greeter);
 }
 
-/* Polls |run|'s queue until |until|; false once no slot has anything left. */
+/*
+ * Polls |run|'s queue until |until|; false once no slot has anything left.
+ * The clock is read after every event too: the queue hands out ready events
+ * past its deadline, and calls failing at once would never let it expire.
+ */
 bool PollUntil(Run *run, Clock::time_point until,
                const std::vector<std::unique_ptr<Slot>> &slots) {
   auto deadline = std::chrono::system_clock::now() + (until - Clock::now());
@@ -323,6 +328,8 @@ bool PollUntil(Run *run, Clock::time_point until,
     if (slot->done && std::all_of(slots.begin(), slots.end(),
                                   [](const auto &s) { return s->done; }))
       return false;
+    if (Clock::now() >= until)
+      break;
   }
   return true;
 }
@@ -336,6 +343,7 @@ int main(int argc, char **argv) {
   if (o.req_size > 0)
     run.req.mutable_payload()->mutable_body()->assign(o.req_size, '\0');
   run.hello.set_name("bench");
+  run.samples.reserve(kMaxSamples); /* no copying in the measured window */
 
   /* Without a local subchannel pool, channels to one target share one
    * connection. */
