@@ -11,7 +11,6 @@
 
 #include "service.h"
 
-#include <crpc/coro.h>
 #include <crpc/ctx.h>
 #include <crpc/error.h>
 #include <stdio.h>
@@ -77,17 +76,14 @@ static crpc_status echo_status(crpc_ctx *ctx,
   return (crpc_status)st->code;
 }
 
-/* Waits |us| microseconds between two responses: suspends a coroutine,
- * sleeps a worker. CANCELLED once the call is gone. */
+/* Waits |us| microseconds (rounded up to whole milliseconds) between two
+ * responses, or less if the call goes away: suspends a coroutine, blocks a
+ * worker. CANCELLED or DEADLINE_EXCEEDED once the call is gone. */
 static crpc_status pause_us(crpc_ctx *ctx, int32_t us) {
-  if (crpc_in_coroutine()) {
-    crpc_sleep((us + 999) / 1000);
-  } else {
-    struct timespec ts = {us / 1000000, (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-  }
-  return crpc_ctx_is_cancelled(ctx) ? CRPC_STATUS_CANCELLED : CRPC_STATUS_OK;
+  crpc_future *gone = crpc_ctx_cancelled(ctx);
+  if (crpc_future_wait_for(gone, ((int64_t)us + 999) / 1000) == 0)
+    return crpc_future_status(gone);
+  return CRPC_STATUS_OK;
 }
 
 /* Sends one response per entry of |params|: |size| zeros after

@@ -4,8 +4,8 @@
  *
  * One handler table, served by crpc-interop-server (server.c) and, as a
  * module, by crpc-server (module.c). The handlers run in either placement:
- * they sleep with crpc_sleep() in a coroutine and with nanosleep() on a
- * worker.
+ * their waits (interval_us) suspend a coroutine or block a worker, and end
+ * early when the call is cancelled.
  */
 #ifndef CRPC_INTEROP_SERVICE_H
 #define CRPC_INTEROP_SERVICE_H
