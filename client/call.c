@@ -749,19 +749,25 @@ void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why) {
 /* Sending. */
 
 ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
-                              uint32_t *flags) {
+                              uint32_t *flags, int no_copy) {
   size_t n = 0;
   /* The request of a unary or server-streaming call, then what the caller
-   * wrote. */
+   * wrote. With |no_copy| the bytes stay where they are until
+   * crpc__ccall_send_data() writes them. */
   size_t rlen = crpc__buf_len(&call->request);
   if (call->req_off < rlen) {
     n = rlen - call->req_off;
     if (n > len)
       n = len;
-    memcpy(buf, crpc__buf_data(&call->request) + call->req_off, n);
-    call->req_off += n;
-    call->pulled += n;
-    if (call->req_off == rlen && single_request(call->method))
+    int last = call->req_off + n == rlen;
+    if (no_copy) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    } else {
+      memcpy(buf, crpc__buf_data(&call->request) + call->req_off, n);
+      call->req_off += n;
+      call->pulled += n;
+    }
+    if (last && single_request(call->method))
       *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
   }
@@ -773,12 +779,15 @@ ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
   uv_mutex_lock(&call->mu);
   size_t have = crpc__buf_len(&call->out);
   n = have < len ? have : len;
-  if (n) {
+  if (n && no_copy) {
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  } else if (n) {
     memcpy(buf, crpc__buf_data(&call->out), n);
     crpc__buf_consume(&call->out, n);
+    call->pulled += n;
   }
   int closed = call->send_closed;
-  if (call->write_f && crpc__buf_len(&call->out) <= OUT_LOW_WATER) {
+  if (call->write_f && have - n <= OUT_LOW_WATER) {
     wf = call->write_f;
     call->write_f = NULL;
   }
@@ -787,7 +796,6 @@ ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
     crpc_future_complete(wf, CRPC_STATUS_OK, NULL, NULL, NULL);
     crpc_future_unref(wf);
   }
-  call->pulled += n;
   if (n == have && closed)
     *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (n == 0 && !closed) {
@@ -795,6 +803,30 @@ ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
     return NGHTTP2_ERR_DEFERRED;
   }
   return (ssize_t)n;
+}
+
+int crpc__ccall_send_data(crpc__ccall *call, crpc__buf *out,
+                          const nghttp2_frame *frame, const uint8_t *framehd,
+                          size_t len) {
+  int rv;
+  size_t rlen = crpc__buf_len(&call->request);
+  if (call->req_off < rlen) {
+    rv = crpc__h2io_put_data(out, frame, framehd,
+                             crpc__buf_data(&call->request) + call->req_off,
+                             len);
+    if (rv == 0)
+      call->req_off += len;
+  } else {
+    uv_mutex_lock(&call->mu);
+    rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
+                             len);
+    if (rv == 0)
+      crpc__buf_consume(&call->out, len);
+    uv_mutex_unlock(&call->mu);
+  }
+  if (rv == 0)
+    call->pulled += len;
+  return rv;
 }
 
 /* Making a call (any thread). */

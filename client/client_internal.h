@@ -274,9 +274,16 @@ void crpc__ccall_on_stream_close(crpc__ccall *call, uint32_t error_code);
 /* Its connection is gone: |why| says how. */
 void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why);
 
-/* The data source of the request body. */
+/* The data source of the request body: copies into |buf|, or with
+ * |no_copy| sets NGHTTP2_DATA_FLAG_NO_COPY and leaves the bytes for
+ * crpc__ccall_send_data(). */
 ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
-                              uint32_t *flags);
+                              uint32_t *flags, int no_copy);
+/* Appends to |out| the DATA frame crpc__ccall_read_body() left in place,
+ * for the session's send_data callback. */
+int crpc__ccall_send_data(crpc__ccall *call, crpc__buf *out,
+                          const nghttp2_frame *frame, const uint8_t *framehd,
+                          size_t len);
 
 /* Ends |call| with |code| and |message| (copied), unless it has ended. */
 void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message);

@@ -178,11 +178,22 @@ static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
 static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
                          size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data) {
-  (void)user_data;
   /* A call that has ended left its stream: its pointer may be stale. */
   if (nghttp2_session_get_stream_user_data(ng, stream_id) != source->ptr)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  return crpc__ccall_read_body(source->ptr, buf, length, data_flags);
+  crpc__cconn *c = user_data;
+  return crpc__ccall_read_body(source->ptr, buf, length, data_flags,
+                               CRPC__H2IO_NO_COPY(c->tls));
+}
+
+static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+                        const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *user_data) {
+  crpc__cconn *c = user_data;
+  if (nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id) !=
+      source->ptr)
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return crpc__ccall_send_data(source->ptr, &c->wbuf, frame, framehd, length);
 }
 
 static int session_new(crpc__cconn *c) {
@@ -195,6 +206,7 @@ static int session_new(crpc__cconn *c) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);

@@ -49,7 +49,7 @@ static void compact(crpc__buf *b) {
   b->off = 0;
 }
 
-int crpc__buf_reserve(crpc__buf *b, size_t n) {
+static int reserve(crpc__buf *b, size_t n, int exact) {
   uint8_t *mem;
   size_t cap;
 
@@ -61,13 +61,21 @@ int crpc__buf_reserve(crpc__buf *b, size_t n) {
   compact(b);
   if (b->cap - b->len >= n)
     return 0;
-  cap = grown_cap(b, b->len + n);
+  cap = exact ? b->len + n : grown_cap(b, b->len + n);
   mem = realloc(b->mem, cap);
   if (mem == NULL)
     return CRPC_ENOMEM;
   b->mem = mem;
   b->cap = cap;
   return 0;
+}
+
+int crpc__buf_reserve(crpc__buf *b, size_t n) {
+  return reserve(b, n, 0);
+}
+
+int crpc__buf_reserve_exact(crpc__buf *b, size_t n) {
+  return reserve(b, n, 1);
 }
 
 int crpc__buf_append(crpc__buf *b, const void *p, size_t n) {

@@ -53,6 +53,13 @@ void crpc__buf_reset(crpc__buf *b);
 int crpc__buf_reserve(crpc__buf *b, size_t n);
 
 /*
+ * As crpc__buf_reserve(), but when |b| must grow it grows to exactly the
+ * content plus |n| instead of the next power of two: for a size known in
+ * advance, such as a message whose length prefix has arrived.
+ */
+int crpc__buf_reserve_exact(crpc__buf *b, size_t n);
+
+/*
  * Appends the |n| bytes at |p| (copied) to |b|.
  * Thread: any, on a |b| the caller owns.
  * Returns 0, or one of these, and then the content of |b| is unchanged:

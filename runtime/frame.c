@@ -5,6 +5,14 @@
 
 #include "crpc/error.h"
 
+/* The most room taken for a message before its bytes arrive: up to this,
+ * a message split across chunks is copied once into a buffer of its size
+ * instead of into one that doubles (a copy per step). A peer announcing a
+ * larger message pays for the rest as it sends it: with 100 streams a
+ * connection holds at most 12.5 MiB of room for bytes not yet sent, near
+ * the 8 MiB its flow-control window lets it send anyway. */
+#define RESERVE_AHEAD_MAX ((size_t)128 << 10)
+
 int crpc__frame_parse_prefix(const uint8_t p[5], crpc__frame_prefix *out) {
   if (p[0] > 1)
     return CRPC_EPROTO; /* only 0 (plain) and 1 (compressed) are defined */
@@ -86,6 +94,12 @@ static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
     /* The whole message is in the caller's chunk: no copy. */
     *used += need;
     return deliver(d, p, out);
+  }
+  if (have == 0) {
+    rc = crpc__buf_reserve_exact(
+        &d->payload, need < RESERVE_AHEAD_MAX ? need : RESERVE_AHEAD_MAX);
+    if (rc != 0)
+      return rc;
   }
   rc = crpc__buf_append(&d->payload, p, k);
   if (rc != 0)

@@ -67,3 +67,16 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
   }
   return 0;
 }
+
+int crpc__h2io_put_data(crpc__buf *out, const nghttp2_frame *frame,
+                        const uint8_t *framehd, const uint8_t *p, size_t n) {
+  if (crpc__buf_len(out) >= CRPC__H2IO_WRITE_BATCH)
+    return NGHTTP2_ERR_WOULDBLOCK;
+  if (frame->data.padlen != 0 ||
+      crpc__buf_reserve(out, CRPC__H2_FRAME_HDLEN + n))
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  /* Room is reserved: neither append can fail. */
+  crpc__buf_append(out, framehd, CRPC__H2_FRAME_HDLEN);
+  crpc__buf_append(out, p, n);
+  return 0;
+}

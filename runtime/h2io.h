@@ -29,6 +29,9 @@ typedef union crpc__stream_handle {
   uv_pipe_t pipe;
 } crpc__stream_handle;
 
+/* Bytes of an HTTP/2 frame header (RFC 9113, section 4.1). */
+#define CRPC__H2_FRAME_HDLEN 9
+
 /* Bytes a connection reads from its socket at a time. */
 #define CRPC__H2IO_READ_BUF (64 * 1024)
 
@@ -58,5 +61,27 @@ int crpc__h2io_feed(nghttp2_session *ng, crpc__tls_conn *tls, const uint8_t *p,
  */
 int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
                        crpc__buf *out);
+
+/*
+ * Whether DATA frames may leave their payload where it is until they are
+ * written (NGHTTP2_DATA_FLAG_NO_COPY, then crpc__h2io_put_data()), which
+ * saves nghttp2 copying it into its own frame buffer first. Only without
+ * TLS: with TLS, header and payload are encrypted as one record.
+ */
+#define CRPC__H2IO_NO_COPY(tls) ((tls) == NULL)
+
+/*
+ * Appends to |out| a DATA frame nghttp2 prepared with
+ * NGHTTP2_DATA_FLAG_NO_COPY: its 9-byte header |framehd| and the |n|
+ * payload bytes at |p|. For a nghttp2_send_data_callback, which then
+ * consumes the |n| bytes from wherever the data source keeps them.
+ * Thread: the connection's loop.
+ * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| already holds
+ * CRPC__H2IO_WRITE_BATCH bytes (the session offers the same frame again on
+ * the next collect); NGHTTP2_ERR_CALLBACK_FAILURE when |frame| is padded
+ * (crpc never pads) or memory ran out.
+ */
+int crpc__h2io_put_data(crpc__buf *out, const nghttp2_frame *frame,
+                        const uint8_t *framehd, const uint8_t *p, size_t n);
 
 #endif /* CRPC_H2IO_H */

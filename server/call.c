@@ -431,16 +431,19 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
   uv_mutex_lock(&call->mu);
   size_t avail = crpc__buf_len(&call->out);
   size_t n = avail < length ? avail : length;
-  if (n) {
+  if (n && CRPC__H2IO_NO_COPY(call->conn->tls)) {
+    /* The bytes stay in |out| until crpc__call_send_data() writes them. */
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  } else if (n) {
     memcpy(buf, crpc__buf_data(&call->out), n);
     crpc__buf_consume(&call->out, n);
   }
   crpc_future *w = NULL;
-  if (call->write_wait && crpc__buf_len(&call->out) <= CRPC__OUT_LOW_WATER) {
+  if (call->write_wait && avail - n <= CRPC__OUT_LOW_WATER) {
     w = call->write_wait;
     call->write_wait = NULL;
   }
-  int fin = call->finished && crpc__buf_len(&call->out) == 0;
+  int fin = call->finished && avail == n;
   uv_mutex_unlock(&call->mu);
   if (w) {
     crpc_future_complete(w, CRPC_STATUS_OK, NULL, NULL, NULL);
@@ -456,6 +459,17 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
     return NGHTTP2_ERR_DEFERRED;
   }
   return (ssize_t)n;
+}
+
+int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
+                         const uint8_t *framehd, size_t length) {
+  uv_mutex_lock(&call->mu);
+  int rv = crpc__h2io_put_data(&call->conn->wbuf, frame, framehd,
+                               crpc__buf_data(&call->out), length);
+  if (rv == 0)
+    crpc__buf_consume(&call->out, length);
+  uv_mutex_unlock(&call->mu);
+  return rv;
 }
 
 /* Gives received bytes back to the flow-control windows while the queue

@@ -142,6 +142,14 @@ static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
   return 0;
 }
 
+static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+                        const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *user_data) {
+  (void)ng;
+  (void)user_data;
+  return crpc__call_send_data(source->ptr, frame, framehd, length);
+}
+
 static nghttp2_session_callbacks *make_callbacks(void) {
   nghttp2_session_callbacks *cb;
   if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -152,6 +160,7 @@ static nghttp2_session_callbacks *make_callbacks(void) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
   return cb;
 }

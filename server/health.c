@@ -241,9 +241,12 @@ static crpc_status health_watch(crpc_ctx *ctx, const health_req *req,
 
   for (;;) {
     crpc_future *changed = NULL;
-    int st;
+    int st = CRPC__HEALTH_SERVICE_UNKNOWN;
     int rc = crpc__health_watch(h, name, &st, &changed);
     crpc_status ws = CRPC_STATUS_OK;
+
+    if (rc != 0 && rc != CRPC_ECLOSED)
+      return CRPC_STATUS_INTERNAL;
 
     if (st != last) {
       ws = send_status(out, st);

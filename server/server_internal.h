@@ -258,6 +258,11 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n);
 void crpc__call_on_remote_close(crpc__call *call);
 void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code);
 void crpc__call_on_frame_sent(crpc__call *call, int end_stream);
+/* Writes the DATA frame read_body() left in the call's output
+ * (NGHTTP2_DATA_FLAG_NO_COPY) to the connection's write buffer; for the
+ * session's send_data callback. Loop thread. */
+int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
+                         const uint8_t *framehd, size_t length);
 /* Moves the response along after the handler wrote or finished, or gives
  * the flow-control window back after it read: directly on the loop
  * thread, else as the call's posted |kick| task. Thread: any. */

@@ -205,3 +205,18 @@ Test(buf, detach_of_empty_is_null, .timeout = 10) {
   cr_assert_eq(n, 0);
   cr_assert_null(b.mem);
 }
+
+Test(buf, reserve_exact_grows_to_the_size_asked, .timeout = 10) {
+  crpc__buf b;
+
+  crpc__buf_init(&b, 1 << 20);
+  cr_assert_eq(crpc__buf_append(&b, "abc", 3), 0);
+  cr_assert_eq(crpc__buf_reserve_exact(&b, 70000), 0);
+  cr_assert_eq(b.cap, 70003);
+  cr_assert_eq(memcmp(crpc__buf_data(&b), "abc", 3), 0);
+  /* Room enough already: nothing moves. */
+  cr_assert_eq(crpc__buf_reserve_exact(&b, 100), 0);
+  cr_assert_eq(b.cap, 70003);
+  cr_assert_eq(crpc__buf_reserve_exact(&b, 1 << 20), CRPC_ETOOBIG);
+  crpc__buf_cleanup(&b);
+}

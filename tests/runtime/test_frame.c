@@ -430,6 +430,60 @@ Test(frame, exactly_the_limit_is_accepted, .timeout = 60) {
   crpc__frame_decoder_cleanup(&d);
 }
 
+/* Feeds a |len|-byte message of 'q's in 16 KiB chunks (HTTP/2's DATA frame
+ * size); returns how many times the payload buffer moved after its first
+ * chunk and the capacity it had then. */
+static int moves_while_assembling(size_t len, size_t *first_cap) {
+  const size_t chunk = 16384;
+  uint8_t *w = malloc(5 + len);
+  crpc__frame_decoder d;
+  crpc__frame_msg m;
+  const uint8_t *at = NULL;
+  size_t off = 0, used;
+  int moves = 0, rc = 0;
+
+  cr_assert_not_null(w);
+  memset(w, 'q', 5 + len);
+  w[0] = 0;
+  w[1] = (uint8_t)(len >> 24);
+  w[2] = (uint8_t)(len >> 16);
+  w[3] = (uint8_t)(len >> 8);
+  w[4] = (uint8_t)len;
+  crpc__frame_decoder_init(&d, 4 * MIB);
+  while (off < 5 + len) {
+    size_t n = 5 + len - off < chunk ? 5 + len - off : chunk;
+    rc = crpc__frame_decoder_feed(&d, w + off, n, &used, &m);
+    cr_assert_geq(rc, 0);
+    cr_assert_eq(used, n);
+    off += n;
+    if (at == NULL) {
+      at = d.payload.mem;
+      *first_cap = d.payload.cap;
+    } else if (d.payload.mem != at) {
+      at = d.payload.mem;
+      moves++;
+    }
+  }
+  cr_assert_eq(rc, 1);
+  cr_assert_eq(m.len, len);
+  cr_assert_eq(m.data[len - 1], 'q');
+  crpc__frame_decoder_cleanup(&d);
+  free(w);
+  return moves;
+}
+
+Test(frame, a_split_message_is_assembled_in_one_buffer, .timeout = 60) {
+  size_t cap = 0;
+
+  /* 64 KiB of payload and its field tag, as a 64 KiB bytes field packs:
+   * one buffer of exactly its size, never grown (a copy per growth). */
+  cr_assert_eq(moves_while_assembling(65536 + 5, &cap), 0);
+  cr_assert_eq(cap, 65536 + 5);
+  /* A larger one takes only part of its room ahead of its bytes. */
+  cr_assert_gt(moves_while_assembling(3 * MIB, &cap), 0);
+  cr_assert_lt(cap, MIB);
+}
+
 Test(frame, mid_message_detection, .timeout = 60) {
   const uint8_t w[] = {0, 0, 0, 0, 3, 'a', 'b', 'c'};
   crpc__frame_decoder d;
