@@ -19,6 +19,16 @@ server streaming (messages/s), h2load sending gRPC unary requests (-c 16
 pairings across implementations (crpc client -> C++ server, C++ client ->
 crpc server) and crpc's server with worker placement.
 
+The floor: the same rounds of a bare TCP echo (crpc-bench-echo, plain C,
+one connection, 1-byte messages, closed loop) on the same two CPUs. Its
+p50 and server CPU per round trip are what the machine itself charges for
+any 1x1 round trip between those CPUs (cross-CPU wakeups, loopback TCP,
+epoll): no framework can go below them. The floor line under the table
+gives them, and for the unary 1x1 and ping-pong 1x1 rows "above the floor"
+gives each side's distance from it and their ratio (crpc - floor) / (C++ -
+floor), for p50 and for cpu/call. The floor runs whenever a 1x1 row does,
+or when --only matches "floor".
+
 Usage: run.py BUILD_DIR [--rounds N] [--seconds S] [--only TEXT] [--smoke]
   --smoke: every program once for about a second, nothing pinned, no
   table: checks the programs work (ctest bench_smoke), measures nothing.
@@ -39,6 +49,10 @@ SERVER_CPU = "0"
 CLIENT_CPU = "1"
 START_TIMEOUT = 30
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+# The floor: a bare TCP echo of 1-byte messages, and the rows set against
+# it.
+FLOOR_LOAD = ("echo", 1)
+ABOVE_FLOOR = ("unary 1x1", "ping-pong 1x1")
 
 
 class Programs:
@@ -55,6 +69,9 @@ class Programs:
             "crpc": [os.path.join(b, "crpc", "crpc-bench-client")],
             "grpc++": [os.path.join(b, "grpcpp", "grpcpp-bench-client")],
         }
+        echo = os.path.join(b, "floor", "crpc-bench-echo")
+        self.server["echo"] = [echo, "--serve"]
+        self.client["echo"] = [echo]
 
 
 def pinned(cpu, argv, pin):
@@ -117,6 +134,20 @@ def parse_kv(line):
     return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
 
 
+def run_load(prog, cmd, seconds, warmup):
+    """Runs |prog|'s command |cmd|; the figures of its one-line report."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=seconds + warmup + 60)
+    kv = parse_kv(r.stdout.strip().splitlines()[-1] if r.stdout.strip()
+                  else "")
+    if r.returncode != 0 or "rate" not in kv:
+        raise RuntimeError("%s failed (exit %d): %s %s" %
+                           (prog, r.returncode,
+                            r.stdout.strip(), r.stderr.strip()[-500:]))
+    return {"rate": float(kv["rate"]), "p50": float(kv["p50_us"]),
+            "p99": float(kv["p99_us"]), "calls": int(kv["calls"])}
+
+
 def run_client(argv, port, scenario, channels, outstanding, size, seconds,
                warmup, pin):
     cmd = pinned(CLIENT_CPU, argv + [
@@ -124,16 +155,15 @@ def run_client(argv, port, scenario, channels, outstanding, size, seconds,
         "--channels", str(channels), "--outstanding", str(outstanding),
         "--req_size", str(size), "--resp_size", str(size),
         "--duration_s", str(seconds), "--warmup_s", str(warmup)], pin)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=seconds + warmup + 60)
-    kv = parse_kv(r.stdout.strip().splitlines()[-1] if r.stdout.strip()
-                  else "")
-    if r.returncode != 0 or "rate" not in kv:
-        raise RuntimeError("%s failed (exit %d): %s %s" %
-                           (os.path.basename(argv[0]), r.returncode,
-                            r.stdout.strip(), r.stderr.strip()[-500:]))
-    return {"rate": float(kv["rate"]), "p50": float(kv["p50_us"]),
-            "p99": float(kv["p99_us"]), "calls": int(kv["calls"])}
+    return run_load(os.path.basename(argv[0]), cmd, seconds, warmup)
+
+
+def run_echo(argv, port, size, seconds, warmup, pin):
+    """The floor's client: |size|-byte messages echoed, one at a time."""
+    cmd = pinned(CLIENT_CPU, argv + [
+        "--target", "127.0.0.1:%d" % port, "--size", str(size),
+        "--duration_s", str(seconds), "--warmup_s", str(warmup)], pin)
+    return run_load(os.path.basename(argv[0]), cmd, seconds, warmup)
 
 
 def grpc_body(path, size):
@@ -193,6 +223,9 @@ def one_run(progs, server_name, load, seconds, warmup, pin, work):
             body = os.path.join(work, "body-%d" % load[1])
             grpc_body(body, load[1])
             res = run_h2load(srv.port, body, seconds, warmup, pin)
+        elif kind == "echo":
+            res = run_echo(progs.client["echo"], srv.port, load[1], seconds,
+                           warmup, pin)
         else:
             _, client, scenario, channels, outstanding, size = load
             res = run_client(progs.client[client], srv.port, scenario,
@@ -331,6 +364,13 @@ def smoke(progs, work):
             failures += 1
             print("not ok - %s memory: %s" % (server, e))
         sys.stdout.flush()
+    try:
+        r = one_run(progs, "echo", FLOOR_LOAD, 1, 0, False, work)
+        print("ok - echo <- echo %d (the floor): %.0f/s" % (FLOOR_LOAD[1],
+                                                            r["rate"]))
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        failures += 1
+        print("not ok - echo <- echo %d (the floor): %s" % (FLOOR_LOAD[1], e))
     print("%s" % ("smoke run failed" if failures else "smoke run passed"))
     return 1 if failures else 0
 
@@ -356,9 +396,18 @@ def main():
     seconds = int(args.seconds) if args.seconds >= 1 else args.seconds
     rows = []
     started = time.monotonic()
-    for name, a, b in scenarios([0, 1024, 65536]):
-        if args.only and args.only not in name:
-            continue
+    selected = [row for row in scenarios([0, 1024, 65536])
+                if not args.only or args.only in row[0]]
+    floor = None
+    if any(row[0].startswith(ABOVE_FLOOR) for row in selected) or \
+            (args.only and args.only in "floor"):
+        floor = floor_runs(progs, args.rounds, seconds, args.warmup, pin,
+                           work)
+        print("# %-38s %s/s, p50 %s µs (%.0f s)" %
+              ("floor (bare TCP echo)", fmt(floor["rate"]),
+               fmt(floor["p50"]), time.monotonic() - started))
+        sys.stdout.flush()
+    for name, a, b in selected:
         runs = {"a": [], "b": []}
         for _ in range(args.rounds):
             for side, (server, load) in (("a", a), ("b", b)):
@@ -380,11 +429,52 @@ def main():
         for _ in range(args.rounds):
             for server in ("crpc", "grpc++"):
                 mem.append((server, memory_run(progs, server, 1000, pin)))
-    print_table(rows, mem, args.rounds, seconds)
+    print_table(rows, mem, args.rounds, seconds, floor)
     return 0
 
 
-def print_table(rows, mem, rounds, seconds):
+def floor_runs(progs, rounds, seconds, warmup, pin, work):
+    """The bare echo pair, |rounds| times: the medians."""
+    runs = []
+    for _ in range(rounds):
+        try:
+            runs.append(one_run(progs, "echo", FLOOR_LOAD, seconds, warmup,
+                                pin, work))
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print("# floor: %s" % e)
+    return {k: median([r[k] for r in runs])
+            for k in ("rate", "p50", "p99", "cpu")}
+
+
+def above(a, b, floor, digits, unit):
+    """crpc's and C++'s distance above |floor|, and their ratio."""
+    if a is None or b is None or floor is None:
+        return "-"
+    da, db = a - floor, b - floor
+    return "crpc %+.*f%s, C++ %+.*f%s, ratio %s" % (
+        digits, da, unit, digits, db, unit, ratio(da, db) if db > 0 else "-")
+
+
+def print_floor(rows, floor):
+    """The floor line, and the 1x1 rows measured from it."""
+    print("floor: a bare %d-byte TCP echo (crpc-bench-echo), the same CPUs: "
+          "%s/s, p50 %s µs, p99 %s µs, %s µs server CPU per round trip" %
+          (FLOOR_LOAD[1], fmt(floor["rate"]), fmt(floor["p50"]),
+           fmt(floor["p99"]), fmt(floor["cpu"], 1)))
+    near = [r for r in rows if r[0].startswith(ABOVE_FLOOR)]
+    if not near or floor["p50"] is None:
+        return
+    print()
+    print("above the floor (a bare %d-byte TCP echo between the same CPUs: "
+          "p50 %s µs, %s µs server CPU per round trip)" %
+          (FLOOR_LOAD[1], fmt(floor["p50"]), fmt(floor["cpu"], 1)))
+    for name, a, b in near:
+        print("%-38s  %s; cpu %s" %
+              (name, above(a["p50"], b["p50"], floor["p50"], 0, " µs"),
+               above(a["cpu"], b["cpu"], floor["cpu"], 1, "")))
+
+
+def print_table(rows, mem, rounds, seconds, floor):
     print()
     print("crpc / gRPC C++ (1.51), medians of %d interleaved runs of %s s; "
           "server on CPU %s, load on CPU %s" %
@@ -406,6 +496,8 @@ def print_table(rows, mem, rounds, seconds):
                  fmt(a["rss"], 1), fmt(b["rss"], 1))
         print("  ".join(c.rjust(w) if i else c.ljust(w)
                         for i, (c, w) in enumerate(zip(cells, widths))))
+    if floor:
+        print_floor(rows, floor)
     if mem:
         idle = {s: median([m[1][0] for m in mem if m[0] == s])
                 for s in ("crpc", "grpc++")}

@@ -34,11 +34,10 @@
 
 #include "grpc/examples/helloworld.crpc.h"
 #include "grpc/testing/benchmark_service.crpc.h"
+#include "flags.h"
 
 #include <crpc/error.h>
 #include <crpc/loop.h>
-#include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -289,78 +288,58 @@ static void slot_start(void *arg) {
   }
 }
 
-/* Parses a whole decimal number in [lo, hi]; -1 when it is not one. */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = (int)v;
-  return 0;
-}
-
-static int parse_seconds(const char *s, double lo, double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= lo) || v > 86400)
-    return -1;
-  *out = v;
-  return 0;
+/* Checks that --|name|'s value |v| lies in [lo, hi]; -1 after printing
+ * why. */
+static int in_range(const char *name, double v, double lo, double hi) {
+  if (v >= lo && v <= hi)
+    return 0;
+  fprintf(stderr, "crpc-bench-client: --%s must be in [%.10g, %.10g]\n%s", name,
+          lo, hi, USAGE);
+  return -1;
 }
 
 /* Reads "--name value" and "--name=value" flags; -1 after printing why. */
 static int parse_flags(int argc, char **argv, bench_run *r,
                        const char **target) {
-  int sc = -1;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *eq = strchr(arg, '='), *val = NULL;
-    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (eq)
-      val = eq + 1;
-    else if (i + 1 < argc)
-      val = argv[++i];
-#define IS(name) (len == sizeof(name) - 1 && strncmp(arg, name, len) == 0)
-    int rc = 0;
-    if (!val) {
-      rc = -1;
-    } else if (IS("--target")) {
-      *target = val;
-    } else if (IS("--scenario")) {
-      for (sc = 3; sc >= 0 && strcmp(val, SCENARIOS[sc]) != 0; sc--) {
-      }
-      rc = sc >= 0 ? 0 : -1;
-    } else if (IS("--channels")) {
-      rc = parse_int(val, 1, 1024, &r->channels);
-    } else if (IS("--outstanding")) {
-      rc = parse_int(val, 1, 10000, &r->outstanding);
-    } else if (IS("--req_size")) {
-      rc = parse_int(val, 0, 4 << 20, &r->req_size);
-    } else if (IS("--resp_size")) {
-      rc = parse_int(val, 0, 4 << 20, &r->resp_size);
-    } else if (IS("--duration_s")) {
-      rc = parse_seconds(val, 0.001, &r->duration_s);
-    } else if (IS("--warmup_s")) {
-      rc = parse_seconds(val, 0, &r->warmup_s);
-    } else {
-      rc = -1;
-    }
-#undef IS
-    if (rc != 0) {
-      fprintf(stderr, "crpc-bench-client: bad flag %.*s%s%s\n%s", (int)len, arg,
-              val ? " " : "", val ? val : "", USAGE);
-      return -1;
-    }
-  }
-  if (!*target || sc < 0) {
+  const char *name = NULL;
+  const tool_flag flags[] = {
+      {"target", TOOL_FLAG_STRING, target},
+      {"scenario", TOOL_FLAG_STRING, &name},
+      {"channels", TOOL_FLAG_INT, &r->channels},
+      {"outstanding", TOOL_FLAG_INT, &r->outstanding},
+      {"req_size", TOOL_FLAG_INT, &r->req_size},
+      {"resp_size", TOOL_FLAG_INT, &r->resp_size},
+      {"duration_s", TOOL_FLAG_DOUBLE, &r->duration_s},
+      {"warmup_s", TOOL_FLAG_DOUBLE, &r->warmup_s},
+  };
+  if (tool_flags_parse("crpc-bench-client", USAGE, argc, argv, flags,
+                       sizeof(flags) / sizeof(flags[0])) != 0)
+    return -1;
+  if (!*target || !name) {
     fprintf(stderr,
             "crpc-bench-client: --target and --scenario are "
             "required\n%s",
             USAGE);
     return -1;
   }
+  int sc = (int)(sizeof(SCENARIOS) / sizeof(SCENARIOS[0])) - 1;
+  while (sc >= 0 && strcmp(name, SCENARIOS[sc]) != 0)
+    sc--;
+  if (sc < 0) {
+    fprintf(stderr,
+            "crpc-bench-client: --scenario is unary, pingpong, "
+            "server_stream or hello\n%s",
+            USAGE);
+    return -1;
+  }
   r->sc = (scenario)sc;
+  if (in_range("channels", r->channels, 1, 1024) != 0 ||
+      in_range("outstanding", r->outstanding, 1, 10000) != 0 ||
+      in_range("req_size", r->req_size, 0, 4 << 20) != 0 ||
+      in_range("resp_size", r->resp_size, 0, 4 << 20) != 0 ||
+      in_range("duration_s", r->duration_s, 0.001, 86400) != 0 ||
+      in_range("warmup_s", r->warmup_s, 0, 86400) != 0)
+    return -1;
   return 0;
 }
 

@@ -25,6 +25,7 @@
 
 #include "grpc/examples/helloworld.crpc.h"
 #include "grpc/testing/benchmark_service.crpc.h"
+#include "flags.h"
 
 #include <crpc/error.h>
 #include <crpc/future.h>
@@ -169,64 +170,55 @@ static int place_all(crpc_service *svc, const crpc_service_desc *desc,
   return 0;
 }
 
-/* Parses a whole decimal number in [lo, hi]; -1 when it is not one. */
-static int parse_int(const char *s, long lo, long hi, int *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    return -1;
-  *out = (int)v;
-  return 0;
-}
-
 typedef struct server_flags {
   int port, loops, workers, lifetime_s;
   const char *host;
   crpc_placement placement;
 } server_flags;
 
+/* Checks that --|name|'s value |v| lies in [lo, hi]; -1 after printing
+ * why. */
+static int in_range(const char *name, int v, int lo, int hi) {
+  if (v >= lo && v <= hi)
+    return 0;
+  fprintf(stderr, "crpc-bench-server: --%s must be in [%d, %d]\n%s", name, lo,
+          hi, USAGE);
+  return -1;
+}
+
 /* Reads "--name value" and "--name=value" flags; -1 after printing why. */
 static int parse_flags(int argc, char **argv, server_flags *f) {
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *eq = strchr(arg, '='), *val = NULL;
-    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-    if (eq)
-      val = eq + 1;
-    else if (i + 1 < argc)
-      val = argv[++i];
-#define IS(name) (len == sizeof(name) - 1 && strncmp(arg, name, len) == 0)
-    int rc = 0;
-    if (!val) {
-      rc = -1;
-    } else if (IS("--port")) {
-      rc = parse_int(val, 0, 65535, &f->port);
-    } else if (IS("--host")) {
-      f->host = val;
-    } else if (IS("--loops")) {
-      rc = parse_int(val, 1, 1024, &f->loops);
-    } else if (IS("--workers")) {
-      rc = parse_int(val, 1, 1024, &f->workers);
-    } else if (IS("--max_lifetime_s")) {
-      rc = parse_int(val, 1, INT_MAX, &f->lifetime_s);
-    } else if (IS("--placement") && strcmp(val, "loop") == 0) {
-      f->placement = CRPC_PLACEMENT_LOOP;
-    } else if (IS("--placement") && strcmp(val, "worker") == 0) {
-      f->placement = CRPC_PLACEMENT_WORKER;
-    } else {
-      rc = -1;
-    }
-#undef IS
-    if (rc != 0) {
-      fprintf(stderr, "crpc-bench-server: bad flag %.*s%s%s\n%s", (int)len, arg,
-              val ? " " : "", val ? val : "", USAGE);
-      return -1;
-    }
+  const char *placement = "loop";
+  const tool_flag flags[] = {
+      {"port", TOOL_FLAG_INT, &f->port},
+      {"host", TOOL_FLAG_STRING, &f->host},
+      {"placement", TOOL_FLAG_STRING, &placement},
+      {"loops", TOOL_FLAG_INT, &f->loops},
+      {"workers", TOOL_FLAG_INT, &f->workers},
+      {"max_lifetime_s", TOOL_FLAG_INT, &f->lifetime_s},
+  };
+  if (tool_flags_parse("crpc-bench-server", USAGE, argc, argv, flags,
+                       sizeof(flags) / sizeof(flags[0])) != 0)
+    return -1;
+  if (f->port < 0) {
+    fprintf(stderr, "crpc-bench-server: --port N is required\n%s", USAGE);
+    return -1;
   }
-  if (f->port >= 0)
-    return 0;
-  fprintf(stderr, "crpc-bench-server: --port N is required\n%s", USAGE);
-  return -1;
+  if (strcmp(placement, "loop") == 0) {
+    f->placement = CRPC_PLACEMENT_LOOP;
+  } else if (strcmp(placement, "worker") == 0) {
+    f->placement = CRPC_PLACEMENT_WORKER;
+  } else {
+    fprintf(stderr, "crpc-bench-server: --placement is loop or worker\n%s",
+            USAGE);
+    return -1;
+  }
+  if (in_range("port", f->port, 0, 65535) != 0 ||
+      in_range("loops", f->loops, 1, 1024) != 0 ||
+      in_range("workers", f->workers, 1, 1024) != 0 ||
+      in_range("max_lifetime_s", f->lifetime_s, 1, INT_MAX) != 0)
+    return -1;
+  return 0;
 }
 
 /* Adds both services, every method placed on |where|. */

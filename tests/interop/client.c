@@ -58,17 +58,17 @@ static int select_cases(const char *list, const interop_case **run, size_t *n) {
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *cases = "all", *ca = NULL, *override = NULL;
   int port = -1, use_tls = 0;
-  const interop_flag flags[] = {
-      {"server_host", INTEROP_FLAG_STRING, &host},
-      {"server_port", INTEROP_FLAG_INT, &port},
-      {"test_case", INTEROP_FLAG_STRING, &cases},
-      {"use_tls", INTEROP_FLAG_BOOL, &use_tls},
-      {"ca_file", INTEROP_FLAG_STRING, &ca},
-      {"server_host_override", INTEROP_FLAG_STRING, &override},
+  const tool_flag flags[] = {
+      {"server_host", TOOL_FLAG_STRING, &host},
+      {"server_port", TOOL_FLAG_INT, &port},
+      {"test_case", TOOL_FLAG_STRING, &cases},
+      {"use_tls", TOOL_FLAG_BOOL, &use_tls},
+      {"ca_file", TOOL_FLAG_STRING, &ca},
+      {"server_host_override", TOOL_FLAG_STRING, &override},
   };
   const char *prog = "crpc-interop-client";
-  if (interop_flags_parse(prog, USAGE, argc, argv, flags,
-                          sizeof(flags) / sizeof(flags[0])) != 0)
+  if (tool_flags_parse(prog, USAGE, argc, argv, flags,
+                       sizeof(flags) / sizeof(flags[0])) != 0)
     return 2;
   if (port <= 0 || port > 65535) {
     fprintf(stderr, "%s: --server_port P is required\n%s", prog, USAGE);

@@ -42,18 +42,18 @@ int main(int argc, char **argv) {
   int port = -1, use_tls = 0, lifetime_s = 600;
   const char *host = "127.0.0.1", *cert = NULL, *key = NULL;
   const char *placement = "worker";
-  const interop_flag flags[] = {
-      {"port", INTEROP_FLAG_INT, &port},
-      {"host", INTEROP_FLAG_STRING, &host},
-      {"use_tls", INTEROP_FLAG_BOOL, &use_tls},
-      {"tls_cert", INTEROP_FLAG_STRING, &cert},
-      {"tls_key", INTEROP_FLAG_STRING, &key},
-      {"placement", INTEROP_FLAG_STRING, &placement},
-      {"max_lifetime_s", INTEROP_FLAG_INT, &lifetime_s},
+  const tool_flag flags[] = {
+      {"port", TOOL_FLAG_INT, &port},
+      {"host", TOOL_FLAG_STRING, &host},
+      {"use_tls", TOOL_FLAG_BOOL, &use_tls},
+      {"tls_cert", TOOL_FLAG_STRING, &cert},
+      {"tls_key", TOOL_FLAG_STRING, &key},
+      {"placement", TOOL_FLAG_STRING, &placement},
+      {"max_lifetime_s", TOOL_FLAG_INT, &lifetime_s},
   };
   const char *prog = "crpc-interop-server";
-  if (interop_flags_parse(prog, USAGE, argc, argv, flags,
-                          sizeof(flags) / sizeof(flags[0])) != 0)
+  if (tool_flags_parse(prog, USAGE, argc, argv, flags,
+                       sizeof(flags) / sizeof(flags[0])) != 0)
     return 2;
   if (port < 0 || port > 65535) {
     fprintf(stderr, "%s: --port N is required\n%s", prog, USAGE);
