@@ -304,23 +304,36 @@ static void on_written(uv_write_t *req, int status) {
 static void flush_one(crpc__cconn *c) {
   if (c->state == CRPC__CONN_CLOSED || c->writing || !c->ng)
     return;
-  int rc = crpc__h2io_collect(c->ng, c->tls, &c->wbuf);
-  if (rc != 0 && !c->fatal) {
-    c->fatal = 1;
-    snprintf(c->error, sizeof(c->error), "%s",
-             rc == CRPC_EPROTO ? crpc__tls_conn_error(c->tls)
-                               : crpc_strerror(rc));
-  }
-  size_t len = crpc__buf_len(&c->wbuf);
-  if (len > 0) {
-    uv_buf_t b = uv_buf_init((char *)crpc__buf_data(&c->wbuf), (unsigned)len);
+  for (;;) {
+    int rc = crpc__h2io_collect(c->ng, c->tls, &c->wbuf);
+    if (rc != 0) {
+      if (!c->fatal)
+        snprintf(c->error, sizeof(c->error), "%s",
+                 rc == CRPC_EPROTO ? crpc__tls_conn_error(c->tls)
+                                   : crpc_strerror(rc));
+      c->fatal = 1;
+      break;
+    }
+    size_t len = crpc__buf_len(&c->wbuf);
+    if (len == 0)
+      break;
     c->wreq.data = c;
-    if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_written) == 0) {
+    rc = crpc__h2io_write(&c->h, &c->wbuf, &c->wreq, on_written);
+    if (rc == 1) {
       c->writing = 1;
       c->refs++;
       return;
     }
-    c->fatal = 1;
+    if (rc < 0) {
+      if (!c->fatal)
+        snprintf(c->error, sizeof(c->error), "write failed: %s",
+                 uv_strerror(rc));
+      c->fatal = 1;
+      break;
+    }
+    /* All written; a batch short of full means the session had no more. */
+    if (len < CRPC__H2IO_WRITE_BATCH)
+      break;
   }
   if (c->fatal) {
     crpc__cconn_close(c, c->error[0] ? c->error : "connection failed");

@@ -63,6 +63,21 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
                        crpc__buf *out);
 
 /*
+ * Writes the bytes of |out| to |s|: first as many as the socket takes at
+ * once (uv_try_write(): no request, no callback, and no change to what the
+ * loop polls for, so a reply that fits costs one write(2)), then the rest,
+ * if any, through |req| and |cb|.
+ * Ownership: when it returns 1, |out| belongs to the write until |cb| runs:
+ * neither append to it nor free it before; |cb| then resets it.
+ * Thread: the connection's loop.
+ * Returns 0 when all of |out| was written (|out| is then empty), 1 when
+ * |req| carries the rest, or a negative libuv error (the connection is done
+ * for; uv_strerror() says why).
+ */
+int crpc__h2io_write(crpc__stream_handle *s, crpc__buf *out, uv_write_t *req,
+                     uv_write_cb cb);
+
+/*
  * Whether DATA frames may leave their payload where it is until they are
  * written (NGHTTP2_DATA_FLAG_NO_COPY, then crpc__h2io_put_data()), which
  * saves nghttp2 copying it into its own frame buffer first. Only without

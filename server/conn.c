@@ -251,18 +251,30 @@ static void on_written(uv_write_t *req, int status) {
 static void conn_flush(crpc__conn *c) {
   if (c->closing || c->writing)
     return;
-  if (crpc__h2io_collect(c->ng, c->tls, &c->wbuf) != 0)
-    c->fatal = 1;
-  size_t len = crpc__buf_len(&c->wbuf);
-  if (len > 0) {
-    uv_buf_t b = uv_buf_init((char *)crpc__buf_data(&c->wbuf), (unsigned)len);
+  for (;;) {
+    if (crpc__h2io_collect(c->ng, c->tls, &c->wbuf) != 0) {
+      c->fatal = 1;
+      break;
+    }
+    size_t len = crpc__buf_len(&c->wbuf);
+    if (len == 0)
+      break;
     c->wreq.data = c;
-    if (uv_write(&c->wreq, &c->h.stream, &b, 1, on_written) == 0) {
+    int rc = crpc__h2io_write(&c->h, &c->wbuf, &c->wreq, on_written);
+    if (rc == 1) {
       c->writing = 1;
       c->refs++;
       return;
     }
-    c->fatal = 1;
+    if (rc < 0) {
+      crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: write: %s",
+                c->peer, uv_strerror(rc));
+      c->fatal = 1;
+      break;
+    }
+    /* All written; a batch short of full means the session had no more. */
+    if (len < CRPC__H2IO_WRITE_BATCH)
+      break;
   }
   int done = !nghttp2_session_want_read(c->ng) &&
              !nghttp2_session_want_write(c->ng) &&
