@@ -285,6 +285,7 @@ static void conn_flush(crpc__conn *c) {
 
 void crpc__sloop_sweep(crpc__sloop *sl) {
   uint64_t now = uv_now(crpc_loop_uv(sl->loop));
+  crpc__call_pool_trim(sl, 0);
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
   for (crpc__conn *c = sl->conns, *n; c; c = n) {
     n = c->next;

@@ -57,6 +57,7 @@ static void free_loops(crpc_server *srv) {
     uv_close((uv_handle_t *)&sl->goaway_timer, NULL);
     uv_close((uv_handle_t *)&sl->sweep, NULL);
     crpc_loop_free(sl->loop);
+    crpc__call_pool_trim(sl, 1);
     crpc__arena_cleanup(&sl->scratch);
     free(sl->rbuf);
   }

@@ -92,6 +92,10 @@ struct crpc__sloop {
   uv_timer_t goaway_timer;
   uv_timer_t sweep;    /* closes connections stuck in their handshake */
   crpc__arena scratch; /* response header text until submitted */
+  /* Finished calls kept for reuse (call.c), linked by next_in_conn. */
+  crpc__call *free_calls;
+  size_t n_free_calls;
+  size_t calls_live, calls_peak; /* peak: since the last trim */
 };
 
 struct crpc_server {
@@ -279,6 +283,10 @@ crpc_status crpc__call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */
 void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg);
 void crpc__call_unref(crpc__call *call);
+/* Frees the pooled calls beyond what the peak since the last trim left
+ * unused, or all of them with |all|. Loop thread, or any once the loop has
+ * stopped. */
+void crpc__call_pool_trim(crpc__sloop *sl, int all);
 
 /* Routing (server.c). NULL when |path| is no method's. */
 const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,
