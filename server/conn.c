@@ -176,7 +176,8 @@ static int session_new(crpc__conn *c) {
   /* Window updates follow what handlers read, not what arrives. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
-  int rv = nghttp2_session_server_new2(&c->ng, cb, c, opt);
+  nghttp2_mem mem = crpc__h2mem_allocator(&c->sl->h2mem);
+  int rv = nghttp2_session_server_new3(&c->ng, cb, c, opt, &mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
   if (rv != 0)
@@ -286,6 +287,7 @@ static void conn_flush(crpc__conn *c) {
 void crpc__sloop_sweep(crpc__sloop *sl) {
   uint64_t now = uv_now(crpc_loop_uv(sl->loop));
   crpc__call_pool_trim(sl, 0);
+  crpc__h2mem_trim(&sl->h2mem);
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
   for (crpc__conn *c = sl->conns, *n; c; c = n) {
     n = c->next;

@@ -58,6 +58,7 @@ static void free_loops(crpc_server *srv) {
     uv_close((uv_handle_t *)&sl->sweep, NULL);
     crpc_loop_free(sl->loop);
     crpc__call_pool_trim(sl, 1);
+    crpc__h2mem_cleanup(&sl->h2mem);
     crpc__arena_cleanup(&sl->scratch);
     free(sl->rbuf);
   }
@@ -120,6 +121,7 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     srv->n_loops = i + 1;
     sl->srv = srv;
     crpc__arena_init(&sl->scratch, NULL, 0, 0);
+    crpc__h2mem_init(&sl->h2mem);
     sl->index = i;
     uv_loop_t *uv = crpc_loop_uv(sl->loop);
     uv_prepare_init(uv, &sl->flush);

@@ -27,6 +27,7 @@
 #include "crpc/server.h"
 #include "frame.h"
 #include "h2io.h"
+#include "h2mem.h"
 #include "loop_internal.h"
 #include "pool_internal.h"
 
@@ -92,6 +93,7 @@ struct crpc__sloop {
   uv_timer_t goaway_timer;
   uv_timer_t sweep;    /* closes connections stuck in their handshake */
   crpc__arena scratch; /* response header text until submitted */
+  crpc__h2mem h2mem;   /* what its connections' sessions allocate */
   /* Finished calls kept for reuse (call.c), linked by next_in_conn. */
   crpc__call *free_calls;
   size_t n_free_calls;
