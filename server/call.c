@@ -227,8 +227,7 @@ static void cancel_call(crpc__call *call, crpc_status code, const char *msg) {
 }
 
 /* Sets the final status unless one is set. Returns 1 when it was set. */
-static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
-  uv_mutex_lock(&call->mu);
+static int finish_locked(crpc__call *call, crpc_status code, const char *msg) {
   int set = !call->finished;
   if (set) {
     call->finished = 1;
@@ -238,6 +237,12 @@ static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
       call->final_message = strdup(msg);
     }
   }
+  return set;
+}
+
+static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
+  uv_mutex_lock(&call->mu);
+  int set = finish_locked(call, code, msg);
   uv_mutex_unlock(&call->mu);
   return set;
 }
@@ -565,18 +570,22 @@ int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
   return rv;
 }
 
-/* Gives received bytes back to the flow-control windows while the queue
- * of unread messages is short. Loop thread. */
+/* Gives received bytes back to the flow-control windows when |room|: the
+ * queue of unread messages is short. Loop thread. */
+static void give_window_if(crpc__call *call, int room) {
+  if (!room || call->stream_closed || !call->unconsumed)
+    return;
+  nghttp2_session_consume(call->conn->ng, call->stream_id, call->unconsumed);
+  call->unconsumed = 0;
+}
+
 static void give_window(crpc__call *call) {
   if (call->stream_closed || !call->unconsumed)
     return;
   uv_mutex_lock(&call->mu);
   int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
   uv_mutex_unlock(&call->mu);
-  if (!room)
-    return;
-  nghttp2_session_consume(call->conn->ng, call->stream_id, call->unconsumed);
-  call->unconsumed = 0;
+  give_window_if(call, room);
 }
 
 /* Moves the response along after the handler wrote, finished, or read.
@@ -584,11 +593,12 @@ static void give_window(crpc__call *call) {
 static void kick_local(crpc__call *call) {
   if (call->stream_closed)
     return;
-  give_window(call);
   uv_mutex_lock(&call->mu);
+  int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
   int has_data = crpc__buf_len(&call->out) > 0;
   int fin = call->finished;
   uv_mutex_unlock(&call->mu);
+  give_window_if(call, room);
   if (!call->response_started) {
     if (has_data)
       start_response(call, 0);
@@ -661,17 +671,20 @@ static void run_handler(crpc__call *call) {
     call->last_read = NULL;
   }
   const char *msg = NULL;
+  int encoded = 0, rc = 0;
+  crpc__buf b;
+  crpc__buf_init(&b, SIZE_MAX);
   if (st == CRPC_STATUS_OK && has_single_reply(m) &&
       !atomic_load(&call->cancelled)) {
     /* Encoded outside the lock, into the call's own (empty) output buffer
      * taken aside meanwhile: the loop sees no output until it is whole. */
     uv_mutex_lock(&call->mu);
-    crpc__buf b = call->out;
+    b = call->out;
     crpc__buf_init(&call->out, SIZE_MAX);
     uv_mutex_unlock(&call->mu);
-    int rc = crpc__frame_encode_compressed(&b, call->reply,
-                                           crpc__call_message_encoding(call),
-                                           call->sl->srv->opts.max_send_bytes);
+    rc = crpc__frame_encode_compressed(&b, call->reply,
+                                       crpc__call_message_encoding(call),
+                                       call->sl->srv->opts.max_send_bytes);
     if (rc != 0) {
       crpc__buf_reset(&b);
       st = rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
@@ -679,13 +692,16 @@ static void run_handler(crpc__call *call) {
       msg = rc == CRPC_ETOOBIG ? "response message larger than the limit"
                                : "cannot encode the response";
     }
-    uv_mutex_lock(&call->mu);
+    encoded = 1;
+  }
+  uv_mutex_lock(&call->mu);
+  if (encoded) {
     if (rc == 0)
       call->headers_frozen = 1;
     call->out = b;
-    uv_mutex_unlock(&call->mu);
   }
-  finish_with(call, st, msg);
+  finish_locked(call, st, msg);
+  uv_mutex_unlock(&call->mu);
 }
 
 /* The handler has returned. Loop thread. */
