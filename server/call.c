@@ -34,9 +34,9 @@ static void kick_local(crpc__call *call);
 
 /* Finished calls a loop keeps for reuse. A reused call keeps the memory
  * that every call needs (the call itself, its arena's first block, a
- * small output buffer, its metadata arrays): a unary call then allocates
- * four times less. The sweep gives back what the last period's peak did
- * not use (crpc__call_pool_trim). */
+ * small output buffer, its metadata arrays), so a unary call does not
+ * allocate those again. The sweep gives back what the last period's peak
+ * did not use (crpc__call_pool_trim). */
 #define CALL_POOL_MAX 4096
 /* Output buffers up to this size stay with a pooled call. */
 #define CALL_POOL_KEEP_OUT (16 * 1024)
