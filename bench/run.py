@@ -58,6 +58,7 @@ ABOVE_FLOOR = ("unary 1x1", "ping-pong 1x1")
 class Programs:
     def __init__(self, build):
         b = os.path.join(build, "bench")
+        self.bench = b
         self.server = {
             "crpc": [os.path.join(b, "crpc", "crpc-bench-server"),
                      "--placement", "loop"],
@@ -371,8 +372,45 @@ def smoke(progs, work):
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         failures += 1
         print("not ok - echo <- echo %d (the floor): %s" % (FLOOR_LOAD[1], e))
+    failures += bad_command_lines(progs)
     print("%s" % ("smoke run failed" if failures else "smoke run passed"))
     return 1 if failures else 0
+
+
+# Command lines every bench program must refuse: exit 2, saying why.
+BAD_LINES = [
+    ("crpc-bench-echo", "floor/crpc-bench-echo",
+     ["--target", "127.0.0.1:1", "--duration_s", "-1"], "--duration_s"),
+    ("crpc-bench-echo", "floor/crpc-bench-echo", ["--bogus"], "--bogus"),
+    ("crpc-bench-echo", "floor/crpc-bench-echo", ["--serve", "--target",
+                                                  "127.0.0.1:1"], "--target"),
+    ("crpc-bench-server", "crpc/crpc-bench-server",
+     ["--port", "0", "--placement", "nowhere"], "--placement"),
+    ("crpc-bench-server", "crpc/crpc-bench-server",
+     ["--port", "0", "--loops", "0"], "--loops"),
+    ("crpc-bench-client", "crpc/crpc-bench-client",
+     ["--target", "127.0.0.1:1", "--scenario", "unary", "--warmup_s", "x"],
+     "--warmup_s"),
+    ("crpc-bench-client", "crpc/crpc-bench-client",
+     ["--target", "127.0.0.1:1", "--scenario", "nothing"], "--scenario"),
+]
+
+
+def bad_command_lines(progs):
+    """Each of BAD_LINES exits 2 with a message naming what is wrong."""
+    failures = 0
+    for name, path, args, names in BAD_LINES:
+        r = subprocess.run([os.path.join(progs.bench, path)] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=30)
+        what = "%s %s" % (name, " ".join(args))
+        if r.returncode == 2 and names in r.stderr:
+            print("ok - %s: refused" % what)
+        else:
+            failures += 1
+            print("not ok - %s: exit %d, stderr %r" % (what, r.returncode,
+                                                      r.stderr[-300:]))
+    return failures
 
 
 def main():

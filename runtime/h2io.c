@@ -88,12 +88,12 @@ int crpc__h2io_write(crpc__stream_handle *s, crpc__buf *out, uv_write_t *req,
   int n = uv_try_write(&s->stream, &b, 1);
   if (n < 0 && n != UV_EAGAIN)
     return n;
-  if (n > 0)
-    crpc__buf_consume(out, (size_t)n);
-  if ((size_t)(n > 0 ? n : 0) == len) {
+  size_t done = n > 0 ? (size_t)n : 0;
+  if (done == len) {
     crpc__buf_reset(out);
     return 0;
   }
+  crpc__buf_consume(out, done);
   b = uv_buf_init((char *)crpc__buf_data(out), (unsigned)crpc__buf_len(out));
   int rc = uv_write(req, &s->stream, &b, 1, cb);
   return rc == 0 ? 1 : rc;
