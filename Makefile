@@ -1,10 +1,24 @@
-# Thin wrapper over CMake. Every target first installs missing system
-# packages through scripts/install-deps.sh.
+# Thin wrapper over CMake. Every target first installs the missing system
+# packages of what it needs through scripts/install-deps.sh: build and
+# install need only the build group; test, demo and bench add theirs.
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+
+# What a target needs, set per target below; GNU make hands a target's
+# values to its prerequisites (configure, deps).
+DEPS = build
+WITH_TESTS = OFF
+WITH_BENCH = OFF
+test check-format format: DEPS = build test
+test: WITH_TESTS = ON
+# make test runs every bench program for a second (bench_smoke).
+test: WITH_BENCH = ON
+demo: DEPS = build demo
+bench: DEPS = build bench
+bench: WITH_BENCH = ON
 
 .PHONY: all deps configure build test check-format format demo bench \
         install test-asan test-tsan clean
@@ -12,10 +26,12 @@ CMAKE_FLAGS ?=
 all: build
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(DEPS)
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCRPC_BUILD_TESTS=$(WITH_TESTS) -DCRPC_BUILD_BENCH=$(WITH_BENCH) \
+	  $(CMAKE_FLAGS) >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)

@@ -45,6 +45,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "peers", "python"))
+import require  # noqa: E402
+
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 START_TIMEOUT = 30
@@ -424,6 +428,7 @@ def main():
                     help="only the scenarios whose name contains TEXT")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
+    require.programs("taskset", "h2load")
     progs = Programs(os.path.abspath(args.build))
     work = tempfile.mkdtemp(prefix="crpc-bench-")
     if args.smoke:

@@ -1,35 +1,76 @@
 #!/usr/bin/env bash
-# Installs the Debian packages crpc needs to build, test and benchmark, and
-# the npm packages of the Node test peers (tests/peers/node).
-# Idempotent: only packages that are missing are installed, so a machine that
-# has everything does no network work. Runs as root (or through sudo).
+# scripts/install-deps.sh [GROUP...]: installs what GROUPs need on Debian 12,
+# as root or through sudo. With no GROUP, every group.
+#
+#   build  compile and install crpc (make build, make install): the
+#          compiler, the libraries crpc links, protoc and protoc-c
+#   test   make test, test-asan, test-tsan: Criterion, clang-format, the
+#          gRPC peers (Python grpcio and h2, Node @grpc/grpc-js, gRPC C++),
+#          nginx, openssl, and the aarch64 cross compiler and qemu; it
+#          includes bench, whose programs make test runs for a second each
+#   demo   make demo: Python grpcio for the Python client
+#   bench  make bench: gRPC C++ and h2load, the other side of the table
+#
+# Each group is one list below. Idempotent: only missing packages are
+# installed, so a machine that has everything does no network work.
 set -euo pipefail
 
-packages=(
-  # build
-  build-essential cmake pkg-config git
-  # runtime and code generation
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
-  libprotobuf-dev libnghttp2-dev libuv1-dev libssl-dev zlib1g-dev
+build=(
+  build-essential cmake pkg-config
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+  # the .proto files of protobuf's well-known types and descriptor.proto
+  libprotobuf-dev
+  libnghttp2-dev libuv1-dev libssl-dev zlib1g-dev
   # gRPC's own protos: health, reflection, testing, ...
   grpc-proto
-  # tests; the cross compiler and qemu run the aarch64 context switch
-  libcriterion-dev clang-format
+)
+demo=(
+  python3 python3-grpcio python3-protobuf protobuf-compiler-grpc
+)
+bench=(
+  python3 libgrpc++-dev protobuf-compiler-grpc
+  # h2load
+  nghttp2-client
+)
+test=(
+  libcriterion-dev clang-format git
+  # the aarch64 context switch, cross-compiled and run under qemu
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-  # gRPC peers of the integration tests: grpcio and its stub generator,
-  # gRPC C++, certificates, HTTP/2 probes
-  python3-grpcio python3-protobuf protobuf-compiler-grpc libgrpc++-dev
-  openssl nghttp2-client
+  # gRPC peers and probes: grpcio and its stub generator, a raw HTTP/2
+  # peer (h2, hpack), test certificates, pkill
+  python3 python3-grpcio python3-protobuf python3-h2 protobuf-compiler-grpc
+  openssl procps
   # a gRPC reverse proxy (grpc_pass) for the interop tests
   nginx
+  "${bench[@]}"
 )
-# Node for the @grpc/grpc-js peers: Debian's, unless a node is already
-# there (a node that ships its own npm must not get Debian's npm too).
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build test demo bench)
+packages=()
+node_peers=0
+for g in "${groups[@]}"; do
+  case $g in
+  build) packages+=("${build[@]}") ;;
+  demo) packages+=("${demo[@]}") ;;
+  bench) packages+=("${bench[@]}") ;;
+  test)
+    packages+=("${test[@]}")
+    node_peers=1
+    # Node for the @grpc/grpc-js peers: Debian's, unless a node is already
+    # there (a node that ships its own npm must not get Debian's npm too).
+    command -v node >/dev/null 2>&1 || packages+=(nodejs)
+    command -v npm >/dev/null 2>&1 || packages+=(npm)
+    ;;
+  *)
+    echo "install-deps: unknown group '$g' (build, test, demo, bench)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 missing=()
-for p in "${packages[@]}"; do
+for p in $(printf '%s\n' "${packages[@]}" | sort -u); do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
     missing+=("$p")
   fi
@@ -62,12 +103,14 @@ fi
 # The Node peers' packages, exactly as package-lock.json pins them. A stamp
 # in node_modules records which package.json and lock file it was made
 # from, so it is made again only when it is missing or they changed.
-peers="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/node"
-stamp="$peers/node_modules/.crpc-installed"
-want=$(cat "$peers/package.json" "$peers/package-lock.json" | sha256sum)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "install-deps: installing the Node test peers' packages (npm ci)" >&2
-  (cd "$peers" && npm ci --no-audit --no-fund --ignore-scripts \
-    --loglevel=error >/dev/null)
-  echo "$want" >"$stamp"
+if [ $node_peers -eq 1 ]; then
+  peers="$(cd "$(dirname "$0")/.." && pwd)/tests/peers/node"
+  stamp="$peers/node_modules/.crpc-installed"
+  want=$(cat "$peers/package.json" "$peers/package-lock.json" | sha256sum)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "install-deps: installing the Node test peers' packages (npm ci)" >&2
+    (cd "$peers" && npm ci --no-audit --no-fund --ignore-scripts \
+      --loglevel=error >/dev/null)
+    echo "$want" >"$stamp"
+  fi
 fi

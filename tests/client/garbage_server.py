@@ -40,6 +40,7 @@ SIGTERM.
 """
 import argparse
 import collections
+import os
 import select
 import signal
 import socket
@@ -48,10 +49,14 @@ import sys
 import threading
 import time
 
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("h2")
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import h2.events  # noqa: E402
+import h2.exceptions  # noqa: E402
 
 OVERSIZE = 5 * 1024 * 1024
 GOAWAY_HOLD_TIMEOUT_S = 3.0

@@ -33,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "peers", "python"))
 import procs  # noqa: E402
+import require  # noqa: E402
 
 START_TIMEOUT_S = 60
 SCENARIO_TIMEOUT_S = 200
@@ -307,6 +308,7 @@ Reply = collections.namedtuple("Reply", "text count")
 
 
 def grpcio_checks(args):
+    require.modules("grpc")
     import grpc
     import protos
     pa = argparse.ArgumentParser()
@@ -394,6 +396,7 @@ def main():
     ap.add_argument("--grpcio", action="store_true")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
+    require.modules("h2")  # garbage_server.py's
     if args.grpcio:
         passed, failed = grpcio_checks(args)
     else:

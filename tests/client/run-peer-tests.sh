@@ -43,7 +43,10 @@ suite_timeout=200  # seconds for one run of the suite
 server_lifetime=600 # a server outlives no cell, even of a killed run
 sanitizer_report='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:'
 
+. "$src/tests/support/require.sh"
+require pkill openssl
 for p in "${peers_wanted[@]}"; do
+  [ "$p" != grpc-js ] || require node
   case $p in
   crpc) need=("$server_bin" "$module") ;;
   grpcio) need=("$peers/python/reference_server.py") ;;

@@ -30,6 +30,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import require  # noqa: E402
+
 PYTHON = "/usr/bin/python3"
 START_TIMEOUT = 30    # seconds for a server to print its port
 STOP_TIMEOUT = 20     # seconds for a server to exit after SIGTERM
@@ -173,6 +177,9 @@ def main():
     ap.add_argument("--transports", default="plaintext,tls")
     ap.add_argument("--markdown", metavar="FILE")
     args = ap.parse_args()
+    used = set(args.clients.split(",")) | set(args.servers.split(","))
+    if "grpc-js" in used:
+        require.programs("node")
     build = os.path.abspath(args.build)
     src = os.path.abspath(args.source)
     peers = Peers(build, src)

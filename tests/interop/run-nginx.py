@@ -10,7 +10,8 @@ and the server_id case shows their calls reached both crpc-server
 instances.
 
 Usage: run-nginx.py BUILD_DIR SOURCE_DIR
-Exits 0 when everything passed; 77 (skipped) when nginx is not installed.
+Exits 0 when everything passed; without nginx it says which package to install
+and fails.
 """
 import os
 import re
@@ -21,6 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import require  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 START_TIMEOUT = 30
@@ -135,11 +140,8 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build, src = (os.path.abspath(a) for a in sys.argv[1:])
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.access(nginx, os.X_OK):
-        print("skipped: nginx is not installed (scripts/install-deps.sh "
-              "installs it)")
-        return 77
+    require.programs("nginx")
+    nginx = require.program_path("nginx")
     work = tempfile.mkdtemp(prefix="crpc-nginx-")
     certs = os.path.join(work, "certs")
     subprocess.run([os.path.join(src, "tests", "support",

@@ -21,6 +21,7 @@ its memory growth under a peer that stops reading. --verbose shows every
 frame received on stderr.
 """
 import argparse
+import os
 import random
 import select
 import socket
@@ -28,11 +29,11 @@ import struct
 import sys
 import time
 
-try:
-    import hpack
-except ImportError:  # pragma: no cover - depends on the machine
-    sys.exit("bad_input.py: needs the hpack module (python3-h2); "
-             "run it with /usr/bin/python3")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("hpack")
+import hpack  # noqa: E402
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 

@@ -19,9 +19,12 @@ import sys
 import threading
 from concurrent import futures
 
-import grpc
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 from bad_input import pb_decode, pb_field  # noqa: E402
 
 

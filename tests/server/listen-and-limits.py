@@ -23,7 +23,11 @@ import sys
 import tempfile
 import time
 
-import grpc
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 
 HANDSHAKE_TIMEOUT_MS = 500
 START_TIMEOUT_S = 30

@@ -42,6 +42,8 @@ if [ $reference -eq 0 ]; then
     fi
   done
 fi
+. "$src/tests/support/require.sh"
+require node pkill openssl
 if [ ! -d "$peers/node/node_modules/@grpc/grpc-js" ]; then
   echo "run-peer-tests: $peers/node/node_modules is missing: run scripts/install-deps.sh" >&2
   exit 1

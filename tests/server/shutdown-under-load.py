@@ -27,10 +27,11 @@ import sys
 import tempfile
 import time
 
-import grpc
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 import procs  # noqa: E402
 
 CONNECTIONS = 8

@@ -19,6 +19,9 @@ fi
 dir=$1
 files="ca.pem ca.key server.pem server.key client.pem client.key other-ca.pem"
 
+/usr/bin/python3 "$(dirname "$0")/../peers/python/require.py" \
+  "$(basename "$0")" openssl || exit 1
+
 mkdir -p "$dir"
 complete=1
 for f in $files; do

@@ -15,7 +15,9 @@ import sys
 import tempfile
 import types
 
-from google.protobuf import descriptor_pb2
+import require
+require.modules("google.protobuf")
+from google.protobuf import descriptor_pb2  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 DEFAULT_PROTO_PATH = [os.path.join(REPO, "tests", "server", "proto"),

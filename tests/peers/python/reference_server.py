@@ -24,9 +24,10 @@ import sys
 import threading
 import time
 
-import grpc
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 import protos  # noqa: E402
 
 PLACEMENT = "grpcio"

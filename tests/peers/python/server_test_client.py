@@ -28,9 +28,10 @@ import threading
 import time
 import uuid
 
-import grpc
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 import protos  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 

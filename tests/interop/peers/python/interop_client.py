@@ -31,11 +31,12 @@ import os
 import queue
 import sys
 
-import grpc
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 import stubs  # noqa: E402
 from proxy import CountingProxy  # noqa: E402
 

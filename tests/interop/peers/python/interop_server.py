@@ -34,9 +34,12 @@ import sys
 import threading
 import time
 
-import grpc
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "peers", "python"))
+import require  # noqa: E402
+require.modules("grpc")
+import grpc  # noqa: E402
 import stubs  # noqa: E402
 
 SERVER_ID = "grpcio-%d" % os.getpid()
