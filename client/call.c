@@ -25,6 +25,7 @@
 #include "crpc/error.h"
 #include "log_internal.h"
 #include "metadata_wire.h"
+#include "msgcheck.h"
 #include "percent.h"
 
 /* A writer waits while more than HIGH bytes are queued, until LOW. */
@@ -862,15 +863,45 @@ static crpc_status fail_early(crpc_status code, const char *msg,
   return code;
 }
 
+/* Room for a message naming the field of a request that cannot be
+ * encoded. */
+#define WHY_MAX 320
+
+/* The status, and in |*why| its message, for a request message |msg| that
+ * crpc__frame_encode_compressed() refused with |rc|; |buf| (WHY_MAX bytes)
+ * holds the message when it names the field at fault. */
+static crpc_status encode_status(int rc, const ProtobufCMessage *msg, char *buf,
+                                 const char **why) {
+  switch (rc) {
+  case CRPC_ETOOBIG:
+    *why = "the request message is larger than the channel's send limit";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_ENOMEM:
+    *why = "out of memory";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_EPACK: {
+    static const char pfx[] = "the request message cannot be encoded: ";
+    memcpy(buf, pfx, sizeof(pfx));
+    crpc__msgcheck(msg, buf + sizeof(pfx) - 1, WHY_MAX - sizeof(pfx) + 1);
+    *why = buf;
+    return CRPC_STATUS_INTERNAL;
+  }
+  default:
+    *why = "the request could not be encoded";
+    return CRPC_STATUS_INTERNAL;
+  }
+}
+
 /*
  * Makes a call and posts its start. On success |*out| holds the call with
  * two references: the done future's (the caller's, as |*done|) and the
- * handle's (dropped by crpc_call_free, or at once for unary calls).
+ * handle's (dropped by crpc_call_free, or at once for unary calls). On
+ * failure |*why| is a static message or |buf| (WHY_MAX bytes).
  */
 static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
                              const ProtobufCMessage *req,
                              const crpc_call_opts *opts, crpc__ccall **out,
-                             const char **why) {
+                             const char **why, char *buf) {
   static const crpc_call_opts none;
   if (!opts)
     opts = &none;
@@ -938,15 +969,7 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   if (rc == 0 && crpc_future_new(NULL, &call->done_f) != 0)
     rc = CRPC_ENOMEM;
   if (rc != 0) {
-    crpc_status st = CRPC_STATUS_INTERNAL;
-    *why = "the request could not be encoded";
-    if (rc == CRPC_ETOOBIG) {
-      st = CRPC_STATUS_RESOURCE_EXHAUSTED;
-      *why = "the request message is larger than the channel's send limit";
-    } else if (rc == CRPC_ENOMEM) {
-      st = CRPC_STATUS_RESOURCE_EXHAUSTED;
-      *why = "out of memory";
-    }
+    crpc_status st = encode_status(rc, req, buf, why);
     crpc_future_unref(call->done_f);
     atomic_store(&call->refs, 1);
     crpc__ccall_unref(call);
@@ -1109,13 +1132,11 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   int rc = crpc__frame_encode_compressed(&b, msg, call->enc,
                                          call->ch->opts.max_send_bytes);
   if (rc != 0) {
+    char buf[WHY_MAX];
+    const char *why;
+    crpc_status st = encode_status(rc, msg, buf, &why);
     crpc__buf_cleanup(&b);
-    return rc == CRPC_ETOOBIG
-               ? done_future(CRPC_STATUS_RESOURCE_EXHAUSTED,
-                             "the request message is larger than the "
-                             "channel's send limit")
-               : done_future(CRPC_STATUS_INTERNAL,
-                             "the request could not be encoded");
+    return done_future(st, why);
   }
   crpc_future *f;
   if (crpc_future_new(NULL, &f) != 0) {
@@ -1289,7 +1310,8 @@ crpc_status crpc_call_start(crpc_channel *ch, const crpc_method *method,
                             const crpc_call_opts *opts, crpc_call **out) {
   crpc__ccall *call;
   const char *why;
-  crpc_status st = call_make(ch, method, req, opts, &call, &why);
+  char buf[WHY_MAX];
+  crpc_status st = call_make(ch, method, req, opts, &call, &why, buf);
   if (st != CRPC_STATUS_OK)
     return fail_early(st, why, opts ? opts->status_out : NULL);
   *out = (crpc_call *)call;
@@ -1301,7 +1323,8 @@ crpc_future *crpc_call_unary_async(crpc_channel *ch, const crpc_method *method,
                                    const crpc_call_opts *opts) {
   crpc__ccall *call;
   const char *why;
-  crpc_status st = call_make(ch, method, req, opts, &call, &why);
+  char buf[WHY_MAX];
+  crpc_status st = call_make(ch, method, req, opts, &call, &why, buf);
   if (st != CRPC_STATUS_OK) {
     crpc_future *f;
     if (crpc_future_new(NULL, &f) != 0)

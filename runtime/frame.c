@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crpc/error.h"
+#include "msgcheck.h"
 
 /* The most room taken for a message before its bytes arrive: up to this,
  * a message split across chunks is copied once into a buffer of its size
@@ -180,10 +181,13 @@ static int start_frame(crpc__buf *out, size_t len, int compressed,
 
 int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
                        size_t max_size) {
-  size_t len = protobuf_c_message_get_packed_size(msg);
   uint8_t *body;
+  size_t len;
   int rc;
 
+  if (crpc__msgcheck(msg, NULL, 0) != 0)
+    return CRPC_EPACK;
+  len = protobuf_c_message_get_packed_size(msg);
   rc = check_size(len, max_size);
   if (rc != 0)
     return rc;
@@ -271,6 +275,8 @@ int crpc__frame_encode_compressed(crpc__buf *out, const ProtobufCMessage *msg,
     return crpc__frame_encode(out, msg, max_size);
   if (crpc__compress_name(enc) == NULL)
     return CRPC_EENCODING;
+  if (crpc__msgcheck(msg, NULL, 0) != 0)
+    return CRPC_EPACK;
   len = protobuf_c_message_get_packed_size(msg);
   if (len > max_size)
     return CRPC_ETOOBIG;

@@ -106,6 +106,8 @@ int crpc__frame_decoder_mid_message(const crpc__frame_decoder *d);
  * Ownership: |msg| is borrowed for the call.
  * Thread: any, on an |out| the caller owns.
  * Returns 0, or one of these, and then the content of |out| is unchanged:
+ *   CRPC_EPACK    protobuf-c cannot pack |msg| (crpc__msgcheck() says
+ *                 which field and why).
  *   CRPC_ETOOBIG  the packed message exceeds |max_size| (or 4 GiB - 1),
  *                 or the frame does not fit under the limit of |out|.
  *   CRPC_ENOMEM   out of memory.
@@ -120,6 +122,7 @@ int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
  * Ownership: |msg| is borrowed for the call.
  * Thread: any, on an |out| the caller owns.
  * Returns 0, or one of these, and then the content of |out| is unchanged:
+ *   CRPC_EPACK      protobuf-c cannot pack |msg| (see crpc__msgcheck()).
  *   CRPC_ETOOBIG    the packed message exceeds |max_size|, the compressed
  *                   one exceeds 4 GiB - 1, or the frame does not fit under
  *                   the limit of |out|.

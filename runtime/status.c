@@ -31,7 +31,7 @@ enum {
 
 const char *crpc_status_name(int code) {
   if (code < 0 || (size_t)code >= N_STATUS)
-    return NULL;
+    return "NOT_A_GRPC_STATUS";
   return status_names[code];
 }
 

@@ -20,6 +20,7 @@
 #include "deadline_internal.h"
 #include "log_internal.h"
 #include "metadata_wire.h"
+#include "msgcheck.h"
 #include "percent.h"
 #include "server_internal.h"
 
@@ -651,6 +652,48 @@ static int has_single_reply(const crpc_method *m) {
          m->kind == CRPC_METHOD_CLIENT_STREAMING;
 }
 
+crpc_status crpc__call_encode_status(crpc__call *call,
+                                     const ProtobufCMessage *msg, int rc,
+                                     const char **text) {
+  char why[256];
+  switch (rc) {
+  case CRPC_ETOOBIG:
+    *text = "response message larger than the limit";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_EPACK:
+    crpc__msgcheck(msg, why, sizeof(why));
+    crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
+              "%s: the handler's response message cannot be encoded: %s; the "
+              "client gets INTERNAL",
+              call->path, why);
+    *text = "the server could not encode its response message";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_ENOMEM:
+    *text = "out of memory";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  default:
+    *text = "cannot encode the response";
+    return CRPC_STATUS_INTERNAL;
+  }
+}
+
+/* A handler returned |st|, which is no gRPC status (-1, a CRPC_E* code):
+ * says so at warning level, naming the method, and writes the client's
+ * message into |text|. The call ends UNKNOWN, as gRPC ends a call whose
+ * handler failed in a way it cannot name. */
+static const char *not_a_status(crpc__call *call, int st, char *text,
+                                size_t len) {
+  const char *name = crpc_err_name(st);
+  int ours = strncmp(name, "CRPC_", 5) == 0;
+  snprintf(text, len,
+           "the handler returned %d%s%s%s, which is not a gRPC "
+           "status code",
+           st, ours ? " (" : "", ours ? name : "", ours ? ")" : "");
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
+            "%s: %s; the client gets UNKNOWN", call->path, text);
+  return text;
+}
+
 /* Runs on the handler's thread: the handler, then the reply's encoding. */
 static void run_handler(crpc__call *call) {
   const crpc__route *r = call->route;
@@ -658,19 +701,22 @@ static void run_handler(crpc__call *call) {
   crpc_server_stream *stream =
       m->kind == CRPC_METHOD_UNARY ? NULL : (crpc_server_stream *)call;
   crpc_status st = CRPC_STATUS_CANCELLED;
+  char text[160];
+  const char *msg = NULL;
   if (!atomic_load(&call->cancelled)) {
     void *outer = crpc__handler_ctx_set(&call->ctx);
     st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
                    stream);
     crpc__handler_ctx_set(outer);
   }
-  if ((int)st < 0 || (int)st > 16)
+  if ((int)st < 0 || (int)st > 16) {
+    msg = not_a_status(call, (int)st, text, sizeof(text));
     st = CRPC_STATUS_UNKNOWN;
+  }
   if (call->last_read) {
     protobuf_c_message_free_unpacked(call->last_read, NULL);
     call->last_read = NULL;
   }
-  const char *msg = NULL;
   int encoded = 0, rc = 0;
   crpc__buf b;
   crpc__buf_init(&b, SIZE_MAX);
@@ -687,10 +733,7 @@ static void run_handler(crpc__call *call) {
                                        call->sl->srv->opts.max_send_bytes);
     if (rc != 0) {
       crpc__buf_reset(&b);
-      st = rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
-                              : CRPC_STATUS_INTERNAL;
-      msg = rc == CRPC_ETOOBIG ? "response message larger than the limit"
-                               : "cannot encode the response";
+      st = crpc__call_encode_status(call, call->reply, rc, &msg);
     }
     encoded = 1;
   }

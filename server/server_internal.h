@@ -280,6 +280,13 @@ void crpc__call_end(crpc__call *call, crpc_status code, const char *msg);
 /* The encoding of the next response message: the call's, unless the
  * handler asked for plain messages (ctx.c). Thread: the handler's. */
 crpc__encoding crpc__call_message_encoding(const crpc__call *call);
+/* The status, and in |*text| the client's message, for a response message
+ * |msg| that crpc__frame_encode_compressed() refused with |rc|; a message
+ * protobuf-c cannot pack is logged at warning level with the method and
+ * the field at fault. Thread: the handler's. */
+crpc_status crpc__call_encode_status(crpc__call *call,
+                                     const ProtobufCMessage *msg, int rc,
+                                     const char **text);
 /* The status and message for crpc__frame_unpack()'s error |rc|. */
 crpc_status crpc__call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */

@@ -90,9 +90,9 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
       crpc__frame_encode_compressed(&b, msg, crpc__call_message_encoding(call),
                                     call->sl->srv->opts.max_send_bytes);
   if (rc != 0) {
+    const char *text;
     crpc__buf_cleanup(&b);
-    return rc == CRPC_ETOOBIG ? CRPC_STATUS_RESOURCE_EXHAUSTED
-                              : CRPC_STATUS_INTERNAL;
+    return crpc__call_encode_status(call, msg, rc, &text);
   }
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;

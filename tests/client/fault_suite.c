@@ -88,11 +88,6 @@ static void sleep_ms(int64_t ms) {
     ;
 }
 
-static const char *code_name(crpc_status st) {
-  const char *n = crpc_status_name((int)st);
-  return n != NULL ? n : "?";
-}
-
 /* The driver. */
 
 /* Reads |path| into a new string, or NULL when it does not exist. */
@@ -199,7 +194,7 @@ static outcome loop_call(crpc_channel *ch, const char *name, int sleep,
            si.message != NULL ? si.message : "");
   cr_assert_eq(o.code, si.code, "status_out disagrees with the return");
   cr_assert((o.code == CRPC_STATUS_OK) == (rep != NULL),
-            "a reply with OK, none otherwise (%s)", code_name(o.code));
+            "a reply with OK, none otherwise (%s)", crpc_status_name(o.code));
   if (rep != NULL) {
     snprintf(o.text, sizeof(o.text), "%s", rep->text ? rep->text : "");
     o.count = rep->count;
@@ -217,7 +212,7 @@ static outcome ok_call(crpc_channel *ch, const char *name,
   outcome o = loop_call(ch, name, 0, spec);
 
   cr_assert_eq(o.code, CRPC_STATUS_OK, "call %s: %s: %s", name,
-               code_name(o.code), o.message);
+               crpc_status_name(o.code), o.message);
   snprintf(want, sizeof(want), "hello %s", name);
   cr_assert_str_eq(o.text, want);
   return o;
@@ -254,8 +249,8 @@ static void expect_reply(crpc_future *f, const char *name, int on_worker) {
   crpc_status st = on_worker ? crpc_servertest_worker_test_unary_result(f, &rep)
                              : crpc_servertest_loop_test_unary_result(f, &rep);
 
-  cr_assert_eq(st, CRPC_STATUS_OK, "call %s: %s: %s", name, code_name(st),
-               crpc_future_message(f));
+  cr_assert_eq(st, CRPC_STATUS_OK, "call %s: %s: %s", name,
+               crpc_status_name(st), crpc_future_message(f));
   snprintf(want, sizeof(want), "hello %s", name);
   cr_assert_not_null(rep);
   cr_assert_str_eq(rep->text, want);
@@ -289,7 +284,8 @@ Test(faults, killed_mid_call) {
     fprintf(stderr,
             "killed_mid_call: call in flight: %s \"%s\" %lld ms after "
             "the kill\n",
-            code_name(st), crpc_future_message(f), (long long)(now_ms() - t0));
+            crpc_status_name(st), crpc_future_message(f),
+            (long long)(now_ms() - t0));
     cr_assert_eq(st, CRPC_STATUS_UNAVAILABLE);
     cr_assert_lt(now_ms() - t0, 8000, "the failure took too long");
     crpc_future_unref(f);
@@ -298,7 +294,7 @@ Test(faults, killed_mid_call) {
   fprintf(stderr,
           "killed_mid_call: fail-fast call while down: %s \"%s\" in "
           "%lld ms\n",
-          code_name(o.code), o.message, (long long)o.elapsed_ms);
+          crpc_status_name(o.code), o.message, (long long)o.elapsed_ms);
   cr_assert_eq(o.code, CRPC_STATUS_UNAVAILABLE);
   cr_assert_lt(o.elapsed_ms, 4000);
 
@@ -370,8 +366,8 @@ Test(faults, goaway_retry, .timeout = 30) {
     rep_t *rep = NULL;
     wait_status(fs[i], 20000);
     crpc_status st = crpc_servertest_loop_test_unary_result(fs[i], &rep);
-    cr_assert_eq(st, CRPC_STATUS_OK, "call %s: %s: %s", names[i], code_name(st),
-                 crpc_future_message(fs[i]));
+    cr_assert_eq(st, CRPC_STATUS_OK, "call %s: %s: %s", names[i],
+                 crpc_status_name(st), crpc_future_message(fs[i]));
     conn[i] = rep->count;
     first = conn[i] < first ? conn[i] : first;
     crpc__servertest__rep__free_unpacked(rep, NULL);
@@ -402,7 +398,7 @@ static int32_t whoami(crpc_channel *ch) {
 
   crpc_status_info_init(&si);
   st = crpc_composetest_compose_whoami(ch, &req, &rep, &opts);
-  cr_assert_eq(st, CRPC_STATUS_OK, "Whoami: %s: %s", code_name(st),
+  cr_assert_eq(st, CRPC_STATUS_OK, "Whoami: %s: %s", crpc_status_name(st),
                si.message != NULL ? si.message : "");
   pid = rep->pid;
   crpc__composetest__whoami_rep__free_unpacked(rep, NULL);
@@ -512,7 +508,7 @@ Test(faults, refused, .timeout = 30) {
   outcome o = loop_call(ch, "wait-for-ready", 0, &wfr);
 
   fprintf(stderr, "refused: wait-for-ready, 700 ms: %s \"%s\" after %lld ms\n",
-          code_name(o.code), o.message, (long long)o.elapsed_ms);
+          crpc_status_name(o.code), o.message, (long long)o.elapsed_ms);
   cr_assert_eq(o.code, CRPC_STATUS_DEADLINE_EXCEEDED);
   cr_assert_geq(o.elapsed_ms, 650);
   cr_assert_lt(o.elapsed_ms, 3000);
@@ -524,7 +520,7 @@ Test(faults, refused, .timeout = 30) {
     fprintf(stderr,
             "refused: fail-fast, 700 ms, %s channel: %s \"%s\" after "
             "%lld ms\n",
-            i == 0 ? "new" : "backing-off", code_name(o.code), o.message,
+            i == 0 ? "new" : "backing-off", crpc_status_name(o.code), o.message,
             (long long)o.elapsed_ms);
     cr_assert_eq(o.code, CRPC_STATUS_UNAVAILABLE);
     cr_assert_lt(o.elapsed_ms, 500);
@@ -547,7 +543,8 @@ Test(faults, refused_then_started, .timeout = 30) {
   cr_assert_not_null(f);
   sleep_ms(500);
   cr_assert_not(crpc_future_is_done(f), "gave up with %s: %s",
-                code_name(crpc_future_status(f)), crpc_future_message(f));
+                crpc_status_name(crpc_future_status(f)),
+                crpc_future_message(f));
   ctl_do("start");
   t0 = now_ms();
   wait_status(f, 15000);
@@ -577,8 +574,8 @@ static outcome flaky_call(crpc_channel *ch, const char *key, const char *fails,
   fprintf(stderr,
           "retries: key %s, %s failure(s) with %s, max_attempts %u: "
           "%s \"%s\" (attempt %d) in %lld ms\n",
-          key, fails, code, max_attempts, code_name(o.code), o.message, o.count,
-          (long long)o.elapsed_ms);
+          key, fails, code, max_attempts, crpc_status_name(o.code), o.message,
+          o.count, (long long)o.elapsed_ms);
   return o;
 }
 
@@ -644,8 +641,9 @@ static void bad_input(const bad_case *c) {
   }
   o = loop_call(ch, c->mode, 0, &bad);
   fprintf(stderr, "bad input %s: %s \"%s\" in %lld ms\n", c->mode,
-          code_name(o.code), o.message, (long long)o.elapsed_ms);
-  cr_assert(allowed(c, o.code), "%s: got %s", c->mode, code_name(o.code));
+          crpc_status_name(o.code), o.message, (long long)o.elapsed_ms);
+  cr_assert(allowed(c, o.code), "%s: got %s", c->mode,
+            crpc_status_name(o.code));
   cr_assert_neq(o.message[0], '\0', "%s: the status should say what was wrong",
                 c->mode);
   cr_assert_lt(o.elapsed_ms, 5000, "%s: waited for the deadline", c->mode);
@@ -706,10 +704,10 @@ Test(faults, bad_http1, .timeout = 30) {
   crpc_channel *good = open_channel(env("FAULT_GARBAGE"), CRPC_LB_PICK_FIRST);
   outcome o = loop_call(ch, "http1", 0, &quick);
 
-  fprintf(stderr, "bad input http1: %s \"%s\" in %lld ms\n", code_name(o.code),
-          o.message, (long long)o.elapsed_ms);
+  fprintf(stderr, "bad input http1: %s \"%s\" in %lld ms\n",
+          crpc_status_name(o.code), o.message, (long long)o.elapsed_ms);
   cr_assert(o.code == CRPC_STATUS_UNAVAILABLE || o.code == CRPC_STATUS_INTERNAL,
-            "got %s", code_name(o.code));
+            "got %s", crpc_status_name(o.code));
   cr_assert_neq(o.message[0], '\0');
   cr_assert_lt(o.elapsed_ms, 4000);
   ok_call(good, "after", &patient);
@@ -730,7 +728,7 @@ static Crpc__Composetest__FanRep *fan_out_result(crpc_future *f) {
 
   wait_status(f, 120000);
   st = crpc_composetest_compose_fan_out_result(f, &rep);
-  cr_assert_eq(st, CRPC_STATUS_OK, "FanOut: %s: %s", code_name(st),
+  cr_assert_eq(st, CRPC_STATUS_OK, "FanOut: %s: %s", crpc_status_name(st),
                crpc_future_message(f));
   return rep;
 }
@@ -854,8 +852,8 @@ Test(faults, compose_worker_pool) {
     Crpc__Composetest__NestRep *rep = NULL;
     char want[300];
     crpc_status st = crpc_composetest_compose_nested_result(fs[i], &rep);
-    cr_assert_eq(st, CRPC_STATUS_OK, "Nested %d: %s: %s", i, code_name(st),
-                 crpc_future_message(fs[i]));
+    cr_assert_eq(st, CRPC_STATUS_OK, "Nested %d: %s: %s", i,
+                 crpc_status_name(st), crpc_future_message(fs[i]));
     snprintf(want, sizeof(want), "hello %s", tags[i]);
     cr_assert_str_eq(rep->text, want);
     cr_assert_str_eq(rep->placement, "loop");
@@ -879,7 +877,7 @@ static Crpc__Servertest__StatsRep *stats(crpc_channel *ds, const char *tag) {
 
   req.tag = (char *)tag;
   st = crpc_servertest_worker_test_stats(ds, &req, &rep, &opts);
-  cr_assert_eq(st, CRPC_STATUS_OK, "Stats: %s", code_name(st));
+  cr_assert_eq(st, CRPC_STATUS_OK, "Stats: %s", crpc_status_name(st));
   return rep;
 }
 
@@ -908,7 +906,7 @@ static Crpc__Composetest__OutcomeRep *nested_outcome(crpc_channel *cs,
     crpc_call_opts opts = {.timeout_ms = 5000};
     req.tag = (char *)tag;
     crpc_status st = crpc_composetest_compose_outcome(cs, &req, &rep, &opts);
-    cr_assert_eq(st, CRPC_STATUS_OK, "Outcome: %s", code_name(st));
+    cr_assert_eq(st, CRPC_STATUS_OK, "Outcome: %s", crpc_status_name(st));
     if (rep->found)
       return rep;
     crpc__composetest__outcome_rep__free_unpacked(rep, NULL);
@@ -940,7 +938,8 @@ static void deadline_case(crpc_channel *cs, crpc_channel *ds, int coroutine,
   req.timeout_ms = no_propagation ? 1500 : 0;
   f = nested_async(cs, coroutine, &req, &opts);
   st = wait_status(f, 10000);
-  cr_assert_eq(st, CRPC_STATUS_DEADLINE_EXCEEDED, "%s: %s", tag, code_name(st));
+  cr_assert_eq(st, CRPC_STATUS_DEADLINE_EXCEEDED, "%s: %s", tag,
+               crpc_status_name(st));
   crpc_future_unref(f);
   if (no_propagation) {
     /* Not cut at the parent's deadline: still waiting at 800 ms. */
@@ -955,7 +954,7 @@ static void deadline_case(crpc_channel *cs, crpc_channel *ds, int coroutine,
   fprintf(stderr,
           "compose_deadline: %s: the nested call ended %s \"%s\" "
           "after %lld ms; downstream saw deadline %d, cancelled %d\n",
-          tag, code_name((crpc_status)o->code), o->message,
+          tag, crpc_status_name((crpc_status)o->code), o->message,
           (long long)o->elapsed_ms, sr->deadline, sr->cancelled);
   cr_assert_eq(sr->deadline, 1, "%s: the downstream deadline", tag);
   cr_assert_eq(sr->cancelled, 0);
@@ -967,7 +966,7 @@ static void deadline_case(crpc_channel *cs, crpc_channel *ds, int coroutine,
     /* Cut at the parent's deadline, which passed at 300 ms. */
     cr_assert(o->code == CRPC_STATUS_DEADLINE_EXCEEDED ||
                   o->code == CRPC_STATUS_CANCELLED,
-              "%s", code_name((crpc_status)o->code));
+              "%s", crpc_status_name((crpc_status)o->code));
     cr_assert_lt(o->elapsed_ms, 1200);
   }
   crpc__servertest__stats_rep__free_unpacked(sr, NULL);
@@ -998,7 +997,7 @@ static void cancel_case(crpc_channel *cs, crpc_channel *ds, int coroutine) {
   fprintf(stderr,
           "compose_deadline: %s: the nested call ended %s \"%s\" "
           "after %lld ms; downstream saw deadline %d, cancelled %d\n",
-          tag, code_name((crpc_status)o->code), o->message,
+          tag, crpc_status_name((crpc_status)o->code), o->message,
           (long long)o->elapsed_ms, sr->deadline, sr->cancelled);
   cr_assert_eq(sr->cancelled, 1, "%s: the downstream cancellation", tag);
   cr_assert_eq(o->code, CRPC_STATUS_CANCELLED);

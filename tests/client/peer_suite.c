@@ -108,11 +108,6 @@ static void pause_ms(int64_t ms) {
     ;
 }
 
-static const char *code_name(crpc_status st) {
-  const char *n = crpc_status_name((int)st);
-  return n != NULL ? n : "(not a status)";
-}
-
 static const char *or_empty(const char *s) {
   return s != NULL ? s : "";
 }
@@ -319,8 +314,8 @@ static void expect_rep(const service *svc, const rep_t *rep, const char *name,
 /* Fails the test unless |st| is |want|, showing the status message. */
 static void expect_status(crpc_status st, crpc_status want,
                           const crpc_status_info *si, const char *what) {
-  cr_assert_eq(st, want, "%s: %s (\"%s\"), want %s", what, code_name(st),
-               si != NULL ? or_empty(si->message) : "", code_name(want));
+  cr_assert_eq(st, want, "%s: %s (\"%s\"), want %s", what, crpc_status_name(st),
+               si != NULL ? or_empty(si->message) : "", crpc_status_name(want));
 }
 
 /* How many wait_cancel calls tagged |tag| the server saw cancelled and
@@ -357,7 +352,7 @@ Test(peers, connect_completes_ready) {
   crpc_future *f = crpc_channel_connect(ch);
   wait_done(f, READY_MS, "crpc_channel_connect");
   cr_assert_eq(crpc_future_status(f), CRPC_STATUS_OK, "connect: %s (%s)",
-               code_name(crpc_future_status(f)), crpc_future_message(f));
+               crpc_status_name(crpc_future_status(f)), crpc_future_message(f));
   crpc_future_unref(f);
   crpc_channel_free(ch);
 }
@@ -398,7 +393,7 @@ static void unary_blocking(const service *svc) {
   crpc_status st = svc->unary(ch, &req, &rep, &o);
   expect_status(st, CRPC_STATUS_OK, &si, svc->name);
   cr_assert_eq(si.code, CRPC_STATUS_OK, "status_out says %s",
-               code_name(si.code));
+               crpc_status_name(si.code));
   expect_rep(svc, rep, "unary", small_payload, sizeof small_payload);
   rep_free(rep);
   crpc_status_info_cleanup(&si);
@@ -484,7 +479,7 @@ static void server_stream(const service *svc, int async) {
   st = svc->ss_finish(r);
   expect_status(st, CRPC_STATUS_OK, &si, "ServerStream finish");
   cr_assert_eq(si.code, CRPC_STATUS_OK, "status_out says %s",
-               code_name(si.code));
+               crpc_status_name(si.code));
   svc->ss_free(r);
   crpc_status_info_cleanup(&si);
   crpc_channel_free(ch);
@@ -646,7 +641,7 @@ Test(peers, failed_call_blocking) {
   expect_status(st, CRPC_STATUS_OUT_OF_RANGE, &si, "Unary");
   cr_assert_null(rep, "a reply from a failed call");
   cr_assert_eq(si.code, CRPC_STATUS_OUT_OF_RANGE, "status_out says %s",
-               code_name(si.code));
+               crpc_status_name(si.code));
   cr_assert_str_eq(or_empty(si.message), status_message,
                    "message \"%s\", want \"%s\"", or_empty(si.message),
                    status_message);
@@ -793,13 +788,14 @@ Test(peers, future_cancel_seen_by_server) {
   /* Long enough for the handler to be waiting when the cancel comes. */
   pause_ms(500);
   cr_assert_not(crpc_future_is_done(f), "the call ended by itself: %s (%s)",
-                code_name(crpc_future_status(f)), crpc_future_message(f));
+                crpc_status_name(crpc_future_status(f)),
+                crpc_future_message(f));
   int64_t t0 = now_ms();
   cr_assert_eq(crpc_future_cancel(f), 0);
   wait_done(f, PROMPT_MS, "a cancelled future");
   int64_t took = now_ms() - t0;
   cr_assert_eq(crpc_future_status(f), CRPC_STATUS_CANCELLED, "status %s",
-               code_name(crpc_future_status(f)));
+               crpc_status_name(crpc_future_status(f)));
   cr_assert_lt(took, PROMPT_MS, "completed %lld ms after the cancel",
                (long long)took);
   rep_t *rep = NULL;
@@ -1079,7 +1075,8 @@ Test(peers, many_async_gathered_with_all) {
   cr_assert_eq(crpc_future_all(fs, MANY, &all), 0);
   wait_done(all, 120000 + PROMPT_MS, "1000 calls gathered");
   cr_assert_eq(crpc_future_status(all), CRPC_STATUS_OK, "gathered: %s (%s)",
-               code_name(crpc_future_status(all)), crpc_future_message(all));
+               crpc_status_name(crpc_future_status(all)),
+               crpc_future_message(all));
   for (int i = 0; i < MANY; i++) {
     char name[16];
     snprintf(name, sizeof name, "n%d", i);
@@ -1118,7 +1115,8 @@ Test(peers, any_gives_the_first_done) {
   cr_assert_eq(crpc_future_any_index(any), 2, "call %td finished first",
                crpc_future_any_index(any));
   cr_assert_eq(crpc_future_status(any), CRPC_STATUS_OK, "any: %s (%s)",
-               code_name(crpc_future_status(any)), crpc_future_message(any));
+               crpc_status_name(crpc_future_status(any)),
+               crpc_future_message(any));
   rep_t *rep = NULL;
   cr_assert_eq(loop.unary_result(fs[2], &rep), CRPC_STATUS_OK);
   expect_rep(&loop, rep, "quick", NULL, 0);
@@ -1127,7 +1125,7 @@ Test(peers, any_gives_the_first_done) {
     if (i == 2)
       continue;
     cr_assert_not(crpc_future_is_done(fs[i]), "waiting call %d ended: %s", i,
-                  code_name(crpc_future_status(fs[i])));
+                  crpc_status_name(crpc_future_status(fs[i])));
     cr_assert_eq(crpc_future_cancel(fs[i]), 0);
     cr_assert_eq(crpc_future_status(fs[i]), CRPC_STATUS_CANCELLED);
   }

@@ -37,7 +37,8 @@ CRPC_BEGIN_DECLS
   X(ESTATE, -1020, "not allowed in the current state")                         \
   X(ENOTFOUND, -1021, "not found")                                             \
   X(EUNPACK, -1022, "protobuf message could not be decoded")                   \
-  X(ESTACK, -1023, "coroutine stack could not be created")
+  X(ESTACK, -1023, "coroutine stack could not be created")                     \
+  X(EPACK, -1024, "protobuf message cannot be encoded (a NULL pointer)")
 
 typedef enum {
 #define CRPC_ERRNO_ENUM(name, code, text) CRPC_##name = (code),

@@ -38,7 +38,8 @@ typedef enum {
 
 /*
  * Returns the canonical name of |code| ("OK", "DEADLINE_EXCEEDED", ...), as
- * gRPC spells it, or NULL when |code| is outside 0-16. Thread: any.
+ * gRPC spells it; "NOT_A_GRPC_STATUS" when |code| is outside 0-16, so the
+ * result can always be printed. Static storage. Thread: any.
  */
 CRPC_EXTERN const char *crpc_status_name(int code);
 

@@ -108,7 +108,11 @@ CRPC_EXTERN crpc_status crpc_server_stream_read(crpc_server_stream *s,
  * call, waiting while HTTP/2 flow control holds it back.
  * Ownership: |msg| is serialized before return.
  * Returns OK, or CANCELLED / DEADLINE_EXCEEDED when the call is gone, or
- * RESOURCE_EXHAUSTED for a message over the send limit.
+ * RESOURCE_EXHAUSTED for a message over the send limit (or out of
+ * memory), or INTERNAL for a message protobuf-c cannot pack (a NULL
+ * element of a repeated field, bytes with a length and no data, a oneof
+ * case naming a NULL member, a sub-message never initialized), which is
+ * logged at warning level with the method and the field.
  */
 CRPC_EXTERN crpc_status crpc_server_stream_write(crpc_server_stream *s,
                                                  const ProtobufCMessage *msg);
