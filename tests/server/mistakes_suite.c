@@ -10,7 +10,9 @@
  *     INTERNAL, the log a warning naming the method and the field, and
  *     the server does not crash;
  *   - the same in a server stream: the send fails INTERNAL, the messages
- *     before it arrive.
+ *     before it arrive;
+ *   - a request the client cannot pack: the call fails INTERNAL at once,
+ *     naming the field, and sends nothing.
  *
  * After every mistake the same server answers a good call.
  */
@@ -304,5 +306,31 @@ Test(mistakes, stream_message_that_cannot_be_packed, .init = start,
   crpc_status_info_cleanup(&si);
   cr_assert(logged("/crpc.mistakes.Mistakes/BrokenStream:", breakages[0].field),
             "no warning in:\n%s", log_text);
+  still_serving();
+}
+
+Test(mistakes, request_that_cannot_be_packed, .init = start, .fini = stop,
+     .timeout = 60) {
+  Ask ask = CRPC__MISTAKES__ASK__INIT;
+  char *notes[] = {NULL};
+  ask.n_notes = 1;
+  ask.notes = notes;
+  static const char says[] = "the request message cannot be encoded: "
+                             "crpc.mistakes.Ask.notes[0]: NULL string in a "
+                             "repeated field";
+  crpc_status_info si;
+  crpc_status_info_init(&si);
+  cr_assert_eq(call(crpc_mistakes_mistakes_status, &ask, &si),
+               CRPC_STATUS_INTERNAL);
+  cr_assert_str_eq(si.message, says);
+  crpc_status_info_cleanup(&si);
+  crpc_future *f = crpc_mistakes_mistakes_status_async(ch, &ask, NULL);
+  cr_assert_not_null(f);
+  cr_assert_eq(crpc_future_wait(f), 0);
+  cr_assert_eq(crpc_future_status(f), CRPC_STATUS_INTERNAL);
+  cr_assert_str_eq(crpc_future_message(f), says);
+  crpc_future_unref(f);
+  /* Nothing reached the server. */
+  cr_assert_not(logged("/crpc.mistakes.Mistakes/Status:", ""));
   still_serving();
 }
