@@ -58,9 +58,11 @@ static const crpc_logger *lg(crpc_channel *ch) {
 
 /* Handles. */
 
+static void closed_now(crpc_channel *ch);
+
 void crpc__channel_handle_closed(crpc_channel *ch) {
   if (--ch->open_handles == 0 && ch->closing)
-    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+    closed_now(ch);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -598,18 +600,55 @@ static void close_run(crpc__task *t) {
     uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
   crpc__channel_flush(ch);
   if (ch->open_handles == 0)
-    crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+    closed_now(ch);
+}
+
+/* The last step of every free: releases |ch| and says so. */
+static void channel_finish(void *arg) {
+  crpc_channel *ch = arg;
+  crpc_logger lg = ch->opts.logger;
+  char target[160];
+  snprintf(target, sizeof(target), "%s",
+           ch->target.authority ? ch->target.authority : "?");
+  channel_release(ch);
+  crpc__log(&lg, CRPC_LOG_DEBUG, "channel to %s closed", target);
+}
+
+/* A channel freed on its own loop, now closed. Runs as a task, so that no
+ * close callback is still using the channel. */
+static void free_run(crpc__task *t) {
+  crpc_channel *ch =
+      (crpc_channel *)((char *)t - offsetof(crpc_channel, free_task));
+  if (ch->owns_loop)
+    crpc__loop_retire(ch->loop, channel_finish, ch); /* its thread frees */
+  else
+    channel_finish(ch);
+}
+
+/* Every handle has closed. Loop thread. */
+static void closed_now(crpc_channel *ch) {
+  crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
+  if (ch->free_when_closed) {
+    ch->free_task.fn = free_run;
+    crpc__loop_post_task(ch->loop, &ch->free_task);
+  }
 }
 
 void crpc_channel_free(crpc_channel *ch) {
   if (!ch)
     return;
   ch->close_task.fn = close_run;
+  if (crpc_loop_is_current(ch->loop)) {
+    /* Waiting here would stall the very loop that closes the channel. */
+    ch->free_when_closed = 1;
+    crpc__loop_post_task(ch->loop, &ch->close_task);
+    return;
+  }
   if (crpc__loop_post_task(ch->loop, &ch->close_task) == 0)
     crpc_future_wait(ch->closed);
   if (ch->owns_loop) {
     crpc_loop_stop(ch->loop);
     crpc_loop_free(ch->loop);
   }
-  channel_release(ch);
+  channel_finish(ch);
 }

@@ -91,6 +91,10 @@ struct crpc_channel {
   crpc_future *closed;   /* completes once every handle has closed */
   crpc__task start_task; /* the first use starts the handles */
   crpc__task close_task;
+  /* crpc_channel_free() was called on the loop's own thread: the channel
+   * frees itself once closed (|free_task|, see channel.c). */
+  int free_when_closed;
+  crpc__task free_task;
 };
 
 typedef enum {

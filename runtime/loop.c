@@ -9,6 +9,7 @@
  */
 #include "loop_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +270,13 @@ static void thread_main(void *arg) {
   while (!loop->stop_requested)
     uv_run(loop->uv, UV_RUN_DEFAULT);
   crpc__loop_set_current(NULL);
+  if (loop->retired) {
+    void (*fn)(void *) = loop->retired;
+    void *fn_arg = loop->retired_arg;
+    pthread_detach(pthread_self());
+    crpc_loop_free(loop);
+    fn(fn_arg);
+  }
 }
 
 int crpc_loop_start_thread(crpc_loop *loop) {
@@ -285,6 +293,13 @@ int crpc_loop_start_thread(crpc_loop *loop) {
   }
   loop->thread_started = 1;
   return 0;
+}
+
+void crpc__loop_retire(crpc_loop *loop, void (*fn)(void *arg), void *arg) {
+  loop->retired = fn;
+  loop->retired_arg = arg;
+  loop->stop_requested = 1;
+  uv_stop(loop->uv);
 }
 
 static void stop_task(void *arg) {

@@ -52,6 +52,9 @@ struct crpc_loop {
   uv_thread_t thread;
   int thread_started;
   int stop_requested;
+  /* crpc__loop_retire(): what the thread runs once it has freed the loop. */
+  void (*retired)(void *arg);
+  void *retired_arg;
 
   /* Coroutine scheduler (coro.c). */
   crpc__coro *current;
@@ -86,6 +89,15 @@ int crpc__loop_post_task(crpc_loop *loop, crpc__task *task);
  */
 void crpc__loop_hold(crpc_loop *loop);
 void crpc__loop_release(crpc_loop *loop);
+
+/*
+ * Ends a loop started with crpc_loop_start_thread() from its own thread,
+ * where crpc_loop_stop() cannot join: the loop stops after this iteration,
+ * its thread frees it (crpc_loop_free()) and then runs |fn|(|arg|), and
+ * exits without being joined (it is detached). Nothing else may stop or
+ * free the loop afterwards. Thread: the loop's.
+ */
+void crpc__loop_retire(crpc_loop *loop, void (*fn)(void *arg), void *arg);
 
 /* Makes |loop| the calling thread's loop, returning the previous one. */
 crpc_loop *crpc__loop_set_current(crpc_loop *loop);

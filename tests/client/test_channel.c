@@ -5,6 +5,7 @@
  * closing a channel under calls, and blocking calls inside coroutines.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -305,4 +306,115 @@ Test(channel, attached_to_an_application_loop, .init = start_server,
   crpc_channel_free(a.ch);
   crpc_loop_stop(loop);
   crpc_loop_free(loop);
+}
+
+/* Freeing a channel on its own loop thread: it cannot wait for its close
+ * there, so it closes and frees itself afterwards. The channel's debug log
+ * says when it is gone: the test waits for that line. */
+typedef struct freed_log {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int closed;  /* "channel to ... closed" lines seen */
+  int on_loop; /* crpc_channel_free() ran on a loop thread */
+  crpc_channel *ch;
+} freed_log;
+
+static void freed_log_fn(crpc_log_level level, const char *msg, void *p) {
+  freed_log *l = p;
+  (void)level;
+  if (strncmp(msg, "channel to ", 11) != 0 || !strstr(msg, " closed"))
+    return;
+  pthread_mutex_lock(&l->mu);
+  l->closed++;
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
+static crpc_channel_opts freed_log_opts(freed_log *l) {
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.logger.level = CRPC_LOG_DEBUG;
+  o.logger.level_set = 1;
+  o.logger.fn = freed_log_fn;
+  o.logger.user_data = l;
+  return o;
+}
+
+/* A continuation: frees the channel whose call just completed. */
+static void free_in_continuation(crpc_future *f, void *p) {
+  freed_log *l = p;
+  (void)f;
+  l->on_loop = crpc_loop_current() != NULL;
+  crpc_channel_free(l->ch);
+}
+
+Test(channel, freed_in_a_continuation_on_its_own_thread, .init = start_server,
+     .fini = stop_server, .timeout = 30) {
+  freed_log l = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+                 NULL};
+  crpc_channel_opts o = freed_log_opts(&l);
+  cr_assert_eq(crpc_channel_new(target, &o, &l.ch), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  /* Another call still in flight when the channel goes: it ends CANCELLED
+   * or OK, its future stays valid. */
+  crpc_future *other = crpc_call_unary_async(l.ch, watch_m(), &req.base, NULL);
+  crpc_future *f = crpc_call_unary_async(l.ch, check_m(), &req.base, NULL);
+  cr_assert_not_null(f);
+  /* Registered from a thread without a loop: the continuation runs where
+   * the future completes, the channel's own I/O thread. */
+  cr_assert_eq(crpc_future_then(f, free_in_continuation, &l), 0);
+  pthread_mutex_lock(&l.mu);
+  while (l.closed == 0)
+    pthread_cond_wait(&l.cv, &l.mu);
+  pthread_mutex_unlock(&l.mu);
+  cr_assert(l.on_loop);
+  cr_assert_eq(crpc_future_status(f), CRPC_STATUS_OK);
+  cr_assert_eq(crpc_future_wait(other), 0);
+  crpc_future_unref(other);
+  crpc_future_unref(f);
+}
+
+/* A function posted to the application's loop, which the channel is
+ * attached to. */
+static void free_on_app_loop(void *p) {
+  freed_log *l = p;
+  l->on_loop = crpc_loop_current() != NULL;
+  crpc_channel_free(l->ch);
+}
+
+static void then_free_on_app_loop(void *p) {
+  freed_log *l = p;
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  crpc_future *f = crpc_call_unary_async(l->ch, check_m(), &req.base, NULL);
+  /* Registered on the loop's thread: it runs there. */
+  crpc_future_then(f, free_in_continuation, l);
+  crpc_future_unref(f);
+}
+
+static void freed_on_the_application_loop(crpc_loop_fn how) {
+  freed_log l = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+                 NULL};
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc_channel_opts o = freed_log_opts(&l);
+  o.loop = loop;
+  cr_assert_eq(crpc_channel_new(target, &o, &l.ch), 0);
+  cr_assert_eq(crpc_loop_post(loop, how, &l), 0);
+  /* Runs until nothing is left: the channel closed its handles. */
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert(l.on_loop);
+  cr_assert_eq(l.closed, 1);
+  crpc_loop_free(loop);
+}
+
+Test(channel, freed_in_a_callback_of_the_application_loop, .init = start_server,
+     .fini = stop_server, .timeout = 30) {
+  freed_on_the_application_loop(free_on_app_loop);
+}
+
+Test(channel, freed_in_a_continuation_on_the_application_loop,
+     .init = start_server, .fini = stop_server, .timeout = 30) {
+  freed_on_the_application_loop(then_free_on_app_loop);
 }

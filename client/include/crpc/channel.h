@@ -69,9 +69,19 @@ CRPC_EXTERN int crpc_channel_new(const char *target,
                                  crpc_channel **out);
 
 /*
- * Closes the channel: calls still running complete with CANCELLED, and
- * their futures stay valid until unreferenced. NULL is a no-op.
- * Thread: any but the channel's loop.
+ * Closes and frees the channel: calls still running complete with
+ * CANCELLED, and their futures stay valid until unreferenced. NULL is a
+ * no-op.
+ * Thread: any. On any thread but the channel's loop it returns once the
+ * channel is closed and freed (and its own I/O thread, if it has one,
+ * joined). On the channel's loop thread (a crpc_future_then()
+ * continuation, a callback of the application loop it is attached to) it
+ * cannot wait: it returns at once and the channel finishes closing on
+ * that loop, then frees itself (its own I/O thread then ends by itself);
+ * an application loop must keep running until then (uv_run() returns once
+ * the channel's handles are closed). Either way |ch| must not be used once
+ * this is called, and the channel logs "channel to TARGET closed" at
+ * debug level when it is gone.
  */
 CRPC_EXTERN void crpc_channel_free(crpc_channel *ch);
 
