@@ -22,22 +22,35 @@
 
 #include "crpc/server.h"
 
-/* What a module's init adds to: opaque to modules (crpc/server.h). */
+/* What a module's init adds to: opaque to modules (crpc/server.h). One
+ * per module whose init ran, kept by the server (its |modules| list) until
+ * crpc_server_free(). */
 struct crpc_module {
   crpc_server *srv;  /* borrowed: services go here */
+  char *path;        /* as given */
+  char **keys;       /* --module-arg KEY=VALUE, split: |n_args| of each */
+  char **values;
+  size_t n_args;
+  crpc_module_hook hook; /* crpc_module_on_shutdown() */
+  void *hook_data;
   size_t n_services; /* services added successfully */
   int first_error;   /* first failed crpc_module_add_service(), or 0 */
   char why[256];     /* the server's explanation of that failure, or "" */
+  char *init_error;  /* crpc_module_set_error(), or NULL */
+  crpc_module *next; /* in the server's list, in load order */
 };
 
 /*
  * Loads the shared object at |path| and runs its crpc_module_init_v1 with
- * |srv|. |path| is a file path: a name without a slash means the current
- * directory, never the dynamic linker's search path. Symbols are bound at
- * load (RTLD_NOW), so a module with unresolved references fails here rather
- * than in the middle of a call, and kept local (RTLD_LOCAL), so that two
- * modules defining the same names do not see each other's.
- * Ownership: |path| is borrowed; the module stays loaded (see above).
+ * |srv|, and the |n_args| settings |args| ("KEY=VALUE" each; see
+ * crpc_module_arg()). |path| is a file path: a name without a slash means
+ * the current directory, never the dynamic linker's search path. Symbols
+ * are bound at load (RTLD_NOW), so a module with unresolved references
+ * fails here rather than in the middle of a call, and kept local
+ * (RTLD_LOCAL), so that two modules defining the same names do not see
+ * each other's.
+ * Ownership: |path| and |args| are copied; the module stays loaded (see
+ * above).
  * Thread: any, before crpc_server_start(|srv|); not concurrently with
  * another load into the same server.
  * Returns 0 once the init succeeded and added at least one service, and
@@ -47,8 +60,10 @@ struct crpc_module {
  * which stay with |srv|:
  *   CRPC_ENOTFOUND  |path| does not exist, or exports no init function.
  *   CRPC_EINVAL     the dynamic linker refused it (not a shared object,
- *                   wrong architecture, unresolved symbols).
+ *                   wrong architecture, unresolved symbols), or an
+ *                   argument has no '=' or an empty key.
  *   CRPC_ESTATE     the init returned 0 but added no service.
+ *   CRPC_ENOMEM     out of memory.
  *   otherwise       the init's nonzero return, or the first error of a
  *                   crpc_module_add_service() it made.
  *
@@ -57,6 +72,14 @@ struct crpc_module {
  * crpc; it is not part of the public API and its header is not installed.
  */
 CRPC_EXTERN int crpc__module_load(crpc_server *srv, const char *path,
+                                  const char *const *args, size_t n_args,
                                   size_t *n_services, char *err, size_t errlen);
+
+/* Runs every module's shutdown hook for |event|, in load order (server.c,
+ * from crpc_server_shutdown() and crpc_server_free()). */
+void crpc__modules_notify(crpc_server *srv, crpc_module_event event);
+
+/* Frees the module records of |srv| (the objects stay loaded). */
+void crpc__modules_free(crpc_server *srv);
 
 #endif /* CRPC_SERVER_MODULE_H */

@@ -11,6 +11,7 @@
 #include "h2io.h"
 #include "health.h"
 #include "log_internal.h"
+#include "module.h"
 #include "server_internal.h"
 #include "tls.h"
 
@@ -425,6 +426,7 @@ crpc_future *crpc_server_shutdown(crpc_server *srv) {
             "shutting down: draining calls for up to %u ms",
             srv->opts.drain_ms);
   crpc__health_shutdown(srv->health);
+  crpc__modules_notify(srv, CRPC_MODULE_DRAINING);
   for (unsigned i = 0; i < srv->n_loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
     sl->shutdown_task.fn = shutdown_task;
@@ -459,6 +461,9 @@ void crpc_server_free(crpc_server *srv) {
   crpc_pool_free(srv->pool);
   srv->pool = NULL;
   free_loops(srv);
+  /* Nothing of the modules' runs any more: they may free what it used. */
+  crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
+  crpc__modules_free(srv);
   for (crpc__acceptor *l = srv->listeners, *n; l; l = n) {
     n = l->next;
     crpc__tls_ctx_free(l->tls);

@@ -111,6 +111,7 @@ struct crpc_server {
   crpc__acceptor *listeners;
   size_t n_listeners;
   crpc__health *health;
+  crpc_module *modules;  /* loaded modules (module.c), in load order */
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;
   int shutdown_started;

@@ -37,7 +37,8 @@
 
 static const char usage_line[] =
     "usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so "
-    "[--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] "
+    "[--module-arg KEY=VALUE...] [--module ...] "
+    "[--tls-cert F --tls-key F [--tls-client-ca F]] "
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N]\n";
 
@@ -50,6 +51,8 @@ static const char usage_text[] =
     "  --listen ADDR            127.0.0.1:50051, [::1]:50051, 0.0.0.0:0 (any\n"
     "                           free port, logged), unix:/path; repeatable\n"
     "  --module PATH.so         a module to serve; repeatable\n"
+    "  --module-arg KEY=VALUE   a setting for the --module before it, which\n"
+    "                           reads it with crpc_module_arg(); repeatable\n"
     "  --tls-cert F             PEM certificate chain: every --listen speaks\n"
     "                           TLS (ALPN h2) instead of cleartext HTTP/2\n"
     "  --tls-key F              PEM private key of --tls-cert\n"
@@ -79,6 +82,11 @@ typedef struct config {
   size_t n_listen;
   const char **modules; /* borrowed from argv */
   size_t n_modules;
+  /* --module-arg values, borrowed from argv, grouped by module: those of
+   * modules[i] are args[first_arg[i]] .. args[first_arg[i] + n_args[i]). */
+  const char **args;
+  size_t n_all_args;
+  size_t *first_arg, *n_args;
   crpc_tls_opts tls;
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
@@ -119,6 +127,7 @@ static int parse_number(const char *text, unsigned long long lo,
 typedef enum {
   F_LISTEN,
   F_MODULE,
+  F_MODULE_ARG,
   F_TLS_CERT,
   F_TLS_KEY,
   F_TLS_CLIENT_CA,
@@ -139,6 +148,7 @@ static const struct flag {
 } flags[] = {
     {"--listen", F_LISTEN, 0, 0},
     {"--module", F_MODULE, 0, 0},
+    {"--module-arg", F_MODULE_ARG, 0, 0},
     {"--tls-cert", F_TLS_CERT, 0, 0},
     {"--tls-key", F_TLS_KEY, 0, 0},
     {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0},
@@ -166,7 +176,17 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     cfg->listen[cfg->n_listen++] = value;
     break;
   case F_MODULE:
+    cfg->first_arg[cfg->n_modules] = cfg->n_all_args;
     cfg->modules[cfg->n_modules++] = value;
+    break;
+  case F_MODULE_ARG:
+    if (cfg->n_modules == 0)
+      return fail("--module-arg %s: give it after the --module it is for",
+                  value);
+    if (strchr(value, '=') == NULL || value[0] == '=')
+      return fail("--module-arg: '%s' is not KEY=VALUE", value);
+    cfg->args[cfg->n_all_args++] = value;
+    cfg->n_args[cfg->n_modules - 1]++;
     break;
   case F_TLS_CERT:
     cfg->tls.cert_file = value;
@@ -315,7 +335,8 @@ static int configure(crpc_server *srv, const config *cfg) {
   int rc;
 
   for (size_t i = 0; i < cfg->n_modules; i++) {
-    if (crpc__module_load(srv, cfg->modules[i], &n, err, sizeof(err)) != 0)
+    if (crpc__module_load(srv, cfg->modules[i], cfg->args + cfg->first_arg[i],
+                          cfg->n_args[i], &n, err, sizeof(err)) != 0)
       return fail("%s", err);
     say(cfg, CRPC_LOG_DEBUG, "module %s: %zu service%s", cfg->modules[i], n,
         n == 1 ? "" : "s");
@@ -394,7 +415,11 @@ int main(int argc, char **argv) {
 
   cfg.listen = calloc((size_t)argc, sizeof(*cfg.listen));
   cfg.modules = calloc((size_t)argc, sizeof(*cfg.modules));
-  if (cfg.listen == NULL || cfg.modules == NULL) {
+  cfg.args = calloc((size_t)argc, sizeof(*cfg.args));
+  cfg.first_arg = calloc((size_t)argc, sizeof(*cfg.first_arg));
+  cfg.n_args = calloc((size_t)argc, sizeof(*cfg.n_args));
+  if (cfg.listen == NULL || cfg.modules == NULL || cfg.args == NULL ||
+      cfg.first_arg == NULL || cfg.n_args == NULL) {
     rc = fail("out of memory");
     goto done;
   }
@@ -410,5 +435,8 @@ int main(int argc, char **argv) {
 done:
   free(cfg.listen);
   free(cfg.modules);
+  free(cfg.args);
+  free(cfg.first_arg);
+  free(cfg.n_args);
   return rc;
 }

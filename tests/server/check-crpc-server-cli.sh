@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# crpc-server's command line: --help exits 0 with the usage on stdout; bad
+# crpc-server's command line: --help exits 0 with the usage on stdout, and
+# the guide's table of flags lists exactly the flags --help lists; bad
 # flags, modules that cannot be served, addresses and certificates that
 # crpc_server_listen() refuses exit 2 with one line on stderr naming the
-# problem; SIGTERM and SIGINT shut down gracefully and exit 0.
+# problem; --module-arg settings reach their module, whose shutdown hook
+# runs before the drain and after the stop; SIGTERM and SIGINT shut down
+# gracefully and exit 0.
 #
 # Usage: check-crpc-server-cli.sh SOURCE_DIR CRPC_SERVER EMPTY_MODULE
-#                                 FAILING_MODULE [GREETER_MODULE]
+#                                 FAILING_MODULE CONFIG_MODULE [GREETER_MODULE]
 # Without GREETER_MODULE (examples not built), the checks that need a
 # module with a service are skipped.
 set -euo pipefail
-if [ $# -lt 4 ] || [ $# -gt 5 ]; then
-  echo "usage: $0 SOURCE_DIR CRPC_SERVER EMPTY_MODULE FAILING_MODULE [GREETER_MODULE]" >&2
+if [ $# -lt 5 ] || [ $# -gt 6 ]; then
+  echo "usage: $0 SOURCE_DIR CRPC_SERVER EMPTY_MODULE FAILING_MODULE CONFIG_MODULE [GREETER_MODULE]" >&2
   exit 2
 fi
 src=$1
 server=$2
 empty=$3
 failing=$4
-greeter=${5:-}
+config=$5
+greeter=${6:-}
 
 tmp=$(mktemp -d)
 pids=()
@@ -68,11 +72,25 @@ expect_error() {
 checks=$((checks + 1))
 rc=0
 "$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
-usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N]'
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N]'
 if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
   fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
 else
   echo "ok   --help"
+fi
+
+# The guide's table ("| `--flag ...` | meaning |" rows in docs/guide.md's
+# "Running crpc-server") names the same flags as --help, no more, no less.
+checks=$((checks + 1))
+help_flags=$(sed -n 's/^  \(--[a-z-]*\).*/\1/p' "$tmp/out" | grep -v '^--help$' | sort -u)
+guide_flags=$(sed -n '/^### Running crpc-server/,/^### /p' "$src/docs/guide.md" |
+  grep -o '^| `--[a-z-]*' | sed 's/^| `//' | sort -u)
+if [ "$help_flags" != "$guide_flags" ]; then
+  fail "docs/guide.md's flag table and --help differ:" \
+    "$(diff <(echo "$guide_flags") <(echo "$help_flags") | grep '^[<>]' | tr '\n' ' ')" \
+    "(< only in the guide, > only in --help)"
+else
+  echo "ok   the guide's flag table lists the $(echo "$help_flags" | wc -l) flags of --help"
 fi
 
 # Flags.
@@ -120,8 +138,18 @@ fi
 expect_error "module without services" "added no services" \
   --listen 127.0.0.1:0 --module "$empty"
 expect_error "module whose init fails" \
-  "crpc_module_init_v1 failed: invalid argument" \
+  "crpc_module_init_v1 failed: CRPC_EINVAL \(invalid argument\)$" \
   --listen 127.0.0.1:0 --module "$failing"
+expect_error "init that says why it fails" \
+  "module $config: crpc_module_init_v1 failed: no upstream given$" \
+  --listen 127.0.0.1:0 --module "$config" --module-arg "fail=no upstream given"
+expect_error "init that returns -1" "crpc_module_init_v1 returned -1$" \
+  --listen 127.0.0.1:0 --module "$config" --module-arg return=-1
+expect_error "--module-arg before any --module" \
+  "--module-arg a=b: give it after the --module it is for" \
+  --listen 127.0.0.1:0 --module-arg a=b --module "$config"
+expect_error "--module-arg without =" "--module-arg: 'novalue' is not KEY=VALUE" \
+  --listen 127.0.0.1:0 --module "$config" --module-arg novalue
 
 if [ -z "$greeter" ]; then
   echo "skip the checks that need the greeter module (examples not built)"
@@ -221,6 +249,29 @@ for sig in TERM INT; do
     echo "ok   SIG$sig: graceful exit 0 ($(grep -c . "$log") log lines)"
   fi
 done
+
+# Settings reach their own module only, and its hook sees the drain begin
+# and the server stop, in that order, around a graceful exit.
+checks=$((checks + 1))
+log=$tmp/config.log
+ev=$tmp/config.events
+if ! start_server "$log" --listen 127.0.0.1:0 --module "$config" \
+  --module-arg "events=$ev" --module-arg "greeting=hi there" \
+  --module "$greeter" --loops 1 --workers 1 --drain-seconds 1; then
+  fail "--module-arg: the server did not start: $(cat "$log")"
+else
+  stop_server TERM
+  want="init events=$ev greeting=hi there
+draining
+stopped"
+  if [ "$rc" != 0 ]; then
+    fail "--module-arg: exit status $rc, not 0"
+  elif [ "$(cat "$ev")" != "$want" ]; then
+    fail "--module-arg: the module's events were '$(cat "$ev")', not '$want'"
+  else
+    echo "ok   --module-arg settings and the shutdown hook (init, draining, stopped)"
+  fi
+fi
 
 [ "$failures" -eq 0 ] || { echo "$failures of $checks checks failed"; exit 1; }
 echo "all $checks checks passed"

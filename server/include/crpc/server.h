@@ -129,7 +129,12 @@ CRPC_EXTERN int crpc_server_set_health(crpc_server *srv, const char *service,
  * Modules: a shared object that crpc-server --module loads exports one
  * function, crpc_module_init_v1, which adds its services. The generated
  * <SERVICE>_MODULE(handlers, user_data) macro writes it for one service;
- * CRPC_MODULE(fn) exports any function of this type.
+ * CRPC_MODULE(fn) exports any function of this type. The init returns 0,
+ * or anything else to refuse to start (crpc-server then prints the
+ * message of crpc_module_set_error(), or names the code, and exits 2).
+ *
+ * The crpc_module handle lives as long as the server: a module may keep it
+ * (for crpc_module_server(), say) until its CRPC_MODULE_STOPPED hook.
  */
 typedef struct crpc_module crpc_module;
 typedef int (*crpc_module_init_fn)(crpc_module *m);
@@ -141,6 +146,61 @@ typedef int (*crpc_module_init_fn)(crpc_module *m);
  * an error of crpc_server_add_service(). Thread: the loader's, inside the
  * init. */
 CRPC_EXTERN int crpc_module_add_service(crpc_module *m, crpc_service *svc);
+
+/*
+ * The module's settings: each `--module-arg KEY=VALUE` that follows the
+ * module's --module on crpc-server's command line, in order.
+ * crpc_module_arg() returns the value of the last one named |key|, or NULL
+ * when there is none ("" for "KEY="). crpc_module_arg_at() gives the
+ * |i|-th as |*key| and |*value| and returns 0, or CRPC_ENOTFOUND when |i|
+ * is past the end. The strings belong to the module handle (see above).
+ * Thread: any.
+ */
+CRPC_EXTERN const char *crpc_module_arg(const crpc_module *m, const char *key);
+CRPC_EXTERN size_t crpc_module_arg_count(const crpc_module *m);
+CRPC_EXTERN int crpc_module_arg_at(const crpc_module *m, size_t i,
+                                   const char **key, const char **value);
+
+/* The path the module was loaded from, as given (borrowed). Thread: any. */
+CRPC_EXTERN const char *crpc_module_path(const crpc_module *m);
+
+/* The server the module is loaded into: for crpc_server_set_health() on
+ * its services, at init or later from any thread until the module's
+ * CRPC_MODULE_STOPPED hook. Thread: any. */
+CRPC_EXTERN crpc_server *crpc_module_server(crpc_module *m);
+
+/* Says why the init is about to fail, for crpc-server's error line
+ * ("module ./x.so: crpc_module_init_v1 failed: <message>"). |message| is
+ * copied. Returns 0 or CRPC_ENOMEM. Thread: the loader's, inside the
+ * init. */
+CRPC_EXTERN int crpc_module_set_error(crpc_module *m, const char *message);
+
+typedef enum {
+  /* Shutdown began: health already reports NOT_SERVING and calls in
+   * flight get the drain time; the server still runs. Stop what feeds
+   * new work (timers, subscriptions). Runs on the thread that called
+   * crpc_server_shutdown() (crpc-server's main thread). */
+  CRPC_MODULE_DRAINING = 1,
+  /* The server has stopped: no handler runs and none will. Free what the
+   * handlers used (channels, files, threads). Runs on the thread that
+   * called crpc_server_free(). */
+  CRPC_MODULE_STOPPED = 2
+} crpc_module_event;
+
+typedef void (*crpc_module_hook)(crpc_module *m, crpc_module_event event,
+                                 void *user_data);
+
+/*
+ * Registers |fn| to run with |user_data| at each crpc_module_event, once
+ * each, replacing an earlier hook of this module. Modules' hooks run in
+ * the order the modules were loaded. A server that never started skips
+ * CRPC_MODULE_DRAINING; CRPC_MODULE_STOPPED runs for every module whose
+ * init was called, also one whose init failed after registering it.
+ * Thread: the loader's, inside the init. Returns 0, or CRPC_EINVAL for a
+ * NULL |fn|.
+ */
+CRPC_EXTERN int crpc_module_on_shutdown(crpc_module *m, crpc_module_hook fn,
+                                        void *user_data);
 
 /* The entry point keeps C linkage when the module is written in C++. */
 #ifdef __cplusplus
