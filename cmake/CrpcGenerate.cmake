@@ -7,6 +7,10 @@
 # crpc's own protos (crpc/options.proto) are always importable. Outputs
 # mirror each proto's path relative to the first import directory that
 # contains it; with no IMPORT_DIRS, each proto's own directory is used.
+# IMPORT_DIRS replaces that default, so it must list the protos' own
+# directories too. protobuf's well-known types (google/protobuf/*.proto)
+# need no import directory: protoc finds them under its own prefix
+# (/usr/bin/protoc in /usr/include), and libcrpc carries their code.
 #
 # Works in crpc's own tree and, after find_package(crpc), in other projects.
 # crpc_proto_relpath(OUT abs_proto import_dir...): the path of |abs_proto|
