@@ -23,20 +23,25 @@ CRPC_BEGIN_DECLS
  * blocking or not. */
 typedef struct crpc_cancel crpc_cancel;
 
-/* Creates an untriggered handle. Thread: any. Returns 0 or CRPC_ENOMEM. */
+/* Creates an untriggered handle; the caller frees it with
+ * crpc_cancel_free(). Thread: any. Returns 0, or CRPC_ENOMEM and then
+ * |*out| is untouched. */
 CRPC_EXTERN int crpc_cancel_new(crpc_cancel **out);
 
 /* Cancels the calls using |c|, now and later. Thread: any. */
 CRPC_EXTERN void crpc_cancel_trigger(crpc_cancel *c);
 
-/* Frees |c|; calls still using it keep it alive. NULL is a no-op. */
+/* Drops the caller's reference to |c|; calls still using it keep their
+ * own. NULL is a no-op. Thread: any. */
 CRPC_EXTERN void crpc_cancel_free(crpc_cancel *c);
 
 /*
  * Per-call options; a zeroed struct (or NULL) means: no deadline, no
  * metadata, no compression, fail fast, propagate from the enclosing
- * handler. Inputs are borrowed only until the call returns (blocking) or
- * the call is started (_async, streams).
+ * handler. Inputs are read before the call function returns: |metadata|
+ * is copied, |compression| looked up, and |cancel| referenced by the call
+ * (the caller may crpc_cancel_free() its own reference at once). The
+ * outputs are the exception: see below.
  */
 typedef struct crpc_call_opts {
   int64_t timeout_ms;            /* >0: the deadline is this far from now */
@@ -85,8 +90,15 @@ CRPC_EXTERN crpc_status crpc_call_unary(crpc_channel *ch,
 
 /*
  * Starts a unary call and returns its future (one reference, the
- * caller's). Cancelling the future cancels the call (RST_STREAM) and
- * completes it with CANCELLED. Read the outcome with crpc_call_result().
+ * caller's, dropped with crpc_future_unref()). Cancelling the future
+ * cancels the call (RST_STREAM) and completes it with CANCELLED. Read the
+ * outcome with crpc_call_result().
+ * Ownership: |req| is serialized (copied) before return: the caller may
+ * change or free it at once, before the call is even sent. |opts| as
+ * crpc_call_opts says; its outputs are ignored.
+ * A call that cannot start (a request protobuf-c cannot pack, one over
+ * the send limit, a closed channel) gives a future already completed with
+ * that status and a message saying why.
  * Thread: any. Returns NULL only when out of memory.
  */
 CRPC_EXTERN crpc_future *crpc_call_unary_async(crpc_channel *ch,
@@ -96,9 +108,12 @@ CRPC_EXTERN crpc_future *crpc_call_unary_async(crpc_channel *ch,
 
 /*
  * The outcome of a finished call future: its status code, and on OK the
- * reply (ownership moves to the caller, once; later calls give NULL).
- * A future that is not done yet is waited for first.
- * Thread: any.
+ * reply (ownership moves to the caller, once, who frees it as
+ * crpc_call_unary()'s; later calls give NULL). A future that is not done
+ * yet is waited for first (suspending in a coroutine). |f| stays the
+ * caller's. Thread: any; on a loop thread outside a coroutine, where it
+ * cannot wait, a future not yet done is cancelled and the result is
+ * UNAVAILABLE.
  */
 CRPC_EXTERN crpc_status crpc_call_result(crpc_future *f,
                                          ProtobufCMessage **reply);
@@ -123,8 +138,12 @@ typedef struct crpc_call crpc_call;
  * request (sent and half-closed at once); for client and bidirectional
  * streaming it must be NULL. The call connects in the background; failures
  * surface from read, write and finish.
+ * Ownership: |req| is serialized before return; the caller keeps it.
+ * |*out| is the caller's, freed with crpc_call_free(); |opts|' outputs
+ * must outlive the call (see crpc_call_opts).
  * Thread: any. Returns OK and sets |*out|, or INVALID_ARGUMENT /
- * RESOURCE_EXHAUSTED without a call.
+ * RESOURCE_EXHAUSTED / INTERNAL (a request protobuf-c cannot pack)
+ * without a call.
  */
 CRPC_EXTERN crpc_status crpc_call_start(crpc_channel *ch,
                                         const crpc_method *method,
@@ -139,41 +158,52 @@ CRPC_EXTERN crpc_status crpc_call_start(crpc_channel *ch,
  */
 CRPC_EXTERN crpc_status crpc_call_read(crpc_call *call, ProtobufCMessage **msg);
 
-/* As crpc_call_read(), as a future; take its message with
- * crpc_call_read_result(). Thread: any. NULL only when out of memory. */
+/* As crpc_call_read(), as a future (one reference, the caller's); take
+ * its message with crpc_call_read_result(), which moves it to the caller
+ * as crpc_call_read() does. Thread: any. NULL only when out of memory. */
 CRPC_EXTERN crpc_future *crpc_call_read_async(crpc_call *call);
 CRPC_EXTERN crpc_status crpc_call_read_result(crpc_future *f,
                                               ProtobufCMessage **msg);
 
 /*
  * Sends one message, waiting while HTTP/2 flow control holds it back.
- * Ownership: |msg| is serialized before return.
- * Thread: any; one writer at a time. Returns OK, or the call's failure.
+ * The _async variant returns a future (one reference, the caller's) that
+ * completes when the message is handed to HTTP/2.
+ * Ownership: |msg| is serialized before return, in both variants; the
+ * caller keeps it.
+ * Thread: any; one writer at a time. Returns OK, or the call's failure
+ * (INTERNAL, naming the field, for a message protobuf-c cannot pack).
  */
 CRPC_EXTERN crpc_status crpc_call_write(crpc_call *call,
                                         const ProtobufCMessage *msg);
 CRPC_EXTERN crpc_future *crpc_call_write_async(crpc_call *call,
                                                const ProtobufCMessage *msg);
 
-/* Half-closes the sending side: no more messages. Thread: any. */
+/* Half-closes the sending side: no more messages. The _async variant's
+ * future is the caller's. Thread: any. */
 CRPC_EXTERN crpc_status crpc_call_close_send(crpc_call *call);
 CRPC_EXTERN crpc_future *crpc_call_close_send_async(crpc_call *call);
 
 /*
  * Half-closes if needed and waits for the call's end. For client streaming
- * |*reply| gets the single reply (may be NULL for other kinds, which must
- * have read their stream to the end). Thread: any.
+ * |*reply| gets the single reply, the caller's to free as a unary reply
+ * (|reply| may be NULL for other kinds, which must have read their stream
+ * to the end). Thread: any but a loop thread outside a coroutine.
  */
 CRPC_EXTERN crpc_status crpc_call_finish(crpc_call *call,
                                          ProtobufCMessage **reply);
 
-/* As crpc_call_finish(), as a future read with crpc_call_result(). */
+/* As crpc_call_finish(), as a future (the caller's) read with
+ * crpc_call_result(). Thread: any. */
 CRPC_EXTERN crpc_future *crpc_call_finish_async(crpc_call *call);
 
-/* Cancels the call (RST_STREAM); pending operations end CANCELLED. */
+/* Cancels the call (RST_STREAM); pending operations end CANCELLED. The
+ * handle stays the caller's to free. Thread: any. */
 CRPC_EXTERN void crpc_call_cancel(crpc_call *call);
 
-/* The headers, trailers and status once known; borrowed from |call|. */
+/* The headers, trailers and status once known (NULL before); borrowed
+ * from |call|, valid until crpc_call_free(). Thread: any, once the read,
+ * finish or future that made them known has returned. */
 CRPC_EXTERN const crpc_metadata *crpc_call_response_headers(crpc_call *call);
 CRPC_EXTERN const crpc_metadata *crpc_call_response_trailers(crpc_call *call);
 CRPC_EXTERN const crpc_status_info *crpc_call_final_status(crpc_call *call);
