@@ -12,7 +12,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error",
 
 const char *crpc_log_level_name(crpc_log_level level) {
   if ((int)level < 0 || (int)level > CRPC_LOG_OFF)
-    return NULL;
+    return "unknown";
   return level_names[level];
 }
 
@@ -34,8 +34,7 @@ int crpc_log_level_parse(const char *name, crpc_log_level *out) {
 
 void crpc_log_stderr(crpc_log_level level, const char *msg, void *user_data) {
   (void)user_data;
-  const char *name = crpc_log_level_name(level);
-  fprintf(stderr, "crpc %s: %s\n", name ? name : "?", msg);
+  fprintf(stderr, "crpc %s: %s\n", crpc_log_level_name(level), msg);
 }
 
 static crpc_log_level threshold(const crpc_logger *lg) {

@@ -29,7 +29,10 @@ Test(log, level_names_round_trip, .timeout = 10) {
   cr_assert_eq(crpc_log_level_parse("loud", &out), CRPC_EINVAL);
   cr_assert_eq(out, CRPC_LOG_INFO);
   cr_assert_eq(crpc_log_level_parse(NULL, &out), CRPC_EINVAL);
-  cr_assert_null(crpc_log_level_name(99));
+  cr_assert_str_eq(crpc_log_level_name(99), "unknown");
+  cr_assert_str_eq(crpc_log_level_name((crpc_log_level)-1), "unknown");
+  crpc_log_level l;
+  cr_assert_eq(crpc_log_level_parse("unknown", &l), CRPC_EINVAL);
 }
 
 Test(log, threshold_filters_and_formats, .timeout = 10) {

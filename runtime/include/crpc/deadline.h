@@ -39,7 +39,7 @@ CRPC_EXTERN int64_t crpc_deadline_remaining_ms(crpc_deadline d);
 /* Nonzero when |d| has passed. Thread: any. */
 CRPC_EXTERN int crpc_deadline_expired(crpc_deadline d);
 
-/* The earlier of two deadlines. */
+/* The earlier of two deadlines. Thread: any. */
 CRPC_EXTERN crpc_deadline crpc_deadline_min(crpc_deadline a, crpc_deadline b);
 
 CRPC_END_DECLS

@@ -95,7 +95,8 @@ CRPC_EXTERN int crpc_future_wait(crpc_future *f);
 /*
  * As crpc_future_wait(), for at most |timeout_ms| milliseconds (negative:
  * no limit). Returns 0 when done, CRPC_ETIMEDOUT when the time ran out
- * first (|f| stays pending), or CRPC_ELOOPTHREAD.
+ * first (|f| stays pending), or CRPC_ELOOPTHREAD. Thread: as
+ * crpc_future_wait().
  */
 CRPC_EXTERN int crpc_future_wait_for(crpc_future *f, int64_t timeout_ms);
 

@@ -42,7 +42,8 @@ typedef struct crpc_logger {
 CRPC_EXTERN void crpc_log_stderr(crpc_log_level level, const char *msg,
                                  void *user_data);
 
-/* "debug", "info", "warn", "error", "off"; NULL for other values. */
+/* "debug", "info", "warn", "error", "off"; "unknown" for other values, so
+ * the result can always be printed. Static storage. Thread: any. */
 CRPC_EXTERN const char *crpc_log_level_name(crpc_log_level level);
 
 /* Parses a name as printed by crpc_log_level_name(). Returns 0, or

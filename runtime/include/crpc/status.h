@@ -67,7 +67,8 @@ typedef struct crpc_status_info {
 /* Sets |st| to OK with no message and no details. Thread: any. */
 CRPC_EXTERN void crpc_status_info_init(crpc_status_info *st);
 
-/* Frees what |st| owns and leaves it as after init. NULL is a no-op. */
+/* Frees what |st| owns and leaves it as after init. NULL is a no-op.
+ * Thread: any (on a struct the caller owns). */
 CRPC_EXTERN void crpc_status_info_cleanup(crpc_status_info *st);
 
 /*
@@ -80,15 +81,17 @@ CRPC_EXTERN int crpc_status_info_set(crpc_status_info *st, crpc_status code,
 
 /*
  * Replaces the details of |st| with a copy of the |len| bytes at |details|
- * (a serialized google.rpc.Status). Returns 0, or CRPC_ENOMEM and then |st|
- * is unchanged.
+ * (a serialized google.rpc.Status); |details| stays the caller's. Returns
+ * 0, or CRPC_ENOMEM, or CRPC_EINVAL for NULL |details| with |len| > 0, and
+ * then |st| is unchanged. Thread: any (on a struct the caller owns).
  */
 CRPC_EXTERN int crpc_status_info_set_details(crpc_status_info *st,
                                              const uint8_t *details,
                                              size_t len);
 
 /* Deep-copies |src| into |dst|, which must be initialized; what |dst| held
- * is freed. Returns 0, or CRPC_ENOMEM and then |dst| is unchanged. */
+ * is freed, |src| is only read. Returns 0, or CRPC_ENOMEM and then |dst|
+ * is unchanged. Thread: any (on structs the caller owns). */
 CRPC_EXTERN int crpc_status_info_copy(crpc_status_info *dst,
                                       const crpc_status_info *src);
 
@@ -107,7 +110,9 @@ typedef struct crpc_status_any {
  * Encodes a google.rpc.Status {code, message, details} into a new buffer
  * (protobuf wire format), suitable for crpc_status_info_set_details() and
  * for the grpc-status-details-bin trailer.
- * Ownership: |*out| is allocated with malloc; the caller frees it.
+ * Ownership: |message| and |any| are only read; |*out| is allocated with
+ * malloc and the caller frees it.
+ * Thread: any.
  * Returns 0, or CRPC_ENOMEM / CRPC_EINVAL (n_any > 0 with any == NULL); on
  * error |*out| is untouched.
  */

@@ -27,7 +27,7 @@ CRPC_EXTERN int crpc_service_new(const crpc_service_desc *desc,
                                  const void *handlers, void *user_data,
                                  crpc_service **out);
 
-/* Frees a service not handed to a server. NULL is a no-op. */
+/* Frees a service not handed to a server. NULL is a no-op. Thread: any. */
 CRPC_EXTERN void crpc_service_free(crpc_service *svc);
 
 /*
