@@ -3,8 +3,10 @@
  *
  * Prints one "name value unit" line per figure, each the median of several
  * timed rounds: the raw context switch, a coroutine's yield through the
- * loop, a future created, completed and continued on its loop, and the
- * round trip of a job handed to the worker pool and back.
+ * loop, a future created, completed and continued on its loop, the round
+ * trip of a job handed to the worker pool and back, and a message framed
+ * for the wire (packed by protobuf-c) next to the check that runs before
+ * the packing (crpc__msgcheck), for a small message and a nested one.
  *
  * Usage: crpc-bench-runtime [--quick]
  */
@@ -13,9 +15,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "coro_ctx.h"
 #include "crpc/coro.h"
 #include "crpc/pool.h"
+#include "frame.h"
+#include "google/protobuf/api.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "msgcheck.h"
 #include "stack.h"
 
 #define ROUNDS 7
@@ -144,6 +151,66 @@ static void bench_handoff(crpc_loop *loop, long n) {
   report("worker_handoff_round_trip", r, "us");
 }
 
+/* Framing |msg| (crpc__frame_encode, which checks, then packs) and the
+ * check alone, per message. */
+static void bench_encode(const char *name, const ProtobufCMessage *msg,
+                         long n) {
+  char what[96];
+  double enc[ROUNDS], chk[ROUNDS];
+  crpc__buf out;
+  crpc__buf_init(&out, SIZE_MAX);
+  for (int k = 0; k < ROUNDS; k++) {
+    uint64_t t0 = uv_hrtime();
+    for (long i = 0; i < n; i++) {
+      crpc__buf_reset(&out);
+      if (crpc__frame_encode(&out, msg, SIZE_MAX) != 0)
+        abort();
+    }
+    enc[k] = (double)(uv_hrtime() - t0) / (double)n;
+    t0 = uv_hrtime();
+    for (long i = 0; i < n; i++)
+      if (crpc__msgcheck(msg, NULL, 0) != 0)
+        abort();
+    chk[k] = (double)(uv_hrtime() - t0) / (double)n;
+  }
+  snprintf(what, sizeof(what), "frame_encode_%s_%zub", name,
+           crpc__buf_len(&out));
+  report(what, enc, "ns");
+  snprintf(what, sizeof(what), "msgcheck_%s", name);
+  report(what, chk, "ns");
+  crpc__buf_cleanup(&out);
+}
+
+/* A reply the size of a greeting, and a nested one: a google.protobuf.Api
+ * of 8 methods with options (repeated messages in repeated messages). */
+static void bench_encodes(long n) {
+  Grpc__Health__V1__HealthCheckRequest small =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  small.service = "greeter.Greeter/SayHello";
+  bench_encode("small", &small.base, n);
+
+  Google__Protobuf__Api api = GOOGLE__PROTOBUF__API__INIT;
+  Google__Protobuf__Method methods[8], *mp[8];
+  Google__Protobuf__Option opts[8], *op[8];
+  api.name = "greeter.Greeter";
+  api.version = "v1";
+  for (int i = 0; i < 8; i++) {
+    google__protobuf__method__init(&methods[i]);
+    google__protobuf__option__init(&opts[i]);
+    methods[i].name = "SayHello";
+    methods[i].request_type_url = "type.googleapis.com/greeter.HelloRequest";
+    methods[i].response_type_url = "type.googleapis.com/greeter.HelloReply";
+    opts[i].name = "crpc.coroutine";
+    op[i] = &opts[i];
+    methods[i].n_options = 1;
+    methods[i].options = &op[i];
+    mp[i] = &methods[i];
+  }
+  api.n_methods = 8;
+  api.methods = mp;
+  bench_encode("nested", &api.base, n);
+}
+
 int main(int argc, char **argv) {
   int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   long scale = quick ? 100 : 1;
@@ -162,6 +229,7 @@ int main(int argc, char **argv) {
   bench_yield(loop, 500000 / scale);
   bench_future(loop, 500000 / scale);
   bench_handoff(loop, 20000 / scale);
+  bench_encodes(1000000 / scale);
   crpc_loop_free(loop);
   crpc_pool_free(pool);
   return 0;
