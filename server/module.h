@@ -26,9 +26,9 @@
  * per module whose init ran, kept by the server (its |modules| list) until
  * crpc_server_free(). */
 struct crpc_module {
-  crpc_server *srv;  /* borrowed: services go here */
-  char *path;        /* as given */
-  char **keys;       /* --module-arg KEY=VALUE, split: |n_args| of each */
+  crpc_server *srv; /* borrowed: services go here */
+  char *path;       /* as given */
+  char **keys;      /* --module-arg KEY=VALUE, split: |n_args| of each */
   char **values;
   size_t n_args;
   crpc_module_hook hook; /* crpc_module_on_shutdown() */
