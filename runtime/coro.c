@@ -34,9 +34,6 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 enum { CORO_READY, CORO_RUNNING, CORO_SUSPENDED, CORO_DONE };
 
-/* How long a burst's extra cached coroutines outlive it (trim_cache). */
-#define CORO_TRIM_MS 1000
-
 struct crpc__coro {
   crpc__ctx ctx;
   crpc_loop *loop;
@@ -237,10 +234,10 @@ static void cache_or_free(crpc_loop *loop, crpc__coro *co) {
 }
 
 /* The loop has no coroutine left: once the peak that grew the cache is
- * CORO_TRIM_MS old, the cache shrinks back to coro_cache. */
+ * |coro_trim_ms| old, the cache shrinks back to coro_cache. */
 static void trim_cache(crpc_loop *loop) {
   if (loop->coro_peak <= loop->opts.coro_cache ||
-      uv_now(loop->uv) - loop->coro_peak_ms < CORO_TRIM_MS)
+      uv_now(loop->uv) - loop->coro_peak_ms < loop->coro_trim_ms)
     return;
   while (loop->coro_cached > loop->opts.coro_cache) {
     crpc__coro *co = loop->coro_cache;

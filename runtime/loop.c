@@ -221,6 +221,7 @@ int crpc_loop_new(uv_loop_t *uv, const crpc_loop_opts *opts, crpc_loop **out) {
     loop->opts = *opts;
   apply_defaults(&loop->opts);
   loop->slow_ns = (uint64_t)loop->opts.slow_coro_ms * 1000000u;
+  loop->coro_trim_ms = CRPC__CORO_TRIM_MS;
   if (uv == NULL) {
     rc = uv_loop_init(&loop->own_uv);
     if (rc != 0)

@@ -8,6 +8,10 @@
 #include "crpc/loop.h"
 #include "stack.h"
 
+/* How long the coroutines cached beyond coro_cache for a burst outlive
+ * its peak. */
+#define CRPC__CORO_TRIM_MS 1000
+
 /*
  * A unit of work queued on a loop, embedded in the object it belongs to so
  * that posting allocates nothing. It must stay valid until |fn| runs.
@@ -68,6 +72,9 @@ struct crpc_loop {
    * load above coro_cache reuses stacks instead of mapping new ones. */
   size_t coro_peak;
   uint64_t coro_peak_ms;
+  /* How long a peak's extra cached coroutines outlive it:
+   * CRPC__CORO_TRIM_MS (tests set it to what they check). */
+  uint64_t coro_trim_ms;
   const void *sched_stack_bottom; /* for AddressSanitizer fiber switches */
   size_t sched_stack_size;
   void *sched_fiber; /* for ThreadSanitizer */
