@@ -97,7 +97,9 @@ class Server:
                     os.path.join(certs, "server.key")]
         self.log_path = os.path.join(
             log_dir, "%s-%s.log" % (name, "tls" if tls else "plaintext"))
-        self.log = open(self.log_path, "w+")
+        # Appending: the server shares the file's offset with output()'s
+        # seek(0).
+        self.log = open(self.log_path, "a+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True,
                                      start_new_session=True)

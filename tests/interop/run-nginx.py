@@ -84,7 +84,9 @@ def free_port():
 
 
 def start_crpc_server(build, log_dir, name):
-    log = open(os.path.join(log_dir, name + ".log"), "w+")
+    # Appending (O_APPEND): the server shares this file's offset, which the
+    # seek(0) below moves; it must not write over its first lines.
+    log = open(os.path.join(log_dir, name + ".log"), "a+")
     proc = subprocess.Popen(
         [os.path.join(build, "server", "bin", "crpc-server"),
          "--listen", "127.0.0.1:0", "--module",
@@ -160,7 +162,7 @@ def main():
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(work=work, certs=certs, plain=plain,
                                       tls=tls, port_a=port_a, port_b=port_b))
-        nlog = open(os.path.join(work, "nginx.log"), "w+")
+        nlog = open(os.path.join(work, "nginx.log"), "a+")
         ng = subprocess.Popen([nginx, "-p", work, "-c", conf],
                               stdout=nlog, stderr=subprocess.STDOUT,
                               start_new_session=True)
