@@ -18,8 +18,9 @@ set -euo pipefail
 build=(
   build-essential cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  # the .proto files of protobuf's well-known types and descriptor.proto
-  libprotobuf-dev
+  # the .proto files of protobuf's well-known types and descriptor.proto,
+  # and protoc's plugin.proto, which protoc-gen-crpc decodes
+  libprotobuf-dev libprotoc-dev
   libnghttp2-dev libuv1-dev libssl-dev zlib1g-dev
   # gRPC's own protos: health, reflection, testing, ...
   grpc-proto
