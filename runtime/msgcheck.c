@@ -127,52 +127,67 @@ static int check_repeated(const ProtobufCFieldDescriptor *f, size_t count,
   return 0;
 }
 
-/* One non-repeated field at |member|. */
-static int check_single(const ProtobufCMessage *m,
-                        const ProtobufCFieldDescriptor *f, const void *member,
-                        int depth, why_buf *w) {
+/* The member of a oneof whose case names it (|f|, at |member|). */
+static int check_oneof(const ProtobufCFieldDescriptor *f, const void *member,
+                       int depth, why_buf *w) {
   const void *ptr = *(const void *const *)member;
-  const char *q = (const char *)m + f->quantifier_offset;
-  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-    if (*(const uint32_t *)q != f->id)
-      return 0;
-    if ((f->type == PROTOBUF_C_TYPE_STRING ||
-         f->type == PROTOBUF_C_TYPE_MESSAGE) &&
-        ptr == NULL) {
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_STRING:
+  case PROTOBUF_C_TYPE_MESSAGE:
+    if (ptr == NULL) {
       why_set(w, ": the oneof's case names this field, which is NULL");
       return CRPC_EPACK;
     }
-  } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-             f->type == PROTOBUF_C_TYPE_BYTES &&
-             !*(const protobuf_c_boolean *)q)
+    return f->type == PROTOBUF_C_TYPE_MESSAGE ? check_sub(f, ptr, depth, w) : 0;
+  case PROTOBUF_C_TYPE_BYTES:
+    if (bad_bytes(member)) {
+      why_set(w, ": %zu bytes with NULL data",
+              ((const ProtobufCBinaryData *)member)->len);
+      return CRPC_EPACK;
+    }
     return 0;
-  if (f->type == PROTOBUF_C_TYPE_BYTES && bad_bytes(member)) {
-    why_set(w, ": %zu bytes with NULL data",
-            ((const ProtobufCBinaryData *)member)->len);
-    return CRPC_EPACK;
+  default:
+    return 0;
   }
-  if (f->type == PROTOBUF_C_TYPE_MESSAGE && ptr != NULL)
-    return check_sub(f, ptr, depth, w);
-  return 0;
 }
 
+/* Every field is looked at once; most are decided by their label and type
+ * alone (scalars, strings, empty repeated fields, NULL sub-messages), so
+ * that a typical reply costs a few compares per field. */
 static int check_message(const ProtobufCMessage *m, int depth, why_buf *w) {
   const ProtobufCMessageDescriptor *d = m->descriptor;
+  const char *base = (const char *)m;
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
-    const void *member = (const char *)m + f->offset;
+    const void *member = base + f->offset;
+    const char *q = base + f->quantifier_offset;
     size_t bad = SIZE_MAX;
     int rc;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      size_t count = *(const size_t *)((const char *)m + f->quantifier_offset);
+      size_t count = *(const size_t *)q;
+      if (count == 0)
+        continue;
       rc = check_repeated(f, count, *(const void *const *)member, depth, w,
                           &bad);
-    } else if (f->type == PROTOBUF_C_TYPE_MESSAGE ||
-               f->type == PROTOBUF_C_TYPE_BYTES ||
-               f->type == PROTOBUF_C_TYPE_STRING) {
-      rc = check_single(m, f, member, depth, w);
+    } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      if (*(const uint32_t *)q != f->id)
+        continue;
+      rc = check_oneof(f, member, depth, w);
+    } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)member;
+      if (sub == NULL)
+        continue;
+      rc = check_sub(f, sub, depth, w);
+    } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+      /* A proto2 optional field without its has_ flag is not sent. */
+      if (!bad_bytes(member) || (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+                                 !*(const protobuf_c_boolean *)q))
+        continue;
+      why_set(w, ": %zu bytes with NULL data",
+              ((const ProtobufCBinaryData *)member)->len);
+      rc = CRPC_EPACK;
     } else {
-      continue;
+      continue; /* scalars, and strings: protobuf-c packs NULL as "" */
     }
     if (rc != 0) {
       if (bad != SIZE_MAX)
