@@ -447,7 +447,9 @@ int crpc_sleep(int64_t ms) {
   if (co == NULL) {
     if (crpc_loop_current() != NULL)
       return CRPC_ELOOPTHREAD;
+    crpc_pool *pool = crpc__pool_blocking_begin();
     uv_sleep((unsigned int)ms);
+    crpc__pool_blocking_end(pool);
     return 0;
   }
   co->await_listener = NULL;

@@ -14,6 +14,7 @@
 #include "coro_internal.h"
 #include "crpc/error.h"
 #include "loop_internal.h"
+#include "pool_internal.h"
 
 typedef struct then_rec {
   crpc__listener l;
@@ -260,11 +261,14 @@ int crpc_future_then(crpc_future *f, crpc_future_cb cb, void *user_data) {
   return 0;
 }
 
+/* Blocks the calling thread; on a pool worker, another thread takes its
+ * place meanwhile (crpc__pool_blocking_begin). */
 static int wait_blocking(crpc_future *f, int64_t timeout_ms) {
   int rc = 0;
   uint64_t deadline = 0;
   if (timeout_ms >= 0)
     deadline = uv_hrtime() + (uint64_t)timeout_ms * 1000000u;
+  crpc_pool *pool = crpc__pool_blocking_begin();
   uv_mutex_lock(&f->mu);
   if (!f->cv_ready) {
     uv_cond_init(&f->cv);
@@ -285,6 +289,7 @@ static int wait_blocking(crpc_future *f, int64_t timeout_ms) {
   }
   f->waiters--;
   uv_mutex_unlock(&f->mu);
+  crpc__pool_blocking_end(pool);
   return rc;
 }
 

@@ -23,4 +23,12 @@ typedef struct crpc__job {
  */
 int crpc__pool_submit(crpc_pool *pool, crpc_loop *loop, crpc__job *job);
 
+/*
+ * Around a wait inside crpc: on one of a pool's workers, begin gives the
+ * worker's place to another thread until end; elsewhere both do nothing.
+ * Pass end what begin returned. Thread: the waiting one.
+ */
+crpc_pool *crpc__pool_blocking_begin(void);
+void crpc__pool_blocking_end(crpc_pool *pool);
+
 #endif /* CRPC_POOL_INTERNAL_H */

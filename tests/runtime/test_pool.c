@@ -3,7 +3,9 @@
 #include <uv.h>
 #include <stdatomic.h>
 
+#include "crpc/coro.h"
 #include "crpc/error.h"
+#include "crpc/future.h"
 #include "crpc/pool.h"
 
 typedef struct jobs {
@@ -139,5 +141,113 @@ Test(pool, free_null_and_defaults, .timeout = 10) {
   crpc_pool_opts_init(&po);
   cr_assert_geq(po.threads, 1);
   cr_assert_eq(po.queue_max, 4096);
+  cr_assert_eq(po.max_threads, po.threads + 64);
   crpc_pool_free(NULL);
+}
+
+/* Jobs that wait inside crpc: on a future another job completes. */
+typedef struct waiter {
+  crpc_future *wait_on;  /* waited for, may be NULL */
+  crpc_future *complete; /* completed, may be NULL */
+  atomic_int done;
+} waiter;
+
+static void wait_then_complete(void *arg) {
+  waiter *w = arg;
+  if (w->wait_on)
+    cr_assert_eq(crpc_future_wait(w->wait_on), 0);
+  if (w->complete)
+    crpc_future_complete(w->complete, CRPC_STATUS_OK, NULL, NULL, NULL);
+  atomic_store(&w->done, 1);
+}
+
+/* Polls |pool| until |ok| holds of its stats, for up to 20 s. */
+static int stats_reach(crpc_pool *pool, int (*ok)(const crpc_pool_stats *)) {
+  crpc_pool_stats st;
+  for (int i = 0; i < 2000; i++) {
+    crpc_pool_stats_get(pool, &st);
+    if (ok(&st))
+      return 1;
+    uv_sleep(10);
+  }
+  return 0;
+}
+
+/* One thread: a job that waits on what a later job does would wait forever
+ * if its wait held the only thread. */
+Test(pool, a_waiting_job_gives_its_place_to_the_next, .timeout = 20) {
+  crpc_pool *pool;
+  crpc_pool_opts po = {.threads = 1};
+  cr_assert_eq(crpc_pool_new(&po, &pool), 0);
+  crpc_future *f;
+  cr_assert_eq(crpc_future_new(NULL, &f), 0);
+  waiter a = {.wait_on = f}, b = {.complete = f};
+  atomic_init(&a.done, 0);
+  atomic_init(&b.done, 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, wait_then_complete, NULL, &a), 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, wait_then_complete, NULL, &b), 0);
+  crpc_pool_free(pool); /* returns once both have run */
+  cr_assert(atomic_load(&a.done) && atomic_load(&b.done));
+  crpc_future_unref(f);
+}
+
+static int two_blocked_one_queued(const crpc_pool_stats *s) {
+  return s->blocked == 2 && s->queued == 1 && s->threads == 2;
+}
+
+static int back_to_one_thread(const crpc_pool_stats *s) {
+  return s->threads == 1 && s->blocked == 0 && s->queued == 0;
+}
+
+/* The stand-ins stop at max_threads; a queued job then waits for a wait
+ * to end, and the extra thread ends after 5 idle seconds. */
+Test(pool, stand_ins_stop_at_max_threads_and_retire, .timeout = 40) {
+  crpc_pool *pool;
+  crpc_pool_opts po = {.threads = 1, .max_threads = 2};
+  cr_assert_eq(crpc_pool_new(&po, &pool), 0);
+  crpc_future *f1, *f2;
+  cr_assert_eq(crpc_future_new(NULL, &f1), 0);
+  cr_assert_eq(crpc_future_new(NULL, &f2), 0);
+  waiter a = {.wait_on = f1}, b = {.wait_on = f2}, c = {.complete = f2};
+  atomic_init(&a.done, 0);
+  atomic_init(&b.done, 0);
+  atomic_init(&c.done, 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, wait_then_complete, NULL, &a), 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, wait_then_complete, NULL, &b), 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, wait_then_complete, NULL, &c), 0);
+  cr_assert(stats_reach(pool, two_blocked_one_queued));
+  crpc_pool_stats st;
+  crpc_pool_stats_get(pool, &st);
+  cr_assert_eq(st.compensations, 1);
+  cr_assert_eq(atomic_load(&c.done), 0);
+  /* The first wait ends: its thread goes on to c, which ends b's. */
+  crpc_future_complete(f1, CRPC_STATUS_OK, NULL, NULL, NULL);
+  cr_assert(stats_reach(pool, back_to_one_thread));
+  cr_assert(atomic_load(&a.done) && atomic_load(&b.done) &&
+            atomic_load(&c.done));
+  crpc_pool_free(pool);
+  crpc_future_unref(f1);
+  crpc_future_unref(f2);
+}
+
+/* A job waiting with crpc_sleep() gives its place too. */
+static void sleeper(void *arg) {
+  crpc_sleep(300);
+  atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static int one_blocked(const crpc_pool_stats *s) {
+  return s->blocked == 1;
+}
+
+Test(pool, crpc_sleep_on_a_worker_gives_its_place, .timeout = 20) {
+  crpc_pool *pool;
+  crpc_pool_opts po = {.threads = 1};
+  atomic_int n;
+  atomic_init(&n, 0);
+  cr_assert_eq(crpc_pool_new(&po, &pool), 0);
+  cr_assert_eq(crpc_pool_submit(pool, NULL, sleeper, NULL, &n), 0);
+  cr_assert(stats_reach(pool, one_blocked));
+  crpc_pool_free(pool);
+  cr_assert_eq(atomic_load(&n), 1);
 }

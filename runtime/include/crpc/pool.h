@@ -1,10 +1,18 @@
 /*
  * crpc/pool.h: the worker pool, an object rather than a process-wide pool.
  *
- * A fixed set of threads runs jobs from a bounded FIFO queue. A job's
+ * |threads| threads run jobs from a bounded FIFO queue at once. A job's
  * completion callback runs on the crpc_loop it names, delivered through
  * that loop's queue and uv_async_t, so loop-owned state is never touched
  * from a worker.
+ *
+ * A job that waits inside crpc (crpc_future_wait() and what is built on
+ * it: stream reads and writes, blocking stubs, crpc_await(), crpc_sleep())
+ * does not hold its place: while it waits, another thread takes the next
+ * job, started for the purpose when none is idle, up to |max_threads| in
+ * all. So a handler waiting on its peer, or calling its own server, does
+ * not starve the others. Blocking outside crpc (a handler's own I/O, a
+ * plain sleep()) keeps its thread, as in any pool.
  */
 #ifndef CRPC_POOL_H
 #define CRPC_POOL_H
@@ -15,8 +23,11 @@
 CRPC_BEGIN_DECLS
 
 typedef struct crpc_pool_opts {
-  unsigned threads; /* 0: the number of available CPUs */
+  unsigned threads; /* jobs running at once; 0: the number of CPUs */
   size_t queue_max; /* jobs waiting at most; 0: 4096 */
+  /* Threads at most, those that stand in for jobs waiting inside crpc
+   * included; 0: threads + 64. Idle ones above |threads| end after 5 s. */
+  unsigned max_threads;
 } crpc_pool_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
@@ -55,8 +66,22 @@ CRPC_EXTERN int crpc_pool_submit(crpc_pool *pool, crpc_loop *loop,
                                  crpc_work_fn work, crpc_after_work_fn after,
                                  void *arg);
 
-/* The number of threads. Thread: any. */
+/* The number of jobs that run at once (crpc_pool_opts.threads).
+ * Thread: any. */
 CRPC_EXTERN unsigned crpc_pool_threads(const crpc_pool *pool);
+
+/* What the pool is doing, read at one moment. */
+typedef struct crpc_pool_stats {
+  unsigned threads;       /* threads alive */
+  unsigned running;       /* running a job */
+  unsigned blocked;       /* running a job that waits inside crpc */
+  unsigned idle;          /* waiting for a job */
+  size_t queued;          /* jobs waiting for a thread */
+  uint64_t compensations; /* threads started beyond |threads|, ever */
+} crpc_pool_stats;
+
+/* Fills |out|. Thread: any. */
+CRPC_EXTERN void crpc_pool_stats_get(crpc_pool *pool, crpc_pool_stats *out);
 
 /* Nonzero when the calling thread is one of |pool|'s workers. Thread: any. */
 CRPC_EXTERN int crpc_pool_is_worker(const crpc_pool *pool);
