@@ -33,6 +33,12 @@
 
 static void kick_local(crpc__call *call);
 
+/* The loop's time in crpc_now_ns() units, as of this iteration: cheap
+ * enough for every DATA frame, fine enough for stall detection. */
+static int64_t loop_now_ns(const crpc__call *call) {
+  return (int64_t)uv_now(crpc_loop_uv(call->sl->loop)) * 1000000;
+}
+
 /* Finished calls a loop keeps for reuse. A reused call keeps the memory
  * that every call needs (the call itself, its arena's first block, a
  * small output buffer, its metadata arrays), so a unary call does not
@@ -176,6 +182,7 @@ crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
   if (++c->sl->calls_live > c->sl->calls_peak)
     c->sl->calls_peak = c->sl->calls_live;
   call->stream_id = stream_id;
+  call->progress_ns = loop_now_ns(call);
   call->deadline = CRPC_DEADLINE_INFINITE;
   call->req_enc = CRPC__ENCODING_IDENTITY;
   call->resp_enc = CRPC__ENCODING_IDENTITY;
@@ -263,6 +270,31 @@ static void fail_call(crpc__call *call, crpc_status code, const char *msg) {
 
 void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg) {
   fail_call(call, code, msg);
+}
+
+int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
+                                 int64_t limit_ns) {
+  if (call->state != CRPC__CALL_RUNNING || call->stream_closed ||
+      atomic_load(&call->cancelled))
+    return 0;
+  uv_mutex_lock(&call->mu);
+  int waiting = call->read_wait != NULL || call->write_wait != NULL;
+  int64_t since = call->wait_since_ns > call->progress_ns ? call->wait_since_ns
+                                                          : call->progress_ns;
+  uv_mutex_unlock(&call->mu);
+  if (!waiting || now_ns - since < limit_ns)
+    return 0;
+  char msg[96];
+  snprintf(msg, sizeof(msg), "the stream made no progress for %lld ms",
+           (long long)(limit_ns / 1000000));
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_INFO, "%s: %s %s: cancelled",
+            call->peer, call->path, msg);
+  fail_call(call, CRPC_STATUS_CANCELLED, msg);
+  /* The peer may not take the trailers (a window at zero): reset. */
+  nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                            NGHTTP2_CANCEL);
+  crpc__conn_mark_dirty(call->conn);
+  return 1;
 }
 
 void crpc__call_end(crpc__call *call, crpc_status code, const char *msg) {
@@ -544,6 +576,8 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
   }
   int fin = call->finished && avail == n;
   uv_mutex_unlock(&call->mu);
+  if (n)
+    call->progress_ns = loop_now_ns(call);
   if (w) {
     crpc_future_complete(w, CRPC_STATUS_OK, NULL, NULL, NULL);
     crpc_future_unref(w);
@@ -768,11 +802,54 @@ static void job_work(crpc__job *job) {
   run_handler((crpc__call *)((char *)job - offsetof(crpc__call, job)));
 }
 
+static int submit_job(crpc__call *call);
+
+/* Fails a call whose handler could not be started (|rc|). Loop thread. */
+static void start_failed(crpc__call *call, int rc) {
+  atomic_fetch_sub(&call->refs, 1);
+  call->sl->n_handlers--;
+  call->state = CRPC__CALL_DONE;
+  if (rc == CRPC_EQUEUEFULL)
+    fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+              "server busy: the worker queue is full");
+  else
+    fail_call(call, CRPC_STATUS_UNAVAILABLE, crpc_strerror(rc));
+}
+
+/* A worker call of |c| ended: the next one held back for the connection's
+ * share goes to the pool. Loop thread. */
+static void release_held(crpc__conn *c) {
+  c->worker_calls--;
+  while (c->held_head &&
+         c->worker_calls < c->sl->srv->opts.max_worker_calls_per_connection) {
+    crpc__call *call = c->held_head;
+    c->held_head = call->next_held;
+    if (!c->held_head)
+      c->held_tail = NULL;
+    call->next_held = NULL;
+    int rc = submit_job(call);
+    if (rc != 0)
+      start_failed(call, rc);
+  }
+}
+
 static void job_done(crpc__job *job, int status) {
   crpc__call *call = (crpc__call *)((char *)job - offsetof(crpc__call, job));
   if (status != 0)
     finish_with(call, CRPC_STATUS_UNAVAILABLE, "server shutting down");
+  release_held(call->conn);
   handler_returned(call);
+}
+
+/* Queues the handler on the worker pool, counted in its connection's
+ * share. Loop thread. */
+static int submit_job(crpc__call *call) {
+  call->job.work = job_work;
+  call->job.done = job_done;
+  int rc = crpc__pool_submit(call->sl->srv->pool, call->sl->loop, &call->job);
+  if (rc == 0)
+    call->conn->worker_calls++;
+  return rc;
 }
 
 crpc_status crpc__call_unpack_status(int rc, const char **msg) {
@@ -815,24 +892,24 @@ static void dispatch(crpc__call *call) {
   }
   call_ref(call); /* the handler's */
   call->sl->n_handlers++;
+  crpc__conn *c = call->conn;
   int rc;
   if (call->route->placement == CRPC_PLACEMENT_LOOP) {
     rc = crpc_coro_spawn(call->sl->loop, coro_main, call, NULL);
-  } else {
-    call->job.work = job_work;
-    call->job.done = job_done;
-    rc = crpc__pool_submit(srv->pool, call->sl->loop, &call->job);
-  }
-  if (rc != 0) {
-    atomic_fetch_sub(&call->refs, 1);
-    call->sl->n_handlers--;
-    call->state = CRPC__CALL_DONE;
-    if (rc == CRPC_EQUEUEFULL)
-      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
-                "server busy: the worker queue is full");
+  } else if (c->worker_calls >= srv->opts.max_worker_calls_per_connection) {
+    /* The connection holds its share of the workers: this call waits for
+     * one of them to end (release_held). */
+    if (c->held_tail)
+      c->held_tail->next_held = call;
     else
-      fail_call(call, CRPC_STATUS_UNAVAILABLE, crpc_strerror(rc));
+      c->held_head = call;
+    c->held_tail = call;
+    return;
+  } else {
+    rc = submit_job(call);
   }
+  if (rc != 0)
+    start_failed(call, rc);
 }
 
 void crpc__call_on_headers_done(crpc__call *call) {
@@ -919,6 +996,7 @@ static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
 
 void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
   call->unconsumed += n;
+  call->progress_ns = loop_now_ns(call);
   int accepting = call->state == CRPC__CALL_WAITING ||
                   (call->state == CRPC__CALL_RUNNING &&
                    is_streaming_request(call->route->method));

@@ -289,6 +289,7 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
   crpc__call_pool_trim(sl, 0);
   crpc__h2mem_trim(&sl->h2mem);
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
+  int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
   for (crpc__conn *c = sl->conns, *n; c; c = n) {
     n = c->next;
     if (!c->established && now - c->accepted_ms >= limit) {
@@ -296,7 +297,12 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
                 "%s: no HTTP/2 preface within %u ms: closing", c->peer,
                 (unsigned)limit);
       conn_close(c);
+      continue;
     }
+    /* Cancelling ends no stream at once (its close comes later), so the
+     * list stays as it is while it is walked. */
+    for (crpc__call *call = c->calls; call; call = call->next_in_conn)
+      crpc__call_cancel_if_stalled(call, (int64_t)now * 1000000, stall_ns);
   }
 }
 

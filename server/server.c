@@ -90,12 +90,22 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->drain_ms = 5000;
   if (!o->handshake_timeout_ms)
     o->handshake_timeout_ms = 10000;
+  if (!o->max_workers)
+    o->max_workers = o->workers + 64;
+  if (o->max_workers < o->workers)
+    o->max_workers = o->workers;
+  if (!o->max_worker_calls_per_connection)
+    o->max_worker_calls_per_connection =
+        o->max_workers / 2 ? o->max_workers / 2 : 1;
+  if (!o->stall_timeout_ms)
+    o->stall_timeout_ms = 300000;
   uv_mutex_init(&srv->mu);
 
   int rc = CRPC_ENOMEM;
   crpc_pool_opts po;
   crpc_pool_opts_init(&po);
   po.threads = o->workers;
+  po.max_threads = o->max_workers;
   po.queue_max = o->worker_queue_max;
   if ((rc = crpc_pool_new(&po, &srv->pool)) != 0)
     goto fail;
@@ -320,7 +330,12 @@ int crpc_server_start(crpc_server *srv) {
     return rc;
   for (unsigned i = 0; i < srv->n_loops; i++) {
     uv_prepare_start(&srv->loops[i].flush, on_flush);
-    uint64_t every = srv->opts.handshake_timeout_ms / 4 + 1;
+    /* Often enough for the handshake and stall limits (a quarter of the
+     * shorter one). */
+    uint32_t shortest = srv->opts.handshake_timeout_ms;
+    if (srv->opts.stall_timeout_ms < shortest)
+      shortest = srv->opts.stall_timeout_ms;
+    uint64_t every = shortest / 4 + 1;
     uv_timer_start(&srv->loops[i].sweep, on_sweep, every, every);
   }
   for (unsigned i = 0; i < srv->n_loops; i++) {

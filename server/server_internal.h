@@ -212,7 +212,14 @@ struct crpc__call {
   uv_timer_t deadline_timer;
   int timer_active;
 
+  /* Stall detection (crpc__call_stalled): when the stream last moved
+   * (loop thread) and when the handler began to wait (under |mu|), in
+   * crpc_now_ns() time. */
+  int64_t progress_ns;
+  int64_t wait_since_ns;
+
   crpc__call *next_in_conn, *prev_in_conn;
+  crpc__call *next_held; /* waiting for its connection's worker share */
 };
 
 struct crpc__conn {
@@ -233,6 +240,10 @@ struct crpc__conn {
   crpc__buf wbuf; /* bytes being written */
   crpc__call *calls;
   size_t n_calls;
+  /* Its calls on the worker pool, and those waiting for their share
+   * (max_worker_calls_per_connection), linked by |next_held|. */
+  unsigned worker_calls;
+  crpc__call *held_head, *held_tail;
   int goaway_sent;
   int final_goaway;
   int established;      /* the client's SETTINGS arrived */
@@ -292,6 +303,11 @@ crpc_status crpc__call_encode_status(crpc__call *call,
 crpc_status crpc__call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */
 void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg);
+/* Cancels |call| (CANCELLED to the handler, RST_STREAM(CANCEL) to the
+ * peer) when its handler waits to read or write and the stream has not
+ * moved for |limit_ns|. Returns whether it did. Loop thread. */
+int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
+                                 int64_t limit_ns);
 void crpc__call_unref(crpc__call *call);
 /* Frees the pooled calls beyond what the peak since the last trim left
  * unused, or all of them with |all|. Loop thread, or any once the loop has

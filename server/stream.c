@@ -43,6 +43,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
         return CRPC_STATUS_RESOURCE_EXHAUSTED;
       }
       call->read_wait = crpc_future_ref(f);
+      call->wait_since_ns = crpc_now_ns();
     }
     uv_mutex_unlock(&call->mu);
     if (cancelled)
@@ -115,8 +116,10 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     cancelled = atomic_load(&call->cancelled);
     crpc_future *f = NULL;
     if (!cancelled && crpc__buf_len(&call->out) > CRPC__OUT_HIGH_WATER &&
-        crpc_future_new(NULL, &f) == 0)
+        crpc_future_new(NULL, &f) == 0) {
       call->write_wait = crpc_future_ref(f);
+      call->wait_since_ns = crpc_now_ns();
+    }
     uv_mutex_unlock(&call->mu);
     if (cancelled)
       return (crpc_status)cancelled;

@@ -40,7 +40,9 @@ static const char usage_line[] =
     "[--module-arg KEY=VALUE...] [--module ...] "
     "[--tls-cert F --tls-key F [--tls-client-ca F]] "
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
-    "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N]\n";
+    "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
+    "[--max-workers N] [--max-worker-calls-per-connection N] "
+    "[--max-concurrent-streams N] [--stall-timeout-ms N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -71,6 +73,19 @@ static const char usage_text[] =
     "                           get RESOURCE_EXHAUSTED (default: 4096)\n"
     "  --handshake-timeout-ms N time a connection has for its TLS handshake\n"
     "                           and HTTP/2 preface (default: 10000)\n"
+    "  --max-workers N          worker threads at most, counting those that\n"
+    "                           stand in for handlers waiting inside crpc\n"
+    "                           (default: --workers + 64)\n"
+    "  --max-worker-calls-per-connection N\n"
+    "                           a connection's calls on the workers at once;\n"
+    "                           more wait their turn (default: half of\n"
+    "                           --max-workers)\n"
+    "  --max-concurrent-streams N\n"
+    "                           streams a connection may have open at once\n"
+    "                           (default: 100)\n"
+    "  --stall-timeout-ms N     a call waiting to read or write on a stream\n"
+    "                           that makes no progress this long is\n"
+    "                           cancelled (default: 300000)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -90,6 +105,7 @@ typedef struct config {
   crpc_tls_opts tls;
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
+  unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -137,7 +153,11 @@ typedef enum {
   F_DRAIN_SECONDS,
   F_LOG_LEVEL,
   F_WORKER_QUEUE,
-  F_HANDSHAKE_TIMEOUT_MS
+  F_HANDSHAKE_TIMEOUT_MS,
+  F_MAX_WORKERS,
+  F_WORKER_SHARE,
+  F_MAX_STREAMS,
+  F_STALL_TIMEOUT_MS
 } flag_id;
 
 /* Every flag that takes a value, with the range of the numeric ones. */
@@ -161,6 +181,11 @@ static const struct flag {
     {"--log-level", F_LOG_LEVEL, 0, 0},
     {"--worker-queue", F_WORKER_QUEUE, 1, 1u << 24},
     {"--handshake-timeout-ms", F_HANDSHAKE_TIMEOUT_MS, 1, UINT32_MAX},
+    {"--max-workers", F_MAX_WORKERS, 1, 65536},
+    {"--max-worker-calls-per-connection", F_WORKER_SHARE, 1, 65536},
+    /* HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS is 31 bits. */
+    {"--max-concurrent-streams", F_MAX_STREAMS, 1, INT32_MAX},
+    {"--stall-timeout-ms", F_STALL_TIMEOUT_MS, 1, UINT32_MAX},
 };
 
 /* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
@@ -216,6 +241,18 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     break;
   case F_HANDSHAKE_TIMEOUT_MS:
     cfg->handshake_timeout_ms = n;
+    break;
+  case F_MAX_WORKERS:
+    cfg->max_workers = n;
+    break;
+  case F_WORKER_SHARE:
+    cfg->worker_share = n;
+    break;
+  case F_MAX_STREAMS:
+    cfg->max_streams = n;
+    break;
+  case F_STALL_TIMEOUT_MS:
+    cfg->stall_timeout_ms = n;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -281,6 +318,10 @@ static int check_config(const config *cfg) {
                 cfg->tls.cert_file ? "--tls-key" : "--tls-cert");
   if (cfg->tls.client_ca_file != NULL && cfg->tls.cert_file == NULL)
     return fail("--tls-client-ca needs --tls-cert and --tls-key");
+  if (cfg->max_workers != 0 && cfg->workers != 0 &&
+      cfg->max_workers < cfg->workers)
+    return fail("--max-workers %llu is fewer than --workers %llu",
+                cfg->max_workers, cfg->workers);
   return 0;
 }
 
@@ -290,6 +331,10 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->workers = (unsigned)cfg->workers;
   opts->worker_queue_max = (size_t)cfg->worker_queue;
   opts->handshake_timeout_ms = (uint32_t)cfg->handshake_timeout_ms;
+  opts->max_workers = (unsigned)cfg->max_workers;
+  opts->max_worker_calls_per_connection = (unsigned)cfg->worker_share;
+  opts->max_concurrent_streams = (uint32_t)cfg->max_streams;
+  opts->stall_timeout_ms = (uint32_t)cfg->stall_timeout_ms;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

@@ -41,17 +41,33 @@ CRPC_EXTERN int crpc_service_set_placement(crpc_service *svc, const char *name,
 typedef struct crpc_server crpc_server;
 
 typedef struct crpc_server_opts {
-  unsigned loops;                  /* I/O loop threads; 0: the number of CPUs */
-  unsigned workers;                /* worker threads; 0: the number of CPUs */
-  size_t worker_queue_max;         /* 0: 4096 */
-  size_t max_receive_bytes;        /* 0: 4 MiB */
-  size_t max_send_bytes;           /* 0: 4 MiB */
+  unsigned loops;           /* I/O loop threads; 0: the number of CPUs */
+  unsigned workers;         /* worker handlers running at once; 0: CPUs */
+  size_t worker_queue_max;  /* 0: 4096 */
+  size_t max_receive_bytes; /* 0: 4 MiB */
+  size_t max_send_bytes;    /* 0: 4 MiB */
   uint32_t max_concurrent_streams; /* per connection; 0: 100 */
   uint32_t drain_ms;               /* graceful shutdown deadline; 0: 5000 */
   /* Time a new connection has to finish its TLS handshake and send its
    * HTTP/2 preface before it is closed; 0: 10000. */
   uint32_t handshake_timeout_ms;
   crpc_logger logger;
+  /* Worker threads at most. A worker handler that waits inside crpc (a
+   * stream read or write, a blocking stub, a future) gives its thread's
+   * place to another, started when none is idle, up to this many
+   * (crpc/pool.h); 0: workers + 64. */
+  unsigned max_workers;
+  /* Calls of one connection on the worker pool at once (running, waiting
+   * or queued); the connection's further worker calls wait, in order, for
+   * one of them to end, so no connection holds more than this share of the
+   * workers. 0: max_workers / 2. */
+  unsigned max_worker_calls_per_connection;
+  /* A call whose handler waits to read or to write while its stream makes
+   * no progress (no message received, nothing sent: the peer sends
+   * nothing, or keeps its flow-control window at zero) for this long is
+   * cancelled: the handler sees CANCELLED, the peer RST_STREAM(CANCEL).
+   * 0: 300000 (5 minutes). */
+  uint32_t stall_timeout_ms;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
