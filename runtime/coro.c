@@ -54,6 +54,7 @@ struct crpc__coro {
   void *tsan_fiber;
   crpc__coro *next_cached;
   void *handler_ctx; /* crpc__handler_ctx_set() inside this coroutine */
+  const char *label; /* crpc__coro_set_label(), or NULL */
 };
 
 /* The coroutine this thread is running. Per-thread by nature. */
@@ -142,8 +143,14 @@ static void trim_cache(crpc_loop *loop);
 
 static void report_slow(crpc__coro *co, uint64_t ran_ns) {
   crpc__log(&co->loop->opts.logger, CRPC_LOG_DEBUG,
-            "coroutine %p ran %.1f ms without suspending", (void *)co,
-            (double)ran_ns / 1e6);
+            "coroutine %s ran %.1f ms without suspending",
+            co->label ? co->label : "(unnamed)", (double)ran_ns / 1e6);
+}
+
+void crpc__coro_set_label(const char *label) {
+  crpc__coro *co = current_coro;
+  co->label = label;
+  atomic_store_explicit(&co->loop->running_label, label, memory_order_relaxed);
 }
 
 static void finish(crpc__coro *co) {
@@ -170,12 +177,17 @@ static void resume(crpc__coro *co) {
   loop->current = co;
   current_coro = co;
   co->resumed_at = uv_hrtime();
+  /* For the watchdog: what runs, and since when. */
+  atomic_store_explicit(&loop->running_label, co->label, memory_order_relaxed);
+  atomic_store_explicit(&loop->running_since_ns, (int64_t)co->resumed_at,
+                        memory_order_relaxed);
   void *fake = NULL;
   switch_ctx(sched_ctx(loop), &co->ctx, &fake, co->stack->base, co->stack->size,
              co->tsan_fiber);
   after_switch(fake, NULL, NULL);
   current_coro = NULL;
   loop->current = NULL;
+  atomic_store_explicit(&loop->running_label, NULL, memory_order_relaxed);
   uint64_t ran = uv_hrtime() - co->resumed_at;
   if (ran > loop->slow_ns)
     report_slow(co, ran);
@@ -301,6 +313,7 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
     return CRPC_ESTACK;
   co->fn = fn;
   co->handler_ctx = NULL;
+  co->label = NULL;
   co->arg = arg;
   co->done = done;
   co->state = CORO_READY;

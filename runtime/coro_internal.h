@@ -39,4 +39,12 @@ void crpc__coro_wake(crpc__coro *co);
 void *crpc__handler_ctx_get(void);
 void *crpc__handler_ctx_set(void *ctx);
 
+/*
+ * Names what the current coroutine runs (a method's path), for the
+ * watchdog's reports of a loop that stalls (runtime/watchdog.c). |label|
+ * is borrowed: it must outlive the coroutine and any watchdog of its loop.
+ * Thread: coroutine.
+ */
+void crpc__coro_set_label(const char *label);
+
 #endif /* CRPC_CORO_INTERNAL_H */

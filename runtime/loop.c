@@ -240,6 +240,8 @@ int crpc_loop_new(uv_loop_t *uv, const crpc_loop_opts *opts, crpc_loop **out) {
   crpc__stack_pool_init(&loop->stacks, loop->opts.coro_stack_size,
                         loop->opts.coro_cache);
   atomic_init(&loop->holds, 0);
+  atomic_init(&loop->running_label, NULL);
+  atomic_init(&loop->running_since_ns, 0);
   if (!loop->owns_uv) {
     loop->thread = uv_thread_self();
     current_loop = loop;
@@ -372,6 +374,7 @@ void crpc_loop_free(crpc_loop *loop) {
     uv_idle_stop(&loop->idle);
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
   uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
+
   crpc__loop_set_current(prev == loop ? NULL : prev);
   if (loop->owns_uv) {
     close_owned_uv(loop);

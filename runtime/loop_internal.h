@@ -81,6 +81,12 @@ struct crpc_loop {
   uint64_t slow_ns;
 
   void (*on_free)(crpc_loop *loop); /* coro.c's cleanup of cached coros */
+
+  /* Read by a watchdog's thread (runtime/watchdog.c): the label of the
+   * coroutine running on the loop (NULL when none) and when it was
+   * resumed (crpc_now_ns). */
+  _Atomic(const char *) running_label;
+  _Atomic int64_t running_since_ns;
 };
 
 /*

@@ -289,6 +289,7 @@ int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
            (long long)(limit_ns / 1000000));
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_INFO, "%s: %s %s: cancelled",
             call->peer, call->path, msg);
+  atomic_fetch_add(&call->sl->srv->stalled_calls, 1);
   fail_call(call, CRPC_STATUS_CANCELLED, msg);
   /* The peer may not take the trailers (a window at zero): reset. */
   nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE, call->stream_id,
@@ -793,6 +794,7 @@ static void handler_returned(crpc__call *call) {
 
 static crpc_status coro_main(void *arg) {
   crpc__call *call = arg;
+  crpc__coro_set_label(call->route->path); /* for the watchdog */
   run_handler(call);
   handler_returned(call);
   return CRPC_STATUS_OK;
@@ -899,6 +901,7 @@ static void dispatch(crpc__call *call) {
   } else if (c->worker_calls >= srv->opts.max_worker_calls_per_connection) {
     /* The connection holds its share of the workers: this call waits for
      * one of them to end (release_held). */
+    atomic_fetch_add(&srv->held_calls, 1);
     if (c->held_tail)
       c->held_tail->next_held = call;
     else

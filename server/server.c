@@ -14,6 +14,7 @@
 #include "module.h"
 #include "server_internal.h"
 #include "tls.h"
+#include "watchdog.h"
 
 #define CRPC__DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
 
@@ -99,7 +100,11 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
         o->max_workers / 2 ? o->max_workers / 2 : 1;
   if (!o->stall_timeout_ms)
     o->stall_timeout_ms = 300000;
+  if (!o->loop_stall_ms)
+    o->loop_stall_ms = 100;
   uv_mutex_init(&srv->mu);
+  atomic_init(&srv->stalled_calls, 0);
+  atomic_init(&srv->held_calls, 0);
 
   int rc = CRPC_ENOMEM;
   crpc_pool_opts po;
@@ -320,6 +325,21 @@ static void log_start(crpc_server *srv) {
             srv->opts.workers == 1 ? "" : "s");
 }
 
+/* Starts the watchdog of the server's loops, before they run. */
+static int start_watchdog(crpc_server *srv) {
+  crpc_loop **loops = calloc(srv->n_loops, sizeof(*loops));
+  if (!loops)
+    return CRPC_ENOMEM;
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    loops[i] = srv->loops[i].loop;
+  int rc = crpc__watchdog_new(loops, srv->n_loops, srv->opts.loop_stall_ms,
+                              &srv->opts.logger, &srv->watchdog);
+  free(loops);
+  if (rc != 0)
+    set_error(srv, "cannot start the loop watchdog: %s", crpc_strerror(rc));
+  return rc;
+}
+
 int crpc_server_start(crpc_server *srv) {
   if (srv->started) {
     set_error(srv, "the server is already started");
@@ -327,6 +347,8 @@ int crpc_server_start(crpc_server *srv) {
   }
   int rc = build_routes(srv);
   if (rc != 0)
+    return rc;
+  if (!srv->watchdog && (rc = start_watchdog(srv)) != 0)
     return rc;
   for (unsigned i = 0; i < srv->n_loops; i++) {
     uv_prepare_start(&srv->loops[i].flush, on_flush);
@@ -465,6 +487,9 @@ void crpc_server_free(crpc_server *srv) {
       crpc_future_wait(f);
       crpc_future_unref(f);
     }
+    /* Before the loops stop, which it would take for stalls. Its pings
+     * still queued run (or go) with the loops, freed below. */
+    crpc__watchdog_stop(srv->watchdog);
     /* Listeners are closed by the shutdown; let their close run. */
     for (unsigned i = 0; i < srv->n_loops; i++)
       crpc_loop_stop(srv->loops[i].loop);
@@ -476,6 +501,8 @@ void crpc_server_free(crpc_server *srv) {
   crpc_pool_free(srv->pool);
   srv->pool = NULL;
   free_loops(srv);
+  crpc__watchdog_free(srv->watchdog);
+  srv->watchdog = NULL;
   /* Nothing of the modules' runs any more: they may free what it used. */
   crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
   crpc__modules_free(srv);
@@ -496,6 +523,13 @@ void crpc_server_free(crpc_server *srv) {
   free(srv->routes);
   uv_mutex_destroy(&srv->mu);
   free(srv);
+}
+
+void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {
+  crpc_pool_stats_get(srv->pool, &out->workers);
+  out->loop_stalls = srv->watchdog ? crpc__watchdog_stalls(srv->watchdog) : 0;
+  out->stalled_calls = atomic_load(&srv->stalled_calls);
+  out->held_calls = atomic_load(&srv->held_calls);
 }
 
 int crpc_server_set_health(crpc_server *srv, const char *service,

@@ -111,7 +111,9 @@ struct crpc_server {
   crpc__acceptor *listeners;
   size_t n_listeners;
   crpc__health *health;
-  crpc_module *modules;  /* loaded modules (module.c), in load order */
+  crpc_module *modules; /* loaded modules (module.c), in load order */
+  struct crpc__watchdog *watchdog; /* sees its loops stall (once started) */
+  atomic_uint_fast64_t stalled_calls, held_calls; /* crpc_server_stats */
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;
   int shutdown_started;

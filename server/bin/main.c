@@ -42,7 +42,8 @@ static const char usage_line[] =
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
     "[--max-workers N] [--max-worker-calls-per-connection N] "
-    "[--max-concurrent-streams N] [--stall-timeout-ms N]\n";
+    "[--max-concurrent-streams N] [--stall-timeout-ms N] "
+    "[--loop-stall-ms N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -86,6 +87,8 @@ static const char usage_text[] =
     "  --stall-timeout-ms N     a call waiting to read or write on a stream\n"
     "                           that makes no progress this long is\n"
     "                           cancelled (default: 300000)\n"
+    "  --loop-stall-ms N        a loop busy this long without polling is\n"
+    "                           reported while it lasts (default: 100)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -106,6 +109,7 @@ typedef struct config {
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
+  unsigned long long loop_stall_ms;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -157,7 +161,8 @@ typedef enum {
   F_MAX_WORKERS,
   F_WORKER_SHARE,
   F_MAX_STREAMS,
-  F_STALL_TIMEOUT_MS
+  F_STALL_TIMEOUT_MS,
+  F_LOOP_STALL_MS
 } flag_id;
 
 /* Every flag that takes a value, with the range of the numeric ones. */
@@ -186,6 +191,7 @@ static const struct flag {
     /* HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS is 31 bits. */
     {"--max-concurrent-streams", F_MAX_STREAMS, 1, INT32_MAX},
     {"--stall-timeout-ms", F_STALL_TIMEOUT_MS, 1, UINT32_MAX},
+    {"--loop-stall-ms", F_LOOP_STALL_MS, 1, UINT32_MAX},
 };
 
 /* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
@@ -253,6 +259,9 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     break;
   case F_STALL_TIMEOUT_MS:
     cfg->stall_timeout_ms = n;
+    break;
+  case F_LOOP_STALL_MS:
+    cfg->loop_stall_ms = n;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -335,6 +344,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->max_worker_calls_per_connection = (unsigned)cfg->worker_share;
   opts->max_concurrent_streams = (uint32_t)cfg->max_streams;
   opts->stall_timeout_ms = (uint32_t)cfg->stall_timeout_ms;
+  opts->loop_stall_ms = (uint32_t)cfg->loop_stall_ms;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

@@ -8,6 +8,7 @@
 #include "crpc/future.h"
 #include "crpc/log.h"
 #include "crpc/method.h"
+#include "crpc/pool.h"
 
 CRPC_BEGIN_DECLS
 
@@ -68,6 +69,10 @@ typedef struct crpc_server_opts {
    * cancelled: the handler sees CANCELLED, the peer RST_STREAM(CANCEL).
    * 0: 300000 (5 minutes). */
   uint32_t stall_timeout_ms;
+  /* A loop thread busy this long without returning to poll (a coroutine
+   * handler that blocks or spins) is reported at warning level while it
+   * lasts, naming the method that runs, and again when it ends; 0: 100. */
+  uint32_t loop_stall_ms;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
@@ -128,6 +133,19 @@ CRPC_EXTERN crpc_future *crpc_server_shutdown(crpc_server *srv);
 /* Shuts down (waiting for it) if needed and frees. NULL is a no-op.
  * Thread: any but the server's own threads. */
 CRPC_EXTERN void crpc_server_free(crpc_server *srv);
+
+/* What the server is doing and has done, read at one moment. */
+typedef struct crpc_server_stats {
+  crpc_pool_stats workers; /* the worker pool (crpc/pool.h) */
+  uint64_t loop_stalls;    /* loops seen busy past loop_stall_ms */
+  uint64_t stalled_calls;  /* calls cancelled by stall_timeout_ms */
+  uint64_t held_calls;     /* worker calls that waited for their
+                              connection's share */
+} crpc_server_stats;
+
+/* Fills |out|. Thread: any. */
+CRPC_EXTERN void crpc_server_stats_get(crpc_server *srv,
+                                       crpc_server_stats *out);
 
 /*
  * Health (grpc.health.v1.Health): sets |service|'s status, "" being the

@@ -1,0 +1,132 @@
+/*
+ * tests/runtime/test_watchdog.c: runtime/watchdog.c sees a loop stall
+ * while it lasts, names the coroutine's label, and says when it ends.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "coro_internal.h"
+#include "crpc/coro.h"
+#include "crpc/deadline.h"
+#include "crpc/error.h"
+#include "watchdog.h"
+
+typedef struct seen {
+  pthread_mutex_t mu;
+  char text[4096];
+} seen;
+
+static seen log_seen = {PTHREAD_MUTEX_INITIALIZER, ""};
+
+static void capture(crpc_log_level level, const char *msg, void *ud) {
+  seen *s = ud;
+  (void)level;
+  pthread_mutex_lock(&s->mu);
+  strncat(s->text, msg, sizeof(s->text) - strlen(s->text) - 2);
+  strcat(s->text, "\n");
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int logged(const char *what) {
+  pthread_mutex_lock(&log_seen.mu);
+  int found = strstr(log_seen.text, what) != NULL;
+  pthread_mutex_unlock(&log_seen.mu);
+  return found;
+}
+
+/* Keeps the loop thread busy, without suspending, until |what| is logged
+ * (at most 10 s): the warning must come while the stall lasts. */
+static int busy_until_logged(const char *what) {
+  crpc_deadline d = crpc_deadline_after_ms(10000);
+  while (!logged(what))
+    if (crpc_deadline_expired(d))
+      return 0;
+  return 1;
+}
+
+static atomic_int saw_warning;
+
+static crpc_status spinning_handler(void *arg) {
+  (void)arg;
+  crpc__coro_set_label("/demo.Svc/Spin");
+  atomic_store(&saw_warning, busy_until_logged("has not turned for ") &&
+                                 logged("loop 0 has not turned for ") &&
+                                 logged("/demo.Svc/Spin has run for "));
+  return CRPC_STATUS_OK;
+}
+
+static crpc_logger capture_logger(void) {
+  crpc_logger lg = {.level = CRPC_LOG_DEBUG,
+                    .level_set = 1,
+                    .fn = capture,
+                    .user_data = &log_seen};
+  return lg;
+}
+
+Test(watchdog, a_spinning_coroutine_is_named_while_it_spins, .timeout = 30) {
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc_logger lg = capture_logger();
+  crpc__watchdog *w;
+  cr_assert_eq(crpc__watchdog_new(&loop, 1, 50, &lg, &w), 0);
+  crpc_future *done;
+  cr_assert_eq(crpc_coro_spawn(loop, spinning_handler, NULL, &done), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert(atomic_load(&saw_warning), "log:\n%s", log_seen.text);
+  /* Once the loop runs its tasks again, the end of the stall is
+   * reported. */
+  crpc_deadline d = crpc_deadline_after_ms(10000);
+  while (!logged("loop 0 turned again after ") && !crpc_deadline_expired(d))
+    crpc_loop_run(loop, CRPC_RUN_NOWAIT);
+  cr_assert(logged("loop 0 turned again after "), "log:\n%s", log_seen.text);
+  cr_assert(logged("(/demo.Svc/Spin)"));
+  cr_assert_eq(crpc__watchdog_stalls(w), 1);
+  crpc_future_unref(done);
+  crpc__watchdog_stop(w);
+  crpc_loop_free(loop);
+  crpc__watchdog_free(w);
+}
+
+static void spinning_callback(void *arg) {
+  atomic_store((atomic_int *)arg,
+               busy_until_logged("no coroutine runs: a callback"));
+}
+
+Test(watchdog, a_slow_callback_is_reported_too, .timeout = 30) {
+  crpc_loop *loop;
+  atomic_int ok;
+  atomic_init(&ok, 0);
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc_logger lg = capture_logger();
+  crpc__watchdog *w;
+  cr_assert_eq(crpc__watchdog_new(&loop, 1, 50, &lg, &w), 0);
+  cr_assert_eq(crpc_loop_post(loop, spinning_callback, &ok), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert(atomic_load(&ok), "log:\n%s", log_seen.text);
+  crpc__watchdog_stop(w);
+  crpc_loop_free(loop);
+  crpc__watchdog_free(w);
+}
+
+Test(watchdog, a_loop_that_polls_is_never_reported, .timeout = 30) {
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc_logger lg = capture_logger();
+  crpc__watchdog *w;
+  cr_assert_eq(crpc__watchdog_new(&loop, 1, 20, &lg, &w), 0);
+  cr_assert_eq(crpc_loop_start_thread(loop), 0);
+  /* An idle loop waits in poll for far longer than the limit. */
+  for (int i = 0; i < 5; i++) {
+    crpc_future *f;
+    cr_assert_eq(crpc_future_new(NULL, &f), 0);
+    cr_assert_eq(crpc_future_wait_for(f, 40), CRPC_ETIMEDOUT);
+    crpc_future_unref(f);
+  }
+  cr_assert_eq(crpc__watchdog_stalls(w), 0, "log:\n%s", log_seen.text);
+  crpc__watchdog_stop(w);
+  cr_assert_eq(crpc_loop_stop(loop), 0);
+  crpc_loop_free(loop);
+  crpc__watchdog_free(w);
+}
