@@ -26,6 +26,8 @@
 #define DEFAULT_BACKOFF_MS 1000
 #define DEFAULT_BACKOFF_MAX_MS 120000
 #define DEFAULT_CONNECT_TIMEOUT_MS 20000
+#define DEFAULT_CONNS_PER_ADDRESS 16
+#define MAX_CONNS_PER_ADDRESS 256
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 20000
 #define BACKOFF_MULTIPLIER 1.6
 #define BACKOFF_JITTER 0.2
@@ -50,6 +52,10 @@ static void apply_defaults(crpc_channel_opts *o) {
     o->backoff_max_ms = o->backoff_initial_ms;
   if (!o->connect_timeout_ms)
     o->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  if (!o->max_connections_per_address)
+    o->max_connections_per_address = DEFAULT_CONNS_PER_ADDRESS;
+  if (o->max_connections_per_address > MAX_CONNS_PER_ADDRESS)
+    o->max_connections_per_address = MAX_CONNS_PER_ADDRESS;
 }
 
 static const crpc_logger *lg(crpc_channel *ch) {
@@ -105,6 +111,25 @@ static void complete_waiters(crpc_channel *ch, crpc_status code,
 static int sub_usable(const crpc__sub *s) {
   return s->state == CRPC__SUB_READY && s->conn &&
          s->conn->state == CRPC__CONN_READY;
+}
+
+/* The streams |c|'s server lets it run at once. */
+static uint32_t stream_limit(const crpc__cconn *c) {
+  return nghttp2_session_get_remote_settings(
+      c->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+/* The ready connection of |s| with the fewest calls; |*full| says whether
+ * even that one has as many as its server allows. */
+static crpc__cconn *least_loaded(const crpc__sub *s, int *full) {
+  crpc__cconn *best = s->conn;
+  for (size_t i = 0; i < s->n_more; i++) {
+    crpc__cconn *c = s->more[i];
+    if (c->state == CRPC__CONN_READY && c->n_calls < best->n_calls)
+      best = c;
+  }
+  *full = best->n_calls >= stream_limit(best);
+  return best;
 }
 
 static crpc__cconn *pick(crpc_channel *ch) {
@@ -172,6 +197,40 @@ static int is_failing(crpc_channel *ch) {
   return 1;
 }
 
+/* The subchannel |pick| would choose, for a new call. */
+static crpc__sub *pick_sub(crpc_channel *ch) {
+  crpc__cconn *c = pick(ch);
+  return c ? c->sub : NULL;
+}
+
+/* Whether a call for |sub|, whose connections are all full, should wait
+ * for another connection: one being opened has room for it, or one is
+ * opened now. With nothing more to open it goes to a full connection,
+ * whose HTTP/2 session holds it back until a stream ends. */
+static int wait_for_more(crpc_channel *ch, crpc__sub *sub) {
+  uint32_t per_conn = stream_limit(sub->conn);
+  size_t connecting = 0;
+  for (size_t i = 0; i < sub->n_more; i++)
+    connecting += sub->more[i]->state == CRPC__CONN_CONNECTING;
+  if (ch->n_pending < connecting * per_conn)
+    return 1;
+  if (1 + sub->n_more >= ch->opts.max_connections_per_address ||
+      uv_now(crpc_loop_uv(ch->loop)) < sub->more_after_ms)
+    return 0;
+  return crpc__cconn_start_more(sub) == 0;
+}
+
+static void pending_push(crpc_channel *ch, crpc__ccall *call) {
+  call->pending = 1;
+  call->pend_next = NULL;
+  if (ch->pending.tail)
+    ch->pending.tail->pend_next = call;
+  else
+    ch->pending.head = call;
+  ch->pending.tail = call;
+  ch->n_pending++;
+}
+
 static void pending_remove(crpc_channel *ch, crpc__ccall *call) {
   crpc__ccall **p = &ch->pending.head, *prev = NULL;
   while (*p && *p != call) {
@@ -185,6 +244,7 @@ static void pending_remove(crpc_channel *ch, crpc__ccall *call) {
     ch->pending.tail = prev;
   call->pend_next = NULL;
   call->pending = 0;
+  ch->n_pending--;
 }
 
 void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call) {
@@ -195,8 +255,10 @@ void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call) {
 /* Ends the fail-fast calls waiting, and the readiness waiters. */
 static void fail_waiting(crpc_channel *ch) {
   crpc__call_list keep = {NULL, NULL};
+  size_t kept = 0;
   crpc__ccall *c = ch->pending.head;
   ch->pending.head = ch->pending.tail = NULL;
+  ch->n_pending = 0;
   while (c) {
     crpc__ccall *next = c->pend_next;
     c->pend_next = NULL;
@@ -206,6 +268,7 @@ static void fail_waiting(crpc_channel *ch) {
       else
         keep.head = c;
       keep.tail = c;
+      kept++;
     } else {
       c->pending = 0;
       crpc__ccall_end(c, CRPC_STATUS_UNAVAILABLE, ch->error);
@@ -218,6 +281,7 @@ static void fail_waiting(crpc_channel *ch) {
     if (!ch->pending.head)
       ch->pending.tail = keep.tail;
     ch->pending.head = keep.head;
+    ch->n_pending += kept;
   }
   complete_waiters(ch, CRPC_STATUS_UNAVAILABLE, ch->error);
 }
@@ -227,8 +291,14 @@ void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call) {
     crpc__ccall_end(call, CRPC_STATUS_CANCELLED, "the channel was closed");
     return;
   }
-  crpc__cconn *c = pick(ch);
-  if (c) {
+  crpc__sub *sub = pick_sub(ch);
+  if (sub) {
+    int full;
+    crpc__cconn *c = least_loaded(sub, &full);
+    if (full && wait_for_more(ch, sub)) {
+      pending_push(ch, call);
+      return;
+    }
     int rc = crpc__cconn_submit(c, call);
     if (rc == 0)
       return;
@@ -242,19 +312,31 @@ void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call) {
     crpc__ccall_end(call, CRPC_STATUS_UNAVAILABLE, ch->error);
     return;
   }
-  call->pending = 1;
-  call->pend_next = NULL;
-  if (ch->pending.tail)
-    ch->pending.tail->pend_next = call;
-  else
-    ch->pending.head = call;
-  ch->pending.tail = call;
+  pending_push(ch, call);
+}
+
+static void run_pending(crpc_channel *ch);
+
+static void retry_run(crpc__task *t) {
+  crpc_channel *ch =
+      (crpc_channel *)((char *)t - offsetof(crpc_channel, retry_task));
+  ch->retry_posted = 0;
+  run_pending(ch);
+}
+
+void crpc__channel_room(crpc_channel *ch) {
+  if (!ch->pending.head || ch->retry_posted || ch->closing)
+    return;
+  ch->retry_posted = 1;
+  ch->retry_task.fn = retry_run;
+  crpc__loop_post_task(ch->loop, &ch->retry_task);
 }
 
 /* Gives every waiting call a connection, once one is ready. */
 static void run_pending(crpc_channel *ch) {
   crpc__ccall *c = ch->pending.head;
   ch->pending.head = ch->pending.tail = NULL;
+  ch->n_pending = 0;
   while (c) {
     crpc__ccall *next = c->pend_next;
     c->pend_next = NULL;
@@ -430,6 +512,8 @@ static void channel_release(crpc_channel *ch) {
   free(ch->tls_cert_file);
   free(ch->tls_key_file);
   free(ch->user_agent);
+  for (size_t i = 0; i < ch->n_subs; i++)
+    free(ch->subs[i].more);
   free(ch->subs);
   free(ch->ready_waiters);
   crpc_future_unref(ch->closed);
@@ -592,6 +676,8 @@ static void close_run(crpc__task *t) {
     crpc__sub *s = &ch->subs[i];
     if (s->conn)
       crpc__cconn_close(s->conn, "the channel was closed");
+    while (s->n_more) /* each close takes itself off |more| */
+      crpc__cconn_close(s->more[s->n_more - 1], "the channel was closed");
     uv_close((uv_handle_t *)&s->retry, on_retry_closed);
   }
   if (ch->resolving)

@@ -4,7 +4,8 @@
  *
  *   crpc_channel ──< crpc__sub (one per resolved address)
  *        │               └── crpc__cconn (its HTTP/2 connection, if any;
- *        │                        │       older ones drain after GOAWAY)
+ *        │                        │       older ones drain after GOAWAY;
+ *        │                        │       |more| when one is not enough)
  *        │                        └──< crpc__ccall (one stream each)
  *        └── pending: calls waiting for a ready connection
  *
@@ -58,6 +59,12 @@ struct crpc__sub {
   uv_timer_t retry;    /* the next attempt, while FAILED */
   uint32_t backoff_ms; /* the next backoff to wait */
   char error[160];     /* why the last attempt failed */
+  /* Further connections, opened while every one has as many streams as
+   * the server allows and calls wait (max_connections_per_address - 1 at
+   * most); they take calls only while the subchannel is READY. */
+  crpc__cconn **more;
+  size_t n_more;
+  uint64_t more_after_ms; /* no new one before (uv_now): one just failed */
 };
 
 struct crpc_channel {
@@ -95,6 +102,9 @@ struct crpc_channel {
    * frees itself once closed (|free_task|, see channel.c). */
   int free_when_closed;
   crpc__task free_task;
+  size_t n_pending;      /* calls in |pending| */
+  crpc__task retry_task; /* runs |pending| again (crpc__channel_room) */
+  int retry_posted;
 };
 
 typedef enum {
@@ -108,6 +118,7 @@ typedef enum {
 struct crpc__cconn {
   crpc_channel *ch;
   crpc__sub *sub; /* NULL once the subchannel moved on (GOAWAY, closing) */
+  int extra;      /* one of |sub->more|, not |sub->conn| */
   crpc__cconn_state state;
   int refs;
   crpc__stream_handle h;
@@ -240,6 +251,11 @@ void crpc__channel_handle_closed(crpc_channel *ch);
 /* Takes |call| out of the channel's waiting calls, if it is there. */
 void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call);
 
+/* A connection has room for another stream, or one more is ready, or
+ * one that was being opened failed: the waiting calls are dispatched again
+ * (on a later loop turn). Thread: the channel's loop. */
+void crpc__channel_room(crpc_channel *ch);
+
 /* The subchannel's connection became ready, failed, or closed. */
 void crpc__sub_on_ready(crpc__sub *sub);
 void crpc__sub_on_failed(crpc__sub *sub, const char *why);
@@ -249,6 +265,10 @@ void crpc__sub_on_lost(crpc__sub *sub);
 
 /* Starts connecting |sub|. Returns 0 or an error (already reported). */
 int crpc__cconn_start(crpc__sub *sub);
+
+/* Opens one more connection to |sub|'s address (|sub->more|), for calls
+ * its ready ones have no streams left for. Returns 0 or an error. */
+int crpc__cconn_start_more(crpc__sub *sub);
 
 /* Starts |call| as a new stream on |c|. Returns 0, or an error and then
  * |call| is untouched. Thread: the channel's loop. */

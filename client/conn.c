@@ -70,8 +70,40 @@ static void on_ready(crpc__cconn *c) {
   uint32_t ka = c->ch->opts.keepalive_ms;
   if (ka)
     uv_timer_start(&c->timer, on_timer, ka, ka);
-  if (c->sub)
+  if (c->extra)
+    crpc__channel_room(c->ch);
+  else if (c->sub)
     crpc__sub_on_ready(c->sub);
+}
+
+/* |c| leaves its subchannel (GOAWAY, closed): the subchannel learns, for
+ * its own connection, or forgets it, for one of |more|. */
+static void leave_sub(crpc__cconn *c, int was_connecting) {
+  crpc__sub *sub = c->sub;
+  c->sub = NULL;
+  if (!sub)
+    return;
+  if (c->extra) {
+    for (size_t i = 0; i < sub->n_more; i++) {
+      if (sub->more[i] == c) {
+        sub->more[i] = sub->more[--sub->n_more];
+        break;
+      }
+    }
+    /* One that could not be opened is not tried again for a while. */
+    if (was_connecting)
+      sub->more_after_ms =
+          uv_now(crpc_loop_uv(c->ch->loop)) + c->ch->opts.backoff_initial_ms;
+    crpc__channel_room(c->ch); /* calls may have waited for it */
+    return;
+  }
+  if (sub->conn == c) {
+    sub->conn = NULL;
+    if (was_connecting)
+      crpc__sub_on_failed(sub, c->error);
+    else
+      crpc__sub_on_lost(sub);
+  }
 }
 
 static void on_goaway(crpc__cconn *c, const nghttp2_goaway *ga) {
@@ -83,15 +115,7 @@ static void on_goaway(crpc__cconn *c, const nghttp2_goaway *ga) {
   int was_connecting = c->state == CRPC__CONN_CONNECTING;
   c->state = CRPC__CONN_DRAINING;
   snprintf(c->error, sizeof(c->error), "the server sent GOAWAY");
-  crpc__sub *sub = c->sub;
-  c->sub = NULL;
-  if (sub && sub->conn == c) {
-    sub->conn = NULL;
-    if (was_connecting)
-      crpc__sub_on_failed(sub, c->error);
-    else
-      crpc__sub_on_lost(sub);
-  }
+  leave_sub(c, was_connecting);
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
@@ -268,15 +292,7 @@ void crpc__cconn_close(crpc__cconn *c, const char *why) {
       nghttp2_session_set_stream_user_data(c->ng, call->stream_id, NULL);
     crpc__ccall_on_conn_lost(call, c->error);
   }
-  crpc__sub *sub = c->sub;
-  c->sub = NULL;
-  if (sub && sub->conn == c) {
-    sub->conn = NULL;
-    if (was_connecting)
-      crpc__sub_on_failed(sub, c->error);
-    else
-      crpc__sub_on_lost(sub);
-  }
+  leave_sub(c, was_connecting);
   c->refs += 2;
   uv_close(&c->h.handle, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -456,14 +472,25 @@ fail:
   conn_unref(c);
 }
 
-int crpc__cconn_start(crpc__sub *sub) {
+/* Opens a connection to |sub|'s address: its own (|extra| 0) or one of
+ * |more|. */
+static int conn_open(crpc__sub *sub, int extra) {
   crpc_channel *ch = sub->ch;
   crpc__cconn *c = calloc(1, sizeof(*c));
   if (!c)
     return CRPC_ENOMEM;
+  if (extra && !sub->more) {
+    sub->more =
+        calloc(ch->opts.max_connections_per_address, sizeof(*sub->more));
+    if (!sub->more) {
+      free(c);
+      return CRPC_ENOMEM;
+    }
+  }
   uv_loop_t *uv = crpc_loop_uv(ch->loop);
   c->ch = ch;
   c->sub = sub;
+  c->extra = extra;
   c->refs = 1; /* the subchannel's, dropped by close */
   crpc__buf_init(&c->wbuf, SIZE_MAX);
   int rc = sub->addr.is_unix ? uv_pipe_init(uv, &c->h.pipe, 0)
@@ -476,11 +503,15 @@ int crpc__cconn_start(crpc__sub *sub) {
   c->h.handle.data = c;
   c->timer.data = c;
   ch->open_handles += 2;
-  sub->conn = c;
-  sub->state = CRPC__SUB_CONNECTING;
   uint32_t limit = ch->opts.connect_timeout_ms;
-  if (sub->backoff_ms > limit)
-    limit = sub->backoff_ms;
+  if (extra) {
+    sub->more[sub->n_more++] = c;
+  } else {
+    sub->conn = c;
+    sub->state = CRPC__SUB_CONNECTING;
+    if (sub->backoff_ms > limit)
+      limit = sub->backoff_ms;
+  }
   uv_timer_start(&c->timer, on_timer, limit, 0);
   c->creq.data = c;
   c->refs++; /* the connect request's */
@@ -498,6 +529,18 @@ int crpc__cconn_start(crpc__sub *sub) {
     crpc__cconn_close(c, why);
   }
   return 0;
+}
+
+int crpc__cconn_start(crpc__sub *sub) {
+  return conn_open(sub, 0);
+}
+
+int crpc__cconn_start_more(crpc__sub *sub) {
+  crpc__log(&sub->ch->opts.logger, CRPC_LOG_DEBUG,
+            "%s: every connection is at its stream limit: opening another "
+            "(%zu)",
+            sub->addr.name, sub->n_more + 2);
+  return conn_open(sub, 1);
 }
 
 /* Requests. */
@@ -602,5 +645,7 @@ void crpc__cconn_detach(crpc__cconn *c, crpc__ccall *call) {
   c->n_calls--;
   if (c->state == CRPC__CONN_DRAINING && c->n_calls == 0)
     crpc__cconn_mark_dirty(c); /* the flush closes it */
+  else if (c->state == CRPC__CONN_READY)
+    crpc__channel_room(c->ch); /* a stream is free for a waiting call */
   conn_unref(c);
 }

@@ -418,3 +418,73 @@ Test(channel, freed_in_a_continuation_on_the_application_loop,
      .init = start_server, .fini = stop_server, .timeout = 30) {
   freed_on_the_application_loop(then_free_on_app_loop);
 }
+
+/* A server letting a connection run 2 streams at once. */
+static void start_small_server(void) {
+  crpc_server_opts o;
+  crpc_server_opts_init(&o);
+  o.loops = 1;
+  o.workers = 1;
+  o.max_concurrent_streams = 2;
+  cr_assert_eq(crpc_server_new(&o, &srv), 0);
+  cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
+  cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
+  snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+}
+
+/* Starts |n| health Watch streams, which stay open, each with |timeout_ms|,
+ * and reads the first message of each: the status of each read. */
+static void watch_n(crpc_channel *ch, int n, int64_t timeout_ms,
+                    crpc_status *out) {
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  crpc_call *calls[8];
+  crpc_future *reads[8];
+  crpc_call_opts o = {.timeout_ms = timeout_ms};
+  for (int i = 0; i < n; i++) {
+    cr_assert_eq(crpc_call_start(ch, watch_m(), &req.base, &o, &calls[i]),
+                 CRPC_STATUS_OK);
+    reads[i] = crpc_call_read_async(calls[i]);
+  }
+  for (int i = 0; i < n; i++) {
+    ProtobufCMessage *m = NULL;
+    out[i] = crpc_call_read_result(reads[i], &m);
+    if (m)
+      protobuf_c_message_free_unpacked(m, NULL);
+    crpc_future_unref(reads[i]);
+  }
+  for (int i = 0; i < n; i++)
+    crpc_call_free(calls[i]);
+}
+
+/* Six streams that stay open against a limit of 2 per connection: the
+ * channel opens more connections to the address, and all six run. */
+Test(channel, more_connections_when_every_stream_is_taken,
+     .init = start_small_server, .fini = stop_server, .timeout = 30) {
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  crpc_status st[6];
+  watch_n(ch, 6, 10000, st);
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(st[i], CRPC_STATUS_OK, "stream %d: %s", i,
+                 crpc_status_name(st[i]));
+  crpc_channel_free(ch);
+}
+
+/* With one connection per address, the third stream waits for one of the
+ * two to end, which never comes before its deadline. */
+Test(channel, one_connection_when_asked, .init = start_small_server,
+     .fini = stop_server, .timeout = 30) {
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.max_connections_per_address = 1;
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, &o, &ch), 0);
+  crpc_status st[3];
+  watch_n(ch, 3, 1000, st);
+  cr_assert_eq(st[0], CRPC_STATUS_OK);
+  cr_assert_eq(st[1], CRPC_STATUS_OK);
+  cr_assert_eq(st[2], CRPC_STATUS_DEADLINE_EXCEEDED, "%s",
+               crpc_status_name(st[2]));
+  crpc_channel_free(ch);
+}

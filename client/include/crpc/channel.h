@@ -51,6 +51,13 @@ typedef struct crpc_channel_opts {
   uint32_t connect_timeout_ms;
   const char *user_agent; /* prepended to crpc's; NULL: crpc's alone */
   crpc_logger logger;
+  /* Connections to one address at most. When every connection to the
+   * address has as many calls as the server lets one connection run
+   * (its SETTINGS_MAX_CONCURRENT_STREAMS) and calls are waiting, the
+   * channel opens another, so that a gather of many calls runs at once
+   * instead of in turns. 0: 16; 1: one connection, calls past the limit
+   * wait for a stream to end. */
+  unsigned max_connections_per_address;
 } crpc_channel_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
