@@ -8,11 +8,18 @@
 #include "log_internal.h"
 #include "loop_internal.h"
 
-/* One watched loop. |ping| runs on the loop and sets |pong_ns|; the rest
- * belongs to the watchdog's thread. */
-typedef struct watched {
+/* What a ping shares with the loop that runs it. It outlives the watchdog
+ * while a ping is queued: the watchdog holds one reference, a ping in
+ * flight another, and the last one frees it. */
+typedef struct pong_box {
   crpc__task ping;
+  atomic_int refs;
   _Atomic int64_t pong_ns; /* when the loop last ran a ping */
+} pong_box;
+
+/* One watched loop, the watchdog thread's. */
+typedef struct watched {
+  pong_box *box;
   crpc_loop *loop;
   int64_t sent_ns; /* when the ping in flight was posted; 0: none */
   int stalled;
@@ -24,7 +31,6 @@ struct crpc__watchdog {
   uv_mutex_t mu; /* guards |stopping| */
   uv_cond_t cv;
   int stopping;
-  int started;
   int64_t stall_ns;
   uint64_t period_ns;
   crpc_logger logger;
@@ -33,11 +39,17 @@ struct crpc__watchdog {
   watched loops[];
 };
 
+static void box_unref(pong_box *box) {
+  if (atomic_fetch_sub(&box->refs, 1) == 1)
+    free(box);
+}
+
 /* On the loop: it has come back to its task queue. */
 static void pong(crpc__task *t) {
-  watched *lw = (watched *)t;
-  atomic_store_explicit(&lw->pong_ns, (int64_t)uv_hrtime(),
+  pong_box *box = (pong_box *)t;
+  atomic_store_explicit(&box->pong_ns, (int64_t)uv_hrtime(),
                         memory_order_release);
+  box_unref(box);
 }
 
 static void report_stall(crpc__watchdog *w, size_t i, int64_t now) {
@@ -66,7 +78,7 @@ static void report_stall(crpc__watchdog *w, size_t i, int64_t now) {
 static void look(crpc__watchdog *w, size_t i, int64_t now) {
   watched *lw = &w->loops[i];
   if (lw->sent_ns != 0) {
-    int64_t got = atomic_load_explicit(&lw->pong_ns, memory_order_acquire);
+    int64_t got = atomic_load_explicit(&lw->box->pong_ns, memory_order_acquire);
     if (got < lw->sent_ns) {
       if (!lw->stalled && now - lw->sent_ns >= w->stall_ns)
         report_stall(w, i, now);
@@ -82,9 +94,12 @@ static void look(crpc__watchdog *w, size_t i, int64_t now) {
     lw->sent_ns = 0;
   }
   lw->sent_ns = now;
-  lw->ping.fn = pong;
-  if (crpc__loop_post_task(lw->loop, &lw->ping) != 0)
+  lw->box->ping.fn = pong;
+  atomic_fetch_add(&lw->box->refs, 1); /* the ping's */
+  if (crpc__loop_post_task(lw->loop, &lw->box->ping) != 0) {
+    atomic_fetch_sub(&lw->box->refs, 1);
     lw->sent_ns = 0; /* the loop is closing */
+  }
 }
 
 static void watch_main(void *arg) {
@@ -111,45 +126,49 @@ int crpc__watchdog_new(crpc_loop *const *loops, size_t n, uint32_t stall_ms,
   if (logger != NULL)
     w->logger = *logger;
   atomic_init(&w->stalls, 0);
-  w->n = n;
+  int rc = CRPC_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     w->loops[i].loop = loops[i];
-    atomic_init(&w->loops[i].pong_ns, 0);
+    w->loops[i].box = calloc(1, sizeof(pong_box));
+    if (w->loops[i].box == NULL)
+      goto fail;
+    w->n = i + 1;
+    atomic_init(&w->loops[i].box->refs, 1);
+    atomic_init(&w->loops[i].box->pong_ns, 0);
   }
   uv_mutex_init(&w->mu);
   uv_cond_init(&w->cv);
-  int rc = uv_thread_create(&w->thread, watch_main, w);
-  if (rc != 0) {
+  if ((rc = uv_thread_create(&w->thread, watch_main, w)) != 0) {
     uv_cond_destroy(&w->cv);
     uv_mutex_destroy(&w->mu);
-    free(w);
-    return rc;
+    goto fail;
   }
-  w->started = 1;
   *out = w;
   return 0;
+
+fail:
+  for (size_t i = 0; i < w->n; i++)
+    box_unref(w->loops[i].box);
+  free(w);
+  return rc;
 }
 
 uint64_t crpc__watchdog_stalls(crpc__watchdog *w) {
   return atomic_load(&w->stalls);
 }
 
-void crpc__watchdog_stop(crpc__watchdog *w) {
-  if (w == NULL || !w->started)
+void crpc__watchdog_free(crpc__watchdog *w) {
+  if (w == NULL)
     return;
   uv_mutex_lock(&w->mu);
   w->stopping = 1;
   uv_cond_signal(&w->cv);
   uv_mutex_unlock(&w->mu);
   uv_thread_join(&w->thread);
-  w->started = 0;
-}
-
-void crpc__watchdog_free(crpc__watchdog *w) {
-  if (w == NULL)
-    return;
-  crpc__watchdog_stop(w);
   uv_cond_destroy(&w->cv);
   uv_mutex_destroy(&w->mu);
+  /* A ping still queued keeps its box until the loop runs or drops it. */
+  for (size_t i = 0; i < w->n; i++)
+    box_unref(w->loops[i].box);
   free(w);
 }

@@ -25,7 +25,8 @@ typedef struct crpc__watchdog crpc__watchdog;
 /*
  * Starts watching the |n| loops of |loops| (the i-th is called "loop i").
  * Ownership: |loops| and |logger| are copied; each loop must outlive the
- * watchdog's thread (crpc__watchdog_stop()).
+ * watchdog (a ping still queued when it is freed runs, or is dropped, with
+ * the loop, harmlessly).
  * Thread: any. Returns 0, or CRPC_ENOMEM or a libuv error, and then |*out|
  * is untouched.
  */
@@ -35,12 +36,8 @@ int crpc__watchdog_new(crpc_loop *const *loops, size_t n, uint32_t stall_ms,
 /* Stalls seen so far, ended or not. Thread: any. */
 uint64_t crpc__watchdog_stalls(crpc__watchdog *w);
 
-/* Stops and joins the thread. Its pings may still be queued on the loops:
- * free the watchdog only once the loops have run or dropped them (after
- * crpc_loop_free()). Thread: any but the watchdog's. */
-void crpc__watchdog_stop(crpc__watchdog *w);
-
-/* Frees a stopped watchdog. NULL is a no-op. */
+/* Stops and joins the thread and frees. NULL is a no-op. Thread: any but
+ * the watchdog's. */
 void crpc__watchdog_free(crpc__watchdog *w);
 
 #endif /* CRPC_WATCHDOG_H */

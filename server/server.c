@@ -487,9 +487,9 @@ void crpc_server_free(crpc_server *srv) {
       crpc_future_wait(f);
       crpc_future_unref(f);
     }
-    /* Before the loops stop, which it would take for stalls. Its pings
-     * still queued run (or go) with the loops, freed below. */
-    crpc__watchdog_stop(srv->watchdog);
+    /* Before the loops stop, which it would take for stalls. */
+    crpc__watchdog_free(srv->watchdog);
+    srv->watchdog = NULL;
     /* Listeners are closed by the shutdown; let their close run. */
     for (unsigned i = 0; i < srv->n_loops; i++)
       crpc_loop_stop(srv->loops[i].loop);
@@ -501,8 +501,6 @@ void crpc_server_free(crpc_server *srv) {
   crpc_pool_free(srv->pool);
   srv->pool = NULL;
   free_loops(srv);
-  crpc__watchdog_free(srv->watchdog);
-  srv->watchdog = NULL;
   /* Nothing of the modules' runs any more: they may free what it used. */
   crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
   crpc__modules_free(srv);

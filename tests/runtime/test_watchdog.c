@@ -84,9 +84,8 @@ Test(watchdog, a_spinning_coroutine_is_named_while_it_spins, .timeout = 30) {
   cr_assert(logged("(/demo.Svc/Spin)"));
   cr_assert_eq(crpc__watchdog_stalls(w), 1);
   crpc_future_unref(done);
-  crpc__watchdog_stop(w);
-  crpc_loop_free(loop);
   crpc__watchdog_free(w);
+  crpc_loop_free(loop);
 }
 
 static void spinning_callback(void *arg) {
@@ -105,9 +104,8 @@ Test(watchdog, a_slow_callback_is_reported_too, .timeout = 30) {
   cr_assert_eq(crpc_loop_post(loop, spinning_callback, &ok), 0);
   crpc_loop_run(loop, CRPC_RUN_DEFAULT);
   cr_assert(atomic_load(&ok), "log:\n%s", log_seen.text);
-  crpc__watchdog_stop(w);
-  crpc_loop_free(loop);
   crpc__watchdog_free(w);
+  crpc_loop_free(loop);
 }
 
 Test(watchdog, a_loop_that_polls_is_never_reported, .timeout = 30) {
@@ -125,8 +123,7 @@ Test(watchdog, a_loop_that_polls_is_never_reported, .timeout = 30) {
     crpc_future_unref(f);
   }
   cr_assert_eq(crpc__watchdog_stalls(w), 0, "log:\n%s", log_seen.text);
-  crpc__watchdog_stop(w);
+  crpc__watchdog_free(w);
   cr_assert_eq(crpc_loop_stop(loop), 0);
   crpc_loop_free(loop);
-  crpc__watchdog_free(w);
 }
