@@ -48,17 +48,29 @@ static void on_sweep(uv_timer_t *t) {
   crpc__sloop_sweep(t->data);
 }
 
+/* Closes the loops' handles with |cb| (NULL for the server's own loops,
+ * which crpc_loop_free() then runs until they are closed). */
+static void close_loop_handles(crpc_server *srv, uv_close_cb cb) {
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    if (!sl->handles_ready)
+      continue;
+    sl->handles_ready = 0;
+    uv_close((uv_handle_t *)&sl->flush, cb);
+    uv_close((uv_handle_t *)&sl->drain_timer, cb);
+    uv_close((uv_handle_t *)&sl->goaway_timer, cb);
+    uv_close((uv_handle_t *)&sl->sweep, cb);
+    srv->app_closing += 4;
+  }
+}
+
+/* Frees the loops (the server's own) and what each sloop holds; their
+ * handles are closed. */
 static void free_loops(crpc_server *srv) {
   for (unsigned i = 0; i < srv->n_loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
-    if (!sl->loop)
-      continue;
-    /* The loop thread has stopped: its handles are ours to close. */
-    uv_close((uv_handle_t *)&sl->flush, NULL);
-    uv_close((uv_handle_t *)&sl->drain_timer, NULL);
-    uv_close((uv_handle_t *)&sl->goaway_timer, NULL);
-    uv_close((uv_handle_t *)&sl->sweep, NULL);
-    crpc_loop_free(sl->loop);
+    if (sl->own_loop)
+      crpc_loop_free(sl->loop);
     crpc__call_pool_trim(sl, 1);
     crpc__h2mem_cleanup(&sl->h2mem);
     crpc__arena_cleanup(&sl->scratch);
@@ -114,6 +126,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   po.queue_max = o->worker_queue_max;
   if ((rc = crpc_pool_new(&po, &srv->pool)) != 0)
     goto fail;
+  if (o->loop)
+    o->loops = 1;
   srv->loops = calloc(o->loops, sizeof(*srv->loops));
   if (!srv->loops) {
     rc = CRPC_ENOMEM;
@@ -121,34 +135,30 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   }
   for (unsigned i = 0; i < o->loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
-    crpc_loop_opts lo;
-    crpc_loop_opts_init(&lo);
-    lo.pool = srv->pool;
-    lo.logger = o->logger;
     sl->rbuf = malloc(CRPC__H2IO_READ_BUF);
     if (!sl->rbuf) {
       rc = CRPC_ENOMEM;
       goto fail;
     }
-    if ((rc = crpc_loop_new(NULL, &lo, &sl->loop)) != 0) {
-      sl->loop = NULL;
-      goto fail;
+    if (o->loop) {
+      sl->loop = o->loop;
+    } else {
+      crpc_loop_opts lo;
+      crpc_loop_opts_init(&lo);
+      lo.pool = srv->pool;
+      lo.logger = o->logger;
+      if ((rc = crpc_loop_new(NULL, &lo, &sl->loop)) != 0) {
+        sl->loop = NULL;
+        free(sl->rbuf);
+        goto fail;
+      }
+      sl->own_loop = 1;
     }
     srv->n_loops = i + 1;
     sl->srv = srv;
     crpc__arena_init(&sl->scratch, NULL, 0, 0);
     crpc__h2mem_init(&sl->h2mem);
     sl->index = i;
-    uv_loop_t *uv = crpc_loop_uv(sl->loop);
-    uv_prepare_init(uv, &sl->flush);
-    sl->flush.data = sl;
-    uv_timer_init(uv, &sl->drain_timer);
-    sl->drain_timer.data = sl;
-    uv_timer_init(uv, &sl->goaway_timer);
-    sl->goaway_timer.data = sl;
-    uv_timer_init(uv, &sl->sweep);
-    sl->sweep.data = sl;
-    uv_unref((uv_handle_t *)&sl->sweep);
   }
   srv->health = crpc__health_new();
   if (!srv->health) {
@@ -163,11 +173,27 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   hs->next = srv->services;
   srv->services = hs;
   crpc__health_set(srv->health, "", CRPC_HEALTH_SERVING);
+  /* Last, once nothing can fail: handles on an application's loop close
+   * only as it runs. */
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    uv_loop_t *uv = crpc_loop_uv(sl->loop);
+    uv_prepare_init(uv, &sl->flush);
+    sl->flush.data = sl;
+    uv_timer_init(uv, &sl->drain_timer);
+    sl->drain_timer.data = sl;
+    uv_timer_init(uv, &sl->goaway_timer);
+    sl->goaway_timer.data = sl;
+    uv_timer_init(uv, &sl->sweep);
+    sl->sweep.data = sl;
+    uv_unref((uv_handle_t *)&sl->sweep);
+    sl->handles_ready = 1;
+  }
   *out = srv;
   return 0;
 
 fail:
-  free_loops(srv);
+  free_loops(srv); /* no handle is open yet */
   crpc_pool_free(srv->pool);
   for (crpc_service *s = srv->services, *n; s; s = n) {
     n = s->next;
@@ -320,9 +346,16 @@ static void log_start(crpc_server *srv) {
                 crpc_placement_name(s->placement[i]));
     }
   }
-  crpc__log(lg, CRPC_LOG_INFO, "%u loop thread%s, %u worker thread%s",
-            srv->n_loops, srv->n_loops == 1 ? "" : "s", srv->opts.workers,
-            srv->opts.workers == 1 ? "" : "s");
+  if (srv->opts.loop)
+    crpc__log(lg, CRPC_LOG_INFO,
+              "on the application's loop, %u worker thread%s (at most %u)",
+              srv->opts.workers, srv->opts.workers == 1 ? "" : "s",
+              srv->opts.max_workers);
+  else
+    crpc__log(lg, CRPC_LOG_INFO,
+              "%u loop thread%s, %u worker thread%s (at most %u)", srv->n_loops,
+              srv->n_loops == 1 ? "" : "s", srv->opts.workers,
+              srv->opts.workers == 1 ? "" : "s", srv->opts.max_workers);
 }
 
 /* Starts the watchdog of the server's loops, before they run. */
@@ -360,7 +393,7 @@ int crpc_server_start(crpc_server *srv) {
     uint64_t every = shortest / 4 + 1;
     uv_timer_start(&srv->loops[i].sweep, on_sweep, every, every);
   }
-  for (unsigned i = 0; i < srv->n_loops; i++) {
+  for (unsigned i = 0; i < srv->n_loops && srv->loops[i].own_loop; i++) {
     if ((rc = crpc_loop_start_thread(srv->loops[i].loop)) != 0) {
       for (unsigned j = 0; j < i; j++)
         crpc_loop_stop(srv->loops[j].loop);
@@ -478,9 +511,88 @@ static void close_listener_task(void *arg) {
     crpc__acceptor_close(l);
 }
 
+/* What is left once the loops are done with the server. */
+static void server_release(crpc_server *srv) {
+  free_loops(srv);
+  crpc__modules_free(srv);
+  for (crpc__acceptor *l = srv->listeners, *n; l; l = n) {
+    n = l->next;
+    crpc__tls_ctx_free(l->tls);
+    free(l->addr);
+    free(l->shown);
+    free(l);
+  }
+  for (crpc_service *s = srv->services, *n; s; s = n) {
+    n = s->next;
+    crpc_service_free(s);
+  }
+  crpc__health_free(srv->health);
+  if (srv->shutdown_f)
+    crpc_future_unref(srv->shutdown_f);
+  free(srv->routes);
+  uv_mutex_destroy(&srv->mu);
+  free(srv);
+}
+
+/* On an application loop: a handle of the server has closed; the last
+ * one releases it. */
+static void app_closed(crpc_server *srv) {
+  if (--srv->app_closing == 0)
+    server_release(srv);
+}
+
+static void on_app_sloop_closed(uv_handle_t *h) {
+  app_closed(((crpc__sloop *)h->data)->srv);
+}
+
+static void on_app_listener_closed(uv_handle_t *h) {
+  app_closed(((crpc__acceptor *)h->data)->srv);
+}
+
+static void app_free(crpc_server *srv);
+
+static void app_free_after_shutdown(crpc_future *f, void *arg) {
+  (void)f;
+  app_free(arg);
+}
+
+/* crpc_server_free() on an application loop: once the shutdown is over
+ * (a continuation until then), stops the workers and closes the handles,
+ * counting them: the last close callback frees the rest. Loop thread. */
+static void app_free(crpc_server *srv) {
+  if (srv->started &&
+      !(srv->shutdown_f && crpc_future_is_done(srv->shutdown_f))) {
+    crpc_future *f = crpc_server_shutdown(srv);
+    if (!f || crpc_future_then(f, app_free_after_shutdown, srv) != 0)
+      crpc__log(&srv->opts.logger, CRPC_LOG_ERROR,
+                "out of memory: the server cannot be freed");
+    crpc_future_unref(f);
+    return;
+  }
+  crpc__watchdog_free(srv->watchdog);
+  srv->watchdog = NULL;
+  crpc_pool_free(srv->pool);
+  srv->pool = NULL;
+  crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
+  srv->app_closing = 1; /* held while the closes are made */
+  for (crpc__acceptor *l = srv->listeners; l; l = l->next) {
+    if (l->open) {
+      l->open = 0;
+      uv_close(&l->h.handle, on_app_listener_closed);
+      srv->app_closing++;
+    }
+  }
+  close_loop_handles(srv, on_app_sloop_closed);
+  app_closed(srv);
+}
+
 void crpc_server_free(crpc_server *srv) {
   if (!srv)
     return;
+  if (srv->opts.loop) {
+    app_free(srv);
+    return;
+  }
   if (srv->started) {
     crpc_future *f = crpc_server_shutdown(srv);
     if (f) {
@@ -500,27 +612,12 @@ void crpc_server_free(crpc_server *srv) {
   /* Handlers that ignore cancellation finish before the pool goes. */
   crpc_pool_free(srv->pool);
   srv->pool = NULL;
-  free_loops(srv);
+  /* The loop threads have stopped: their handles are ours to close, and
+   * crpc_loop_free() (in free_loops) runs the loops until they are. */
+  close_loop_handles(srv, NULL);
   /* Nothing of the modules' runs any more: they may free what it used. */
   crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
-  crpc__modules_free(srv);
-  for (crpc__acceptor *l = srv->listeners, *n; l; l = n) {
-    n = l->next;
-    crpc__tls_ctx_free(l->tls);
-    free(l->addr);
-    free(l->shown);
-    free(l);
-  }
-  for (crpc_service *s = srv->services, *n; s; s = n) {
-    n = s->next;
-    crpc_service_free(s);
-  }
-  crpc__health_free(srv->health);
-  if (srv->shutdown_f)
-    crpc_future_unref(srv->shutdown_f);
-  free(srv->routes);
-  uv_mutex_destroy(&srv->mu);
-  free(srv);
+  server_release(srv);
 }
 
 void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {

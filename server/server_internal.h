@@ -79,6 +79,8 @@ struct crpc__acceptor {
 struct crpc__sloop {
   crpc_server *srv;
   crpc_loop *loop;
+  int own_loop;      /* |loop| is the server's (a thread of its own) */
+  int handles_ready; /* the handles below are initialized */
   unsigned index;
   uv_prepare_t flush; /* writes are batched until the loop would block */
   crpc__conn *dirty;  /* connections with output to flush */
@@ -113,6 +115,7 @@ struct crpc_server {
   crpc__health *health;
   crpc_module *modules; /* loaded modules (module.c), in load order */
   struct crpc__watchdog *watchdog; /* sees its loops stall (once started) */
+  unsigned app_closing; /* on an application loop: handles still closing */
   atomic_uint_fast64_t stalled_calls, held_calls; /* crpc_server_stats */
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;

@@ -73,6 +73,16 @@ typedef struct crpc_server_opts {
    * handler that blocks or spins) is reported at warning level while it
    * lasts, naming the method that runs, and again when it ends; 0: 100. */
   uint32_t loop_stall_ms;
+  /* Run on the application's loop instead of |loops| threads of the
+   * server's own: a crpc_loop made on the application's uv_loop_t with
+   * crpc_loop_new(uv, ...) (borrowed; it must outlive the server). Its
+   * connections and coroutine handlers run there; worker handlers still
+   * run on the pool (crpc_run_blocking() uses the crpc_loop's own pool, if
+   * it was given one). Every server function is then called on that
+   * loop's thread, and crpc_server_free() returns at once: the server
+   * drains and frees itself on the loop, which the application keeps
+   * running (uv_run() returns once the server is gone). NULL: own loops. */
+  crpc_loop *loop;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
