@@ -207,8 +207,8 @@ static void worker_main(void *arg) {
     job->status = 0;
     deliver(job);
     uv_mutex_lock(&p->mu);
+    /* This thread takes the next job itself: nothing to wake. */
     p->running--;
-    ensure_runner(p);
   }
 out:;
   slot *s = own_slot(p);
