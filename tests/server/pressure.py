@@ -50,6 +50,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "peers", "python"))
 import require  # noqa: E402
 require.modules("grpc", "h2")
@@ -60,6 +61,7 @@ import h2.events  # noqa: E402
 import h2.settings  # noqa: E402
 import procs  # noqa: E402
 import protos  # noqa: E402
+from bad_input import pb_field  # noqa: E402
 
 START_TIMEOUT_S = 60
 GOOD_CALLS = 8
@@ -70,25 +72,9 @@ GOOD_DEADLINE_S = 5
 GATHER_DEADLINE_S = 6
 
 
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def req_bytes(name="", count=0, reply_bytes=0):
     """A serialized crpc.servertest.Req, gRPC-framed."""
-    msg = b""
-    if name:
-        msg += b"\x0a" + varint(len(name)) + name.encode()
-    if count:
-        msg += b"\x20" + varint(count)
-    if reply_bytes:
-        msg += b"\x38" + varint(reply_bytes)
+    msg = pb_field(1, name) + pb_field(4, count) + pb_field(7, reply_bytes)
     return b"\x00" + struct.pack(">I", len(msg)) + msg
 
 
