@@ -83,13 +83,11 @@ static int bad_bytes(const ProtobufCBinaryData *bd) {
   return bd->len > 0 && bd->data == NULL;
 }
 
-/* A repeated field of |count| elements at |arr|. On failure |*bad| is the
- * element's index, or SIZE_MAX for the field itself. */
+/* A repeated field of |count| (> 0) elements at |arr|. On failure |*bad|
+ * is the element's index, or SIZE_MAX for the field itself. */
 static int check_repeated(const ProtobufCFieldDescriptor *f, size_t count,
                           const void *arr, int depth, why_buf *w, size_t *bad) {
   *bad = SIZE_MAX;
-  if (count == 0)
-    return 0;
   if (arr == NULL) {
     why_set(w, ": %zu elements but no array (NULL)", count);
     return CRPC_EPACK;
