@@ -80,18 +80,19 @@ fail() {
 
 # start_server NAME [FLAG...]: starts a server on 127.0.0.1 with an
 # ephemeral port, logging to $work/NAME.log, and sets port[NAME]. timeout
-# passes SIGTERM on and returns the server's exit status.
+# passes SIGTERM on and returns the server's exit status; its -k counts from
+# that SIGTERM too, so it must leave stop_server its whole $stop_timeout.
 start_server() {
   local name=$1
   shift
   local log=$work/$name.log
   servers+=("$name")
   if [ $reference -eq 1 ]; then
-    timeout -k 5 $server_lifetime \
+    timeout -k $stop_timeout $server_lifetime \
       "$python" -u "$peers/python/reference_server.py" --listen 127.0.0.1:0 \
       --drain-seconds 5 "$@" >"$log" 2>&1 &
   else
-    timeout -k 5 $server_lifetime \
+    timeout -k $stop_timeout $server_lifetime \
       "$server_bin" --listen 127.0.0.1:0 --module "$module" --loops 1 \
       --workers $workers --drain-seconds 5 "$@" >"$log" 2>&1 &
   fi
