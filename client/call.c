@@ -18,15 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "call_scope.h"
 #include "client_internal.h"
 #include "coro_internal.h"
-#include "crpc/ctx.h"
+#include "grpc_headers.h"
 #include "crpc/error.h"
 #include "log_internal.h"
 #include "metadata_wire.h"
 #include "msgcheck.h"
-#include "percent.h"
 
 /* A writer waits while more than HIGH bytes are queued, until LOW. */
 #define OUT_HIGH_WATER (256u * 1024)
@@ -65,10 +64,7 @@ void crpc__ccall_unref(crpc__ccall *call) {
   crpc__buf_cleanup(&call->request);
   crpc__buf_cleanup(&call->out);
   crpc__frame_decoder_cleanup(&call->dec);
-  free(call->wire_message);
-  free(call->wire_details);
-  crpc_metadata_cleanup(&call->hdr_in);
-  crpc_metadata_cleanup(&call->trl_in);
+  crpc__grpc_response_cleanup(&call->resp);
   crpc_metadata_cleanup(&call->resp_headers);
   free(call->reply_msg);
   free_msgs(call->in_head);
@@ -128,7 +124,7 @@ static void kick_run(crpc__task *t) {
     if (code) {
       crpc__ccall_end(call, (crpc_status)code, code_message(code));
     } else if (call->conn) {
-      nghttp2_session *ng = call->conn->ng;
+      nghttp2_session *ng = call->conn->h2.ng;
       uv_mutex_lock(&call->mu);
       size_t give = call->to_consume;
       call->to_consume = 0;
@@ -253,19 +249,7 @@ static void start_on_loop(crpc__ccall *call) {
 /* Forgets what the last attempt received, for another one. */
 static void reset_attempt(crpc__ccall *call) {
   crpc__frame_decoder_reset(&call->dec);
-  call->http_status = 0;
-  call->content_type_ok = 0;
-  call->saw_headers = 0;
-  call->saw_status = 0;
-  call->bad_encoding = 0;
-  call->resp_enc = CRPC__ENCODING_IDENTITY;
-  free(call->wire_message);
-  call->wire_message = NULL;
-  free(call->wire_details);
-  call->wire_details = NULL;
-  call->wire_details_len = 0;
-  crpc_metadata_clear(&call->hdr_in);
-  crpc_metadata_clear(&call->trl_in);
+  crpc__grpc_response_reset(&call->resp);
   call->n_received = 0;
   free(call->reply_msg);
   call->reply_msg = NULL;
@@ -285,7 +269,7 @@ static void retry_now(crpc__ccall *call) {
 /* Whether another attempt may be made: nothing of the response has
  * reached the caller, and the request can be sent again. */
 static int can_retry(crpc__ccall *call) {
-  if (call->saw_headers && !call->trailers_only)
+  if (call->resp.saw_headers && !call->resp.trailers_only)
     return 0; /* response headers commit the call */
   if (!single_request(call->method) && call->pulled > 0)
     return 0;
@@ -368,11 +352,11 @@ static crpc__call_result *build_result(crpc__ccall *call, crpc_status *code,
   }
   r->reply = reply;
   r->reply_compressed = reply && call->reply_msg->compressed;
-  if (call->wire_details && call->wire_code == *code)
-    crpc_status_info_set_details(&r->status, call->wire_details,
-                                 call->wire_details_len);
-  r->trailers = call->trl_in;
-  crpc_metadata_init(&call->trl_in);
+  if (call->resp.details && call->resp.code == *code)
+    crpc_status_info_set_details(&r->status, call->resp.details,
+                                 call->resp.details_len);
+  r->trailers = call->resp.trailers;
+  crpc_metadata_init(&call->resp.trailers);
   return r;
 }
 
@@ -396,9 +380,9 @@ void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message) {
     crpc__channel_unqueue(ch, call);
   crpc__cconn *c = call->conn;
   if (c) {
-    if (c->ng && c->state != CRPC__CONN_CLOSED) {
-      nghttp2_session_set_stream_user_data(c->ng, call->stream_id, NULL);
-      nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+    if (c->h2.ng && c->state != CRPC__CONN_CLOSED) {
+      nghttp2_session_set_stream_user_data(c->h2.ng, call->stream_id, NULL);
+      nghttp2_submit_rst_stream(c->h2.ng, NGHTTP2_FLAG_NONE, call->stream_id,
                                 NGHTTP2_CANCEL);
       crpc__cconn_mark_dirty(c);
     }
@@ -453,106 +437,24 @@ void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message) {
 
 /* Receiving. */
 
-static int is_key(const uint8_t *name, size_t len, const char *key) {
-  return len == strlen(key) && memcmp(name, key, len) == 0;
-}
-
-static int parse_status(const uint8_t *v, size_t n, crpc_status *out) {
-  int code = 0;
-  if (n == 0 || n > 2)
-    return -1;
-  for (size_t i = 0; i < n; i++) {
-    if (v[i] < '0' || v[i] > '9')
-      return -1;
-    code = code * 10 + (v[i] - '0');
-  }
-  *out = code <= 16 ? (crpc_status)code : CRPC_STATUS_UNKNOWN;
-  return 0;
-}
-
 int crpc__ccall_on_header(crpc__ccall *call, int trailers, const uint8_t *name,
                           size_t namelen, const uint8_t *value,
                           size_t valuelen) {
-  if (call->finished)
-    return 0;
-  if (!trailers && is_key(name, namelen, ":status")) {
-    int st = 0;
-    for (size_t i = 0; i < valuelen && i < 3; i++)
-      st = st * 10 + (value[i] - '0');
-    call->http_status = st;
-    return 0;
-  }
-  if (namelen > 0 && name[0] == ':')
-    return 0;
-  if (!trailers && is_key(name, namelen, "content-type")) {
-    const char *want = "application/grpc";
-    size_t wl = strlen(want);
-    call->content_type_ok =
-        valuelen >= wl && memcmp(value, want, wl) == 0 &&
-        (valuelen == wl || value[wl] == '+' || value[wl] == ';');
-    return 0;
-  }
-  if (!trailers && is_key(name, namelen, "grpc-encoding")) {
-    if (crpc__compress_lookup((const char *)value, valuelen, &call->resp_enc) !=
-        0)
-      call->bad_encoding = 1;
-    return 0;
-  }
-  if (is_key(name, namelen, "grpc-status")) {
-    crpc_status code;
-    call->saw_status = 1;
-    call->wire_code =
-        parse_status(value, valuelen, &code) == 0 ? code : CRPC_STATUS_UNKNOWN;
-    return 0;
-  }
-  if (is_key(name, namelen, "grpc-message")) {
-    size_t len;
-    free(call->wire_message);
-    call->wire_message =
-        crpc__percent_decode_alloc((const char *)value, valuelen, &len);
-    return 0;
-  }
-  if (is_key(name, namelen, "grpc-status-details-bin")) {
-    size_t cap = crpc__base64_decoded_max_len(valuelen);
-    uint8_t *d = malloc(cap ? cap : 1);
-    size_t len;
-    if (d &&
-        crpc__base64_decode((const char *)value, valuelen, d, cap, &len) == 0) {
-      free(call->wire_details);
-      call->wire_details = d;
-      call->wire_details_len = len;
-    } else {
-      free(d);
-    }
-    return 0;
-  }
-  if (namelen >= 5 && memcmp(name, "grpc-", 5) == 0)
-    return 0; /* reserved: not the application's */
-  /* A header the metadata rules refuse is dropped, not fatal. */
-  crpc__metadata_add_wire(trailers ? &call->trl_in : &call->hdr_in,
-                          (const char *)name, namelen, value, valuelen);
+  if (!call->finished)
+    crpc__grpc_response_header(&call->resp, trailers, name, namelen, value,
+                               valuelen);
   return 0;
 }
 
 void crpc__ccall_on_headers_done(crpc__ccall *call, int end_stream) {
-  if (call->finished || call->saw_headers)
-    return;
-  call->saw_headers = 1;
-  if (end_stream) {
-    /* Trailers-only: what came is the trailers. */
-    call->trailers_only = 1;
-    crpc_metadata tmp = call->trl_in;
-    call->trl_in = call->hdr_in;
-    call->hdr_in = tmp;
-    return;
-  }
-  if (call->http_status != 200 || !call->content_type_ok)
-    return; /* the stream's end decides the status */
+  if (call->finished ||
+      !crpc__grpc_response_headers_done(&call->resp, end_stream))
+    return; /* trailers-only or not gRPC: the stream's end decides */
   uv_mutex_lock(&call->mu);
-  call->resp_headers = call->hdr_in;
+  call->resp_headers = call->resp.headers;
   call->headers_ready = 1;
   uv_mutex_unlock(&call->mu);
-  crpc_metadata_init(&call->hdr_in);
+  crpc_metadata_init(&call->resp.headers);
 }
 
 static crpc__cmsg *cmsg_new(const crpc__ccall *call, const crpc__frame_msg *m,
@@ -564,7 +466,7 @@ static crpc__cmsg *cmsg_new(const crpc__ccall *call, const crpc__frame_msg *m,
   c->len = m->len;
   c->wire = wire;
   c->compressed = m->compressed;
-  c->enc = call->resp_enc;
+  c->enc = call->resp.enc;
   memcpy(c->data, m->data, m->len);
   return c;
 }
@@ -574,7 +476,7 @@ static void complete_read(crpc__ccall *call, crpc_future *f);
 static void deliver(crpc__ccall *call, const crpc__frame_msg *m) {
   char why[160];
   call->n_received++;
-  if (m->compressed && call->resp_enc == CRPC__ENCODING_IDENTITY) {
+  if (m->compressed && call->resp.enc == CRPC__ENCODING_IDENTITY) {
     crpc__ccall_end(call, CRPC_STATUS_INTERNAL,
                     "a compressed response message without grpc-encoding");
     return;
@@ -617,13 +519,13 @@ void crpc__ccall_on_data(crpc__ccall *call, const uint8_t *p, size_t n) {
   crpc__cconn *c = call->conn;
   if (call->finished || !c)
     return;
-  if (!call->saw_headers || call->http_status != 200 ||
-      !call->content_type_ok) {
-    nghttp2_session_consume(c->ng, call->stream_id, n);
+  if (!call->resp.saw_headers || call->resp.http_status != 200 ||
+      !call->resp.content_type_ok) {
+    nghttp2_session_consume(c->h2.ng, call->stream_id, n);
     return; /* not gRPC: the stream's end decides the status */
   }
   if (single_reply(call->method))
-    nghttp2_session_consume(c->ng, call->stream_id, n);
+    nghttp2_session_consume(c->h2.ng, call->stream_id, n);
   while (n > 0 && !call->finished) {
     size_t used = 0;
     crpc__frame_msg m;
@@ -650,81 +552,20 @@ void crpc__ccall_on_data(crpc__ccall *call, const uint8_t *p, size_t n) {
   }
 }
 
-static crpc_status rst_code(uint32_t e) {
-  switch (e) {
-  case NGHTTP2_REFUSED_STREAM:
-    return CRPC_STATUS_UNAVAILABLE;
-  case NGHTTP2_CANCEL:
-    return CRPC_STATUS_CANCELLED;
-  case NGHTTP2_ENHANCE_YOUR_CALM:
-    return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  case NGHTTP2_INADEQUATE_SECURITY:
-    return CRPC_STATUS_PERMISSION_DENIED;
-  default:
-    return CRPC_STATUS_INTERNAL;
-  }
-}
-
-/* gRPC's http-grpc-status-mapping. */
-static crpc_status http_code(int st) {
-  switch (st) {
-  case 400:
-    return CRPC_STATUS_INTERNAL;
-  case 401:
-    return CRPC_STATUS_UNAUTHENTICATED;
-  case 403:
-    return CRPC_STATUS_PERMISSION_DENIED;
-  case 404:
-    return CRPC_STATUS_UNIMPLEMENTED;
-  case 429:
-  case 502:
-  case 503:
-  case 504:
-    return CRPC_STATUS_UNAVAILABLE;
-  default:
-    return CRPC_STATUS_UNKNOWN;
-  }
-}
-
 void crpc__ccall_on_stream_close(crpc__ccall *call, uint32_t error_code) {
   if (call->finished)
     return;
   if (call->conn)
     crpc__cconn_detach(call->conn, call);
   char why[200];
-  if (error_code == NGHTTP2_REFUSED_STREAM && !call->saw_headers) {
+  if (error_code == NGHTTP2_REFUSED_STREAM && !call->resp.saw_headers) {
     crpc__ccall_refused(call, "the server refused the stream");
     return;
   }
-  crpc_status code;
-  const char *msg = why;
-  if (call->saw_status) {
-    code = call->wire_code;
-    msg = call->wire_message ? call->wire_message : "";
-    if (code == CRPC_STATUS_OK && crpc__frame_decoder_mid_message(&call->dec)) {
-      code = CRPC_STATUS_INTERNAL;
-      msg = "the stream ended in the middle of a response message";
-    } else if (call->bad_encoding) {
-      code = CRPC_STATUS_INTERNAL;
-      msg = "the response uses an unsupported grpc-encoding";
-    }
-  } else if (error_code != NGHTTP2_NO_ERROR) {
-    code = rst_code(error_code);
-    snprintf(why, sizeof(why), "the server reset the stream (%s)",
-             nghttp2_http2_strerror(error_code));
-  } else if (call->http_status != 200) {
-    code = http_code(call->http_status);
-    snprintf(why, sizeof(why), "the server answered HTTP status %d",
-             call->http_status);
-  } else if (!call->content_type_ok) {
-    code = CRPC_STATUS_UNKNOWN;
-    snprintf(why, sizeof(why),
-             "the server's response is not gRPC (content-type)");
-  } else {
-    code = CRPC_STATUS_INTERNAL;
-    snprintf(why, sizeof(why),
-             "the server ended the stream without a grpc-status");
-  }
+  const char *msg;
+  crpc_status code = crpc__grpc_response_status(
+      &call->resp, error_code, crpc__frame_decoder_mid_message(&call->dec), why,
+      sizeof(why), &msg);
   if (code == CRPC_STATUS_UNAVAILABLE) {
     if (msg != why)
       snprintf(why, sizeof(why), "%s", msg);
@@ -741,7 +582,7 @@ void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why) {
   if (call->finished)
     return;
   snprintf(msg, sizeof(msg), "connection lost: %s", why);
-  if (!call->saw_headers && call->pulled == 0)
+  if (!call->resp.saw_headers && call->pulled == 0)
     crpc__ccall_refused(call, msg);
   else
     unavailable(call, msg);
@@ -749,8 +590,9 @@ void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why) {
 
 /* Sending. */
 
-ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
+ssize_t crpc__ccall_read_body(void *stream, uint8_t *buf, size_t len,
                               uint32_t *flags, int no_copy) {
+  crpc__ccall *call = stream;
   size_t n = 0;
   /* The request of a unary or server-streaming call, then what the caller
    * wrote. With |no_copy| the bytes stay where they are until
@@ -806,9 +648,10 @@ ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
   return (ssize_t)n;
 }
 
-int crpc__ccall_send_data(crpc__ccall *call, crpc__buf *out,
+int crpc__ccall_send_data(void *stream, crpc__buf *out,
                           const nghttp2_frame *frame, const uint8_t *framehd,
                           size_t len) {
+  crpc__ccall *call = stream;
   int rv;
   size_t rlen = crpc__buf_len(&call->request);
   if (call->req_off < rlen) {
@@ -940,8 +783,7 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   call->retry_backoff_ms = opts->retry_backoff_ms ? opts->retry_backoff_ms
                                                   : DEFAULT_RETRY_BACKOFF_MS;
   crpc_metadata_init(&call->md);
-  crpc_metadata_init(&call->hdr_in);
-  crpc_metadata_init(&call->trl_in);
+  crpc__grpc_response_init(&call->resp);
   crpc_metadata_init(&call->resp_headers);
   crpc__buf_init(&call->request, SIZE_MAX);
   crpc__buf_init(&call->out, SIZE_MAX);
@@ -952,11 +794,11 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
     d = crpc_deadline_after_ms(opts->timeout_ms);
   if (opts->deadline > 0)
     d = crpc_deadline_min(d, opts->deadline);
-  crpc_ctx *parent = opts->no_propagation ? NULL : crpc__handler_ctx_get();
-  if (parent) {
-    d = crpc_deadline_min(d, crpc_ctx_deadline(parent));
-    crpc_future *pf = crpc_ctx_cancelled(parent);
-    call->parent = pf ? crpc_future_ref(pf) : NULL;
+  const crpc__call_scope *scope =
+      opts->no_propagation ? NULL : crpc__call_scope_current();
+  if (scope) {
+    d = crpc_deadline_min(d, scope->deadline);
+    call->parent = scope->cancelled ? crpc_future_ref(scope->cancelled) : NULL;
   }
   call->deadline = d;
 

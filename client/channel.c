@@ -81,7 +81,7 @@ static void on_retry_closed(uv_handle_t *h) {
 }
 
 static void on_flush(uv_prepare_t *p) {
-  crpc__channel_flush(p->data);
+  crpc__h2group_flush(&((crpc_channel *)p->data)->h2);
 }
 
 static void channel_start(crpc__task *t) {
@@ -116,7 +116,7 @@ static int sub_usable(const crpc__sub *s) {
 /* The streams |c|'s server lets it run at once. */
 static uint32_t stream_limit(const crpc__cconn *c) {
   return nghttp2_session_get_remote_settings(
-      c->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+      c->h2.ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
 /* The ready connection of |s| with the fewest calls; |*full| says whether
@@ -517,6 +517,7 @@ static void channel_release(crpc_channel *ch) {
   free(ch->subs);
   free(ch->ready_waiters);
   crpc_future_unref(ch->closed);
+  crpc__arena_cleanup(&ch->scratch);
   free(ch);
 }
 
@@ -526,6 +527,8 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
   int rc;
   if (!ch)
     return CRPC_ENOMEM;
+  crpc__arena_init(&ch->scratch, NULL, 0, 0);
+  ch->h2.rbuf = ch->rbuf;
   if (opts)
     ch->opts = *opts;
   apply_defaults(&ch->opts);
@@ -684,7 +687,7 @@ static void close_run(crpc__task *t) {
     uv_cancel((uv_req_t *)&ch->gai);
   if (ch->started)
     uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
-  crpc__channel_flush(ch);
+  crpc__h2group_flush(&ch->h2);
   if (ch->open_handles == 0)
     closed_now(ch);
 }

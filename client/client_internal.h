@@ -23,13 +23,15 @@
 #include <nghttp2/nghttp2.h>
 #include <uv.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "compress.h"
 #include "crpc/call.h"
 #include "crpc/channel.h"
 #include "frame.h"
 #include "future_internal.h"
-#include "h2io.h"
+#include "grpc_headers.h"
+#include "h2conn.h"
 #include "loop_internal.h"
 #include "target.h"
 #include "tls.h"
@@ -91,9 +93,10 @@ struct crpc_channel {
   size_t n_ready_waiters, cap_ready_waiters;
   char error[200];    /* why the channel is failing, for statuses */
   uv_prepare_t flush; /* writes are batched until the loop would block */
-  crpc__cconn *dirty; /* connections with output to flush */
+  crpc__h2group h2;   /* its connections' flush and read buffer */
   uint8_t rbuf[CRPC__H2IO_READ_BUF];
-  int open_handles; /* handles not yet closed after close_start */
+  crpc__arena scratch; /* request headers until submitted */
+  int open_handles;    /* handles not yet closed after close_start */
   int closing;
   crpc_future *closed;   /* completes once every handle has closed */
   crpc__task start_task; /* the first use starts the handles */
@@ -114,30 +117,19 @@ typedef enum {
   CRPC__CONN_CLOSED
 } crpc__cconn_state;
 
-/* One HTTP/2 connection of a subchannel. */
+/* One HTTP/2 connection of a subchannel: the core and the client's part. */
 struct crpc__cconn {
+  crpc__h2conn h2; /* its data is this connection; h2.name the address */
   crpc_channel *ch;
   crpc__sub *sub; /* NULL once the subchannel moved on (GOAWAY, closing) */
   int extra;      /* one of |sub->more|, not |sub->conn| */
   crpc__cconn_state state;
-  int refs;
-  crpc__stream_handle h;
   uv_connect_t creq;
-  uv_timer_t timer; /* connect timeout, then keepalive */
-  int timer_open;
-  crpc__tls_conn *tls;
-  nghttp2_session *ng;
-  crpc__buf wbuf;
-  uv_write_t wreq;
-  int writing;
-  int fatal;
-  int in_dirty;
-  crpc__cconn *next_dirty;
+  uv_timer_t timer;   /* connect timeout, then keepalive */
   crpc__ccall *calls; /* streams in flight */
   size_t n_calls;
   int ping_outstanding;
   uint64_t ping_sent_ms;
-  char error[160]; /* why it failed or closed */
 };
 
 /* A received message not yet read (streaming replies). */
@@ -198,18 +190,7 @@ struct crpc__ccall {
   int timer_open;
   int retry_waiting;
   crpc__frame_decoder dec;
-  int http_status;
-  int content_type_ok;
-  int saw_headers;
-  int saw_status;
-  int trailers_only;
-  crpc__encoding resp_enc;
-  int bad_encoding;
-  crpc_status wire_code;
-  char *wire_message;
-  uint8_t *wire_details;
-  size_t wire_details_len;
-  crpc_metadata hdr_in, trl_in;
+  crpc__grpc_response resp; /* what the response said */
   size_t n_received;
   crpc__cmsg *reply_msg; /* unary, client streaming: the one reply */
   int finished;          /* ended: the rest is the user's */
@@ -283,9 +264,6 @@ void crpc__cconn_close(crpc__cconn *c, const char *why);
 /* Queues |c| for the next flush. */
 void crpc__cconn_mark_dirty(crpc__cconn *c);
 
-/* Writes what every dirty connection has to send. */
-void crpc__channel_flush(crpc_channel *ch);
-
 /* Call (call.c), on the channel's loop. */
 
 /* The stream callbacks of conn.c. */
@@ -298,14 +276,12 @@ void crpc__ccall_on_stream_close(crpc__ccall *call, uint32_t error_code);
 /* Its connection is gone: |why| says how. */
 void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why);
 
-/* The data source of the request body: copies into |buf|, or with
- * |no_copy| sets NGHTTP2_DATA_FLAG_NO_COPY and leaves the bytes for
- * crpc__ccall_send_data(). */
-ssize_t crpc__ccall_read_body(crpc__ccall *call, uint8_t *buf, size_t len,
+/* The request body for the connection core (crpc__h2conn_role's
+ * read_body and send_data): copies into |buf|, or with |no_copy| sets
+ * NGHTTP2_DATA_FLAG_NO_COPY and leaves the bytes for send_data. */
+ssize_t crpc__ccall_read_body(void *call, uint8_t *buf, size_t len,
                               uint32_t *flags, int no_copy);
-/* Appends to |out| the DATA frame crpc__ccall_read_body() left in place,
- * for the session's send_data callback. */
-int crpc__ccall_send_data(crpc__ccall *call, crpc__buf *out,
+int crpc__ccall_send_data(void *call, crpc__buf *out,
                           const nghttp2_frame *frame, const uint8_t *framehd,
                           size_t len);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call_scope.h"
 #include "crpc/error.h"
 #include "future_internal.h"
 #include "log_internal.h"
@@ -53,8 +54,8 @@ struct crpc__coro {
   void *asan_fake_stack;
   void *tsan_fiber;
   crpc__coro *next_cached;
-  void *handler_ctx; /* crpc__handler_ctx_set() inside this coroutine */
-  const char *label; /* crpc__coro_set_label(), or NULL */
+  const crpc__call_scope *scope; /* crpc__call_scope_enter() inside it */
+  const char *label;             /* crpc__coro_set_label(), or NULL */
 };
 
 /* The coroutine this thread is running. Per-thread by nature. */
@@ -68,17 +69,18 @@ int crpc_in_coroutine(void) {
   return current_coro != NULL;
 }
 
-/* The server handler running on this thread outside coroutines. */
-static _Thread_local void *thread_handler_ctx;
+/* The call scope of this thread outside coroutines. */
+static _Thread_local const crpc__call_scope *thread_scope;
 
-void *crpc__handler_ctx_get(void) {
-  return current_coro ? current_coro->handler_ctx : thread_handler_ctx;
+const crpc__call_scope *crpc__call_scope_current(void) {
+  return current_coro ? current_coro->scope : thread_scope;
 }
 
-void *crpc__handler_ctx_set(void *ctx) {
-  void **slot = current_coro ? &current_coro->handler_ctx : &thread_handler_ctx;
-  void *prev = *slot;
-  *slot = ctx;
+const crpc__call_scope *crpc__call_scope_enter(const crpc__call_scope *scope) {
+  const crpc__call_scope **slot =
+      current_coro ? &current_coro->scope : &thread_scope;
+  const crpc__call_scope *prev = *slot;
+  *slot = scope;
   return prev;
 }
 
@@ -312,7 +314,7 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
   if (co == NULL)
     return CRPC_ESTACK;
   co->fn = fn;
-  co->handler_ctx = NULL;
+  co->scope = NULL;
   co->label = NULL;
   co->arg = arg;
   co->done = done;

@@ -29,17 +29,6 @@ void crpc__coro_suspend(void);
 void crpc__coro_wake(crpc__coro *co);
 
 /*
- * The server handler whose code is running: set by the server around each
- * handler (as a crpc_ctx *), read by the client so that calls made inside
- * a handler inherit its deadline and cancellation. It follows coroutines:
- * inside one it is that coroutine's, elsewhere the thread's.
- * set() returns the previous value, for the caller to restore.
- * Thread: any.
- */
-void *crpc__handler_ctx_get(void);
-void *crpc__handler_ctx_set(void *ctx);
-
-/*
  * Names what the current coroutine runs (a method's path), for the
  * watchdog's reports of a loop that stalls (runtime/watchdog.c). |label|
  * is borrowed: it must outlive the coroutine and any watchdog of its loop.

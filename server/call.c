@@ -13,18 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "call_scope.h"
 #include "coro_internal.h"
 #include "crpc/coro.h"
 #include "crpc/error.h"
-#include "deadline_internal.h"
+#include "grpc_headers.h"
 #include "log_internal.h"
-#include "metadata_wire.h"
 #include "msgcheck.h"
-#include "percent.h"
 #include "server_internal.h"
 
-#define CRPC__MAX_HEADER_BYTES (16 * 1024)
 /* A client's reset this close to the deadline is the deadline passing. */
 #define CRPC__DEADLINE_SLACK_MS 100
 /* Received messages a handler has not read yet, before the window stops
@@ -61,7 +58,7 @@ static int64_t loop_now_ns(const crpc__call *call) {
  * its output buffer is small, what a pooled call keeps. Returns whether it
  * kept that. */
 static int call_release(crpc__call *call, int keep) {
-  crpc_metadata_clear(&call->req_md);
+  crpc_metadata_clear(&call->req.md);
   crpc_metadata_clear(&call->resp_headers);
   crpc_metadata_clear(&call->resp_trailers);
   crpc__frame_decoder_cleanup(&call->dec);
@@ -75,7 +72,7 @@ static int call_release(crpc__call *call, int keep) {
     keep = 0;
   }
   if (!keep) {
-    crpc_metadata_cleanup(&call->req_md);
+    crpc_metadata_cleanup(&call->req.md);
     crpc_metadata_cleanup(&call->resp_headers);
     crpc_metadata_cleanup(&call->resp_trailers);
     crpc__buf_cleanup(&call->out);
@@ -85,7 +82,8 @@ static int call_release(crpc__call *call, int keep) {
     n = m->next;
     free(m);
   }
-  free(call->path);
+  free(call->req.path);
+  call->req.path = NULL;
   free(call->status_message);
   free(call->status_details);
   free(call->final_message);
@@ -125,7 +123,7 @@ void crpc__call_pool_trim(crpc__sloop *sl, int all) {
     POOL_UNPOISON(call, sizeof(*call));
     sl->free_calls = call->next_in_conn;
     sl->n_free_calls--;
-    crpc_metadata_cleanup(&call->req_md);
+    crpc_metadata_cleanup(&call->req.md);
     crpc_metadata_cleanup(&call->resp_headers);
     crpc_metadata_cleanup(&call->resp_trailers);
     crpc__buf_cleanup(&call->out);
@@ -157,11 +155,12 @@ static crpc__call *call_take(crpc__sloop *sl, int *reused) {
   sl->n_free_calls--;
   crpc__arena arena = call->arena;
   crpc__buf out = call->out;
-  crpc_metadata md[3] = {call->req_md, call->resp_headers, call->resp_trailers};
+  crpc_metadata md[3] = {call->req.md, call->resp_headers, call->resp_trailers};
   memset(call, 0, sizeof(*call));
   call->arena = arena;
   call->out = out;
-  call->req_md = md[0];
+  crpc__grpc_request_init(&call->req);
+  call->req.md = md[0];
   call->resp_headers = md[1];
   call->resp_trailers = md[2];
   return call;
@@ -177,19 +176,17 @@ crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
   atomic_init(&call->cancelled, 0);
   call->ctx.call = call;
   call->conn = c;
-  c->refs++;
+  crpc__h2conn_ref(&c->h2);
   call->sl = c->sl;
   if (++c->sl->calls_live > c->sl->calls_peak)
     c->sl->calls_peak = c->sl->calls_live;
   call->stream_id = stream_id;
   call->progress_ns = loop_now_ns(call);
   call->deadline = CRPC_DEADLINE_INFINITE;
-  call->req_enc = CRPC__ENCODING_IDENTITY;
   call->resp_enc = CRPC__ENCODING_IDENTITY;
-  call->accept_mask = CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
-  memcpy(call->peer, c->peer, sizeof(call->peer));
+  call->peer = c->h2.name; /* the call holds the connection */
   if (!reused) {
-    crpc_metadata_init(&call->req_md);
+    crpc__grpc_request_init(&call->req);
     crpc_metadata_init(&call->resp_headers);
     crpc_metadata_init(&call->resp_trailers);
     crpc__arena_init(&call->arena, NULL, 0, 0);
@@ -259,8 +256,8 @@ static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
  * its result dropped. Loop thread. */
 static void fail_call(crpc__call *call, crpc_status code, const char *msg) {
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s: %s: %s",
-            call->peer, call->path ? call->path : "?", crpc_status_name(code),
-            msg);
+            call->peer, call->req.path ? call->req.path : "?",
+            crpc_status_name(code), msg);
   if (call->state == CRPC__CALL_HEADERS || call->state == CRPC__CALL_WAITING)
     call->state = CRPC__CALL_DONE;
   finish_with(call, code, msg);
@@ -288,12 +285,12 @@ int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
   snprintf(msg, sizeof(msg), "the stream made no progress for %lld ms",
            (long long)(limit_ns / 1000000));
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_INFO, "%s: %s %s: cancelled",
-            call->peer, call->path, msg);
+            call->peer, call->req.path, msg);
   atomic_fetch_add(&call->sl->srv->stalled_calls, 1);
   fail_call(call, CRPC_STATUS_CANCELLED, msg);
   /* The peer may not take the trailers (a window at zero): reset. */
-  nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE, call->stream_id,
-                            NGHTTP2_CANCEL);
+  nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
+                            call->stream_id, NGHTTP2_CANCEL);
   crpc__conn_mark_dirty(call->conn);
   return 1;
 }
@@ -322,188 +319,42 @@ static void on_deadline(uv_timer_t *t) {
 
 /* Request headers. */
 
-static int is_grpc_content_type(const uint8_t *v, size_t n) {
-  static const char pfx[] = "application/grpc";
-  size_t pl = sizeof(pfx) - 1;
-  if (n < pl || memcmp(v, pfx, pl) != 0)
-    return 0;
-  return n == pl || v[pl] == '+' || v[pl] == ';';
-}
-
-static int name_is(const uint8_t *name, size_t n, const char *s) {
-  size_t l = strlen(s);
-  return n == l && memcmp(name, s, l) == 0;
-}
-
 int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
                          const uint8_t *value, size_t vlen) {
-  call->header_bytes += nlen + vlen + 32;
-  if (call->header_bytes > CRPC__MAX_HEADER_BYTES) {
-    if (!call->header_status) {
-      call->header_status = CRPC_STATUS_RESOURCE_EXHAUSTED;
-      call->header_error_msg = "request headers too large";
-    }
-    return 0;
-  }
-  if (nlen > 0 && name[0] == ':') {
-    if (name_is(name, nlen, ":method")) {
-      call->saw_method_post = vlen == 4 && memcmp(value, "POST", 4) == 0;
-      if (!call->saw_method_post)
-        call->http_status = 405;
-    } else if (name_is(name, nlen, ":path")) {
-      free(call->path);
-      call->path = strndup((const char *)value, vlen);
-      call->saw_path = call->path != NULL;
-    }
-    return 0;
-  }
-  if (name_is(name, nlen, "content-type")) {
-    call->content_type_ok = is_grpc_content_type(value, vlen);
-    return 0;
-  }
-  if (name_is(name, nlen, "te"))
-    return 0; /* "trailers"; not required, as gRPC servers do not */
-  if (name_is(name, nlen, "grpc-timeout")) {
-    int64_t ns;
-    if (crpc__timeout_parse((const char *)value, vlen, &ns) != 0) {
-      call->header_status = CRPC_STATUS_INTERNAL;
-      call->header_error_msg = "malformed grpc-timeout";
-    } else {
-      call->deadline = crpc_deadline_after_ns(ns);
-    }
-    return 0;
-  }
-  if (name_is(name, nlen, "grpc-encoding")) {
-    if (crpc__compress_lookup((const char *)value, vlen, &call->req_enc) != 0) {
-      call->header_status = CRPC_STATUS_UNIMPLEMENTED;
-      call->header_error_msg = "unsupported grpc-encoding";
-    }
-    return 0;
-  }
-  if (name_is(name, nlen, "grpc-accept-encoding")) {
-    call->accept_mask = crpc__compress_accept_parse((const char *)value, vlen) |
-                        CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
-    return 0;
-  }
-  /* Other reserved grpc- headers are the transport's, not metadata. */
-  if (nlen >= 5 && memcmp(name, "grpc-", 5) == 0)
-    return 0;
-  if (name_is(name, nlen, "content-length"))
-    return 0;
-  if (crpc__metadata_add_wire(&call->req_md, (const char *)name, nlen, value,
-                              vlen) != 0)
+  if (crpc__grpc_request_header(&call->req, name, nlen, value, vlen))
     crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
               "%s: dropped a malformed metadata entry %.*s", call->peer,
               (int)(nlen > 64 ? 64 : nlen), (const char *)name);
   return 0;
 }
 
-/* Response headers: a list of nghttp2 name/value pairs whose text lives in
- * the loop's scratch arena until they are submitted (nghttp2 copies them),
- * after which the arena is reset. */
-typedef struct nvlist {
-  nghttp2_nv *nv;
-  size_t n, cap;
-  crpc__arena *a;
-  int oom;
-} nvlist;
+/* Response headers and trailers are built in the loop's scratch arena,
+ * which is reset once they are submitted (nghttp2 copies them). */
 
-static void nv_add(nvlist *l, const char *name, size_t nlen,
-                   const uint8_t *value, size_t vlen) {
-  if (l->oom)
-    return;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    nghttp2_nv *nv = crpc__arena_alloc(l->a, cap * sizeof(*nv));
-    if (!nv) {
-      l->oom = 1;
-      return;
-    }
-    if (l->n)
-      memcpy(nv, l->nv, l->n * sizeof(*nv));
-    l->nv = nv;
-    l->cap = cap;
-  }
-  l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nlen, vlen,
-                               NGHTTP2_NV_FLAG_NONE};
-}
-
-static void nv_str(nvlist *l, const char *name, const char *value) {
-  nv_add(l, name, strlen(name), (const uint8_t *)value, strlen(value));
-}
-
-static void nv_metadata(nvlist *l, const crpc_metadata *md) {
-  for (size_t i = 0; i < md->count; i++) {
-    const crpc_metadata_entry *e = &md->entries[i];
-    size_t len = crpc__metadata_wire_value_len(e);
-    uint8_t *v = crpc__arena_alloc(l->a, len ? len : 1);
-    if (!v) {
-      l->oom = 1;
-      return;
-    }
-    crpc__metadata_wire_value_write(e, v);
-    nv_add(l, e->key, strlen(e->key), v, len);
-  }
-}
-
-static void nv_initial(nvlist *l, crpc__call *call) {
-  nv_str(l, ":status", "200");
-  nv_str(l, "content-type", "application/grpc");
-  if (call->resp_enc != CRPC__ENCODING_IDENTITY)
-    nv_str(l, "grpc-encoding", crpc__compress_name(call->resp_enc));
-  nv_str(l, "grpc-accept-encoding", "identity,gzip");
-}
-
-/* The status part of the trailers. Called with |mu| held. */
-static void nv_status(nvlist *l, crpc__call *call) {
-  char *code = crpc__arena_alloc(l->a, 12);
-  if (!code) {
-    l->oom = 1;
-    return;
-  }
+/* The status part of the trailers, then the handler's trailers. Called
+ * with |mu| held. */
+static void nv_status(crpc__nvlist *l, crpc__call *call) {
   crpc_status st = call->final_status;
-  snprintf(code, 12, "%d", (int)st);
-  nv_str(l, "grpc-status", code);
   const char *msg = call->final_message;
   if (!msg && st != CRPC_STATUS_OK)
     msg = call->status_message;
-  if (msg && *msg) {
-    size_t n = strlen(msg);
-    size_t el = crpc__percent_encoded_len((const uint8_t *)msg, n);
-    char *enc = crpc__arena_alloc(l->a, el + 1);
-    if (!enc) {
-      l->oom = 1;
-      return;
-    }
-    crpc__percent_encode((const uint8_t *)msg, n, enc);
-    nv_add(l, "grpc-message", 12, (const uint8_t *)enc, el);
-  }
-  if (call->status_details && st != CRPC_STATUS_OK && !call->final_message) {
-    size_t el = crpc__base64_encoded_len(call->status_details_len, 0);
-    char *enc = crpc__arena_alloc(l->a, el + 1);
-    if (!enc) {
-      l->oom = 1;
-      return;
-    }
-    crpc__base64_encode(call->status_details, call->status_details_len, 0, enc);
-    nv_add(l, "grpc-status-details-bin", 23, (const uint8_t *)enc, el);
-  }
-  nv_metadata(l, &call->resp_trailers);
+  crpc__grpc_trailers(l, st, msg,
+                      call->final_message ? NULL : call->status_details,
+                      call->status_details_len);
+  crpc__nvlist_metadata(l, &call->resp_trailers);
 }
-
-static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
-                         size_t length, uint32_t *data_flags,
-                         nghttp2_data_source *source, void *user_data);
 
 /* Submits the trailers after the last message. Loop thread. */
 static void submit_trailers(crpc__call *call) {
-  nvlist l = {.a = &call->sl->scratch};
+  crpc__nvlist l;
+  crpc__nvlist_init(&l, &call->sl->scratch);
   uv_mutex_lock(&call->mu);
   nv_status(&l, call);
   uv_mutex_unlock(&call->mu);
   crpc__conn *c = call->conn;
-  if (l.oom || nghttp2_submit_trailer(c->ng, call->stream_id, l.nv, l.n) != 0)
-    nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+  if (l.oom ||
+      nghttp2_submit_trailer(c->h2.ng, call->stream_id, l.nv, l.n) != 0)
+    nghttp2_submit_rst_stream(c->h2.ng, NGHTTP2_FLAG_NONE, call->stream_id,
                               NGHTTP2_INTERNAL_ERROR);
   call->trailers_submitted = 1;
   crpc__arena_reset(l.a);
@@ -511,21 +362,22 @@ static void submit_trailers(crpc__call *call) {
 
 /* Starts the response: headers and a body, or trailers-only. */
 static void start_response(crpc__call *call, int trailers_only) {
-  nvlist l = {.a = &call->sl->scratch};
+  crpc__nvlist l;
+  crpc__nvlist_init(&l, &call->sl->scratch);
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
-  nv_initial(&l, call);
-  nv_metadata(&l, &call->resp_headers);
+  crpc__grpc_response_headers(&l, call->resp_enc);
+  crpc__nvlist_metadata(&l, &call->resp_headers);
   if (trailers_only)
     nv_status(&l, call);
   uv_mutex_unlock(&call->mu);
   crpc__conn *c = call->conn;
-  nghttp2_data_provider dp = {.source.ptr = call, .read_callback = read_body};
+  nghttp2_data_provider dp = crpc__h2conn_body(call);
   int rv = l.oom ? NGHTTP2_ERR_NOMEM
-                 : nghttp2_submit_response(c->ng, call->stream_id, l.nv, l.n,
+                 : nghttp2_submit_response(c->h2.ng, call->stream_id, l.nv, l.n,
                                            trailers_only ? NULL : &dp);
   if (rv != 0)
-    nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+    nghttp2_submit_rst_stream(c->h2.ng, NGHTTP2_FLAG_NONE, call->stream_id,
                               NGHTTP2_INTERNAL_ERROR);
   call->response_started = 1;
   call->trailers_submitted = trailers_only;
@@ -535,35 +387,28 @@ static void start_response(crpc__call *call, int trailers_only) {
 /* An HTTP-level refusal, for requests that are not gRPC. */
 static void respond_http_error(crpc__call *call, int http_status,
                                const char *msg) {
-  char st[4];
-  snprintf(st, sizeof(st), "%d", http_status);
-  nghttp2_nv nv[] = {
-      {(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE},
-      {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10,
-       NGHTTP2_NV_FLAG_NONE},
-      {(uint8_t *)"grpc-status", (uint8_t *)"13", 11, 2, NGHTTP2_NV_FLAG_NONE},
-      {(uint8_t *)"grpc-message", (uint8_t *)msg, 12, strlen(msg),
-       NGHTTP2_NV_FLAG_NONE},
-  };
+  crpc__nvlist l;
+  crpc__nvlist_init(&l, &call->sl->scratch);
+  crpc__grpc_http_error(&l, http_status, msg);
   call->state = CRPC__CALL_DONE;
   finish_with(call, CRPC_STATUS_INTERNAL, msg);
-  nghttp2_submit_response(call->conn->ng, call->stream_id, nv, 4, NULL);
+  if (l.oom || nghttp2_submit_response(call->conn->h2.ng, call->stream_id, l.nv,
+                                       l.n, NULL) != 0)
+    nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
+                              call->stream_id, NGHTTP2_INTERNAL_ERROR);
+  crpc__arena_reset(l.a);
   call->response_started = 1;
   call->trailers_submitted = 1;
   crpc__conn_mark_dirty(call->conn);
 }
 
-static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
-                         size_t length, uint32_t *data_flags,
-                         nghttp2_data_source *source, void *user_data) {
-  (void)ng;
-  (void)stream_id;
-  (void)user_data;
-  crpc__call *call = source->ptr;
+ssize_t crpc__call_read_body(void *stream, uint8_t *buf, size_t length,
+                             uint32_t *data_flags, int no_copy) {
+  crpc__call *call = stream;
   uv_mutex_lock(&call->mu);
   size_t avail = crpc__buf_len(&call->out);
   size_t n = avail < length ? avail : length;
-  if (n && CRPC__H2IO_NO_COPY(call->conn->tls)) {
+  if (n && no_copy) {
     /* The bytes stay in |out| until crpc__call_send_data() writes them. */
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   } else if (n) {
@@ -595,11 +440,13 @@ static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
   return (ssize_t)n;
 }
 
-int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
-                         const uint8_t *framehd, size_t length) {
+int crpc__call_send_data(void *stream, crpc__buf *out,
+                         const nghttp2_frame *frame, const uint8_t *framehd,
+                         size_t length) {
+  crpc__call *call = stream;
   uv_mutex_lock(&call->mu);
-  int rv = crpc__h2io_put_data(&call->conn->wbuf, frame, framehd,
-                               crpc__buf_data(&call->out), length);
+  int rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
+                               length);
   if (rv == 0)
     crpc__buf_consume(&call->out, length);
   uv_mutex_unlock(&call->mu);
@@ -611,7 +458,7 @@ int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
 static void give_window_if(crpc__call *call, int room) {
   if (!room || call->stream_closed || !call->unconsumed)
     return;
-  nghttp2_session_consume(call->conn->ng, call->stream_id, call->unconsumed);
+  nghttp2_session_consume(call->conn->h2.ng, call->stream_id, call->unconsumed);
   call->unconsumed = 0;
 }
 
@@ -642,7 +489,7 @@ static void kick_local(crpc__call *call) {
       start_response(call, 1);
   } else if (call->deferred && (has_data || fin)) {
     call->deferred = 0;
-    nghttp2_session_resume_data(call->conn->ng, call->stream_id);
+    nghttp2_session_resume_data(call->conn->h2.ng, call->stream_id);
   }
   crpc__conn_mark_dirty(call->conn);
 }
@@ -700,7 +547,7 @@ crpc_status crpc__call_encode_status(crpc__call *call,
     crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
               "%s: the handler's response message cannot be encoded: %s; the "
               "client gets INTERNAL",
-              call->path, why);
+              call->req.path, why);
     *text = "the server could not encode its response message";
     return CRPC_STATUS_INTERNAL;
   case CRPC_ENOMEM:
@@ -725,7 +572,7 @@ static const char *not_a_status(crpc__call *call, int st, char *text,
            "status code",
            st, ours ? " (" : "", ours ? name : "", ours ? ")" : "");
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
-            "%s: %s; the client gets UNKNOWN", call->path, text);
+            "%s: %s; the client gets UNKNOWN", call->req.path, text);
   return text;
 }
 
@@ -739,10 +586,12 @@ static void run_handler(crpc__call *call) {
   char text[160];
   const char *msg = NULL;
   if (!atomic_load(&call->cancelled)) {
-    void *outer = crpc__handler_ctx_set(&call->ctx);
+    /* Calls the handler makes inherit its deadline and cancellation. */
+    crpc__call_scope scope = {call->deadline, call->cancel_f};
+    const crpc__call_scope *outer = crpc__call_scope_enter(&scope);
     st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
                    stream);
-    crpc__handler_ctx_set(outer);
+    crpc__call_scope_enter(outer);
   }
   if ((int)st < 0 || (int)st > 16) {
     msg = not_a_status(call, (int)st, text, sizeof(text));
@@ -919,29 +768,27 @@ void crpc__call_on_headers_done(crpc__call *call) {
   crpc_server *srv = call->sl->srv;
   if (call->state != CRPC__CALL_HEADERS)
     return;
-  if (call->http_status) {
-    respond_http_error(call, call->http_status, "method not allowed");
+  crpc_status code;
+  const char *why;
+  int verdict = crpc__grpc_request_verdict(&call->req, &code, &why);
+  if (verdict > 0) {
+    respond_http_error(call, verdict,
+                       verdict == 405 ? "method not allowed"
+                                      : "invalid gRPC request content-type");
     return;
   }
-  if (!call->content_type_ok) {
-    respond_http_error(call, 415, "invalid gRPC request content-type");
+  if (verdict < 0) {
+    fail_call(call, code, why);
     return;
   }
-  if (!call->saw_path) {
-    fail_call(call, CRPC_STATUS_INTERNAL, "missing :path");
-    return;
-  }
-  if (call->header_status) {
-    fail_call(call, call->header_status, call->header_error_msg);
-    return;
-  }
-  size_t plen = strlen(call->path);
-  call->route = crpc__server_route(srv, call->path, plen);
+  if (call->req.has_timeout)
+    call->deadline = crpc_deadline_after_ns(call->req.timeout_ns);
+  const char *path = call->req.path;
+  call->route = crpc__server_route(srv, path, strlen(path));
   if (!call->route || !call->route->implemented) {
     char msg[300];
     snprintf(msg, sizeof(msg), "%s: %.200s",
-             call->route ? "method not implemented" : "unknown method",
-             call->path);
+             call->route ? "method not implemented" : "unknown method", path);
     fail_call(call, CRPC_STATUS_UNIMPLEMENTED, msg);
     return;
   }
@@ -1044,7 +891,7 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
     /* Unpacked into the call's arena straight from the received bytes;
      * the handler runs once END_STREAM confirms it is the only one. */
     call->req_compressed = msg.compressed;
-    rc = crpc__frame_unpack(&msg, call->req_enc,
+    rc = crpc__frame_unpack(&msg, call->req.enc,
                             call->sl->srv->opts.max_receive_bytes,
                             &call->scratch, call->route->method->input,
                             &call->alloc, &call->request);
@@ -1087,7 +934,7 @@ void crpc__call_on_remote_close(crpc__call *call) {
 void crpc__call_on_frame_sent(crpc__call *call, int end_stream) {
   /* The response is complete; a client still sending is told to stop. */
   if (end_stream && !call->remote_closed && !call->stream_closed)
-    nghttp2_submit_rst_stream(call->conn->ng, NGHTTP2_FLAG_NONE,
+    nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
                               call->stream_id, NGHTTP2_NO_ERROR);
 }
 
@@ -1115,7 +962,7 @@ void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
         crpc_deadline_remaining_ms(call->deadline) <= CRPC__DEADLINE_SLACK_MS;
     if (call->state == CRPC__CALL_RUNNING)
       crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s %s",
-                call->peer, call->path,
+                call->peer, call->req.path,
                 at_deadline ? "reached its deadline"
                             : "was cancelled by the client");
     if (at_deadline)

@@ -40,7 +40,7 @@ crpc_future *crpc_ctx_cancelled(crpc_ctx *ctx) {
 }
 
 const crpc_metadata *crpc_ctx_request_metadata(const crpc_ctx *ctx) {
-  return &ctx->call->req_md;
+  return &ctx->call->req.md;
 }
 
 const char *crpc_ctx_peer(const crpc_ctx *ctx) {
@@ -108,7 +108,7 @@ int crpc_ctx_set_compression(crpc_ctx *ctx, const char *encoding) {
   if (!encoding || crpc__compress_lookup(encoding, strlen(encoding), &enc) != 0)
     return CRPC_EENCODING;
   /* Compress only with what the client said it accepts. */
-  if (!(call->accept_mask & CRPC__ENCODING_BIT(enc)))
+  if (!(call->req.accept_mask & CRPC__ENCODING_BIT(enc)))
     enc = CRPC__ENCODING_IDENTITY;
   uv_mutex_lock(&call->mu);
   int rc = 0;

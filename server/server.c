@@ -41,7 +41,7 @@ const char *crpc_server_error(const crpc_server *srv) {
 }
 
 static void on_flush(uv_prepare_t *h) {
-  crpc__sloop_flush(h->data);
+  crpc__h2group_flush(&((crpc__sloop *)h->data)->h2);
 }
 
 static void on_sweep(uv_timer_t *t) {
@@ -74,7 +74,7 @@ static void free_loops(crpc_server *srv) {
     crpc__call_pool_trim(sl, 1);
     crpc__h2mem_cleanup(&sl->h2mem);
     crpc__arena_cleanup(&sl->scratch);
-    free(sl->rbuf);
+    free(sl->h2.rbuf);
   }
   free(srv->loops);
   srv->loops = NULL;
@@ -135,8 +135,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   }
   for (unsigned i = 0; i < o->loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
-    sl->rbuf = malloc(CRPC__H2IO_READ_BUF);
-    if (!sl->rbuf) {
+    sl->h2.rbuf = malloc(CRPC__H2IO_READ_BUF);
+    if (!sl->h2.rbuf) {
       rc = CRPC_ENOMEM;
       goto fail;
     }
@@ -149,7 +149,7 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
       lo.logger = o->logger;
       if ((rc = crpc_loop_new(NULL, &lo, &sl->loop)) != 0) {
         sl->loop = NULL;
-        free(sl->rbuf);
+        free(sl->h2.rbuf);
         goto fail;
       }
       sl->own_loop = 1;
@@ -437,8 +437,7 @@ static void on_drain_timer(uv_timer_t *t) {
       aborted++;
     }
     crpc__conn_final_goaway(c);
-    c->fatal = 1;
-    crpc__conn_mark_dirty(c);
+    crpc__h2conn_fail(&c->h2, "the drain time is over");
   }
   if (aborted)
     crpc__log(&sl->srv->opts.logger, CRPC_LOG_WARN,

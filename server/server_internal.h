@@ -26,7 +26,8 @@
 #include "compress.h"
 #include "crpc/server.h"
 #include "frame.h"
-#include "h2io.h"
+#include "grpc_headers.h"
+#include "h2conn.h"
 #include "h2mem.h"
 #include "loop_internal.h"
 #include "pool_internal.h"
@@ -83,11 +84,10 @@ struct crpc__sloop {
   int handles_ready; /* the handles below are initialized */
   unsigned index;
   uv_prepare_t flush; /* writes are batched until the loop would block */
-  crpc__conn *dirty;  /* connections with output to flush */
+  crpc__h2group h2;   /* its connections' flush and read buffer */
   crpc__conn *conns;  /* every open connection */
   size_t n_conns;
   size_t n_handlers; /* handlers of its calls still running */
-  uint8_t *rbuf;     /* read buffer shared by its connections */
   crpc__task shutdown_task;
   int shutting_down;
   int drained; /* every connection closed after shutdown */
@@ -157,17 +157,9 @@ struct crpc__call {
 
   /* Request headers (loop thread). */
   const crpc__route *route;
-  int saw_method_post, saw_path, content_type_ok;
-  const char *header_error_msg;
-  crpc_status header_status; /* a gRPC status to answer at once, or OK */
-  int http_status;           /* an HTTP error to answer at once, or 0 */
-  size_t header_bytes;
-  crpc__encoding req_enc;
-  unsigned accept_mask;
+  crpc__grpc_request req; /* what they said */
   crpc_deadline deadline;
-  crpc_metadata req_md;
-  char *path;
-  char peer[80];
+  const char *peer; /* its connection's h2.name */
 
   /* Request messages (loop thread, then shared under |mu|). */
   crpc__frame_decoder dec;
@@ -227,22 +219,11 @@ struct crpc__call {
   crpc__call *next_held; /* waiting for its connection's worker share */
 };
 
+/* An accepted connection: the HTTP/2 core and the server's part. */
 struct crpc__conn {
+  crpc__h2conn h2; /* its data is this connection; h2.name is the peer */
   crpc__sloop *sl;
-  crpc__stream_handle h;
-  nghttp2_session *ng;
-  crpc__tls_conn *tls;
-  char peer[80];
-  int refs;    /* the connection itself, plus one per call */
-  int closing; /* uv_close requested */
-  int read_stopped;
-  int fatal; /* no more reads: flush what is left and close */
-  int in_dirty;
-  crpc__conn *next_dirty;
   crpc__conn *next, *prev; /* in the loop's list */
-  uv_write_t wreq;
-  int writing;
-  crpc__buf wbuf; /* bytes being written */
   crpc__call *calls;
   size_t n_calls;
   /* Its calls on the worker pool, and those waiting for their share
@@ -251,7 +232,6 @@ struct crpc__conn {
   crpc__call *held_head, *held_tail;
   int goaway_sent;
   int final_goaway;
-  int established;      /* the client's SETTINGS arrived */
   uint64_t accepted_ms; /* uv_now() when accepted */
 };
 
@@ -264,8 +244,6 @@ void crpc__conn_mark_dirty(crpc__conn *c);
 /* Closes connections that have not finished their TLS and HTTP/2
  * handshakes within the handshake timeout. Loop thread. */
 void crpc__sloop_sweep(crpc__sloop *sl);
-/* Flushes every dirty connection of |sl|. Loop thread. */
-void crpc__sloop_flush(crpc__sloop *sl);
 /* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */
 void crpc__conn_shutdown_notice(crpc__conn *c);
 void crpc__conn_final_goaway(crpc__conn *c);
@@ -281,10 +259,12 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n);
 void crpc__call_on_remote_close(crpc__call *call);
 void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code);
 void crpc__call_on_frame_sent(crpc__call *call, int end_stream);
-/* Writes the DATA frame read_body() left in the call's output
- * (NGHTTP2_DATA_FLAG_NO_COPY) to the connection's write buffer; for the
- * session's send_data callback. Loop thread. */
-int crpc__call_send_data(crpc__call *call, const nghttp2_frame *frame,
+/* The response body for the connection core (crpc__h2conn_role's
+ * read_body and send_data): the call's queued output, then the trailers.
+ * Loop thread. */
+ssize_t crpc__call_read_body(void *call, uint8_t *buf, size_t len,
+                             uint32_t *flags, int no_copy);
+int crpc__call_send_data(void *call, crpc__buf *out, const nghttp2_frame *frame,
                          const uint8_t *framehd, size_t length);
 /* Moves the response along after the handler wrote or finished, or gives
  * the flow-control window back after it read: directly on the loop

@@ -60,7 +60,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
         .compressed = m->compressed, .data = m->data, .len = m->len};
     ProtobufCMessage *out = NULL;
     const crpc_server_opts *o = &call->sl->srv->opts;
-    int rc = crpc__frame_unpack(&fm, call->req_enc, o->max_receive_bytes,
+    int rc = crpc__frame_unpack(&fm, call->req.enc, o->max_receive_bytes,
                                 &call->scratch, call->route->method->input,
                                 NULL, &out);
     free(m);

@@ -1,0 +1,381 @@
+/* runtime/h2conn.c: see h2conn.h. */
+#include "h2conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crpc/error.h"
+#include "log_internal.h"
+
+/* Streams a client assumes the server allows until its SETTINGS say. */
+#define INITIAL_PEER_MAX_STREAMS 100
+/* The largest header block either side sends. */
+#define MAX_SEND_HEADER_BLOCK (64 * 1024)
+
+void crpc__h2conn_ref(crpc__h2conn *c) {
+  c->refs++;
+}
+
+void crpc__h2conn_unref(crpc__h2conn *c) {
+  if (--c->refs > 0)
+    return;
+  crpc__buf_cleanup(&c->wbuf);
+  c->role->destroy(c);
+}
+
+void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
+                       crpc__h2group *group, const crpc_logger *lg) {
+  memset(c, 0, sizeof(*c));
+  c->role = role;
+  c->group = group;
+  c->lg = lg;
+  c->refs = 1;
+  crpc__buf_init(&c->wbuf, SIZE_MAX);
+}
+
+void crpc__h2conn_mark_dirty(crpc__h2conn *c) {
+  if (c->in_dirty || c->closed)
+    return;
+  c->in_dirty = 1;
+  c->refs++;
+  c->next_dirty = c->group->dirty;
+  c->group->dirty = c;
+}
+
+static void set_error(crpc__h2conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(crpc__h2conn *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->error, sizeof(c->error), fmt, ap);
+  va_end(ap);
+}
+
+void crpc__h2conn_fail(crpc__h2conn *c, const char *why) {
+  if (!c->error[0] && why)
+    set_error(c, "%s", why);
+  c->fatal = 1;
+  crpc__h2conn_mark_dirty(c);
+}
+
+/* nghttp2 callbacks: the stream's user data goes to the role. */
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+                            void *user_data) {
+  (void)ng;
+  crpc__h2conn *c = user_data;
+  return c->role->begin_headers ? c->role->begin_headers(c, frame) : 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data) {
+  (void)flags;
+  crpc__h2conn *c = user_data;
+  void *stream = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (!stream)
+    return 0;
+  return c->role->header(stream, frame, name, namelen, value, valuelen);
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  crpc__h2conn *c = user_data;
+  if (frame->hd.type == NGHTTP2_SETTINGS &&
+      !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+    c->established = 1;
+  void *stream =
+      frame->hd.stream_id
+          ? nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id)
+          : NULL;
+  c->role->frame_recv(c, stream, frame);
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
+                         const uint8_t *data, size_t len, void *user_data) {
+  (void)flags;
+  crpc__h2conn *c = user_data;
+  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  if (!stream) {
+    /* A stream no one tracks any more: give the window back at once. */
+    nghttp2_session_consume(ng, stream_id, len);
+    return 0;
+  }
+  c->role->data(stream, data, len);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
+                           uint32_t error_code, void *user_data) {
+  crpc__h2conn *c = user_data;
+  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  if (stream) {
+    nghttp2_session_set_stream_user_data(ng, stream_id, NULL);
+    c->role->stream_close(stream, error_code);
+  }
+  return 0;
+}
+
+/* A GOAWAY with an error that nghttp2 sends names what the peer did
+ * wrong, in its debug data: that is the reason the connection ends. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  crpc__h2conn *c = user_data;
+  if (frame->hd.type == NGHTTP2_GOAWAY &&
+      frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    set_error(c, "bad HTTP/2 from %s: %s%s%.*s", c->role->peer_noun,
+              nghttp2_http2_strerror(frame->goaway.error_code),
+              frame->goaway.opaque_data_len ? ": " : "",
+              (int)frame->goaway.opaque_data_len,
+              (const char *)frame->goaway.opaque_data);
+    return 0;
+  }
+  if (c->role->frame_sent && frame->hd.stream_id) {
+    void *stream =
+        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (stream)
+      c->role->frame_sent(stream, frame);
+  }
+  return 0;
+}
+
+static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
+                    size_t len, void *user_data) {
+  (void)ng;
+  (void)lib_error_code;
+  crpc__h2conn *c = user_data;
+  crpc__log(c->lg, CRPC_LOG_DEBUG, "%s: http2: %.*s", c->name, (int)len, msg);
+  set_error(c, "HTTP/2 error: %.*s", (int)len, msg);
+  return 0;
+}
+
+/* A stream that has ended on the role's side left the session: its data
+ * source may be stale, and nghttp2 must not use it. */
+static int stale(nghttp2_session *ng, int32_t stream_id, void *source) {
+  return nghttp2_session_get_stream_user_data(ng, stream_id) != source;
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user_data) {
+  crpc__h2conn *c = user_data;
+  if (stale(ng, stream_id, source->ptr))
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return c->role->read_body(source->ptr, buf, length, data_flags,
+                            CRPC__H2IO_NO_COPY(c->tls));
+}
+
+nghttp2_data_provider crpc__h2conn_body(void *stream) {
+  return (nghttp2_data_provider){.source.ptr = stream,
+                                 .read_callback = read_body};
+}
+
+static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
+                        const uint8_t *framehd, size_t length,
+                        nghttp2_data_source *source, void *user_data) {
+  crpc__h2conn *c = user_data;
+  if (stale(ng, frame->hd.stream_id, source->ptr))
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return c->role->send_data(source->ptr, &c->wbuf, frame, framehd, length);
+}
+
+static int session_new(crpc__h2conn *c, uint32_t max_streams,
+                       nghttp2_mem *mem) {
+  nghttp2_session_callbacks *cb;
+  nghttp2_option *opt = NULL;
+  if (nghttp2_session_callbacks_new(&cb) != 0)
+    return CRPC_ENOMEM;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+  nghttp2_session_callbacks_set_error_callback2(cb, on_error);
+  if (nghttp2_option_new(&opt) != 0) {
+    nghttp2_session_callbacks_del(cb);
+    return CRPC_ENOMEM;
+  }
+  /* Window updates follow what the application reads, not what arrives. */
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_send_header_block_length(opt, MAX_SEND_HEADER_BLOCK);
+  int rv;
+  if (c->role->server) {
+    rv = nghttp2_session_server_new3(&c->ng, cb, c, opt, mem);
+  } else {
+    nghttp2_option_set_peer_max_concurrent_streams(opt,
+                                                   INITIAL_PEER_MAX_STREAMS);
+    rv = nghttp2_session_client_new3(&c->ng, cb, c, opt, mem);
+  }
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  if (rv != 0)
+    return CRPC_ENOMEM;
+  nghttp2_settings_entry iv[3] = {
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CRPC__H2_STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, CRPC__H2_MAX_HEADER_LIST},
+      /* A server's stream limit; a client refuses pushes. */
+      c->role->server
+          ? (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                     max_streams}
+          : (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+      nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
+                                            CRPC__H2_CONN_WINDOW) != 0)
+    return CRPC_ENOMEM;
+  return 0;
+}
+
+/* Input. */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  crpc__h2conn *c = h->data;
+  /* Each read is consumed before the next alloc: one buffer per group. */
+  *buf = uv_buf_init((char *)c->group->rbuf, CRPC__H2IO_READ_BUF);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  crpc__h2conn *c = s->data;
+  if (nread == 0 || c->closed)
+    return;
+  if (nread < 0) {
+    char why[160];
+    if (nread == UV_EOF)
+      snprintf(why, sizeof(why), "%s closed the connection",
+               c->role->peer_noun);
+    else
+      snprintf(why, sizeof(why), "read failed: %s", uv_strerror((int)nread));
+    crpc__h2conn_close(c, why);
+    return;
+  }
+  if (c->fatal)
+    return;
+  c->refs++; /* the callbacks below may close it */
+  int rc =
+      crpc__h2io_feed(c->ng, c->tls, (const uint8_t *)buf->base, (size_t)nread);
+  if (rc != 0 && !c->closed) {
+    c->fatal = 1;
+    if (rc == CRPC_ECLOSED)
+      set_error(c, "%s closed TLS", c->role->peer_noun);
+    else if (rc == CRPC_EPROTO)
+      set_error(c, "%s", crpc__tls_conn_error(c->tls));
+    else
+      set_error(c, "bad HTTP/2 from %s: %s", c->role->peer_noun,
+                nghttp2_strerror(rc));
+  }
+  crpc__h2conn_mark_dirty(c);
+  crpc__h2conn_unref(c);
+}
+
+int crpc__h2conn_start(crpc__h2conn *c, uint32_t max_streams,
+                       nghttp2_mem *mem) {
+  int rc = session_new(c, max_streams, mem);
+  if (rc == 0)
+    rc = uv_read_start(&c->h.stream, on_alloc, on_read);
+  if (rc == 0)
+    crpc__h2conn_mark_dirty(c);
+  return rc;
+}
+
+/* Output. */
+
+static void on_written(uv_write_t *req, int status) {
+  crpc__h2conn *c = req->data;
+  c->writing = 0;
+  crpc__buf_reset(&c->wbuf);
+  if (status < 0 && !c->closed) {
+    char why[160];
+    snprintf(why, sizeof(why), "write failed: %s", uv_strerror(status));
+    crpc__h2conn_close(c, why);
+  } else {
+    crpc__h2conn_mark_dirty(c);
+  }
+  crpc__h2conn_unref(c);
+}
+
+static void flush_one(crpc__h2conn *c) {
+  if (c->closed || c->writing || !c->ng)
+    return;
+  for (;;) {
+    int rc = crpc__h2io_collect(c->ng, c->tls, &c->wbuf);
+    if (rc != 0) {
+      if (!c->fatal)
+        set_error(c, "%s",
+                  rc == CRPC_EPROTO ? crpc__tls_conn_error(c->tls)
+                                    : crpc_strerror(rc));
+      c->fatal = 1;
+      break;
+    }
+    size_t len = crpc__buf_len(&c->wbuf);
+    if (len == 0)
+      break;
+    c->wreq.data = c;
+    rc = crpc__h2io_write(&c->h, &c->wbuf, &c->wreq, on_written);
+    if (rc == 1) {
+      c->writing = 1;
+      c->refs++;
+      return;
+    }
+    if (rc < 0) {
+      if (!c->fatal)
+        set_error(c, "write failed: %s", uv_strerror(rc));
+      c->fatal = 1;
+      break;
+    }
+    /* All written; a batch short of full means the session had no more. */
+    if (len < CRPC__H2IO_WRITE_BATCH)
+      break;
+  }
+  if (c->fatal) {
+    crpc__h2conn_close(c, c->error[0] ? NULL : "connection failed");
+    return;
+  }
+  int idle =
+      !nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng);
+  if (c->role->done(c, idle))
+    crpc__h2conn_close(c, NULL);
+}
+
+void crpc__h2group_flush(crpc__h2group *g) {
+  while (g->dirty) {
+    crpc__h2conn *c = g->dirty;
+    g->dirty = c->next_dirty;
+    c->in_dirty = 0;
+    flush_one(c);
+    crpc__h2conn_unref(c);
+  }
+}
+
+/* Closing. */
+
+static void on_closed(uv_handle_t *h) {
+  crpc__h2conn *c = h->data;
+  /* Deleted here, not in close, which nghttp2's callbacks may reach. */
+  if (c->ng) {
+    nghttp2_session_del(c->ng);
+    c->ng = NULL;
+  }
+  crpc__tls_conn_free(c->tls);
+  c->tls = NULL;
+  c->role->closed(c);
+  crpc__h2conn_unref(c); /* the owner's */
+}
+
+void crpc__h2conn_close(crpc__h2conn *c, const char *why) {
+  if (c->closed)
+    return;
+  if (why && why != c->error)
+    set_error(c, "%s", why);
+  if (!c->error[0])
+    set_error(c, "connection closed");
+  c->closed = 1;
+  crpc__log(c->lg, CRPC_LOG_DEBUG, "%s: closed: %s", c->name, c->error);
+  c->role->closing(c);
+  uv_close(&c->h.handle, on_closed);
+}

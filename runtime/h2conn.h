@@ -1,0 +1,162 @@
+/*
+ * runtime/h2conn.h: one HTTP/2 connection, the core both sides share: the
+ * socket (TCP or unix), TLS when there is TLS, the nghttp2 session with
+ * crpc's settings, the read path, the batched write path, the close
+ * sequence and the reason it closed. server/conn.c and client/conn.c embed
+ * one and add only their role: what to do with streams and frames, and
+ * who learns when the connection goes.
+ *
+ * Reads go straight into nghttp2 (through TLS first). Writes are batched:
+ * a connection with something to send is marked dirty, and once per loop
+ * iteration (the owner's uv_prepare_t calls crpc__h2group_flush()) whatever
+ * its session has to send is collected into one buffer and written with
+ * one write(2) where the socket takes it all. While a write is in flight
+ * nothing more is taken from the session, so a peer that stops reading
+ * holds back only its own connection.
+ *
+ * Lifetime: a connection is reference counted (|refs|, loop thread only).
+ * Its owner holds the first reference, which the close sequence drops once
+ * the socket's handle has closed; a pending write and a dirty mark hold
+ * one each, and roles take more for their streams. The last one runs the
+ * role's destroy().
+ *
+ * Thread: everything here runs on the connection's loop thread.
+ */
+#ifndef CRPC_H2CONN_H
+#define CRPC_H2CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "crpc/log.h"
+#include "h2io.h"
+#include "tls.h"
+
+/* What both sides announce: a 1 MiB stream window, an 8 MiB connection
+ * window, and 16 KiB of header list. */
+#define CRPC__H2_STREAM_WINDOW (1 << 20)
+#define CRPC__H2_CONN_WINDOW (8 << 20)
+#define CRPC__H2_MAX_HEADER_LIST (16 * 1024)
+
+typedef struct crpc__h2conn crpc__h2conn;
+
+/* The connections of one loop that share a read buffer and a flush: a
+ * server loop's, a channel's. Owned by the role's object. */
+typedef struct crpc__h2group {
+  crpc__h2conn *dirty; /* marked for the next flush */
+  uint8_t *rbuf;       /* CRPC__H2IO_READ_BUF bytes; borrowed */
+} crpc__h2group;
+
+/*
+ * What a side does with its connection. |stream| is the stream's user
+ * data in the session (a server or client call), never NULL: frames of
+ * streams without one are handled by the core (DATA is given back to the
+ * window at once, the rest is ignored).
+ */
+typedef struct crpc__h2conn_role {
+  int server;            /* a server session, else a client one */
+  const char *peer_noun; /* "the client", "the server": in reasons */
+  /* A HEADERS frame opens a stream (server: a request). May be NULL.
+   * Returns 0 or an nghttp2 callback error. */
+  int (*begin_headers)(crpc__h2conn *c, const nghttp2_frame *frame);
+  /* One header field of a HEADERS frame of |stream|. Returns 0 or an
+   * nghttp2 callback error. */
+  int (*header)(void *stream, const nghttp2_frame *frame, const uint8_t *name,
+                size_t nlen, const uint8_t *value, size_t vlen);
+  /* A whole frame arrived; |stream| may be NULL here (connection frames,
+   * streams without user data). */
+  void (*frame_recv)(crpc__h2conn *c, void *stream, const nghttp2_frame *frame);
+  /* DATA payload of |stream|. The role gives the window back. */
+  void (*data)(void *stream, const uint8_t *p, size_t n);
+  /* |stream| closed with |error_code|; its user data is already unset. */
+  void (*stream_close)(void *stream, uint32_t error_code);
+  /* A frame of |stream| went out. May be NULL. */
+  void (*frame_sent)(void *stream, const nghttp2_frame *frame);
+  /* The body of |stream|, for the data provider crpc__h2conn_body()
+   * makes: nghttp2_data_source_read_callback's contract, with |no_copy|
+   * saying whether NGHTTP2_DATA_FLAG_NO_COPY may be used. */
+  ssize_t (*read_body)(void *stream, uint8_t *buf, size_t len, uint32_t *flags,
+                       int no_copy);
+  /* Appends to |out| the DATA frame read_body() left in place
+   * (crpc__h2io_put_data()'s contract). */
+  int (*send_data)(void *stream, crpc__buf *out, const nghttp2_frame *frame,
+                   const uint8_t *framehd, size_t len);
+  /* After a flush: whether the connection is done and closes now.
+   * |session_idle| says the session wants neither to read nor to write. */
+  int (*done)(crpc__h2conn *c, int session_idle);
+  /* The close began (|error| says why): streams learn they are over and
+   * the role lets go of the connection. Runs once. */
+  void (*closing)(crpc__h2conn *c);
+  /* The socket's handle has closed and the session is freed. */
+  void (*closed)(crpc__h2conn *c);
+  /* The last reference is gone: free the object embedding |c|. */
+  void (*destroy)(crpc__h2conn *c);
+} crpc__h2conn_role;
+
+struct crpc__h2conn {
+  const crpc__h2conn_role *role;
+  crpc__h2group *group;
+  const crpc_logger *lg;
+  crpc__stream_handle h; /* its data is the connection */
+  crpc__tls_conn *tls;   /* NULL without TLS */
+  nghttp2_session *ng;   /* NULL until started, and once closed */
+  crpc__buf wbuf;        /* bytes being written */
+  uv_write_t wreq;
+  int refs;
+  int writing;     /* |wreq| is in flight */
+  int fatal;       /* no more reads: flush what is left and close */
+  int closed;      /* the close sequence ran */
+  int established; /* the peer's first SETTINGS arrived */
+  int in_dirty;
+  crpc__h2conn *next_dirty;
+  char name[128];  /* the peer, for log lines */
+  char error[160]; /* why it failed or closed; empty while it has not */
+};
+
+/*
+ * Makes |c| a connection of |group| (not started) with one reference, its
+ * owner's. The role then initializes |c->h| (uv_tcp_init/uv_pipe_init)
+ * and sets |c->h.handle.data| to |c|.
+ * Ownership: |role|, |group| and |lg| are borrowed and outlive |c|.
+ */
+void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
+                       crpc__h2group *group, const crpc_logger *lg);
+
+/*
+ * Starts the connected socket: the session (with nghttp2's allocator
+ * |mem|, NULL for malloc), crpc's SETTINGS (and
+ * MAX_CONCURRENT_STREAMS |max_streams| from a server), reading, and a
+ * flush. |c->tls| is set before when there is TLS.
+ * Returns 0 or a crpc error, and then the caller closes |c|.
+ */
+int crpc__h2conn_start(crpc__h2conn *c, uint32_t max_streams, nghttp2_mem *mem);
+
+/* Queues |c| for the next flush of its group (nothing once closed). */
+void crpc__h2conn_mark_dirty(crpc__h2conn *c);
+
+/* Records |why| as the reason unless one is recorded, stops reading, and
+ * queues a flush, which sends what is left and closes. */
+void crpc__h2conn_fail(crpc__h2conn *c, const char *why);
+
+/*
+ * Closes |c| now: records |why| (NULL keeps the reason there is, else
+ * "connection closed"), runs the role's closing(), closes the socket's
+ * handle. Does nothing once closed.
+ */
+void crpc__h2conn_close(crpc__h2conn *c, const char *why);
+
+void crpc__h2conn_ref(crpc__h2conn *c);
+void crpc__h2conn_unref(crpc__h2conn *c);
+
+/* The data provider of a stream whose body the role's read_body() reads;
+ * |stream| must be the stream's user data. */
+nghttp2_data_provider crpc__h2conn_body(void *stream);
+
+/* Writes what every dirty connection of |g| has to send. */
+void crpc__h2group_flush(crpc__h2group *g);
+
+#endif /* CRPC_H2CONN_H */

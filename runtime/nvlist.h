@@ -1,0 +1,52 @@
+/*
+ * runtime/nvlist.h: a list of HTTP/2 header fields being built for
+ * nghttp2 (nghttp2_nv), the one builder both sides use for request and
+ * response headers and trailers. The array and any text copied into it
+ * live in an arena the caller resets once the list is submitted (nghttp2
+ * copies what it keeps).
+ *
+ * Building never fails midway: a failed allocation sets |oom|, later adds
+ * do nothing, and the caller checks |oom| once before submitting.
+ */
+#ifndef CRPC_NVLIST_H
+#define CRPC_NVLIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "arena.h"
+#include "crpc/metadata.h"
+
+typedef struct crpc__nvlist {
+  nghttp2_nv *nv;
+  size_t n, cap;
+  crpc__arena *a; /* borrowed */
+  int oom;        /* an allocation failed: the list is unusable */
+} crpc__nvlist;
+
+/* Starts an empty list allocating from |a|. Thread: |a|'s owner. */
+void crpc__nvlist_init(crpc__nvlist *l, crpc__arena *a);
+
+/*
+ * Appends |name| and |value| as they are, not copied.
+ * Ownership: both are borrowed and must outlive the submit.
+ */
+void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
+                      const void *value, size_t vlen);
+
+/* As crpc__nvlist_add() for NUL-terminated strings. */
+void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value);
+
+/* Appends |value| copied into the arena, for text that does not live. */
+void crpc__nvlist_copy(crpc__nvlist *l, const char *name, const void *value,
+                       size_t vlen);
+
+/*
+ * Appends every entry of |md| as it goes on the wire (base64 for -bin
+ * keys), values copied into the arena, keys borrowed from |md|.
+ */
+void crpc__nvlist_metadata(crpc__nvlist *l, const crpc_metadata *md);
+
+#endif /* CRPC_NVLIST_H */
