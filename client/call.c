@@ -114,8 +114,9 @@ static const char *code_message(crpc_status code) {
 static void start_on_loop(crpc__ccall *call);
 
 static void kick_run(crpc__task *t) {
-  crpc__ccall *call = (crpc__ccall *)((char *)t - offsetof(crpc__ccall, kick));
-  atomic_store(&call->kick_queued, 0);
+  crpc__ccall *call =
+      (crpc__ccall *)((char *)t - offsetof(crpc__ccall, kick.task));
+  crpc__kick_taken(&call->kick);
   if (!call->started) {
     call->started = 1;
     start_on_loop(call);
@@ -143,13 +144,9 @@ static void kick_run(crpc__task *t) {
 }
 
 void crpc__ccall_kick_locked(crpc__ccall *call) {
-  if (atomic_exchange(&call->kick_queued, 1))
-    return;
-  crpc__ccall_ref(call);
-  if (crpc__loop_post_task(call->ch->loop, &call->kick) != 0) {
-    atomic_store(&call->kick_queued, 0);
+  crpc__ccall_ref(call); /* the task's */
+  if (crpc__kick_post(&call->kick, call->ch->loop) != 1)
     atomic_fetch_sub(&call->refs, 1); /* a reference remains: not the last */
-  }
 }
 
 void crpc__ccall_cancel(crpc__ccall *call, crpc_status code) {
@@ -772,11 +769,10 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
     return CRPC_STATUS_RESOURCE_EXHAUSTED;
   }
   atomic_init(&call->refs, 2);
-  atomic_init(&call->kick_queued, 0);
+  crpc__kick_init(&call->kick, kick_run);
   atomic_init(&call->cancel_code, 0);
   call->ch = ch;
   call->method = method;
-  call->kick.fn = kick_run;
   call->enc = enc;
   call->wait_for_ready = opts->wait_for_ready;
   call->max_attempts = opts->max_attempts;
@@ -831,8 +827,7 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   crpc__ccall_ref(call); /* the loop's */
   crpc__ccall_ref(call); /* the start kick's */
   crpc__loop_hold(ch->loop);
-  atomic_store(&call->kick_queued, 1);
-  if (crpc__loop_post_task(ch->loop, &call->kick) != 0) {
+  if (crpc__kick_post(&call->kick, ch->loop) != 1) {
     crpc__loop_release(ch->loop);
     /* The channel is closing: the call ends here, never started. */
     call->done = 1;

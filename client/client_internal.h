@@ -198,8 +198,7 @@ struct crpc__ccall {
   int deferred;          /* the data source is waiting for bytes */
   size_t pulled;         /* request bytes handed to nghttp2 this attempt */
   size_t unconsumed_now; /* window to give back on the next kick */
-  crpc__task kick;
-  atomic_int kick_queued;
+  crpc__kick kick;
   int local_error; /* ending locally: the code, else 0 */
   const char *local_message;
 

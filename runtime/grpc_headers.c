@@ -174,6 +174,12 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
 
 int crpc__grpc_request_verdict(const crpc__grpc_request *r, crpc_status *code,
                                const char **msg) {
+  /* Fields past the limit were not read: nothing else can be judged. */
+  if (r->bytes > CRPC__GRPC_MAX_HEADER_LIST) {
+    *code = r->status;
+    *msg = r->error;
+    return -1;
+  }
   if (r->saw_method && !r->method_post)
     return 405;
   if (!r->content_type_ok)
@@ -296,7 +302,7 @@ crpc_status crpc__grpc_response_status(const crpc__grpc_response *r,
       *msg = "the stream ended in the middle of a response message";
       return CRPC_STATUS_INTERNAL;
     }
-    if (r->bad_encoding) {
+    if (r->bad_encoding && r->code == CRPC_STATUS_OK) {
       *msg = "the response uses an unsupported grpc-encoding";
       return CRPC_STATUS_INTERNAL;
     }

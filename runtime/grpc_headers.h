@@ -80,7 +80,9 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
  * a gRPC call to serve; else an HTTP status (405 not POST, 415 not gRPC's
  * content-type) to answer outside gRPC, or -1 and sets |*code| and |*msg|
  * (static) to a gRPC status to answer at once (a missing :path, a
- * malformed grpc-timeout, an unsupported grpc-encoding, headers too large).
+ * malformed grpc-timeout, an unsupported grpc-encoding). Headers beyond
+ * CRPC__GRPC_MAX_HEADER_LIST are RESOURCE_EXHAUSTED whatever else they
+ * said, since the fields after the limit were not read.
  */
 int crpc__grpc_request_verdict(const crpc__grpc_request *r, crpc_status *code,
                                const char **msg);
@@ -122,7 +124,9 @@ int crpc__grpc_response_headers_done(crpc__grpc_response *r, int end_stream);
 /*
  * The final status of a stream that closed with HTTP/2 |rst_error|
  * (NGHTTP2_NO_ERROR when it ended normally); |mid_message| says it ended
- * inside a response message. Sets |*msg| to the status message: the
+ * inside a response message. An OK status becomes INTERNAL when the
+ * response was cut or its encoding is one crpc cannot decode; an error
+ * status stays what the server said. Sets |*msg| to the status message: the
  * grpc-message, or text written into |why| (|cap| bytes).
  */
 crpc_status crpc__grpc_response_status(const crpc__grpc_response *r,

@@ -158,6 +158,27 @@ int crpc__loop_post_task(crpc_loop *loop, crpc__task *task) {
   return 0;
 }
 
+void crpc__kick_init(crpc__kick *k, void (*fn)(crpc__task *task)) {
+  k->task.next = NULL;
+  k->task.fn = fn;
+  atomic_init(&k->queued, 0);
+}
+
+int crpc__kick_post(crpc__kick *k, crpc_loop *loop) {
+  if (atomic_exchange(&k->queued, 1))
+    return 0;
+  int rc = crpc__loop_post_task(loop, &k->task);
+  if (rc != 0) {
+    atomic_store(&k->queued, 0);
+    return rc;
+  }
+  return 1;
+}
+
+void crpc__kick_taken(crpc__kick *k) {
+  atomic_store(&k->queued, 0);
+}
+
 typedef struct post_rec {
   crpc__task task;
   crpc_loop *loop;

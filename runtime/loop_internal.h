@@ -97,6 +97,33 @@ struct crpc_loop {
 int crpc__loop_post_task(crpc_loop *loop, crpc__task *task);
 
 /*
+ * A kick: a task that is queued at most once at a time, however many
+ * threads ask for it before it runs, for work the loop must do on an
+ * object's behalf ("move this call along"). The task's function calls
+ * crpc__kick_taken() first, so that a request made while it runs queues
+ * it again.
+ */
+typedef struct crpc__kick {
+  crpc__task task;
+  atomic_int queued;
+} crpc__kick;
+
+/* Makes |k| a kick that runs |fn|. Thread: any, before |k| is shared. */
+void crpc__kick_init(crpc__kick *k, void (*fn)(crpc__task *task));
+
+/*
+ * Queues |k| on |loop| unless it is queued already. Returns 1 when it
+ * queued it (the task will run once), 0 when it was queued already, or
+ * CRPC_ECLOSED when |loop| is closing (it will not run).
+ * Thread: any.
+ */
+int crpc__kick_post(crpc__kick *k, crpc_loop *loop);
+
+/* The kick's task has started: later posts queue it again. Thread: the
+ * loop's. */
+void crpc__kick_taken(crpc__kick *k);
+
+/*
  * Keeps an UV_RUN_DEFAULT run of |loop| alive until the matching release.
  * Thread: any; release runs on the loop thread.
  */

@@ -35,6 +35,8 @@ void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value) {
 
 void crpc__nvlist_copy(crpc__nvlist *l, const char *name, const void *value,
                        size_t vlen) {
+  if (l->oom)
+    return;
   void *v = crpc__arena_memdup(l->a, value, vlen);
   if (!v) {
     l->oom = 1;

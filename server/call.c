@@ -29,6 +29,7 @@
 #define CRPC__IN_QUEUE_BYTES (1u << 20)
 
 static void kick_local(crpc__call *call);
+static void kick_task(crpc__task *t);
 
 /* The loop's time in crpc_now_ns() units, as of this iteration: cheap
  * enough for every DATA frame, fine enough for stall detection. */
@@ -174,6 +175,7 @@ crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
   const crpc_server_opts *o = &c->sl->srv->opts;
   atomic_init(&call->refs, 1); /* the stream's */
   atomic_init(&call->cancelled, 0);
+  crpc__kick_init(&call->kick, kick_task);
   call->ctx.call = call;
   call->conn = c;
   crpc__h2conn_ref(&c->h2);
@@ -495,10 +497,9 @@ static void kick_local(crpc__call *call) {
 }
 
 static void kick_task(crpc__task *t) {
-  crpc__call *call = (crpc__call *)((char *)t - offsetof(crpc__call, kick));
-  uv_mutex_lock(&call->mu);
-  call->kick_posted = 0;
-  uv_mutex_unlock(&call->mu);
+  crpc__call *call =
+      (crpc__call *)((char *)t - offsetof(crpc__call, kick.task));
+  crpc__kick_taken(&call->kick);
   kick_local(call);
   crpc__call_unref(call);
 }
@@ -508,16 +509,10 @@ void crpc__call_kick(crpc__call *call) {
     kick_local(call);
     return;
   }
-  uv_mutex_lock(&call->mu);
-  int post = !call->kick_posted;
-  call->kick_posted = 1;
-  uv_mutex_unlock(&call->mu);
-  if (!post)
-    return;
-  call_ref(call);
-  call->kick.fn = kick_task;
-  if (crpc__loop_post_task(call->sl->loop, &call->kick) != 0) {
-    /* The loop is closing: nothing is left to send to. */
+  call_ref(call); /* the task's */
+  if (crpc__kick_post(&call->kick, call->sl->loop) != 1) {
+    /* Queued already, or the loop is closing: nothing is left to send to.
+     * The caller's reference remains: not the last. */
     atomic_fetch_sub(&call->refs, 1);
   }
 }

@@ -198,8 +198,7 @@ struct crpc__call {
   crpc_future *cancel_f;   /* completes when cancelled */
   crpc_future *read_wait;  /* a reader waiting for a message */
   crpc_future *write_wait; /* a writer waiting for room */
-  crpc__task kick;         /* posted by the handler's thread */
-  int kick_posted;
+  crpc__kick kick;         /* posted by the handler's thread */
 
   /* Response progress (loop thread). */
   int response_started; /* headers (or trailers-only) submitted */
