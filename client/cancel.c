@@ -15,7 +15,7 @@ struct crpc_cancel {
   atomic_int refs;
   uv_mutex_t mu;
   int triggered;
-  crpc__ccall *calls;
+  crpc__client_call *calls;
 };
 
 int crpc_cancel_new(crpc_cancel **out) {
@@ -46,23 +46,23 @@ void crpc_cancel_free(crpc_cancel *c) {
 void crpc_cancel_trigger(crpc_cancel *c) {
   uv_mutex_lock(&c->mu);
   c->triggered = 1;
-  crpc__ccall *list = c->calls;
+  crpc__client_call *list = c->calls;
   c->calls = NULL;
   /* Each taken call keeps a reference until it is cancelled below. */
-  for (crpc__ccall *k = list; k; k = k->cancel_next) {
+  for (crpc__client_call *k = list; k; k = k->cancel_next) {
     k->cancel_linked = 0;
-    crpc__ccall_ref(k);
+    crpc__client_call_ref(k);
   }
   uv_mutex_unlock(&c->mu);
   while (list) {
-    crpc__ccall *next = list->cancel_next;
-    crpc__ccall_cancel(list, CRPC_STATUS_CANCELLED);
-    crpc__ccall_unref(list);
+    crpc__client_call *next = list->cancel_next;
+    crpc__client_call_cancel(list, CRPC_STATUS_CANCELLED);
+    crpc__client_call_unref(list);
     list = next;
   }
 }
 
-void crpc__cancel_link(crpc_cancel *c, crpc__ccall *call) {
+void crpc__cancel_link(crpc_cancel *c, crpc__client_call *call) {
   atomic_fetch_add(&c->refs, 1);
   call->cancel = c;
   uv_mutex_lock(&c->mu);
@@ -77,10 +77,10 @@ void crpc__cancel_link(crpc_cancel *c, crpc__ccall *call) {
   }
   uv_mutex_unlock(&c->mu);
   if (triggered)
-    crpc__ccall_cancel(call, CRPC_STATUS_CANCELLED);
+    crpc__client_call_cancel(call, CRPC_STATUS_CANCELLED);
 }
 
-void crpc__cancel_unlink(crpc_cancel *c, crpc__ccall *call) {
+void crpc__cancel_unlink(crpc_cancel *c, crpc__client_call *call) {
   uv_mutex_lock(&c->mu);
   if (call->cancel_linked) {
     if (call->cancel_prev)

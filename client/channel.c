@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "client_internal.h"
 #include "crpc/error.h"
 #include "log_internal.h"
@@ -29,8 +30,6 @@
 #define DEFAULT_CONNS_PER_ADDRESS 16
 #define MAX_CONNS_PER_ADDRESS 256
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 20000
-#define BACKOFF_MULTIPLIER 1.6
-#define BACKOFF_JITTER 0.2
 #define CRPC_USER_AGENT "crpc-c/0.1"
 
 void crpc_channel_opts_init(crpc_channel_opts *opts) {
@@ -110,29 +109,29 @@ static void complete_waiters(crpc_channel *ch, crpc_status code,
 
 static int sub_usable(const crpc__sub *s) {
   return s->state == CRPC__SUB_READY && s->conn &&
-         s->conn->state == CRPC__CONN_READY;
+         s->conn->state == CRPC__CLIENT_CONN_READY;
 }
 
 /* The streams |c|'s server lets it run at once. */
-static uint32_t stream_limit(const crpc__cconn *c) {
+static uint32_t stream_limit(const crpc__client_conn *c) {
   return nghttp2_session_get_remote_settings(
       c->h2.ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 }
 
 /* The ready connection of |s| with the fewest calls; |*full| says whether
  * even that one has as many as its server allows. */
-static crpc__cconn *least_loaded(const crpc__sub *s, int *full) {
-  crpc__cconn *best = s->conn;
+static crpc__client_conn *least_loaded(const crpc__sub *s, int *full) {
+  crpc__client_conn *best = s->conn;
   for (size_t i = 0; i < s->n_more; i++) {
-    crpc__cconn *c = s->more[i];
-    if (c->state == CRPC__CONN_READY && c->n_calls < best->n_calls)
+    crpc__client_conn *c = s->more[i];
+    if (c->state == CRPC__CLIENT_CONN_READY && c->n_calls < best->n_calls)
       best = c;
   }
   *full = best->n_calls >= stream_limit(best);
   return best;
 }
 
-static crpc__cconn *pick(crpc_channel *ch) {
+static crpc__client_conn *pick(crpc_channel *ch) {
   if (ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN) {
     for (size_t i = 0; i < ch->n_subs; i++) {
       size_t k = (ch->rr_next + i) % ch->n_subs;
@@ -151,7 +150,7 @@ static crpc__cconn *pick(crpc_channel *ch) {
 
 static void sub_connect(crpc__sub *sub) {
   char why[200];
-  int rc = crpc__cconn_start(sub);
+  int rc = crpc__client_conn_start(sub);
   if (rc != 0) {
     snprintf(why, sizeof(why), "cannot connect to %s: %s", sub->addr.name,
              crpc_strerror(rc));
@@ -199,7 +198,7 @@ static int is_failing(crpc_channel *ch) {
 
 /* The subchannel |pick| would choose, for a new call. */
 static crpc__sub *pick_sub(crpc_channel *ch) {
-  crpc__cconn *c = pick(ch);
+  crpc__client_conn *c = pick(ch);
   return c ? c->sub : NULL;
 }
 
@@ -211,16 +210,16 @@ static int wait_for_more(crpc_channel *ch, crpc__sub *sub) {
   uint32_t per_conn = stream_limit(sub->conn);
   size_t connecting = 0;
   for (size_t i = 0; i < sub->n_more; i++)
-    connecting += sub->more[i]->state == CRPC__CONN_CONNECTING;
+    connecting += sub->more[i]->state == CRPC__CLIENT_CONN_CONNECTING;
   if (ch->n_pending < connecting * per_conn)
     return 1;
   if (1 + sub->n_more >= ch->opts.max_connections_per_address ||
       uv_now(crpc_loop_uv(ch->loop)) < sub->more_after_ms)
     return 0;
-  return crpc__cconn_start_more(sub) == 0;
+  return crpc__client_conn_start_more(sub) == 0;
 }
 
-static void pending_push(crpc_channel *ch, crpc__ccall *call) {
+static void pending_push(crpc_channel *ch, crpc__client_call *call) {
   call->pending = 1;
   call->pend_next = NULL;
   if (ch->pending.tail)
@@ -231,8 +230,8 @@ static void pending_push(crpc_channel *ch, crpc__ccall *call) {
   ch->n_pending++;
 }
 
-static void pending_remove(crpc_channel *ch, crpc__ccall *call) {
-  crpc__ccall **p = &ch->pending.head, *prev = NULL;
+static void pending_remove(crpc_channel *ch, crpc__client_call *call) {
+  crpc__client_call **p = &ch->pending.head, *prev = NULL;
   while (*p && *p != call) {
     prev = *p;
     p = &(*p)->pend_next;
@@ -247,20 +246,20 @@ static void pending_remove(crpc_channel *ch, crpc__ccall *call) {
   ch->n_pending--;
 }
 
-void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call) {
+void crpc__channel_unqueue(crpc_channel *ch, crpc__client_call *call) {
   if (call->pending)
     pending_remove(ch, call);
 }
 
 /* Ends the fail-fast calls waiting, and the readiness waiters. */
 static void fail_waiting(crpc_channel *ch) {
-  crpc__call_list keep = {NULL, NULL};
+  crpc__client_call_list keep = {NULL, NULL};
   size_t kept = 0;
-  crpc__ccall *c = ch->pending.head;
+  crpc__client_call *c = ch->pending.head;
   ch->pending.head = ch->pending.tail = NULL;
   ch->n_pending = 0;
   while (c) {
-    crpc__ccall *next = c->pend_next;
+    crpc__client_call *next = c->pend_next;
     c->pend_next = NULL;
     if (c->wait_for_ready) {
       if (keep.tail)
@@ -271,7 +270,7 @@ static void fail_waiting(crpc_channel *ch) {
       kept++;
     } else {
       c->pending = 0;
-      crpc__ccall_end(c, CRPC_STATUS_UNAVAILABLE, ch->error);
+      crpc__client_call_end(c, CRPC_STATUS_UNAVAILABLE, ch->error);
     }
     c = next;
   }
@@ -286,30 +285,31 @@ static void fail_waiting(crpc_channel *ch) {
   complete_waiters(ch, CRPC_STATUS_UNAVAILABLE, ch->error);
 }
 
-void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call) {
+void crpc__channel_dispatch(crpc_channel *ch, crpc__client_call *call) {
   if (ch->closing) {
-    crpc__ccall_end(call, CRPC_STATUS_CANCELLED, "the channel was closed");
+    crpc__client_call_end(call, CRPC_STATUS_CANCELLED,
+                          "the channel was closed");
     return;
   }
   crpc__sub *sub = pick_sub(ch);
   if (sub) {
     int full;
-    crpc__cconn *c = least_loaded(sub, &full);
+    crpc__client_conn *c = least_loaded(sub, &full);
     if (full && wait_for_more(ch, sub)) {
       pending_push(ch, call);
       return;
     }
-    int rc = crpc__cconn_submit(c, call);
+    int rc = crpc__client_conn_submit(c, call);
     if (rc == 0)
       return;
     char why[160];
     snprintf(why, sizeof(why), "cannot start the call: %s", crpc_strerror(rc));
-    crpc__ccall_end(call, CRPC_STATUS_INTERNAL, why);
+    crpc__client_call_end(call, CRPC_STATUS_INTERNAL, why);
     return;
   }
   connect_some(ch);
   if (is_failing(ch) && !call->wait_for_ready) {
-    crpc__ccall_end(call, CRPC_STATUS_UNAVAILABLE, ch->error);
+    crpc__client_call_end(call, CRPC_STATUS_UNAVAILABLE, ch->error);
     return;
   }
   pending_push(ch, call);
@@ -334,11 +334,11 @@ void crpc__channel_room(crpc_channel *ch) {
 
 /* Gives every waiting call a connection, once one is ready. */
 static void run_pending(crpc_channel *ch) {
-  crpc__ccall *c = ch->pending.head;
+  crpc__client_call *c = ch->pending.head;
   ch->pending.head = ch->pending.tail = NULL;
   ch->n_pending = 0;
   while (c) {
-    crpc__ccall *next = c->pend_next;
+    crpc__client_call *next = c->pend_next;
     c->pend_next = NULL;
     c->pending = 0;
     crpc__channel_dispatch(ch, c);
@@ -369,24 +369,14 @@ static void on_retry_timer(uv_timer_t *t) {
     connect_some(ch);
 }
 
-static uint32_t next_backoff(crpc_channel *ch, uint32_t cur) {
-  if (cur == 0)
-    return ch->opts.backoff_initial_ms;
-  double next = cur * BACKOFF_MULTIPLIER;
-  if (next > ch->opts.backoff_max_ms)
-    next = ch->opts.backoff_max_ms;
-  return (uint32_t)next;
-}
-
 void crpc__sub_on_failed(crpc__sub *sub, const char *why) {
   crpc_channel *ch = sub->ch;
   sub->state = CRPC__SUB_FAILED;
   snprintf(sub->error, sizeof(sub->error), "%s", why);
   snprintf(ch->error, sizeof(ch->error), "%s", why);
-  sub->backoff_ms = next_backoff(ch, sub->backoff_ms);
-  /* Uniform jitter of +-20%. */
-  double j = 1.0 + BACKOFF_JITTER * (2.0 * rand() / (double)RAND_MAX - 1.0);
-  uint64_t wait = (uint64_t)(sub->backoff_ms * j);
+  sub->backoff_ms = crpc__backoff_step(
+      sub->backoff_ms, ch->opts.backoff_initial_ms, ch->opts.backoff_max_ms);
+  uint64_t wait = crpc__backoff_jitter(sub->backoff_ms, ch->loop);
   crpc__log(lg(ch), CRPC_LOG_DEBUG, "%s: %s; next attempt in %llu ms",
             sub->addr.name, why, (unsigned long long)wait);
   if (!ch->closing)
@@ -673,14 +663,15 @@ static void close_run(crpc__task *t) {
   ch->closing = 1;
   /* Calls first: they end CANCELLED while their connections still exist. */
   while (ch->live)
-    crpc__ccall_end(ch->live, CRPC_STATUS_CANCELLED, "the channel was closed");
+    crpc__client_call_end(ch->live, CRPC_STATUS_CANCELLED,
+                          "the channel was closed");
   complete_waiters(ch, CRPC_STATUS_CANCELLED, "the channel was closed");
   for (size_t i = 0; i < ch->n_subs; i++) {
     crpc__sub *s = &ch->subs[i];
     if (s->conn)
-      crpc__cconn_close(s->conn, "the channel was closed");
+      crpc__client_conn_close(s->conn, "the channel was closed");
     while (s->n_more) /* each close takes itself off |more| */
-      crpc__cconn_close(s->more[s->n_more - 1], "the channel was closed");
+      crpc__client_conn_close(s->more[s->n_more - 1], "the channel was closed");
     uv_close((uv_handle_t *)&s->retry, on_retry_closed);
   }
   if (ch->resolving)

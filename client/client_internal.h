@@ -3,10 +3,10 @@
  * each other.
  *
  *   crpc_channel ──< crpc__sub (one per resolved address)
- *        │               └── crpc__cconn (its HTTP/2 connection, if any;
+ *        │               └── crpc__client_conn (its HTTP/2 connection, if any;
  *        │                        │       older ones drain after GOAWAY;
  *        │                        │       |more| when one is not enough)
- *        │                        └──< crpc__ccall (one stream each)
+ *        │                        └──< crpc__client_call (one stream each)
  *        └── pending: calls waiting for a ready connection
  *
  * Everything but a call's shared part lives on the channel's loop thread.
@@ -37,13 +37,13 @@
 #include "tls.h"
 
 typedef struct crpc__sub crpc__sub;
-typedef struct crpc__cconn crpc__cconn;
-typedef struct crpc__ccall crpc__ccall;
+typedef struct crpc__client_conn crpc__client_conn;
+typedef struct crpc__client_call crpc__client_call;
 
 /* A queue of calls, linked through their |pend_next|. */
-typedef struct crpc__call_list {
-  crpc__ccall *head, *tail;
-} crpc__call_list;
+typedef struct crpc__client_call_list {
+  crpc__client_call *head, *tail;
+} crpc__client_call_list;
 
 typedef enum {
   CRPC__SUB_IDLE = 0,   /* no connection, none being made */
@@ -57,14 +57,14 @@ struct crpc__sub {
   crpc_channel *ch;
   crpc__addr addr;
   crpc__sub_state state;
-  crpc__cconn *conn;   /* connecting or ready */
-  uv_timer_t retry;    /* the next attempt, while FAILED */
-  uint32_t backoff_ms; /* the next backoff to wait */
-  char error[160];     /* why the last attempt failed */
+  crpc__client_conn *conn; /* connecting or ready */
+  uv_timer_t retry;        /* the next attempt, while FAILED */
+  uint32_t backoff_ms;     /* the next backoff to wait */
+  char error[160];         /* why the last attempt failed */
   /* Further connections, opened while every one has as many streams as
    * the server allows and calls wait (max_connections_per_address - 1 at
    * most); they take calls only while the subchannel is READY. */
-  crpc__cconn **more;
+  crpc__client_conn **more;
   size_t n_more;
   uint64_t more_after_ms; /* no new one before (uv_now): one just failed */
 };
@@ -85,11 +85,11 @@ struct crpc_channel {
   uv_getaddrinfo_t gai; /* the lookup */
   crpc__sub *subs;
   size_t n_subs;
-  size_t rr_next;              /* round robin: where the next pick starts */
-  size_t pf_index;             /* pick first: the address being tried */
-  crpc__call_list pending;     /* calls waiting for a ready connection */
-  crpc__ccall *live;           /* every started, unfinished call */
-  crpc_future **ready_waiters; /* crpc_channel_connect() futures */
+  size_t rr_next;                 /* round robin: where the next pick starts */
+  size_t pf_index;                /* pick first: the address being tried */
+  crpc__client_call_list pending; /* calls waiting for a ready connection */
+  crpc__client_call *live;        /* every started, unfinished call */
+  crpc_future **ready_waiters;    /* crpc_channel_connect() futures */
   size_t n_ready_waiters, cap_ready_waiters;
   char error[200];    /* why the channel is failing, for statuses */
   uv_prepare_t flush; /* writes are batched until the loop would block */
@@ -111,22 +111,23 @@ struct crpc_channel {
 };
 
 typedef enum {
-  CRPC__CONN_CONNECTING = 0, /* TCP (and TLS) and the server's SETTINGS */
-  CRPC__CONN_READY,
-  CRPC__CONN_DRAINING, /* GOAWAY received: no new streams */
-  CRPC__CONN_CLOSED
-} crpc__cconn_state;
+  CRPC__CLIENT_CONN_CONNECTING =
+      0, /* TCP (and TLS) and the server's SETTINGS */
+  CRPC__CLIENT_CONN_READY,
+  CRPC__CLIENT_CONN_DRAINING, /* GOAWAY received: no new streams */
+  CRPC__CLIENT_CONN_CLOSED
+} crpc__client_conn_state;
 
 /* One HTTP/2 connection of a subchannel: the core and the client's part. */
-struct crpc__cconn {
+struct crpc__client_conn {
   crpc__h2conn h2; /* its data is this connection; h2.name the address */
   crpc_channel *ch;
   crpc__sub *sub; /* NULL once the subchannel moved on (GOAWAY, closing) */
   int extra;      /* one of |sub->more|, not |sub->conn| */
-  crpc__cconn_state state;
+  crpc__client_conn_state state;
   uv_connect_t creq;
-  uv_timer_t timer;   /* connect timeout, then keepalive */
-  crpc__ccall *calls; /* streams in flight */
+  uv_timer_t timer;         /* connect timeout, then keepalive */
+  crpc__client_call *calls; /* streams in flight */
   size_t n_calls;
   int ping_outstanding;
   uint64_t ping_sent_ms;
@@ -143,18 +144,18 @@ typedef struct crpc__cmsg {
 } crpc__cmsg;
 
 /* What a finished call leaves behind: the value of its future. */
-typedef struct crpc__call_result {
+typedef struct crpc__client_result {
   ProtobufCMessage *reply;
   int reply_compressed; /* the reply arrived compressed */
   crpc_status_info status;
   crpc_metadata headers;
   crpc_metadata trailers;
-} crpc__call_result;
+} crpc__client_result;
 
 /* The value_free of call futures; tells them from others. */
-void crpc__call_result_free(void *p);
+void crpc__client_result_free(void *p);
 
-struct crpc__ccall {
+struct crpc__client_call {
   atomic_int refs;
   crpc_channel *ch;
   const crpc_method *method;
@@ -173,16 +174,16 @@ struct crpc__ccall {
   crpc_cancel *cancel;
   crpc_future *parent; /* the enclosing handler's cancellation */
   crpc__listener parent_l;
-  crpc__ccall *cancel_next, *cancel_prev; /* in |cancel|'s list */
+  crpc__client_call *cancel_next, *cancel_prev; /* in |cancel|'s list */
   int cancel_linked;
 
   /* Loop thread only. */
   int started;
-  crpc__cconn *conn;
+  crpc__client_conn *conn;
   int32_t stream_id;
-  crpc__ccall *conn_prev, *conn_next;
-  crpc__ccall *live_prev, *live_next;
-  crpc__ccall *pend_next;
+  crpc__client_call *conn_prev, *conn_next;
+  crpc__client_call *live_prev, *live_next;
+  crpc__client_call *pend_next;
   int pending;
   unsigned attempt;
   int transparent_retried;
@@ -193,7 +194,7 @@ struct crpc__ccall {
   crpc__grpc_response resp; /* what the response said */
   size_t n_received;
   crpc__cmsg *reply_msg; /* unary, client streaming: the one reply */
-  int finished;          /* ended: the rest is the user's */
+  int ended;             /* ended: the rest is the user's */
   size_t req_off;        /* bytes of |request| handed to nghttp2 */
   int deferred;          /* the data source is waiting for bytes */
   size_t pulled;         /* request bytes handed to nghttp2 this attempt */
@@ -222,14 +223,14 @@ struct crpc__ccall {
 
 /* Gives |call| a connection, or queues it until one is ready, or ends it
  * when none can be had. Thread: the channel's loop. */
-void crpc__channel_dispatch(crpc_channel *ch, crpc__ccall *call);
+void crpc__channel_dispatch(crpc_channel *ch, crpc__client_call *call);
 
 /* One of the channel's handles (or its name lookup) has closed; the last
  * one, once the channel is closing, completes |closed|. */
 void crpc__channel_handle_closed(crpc_channel *ch);
 
 /* Takes |call| out of the channel's waiting calls, if it is there. */
-void crpc__channel_unqueue(crpc_channel *ch, crpc__ccall *call);
+void crpc__channel_unqueue(crpc_channel *ch, crpc__client_call *call);
 
 /* A connection has room for another stream, or one more is ready, or
  * one that was being opened failed: the waiting calls are dispatched again
@@ -244,66 +245,113 @@ void crpc__sub_on_lost(crpc__sub *sub);
 /* Connection (conn.c). */
 
 /* Starts connecting |sub|. Returns 0 or an error (already reported). */
-int crpc__cconn_start(crpc__sub *sub);
+int crpc__client_conn_start(crpc__sub *sub);
 
 /* Opens one more connection to |sub|'s address (|sub->more|), for calls
  * its ready ones have no streams left for. Returns 0 or an error. */
-int crpc__cconn_start_more(crpc__sub *sub);
+int crpc__client_conn_start_more(crpc__sub *sub);
 
 /* Starts |call| as a new stream on |c|. Returns 0, or an error and then
  * |call| is untouched. Thread: the channel's loop. */
-int crpc__cconn_submit(crpc__cconn *c, crpc__ccall *call);
+int crpc__client_conn_submit(crpc__client_conn *c, crpc__client_call *call);
 
 /* Takes |call| off |c| (its stream is over or abandoned). */
-void crpc__cconn_detach(crpc__cconn *c, crpc__ccall *call);
+void crpc__client_conn_detach(crpc__client_conn *c, crpc__client_call *call);
 
 /* Closes |c| now; its calls end UNAVAILABLE with |why|. */
-void crpc__cconn_close(crpc__cconn *c, const char *why);
+void crpc__client_conn_close(crpc__client_conn *c, const char *why);
 
 /* Queues |c| for the next flush. */
-void crpc__cconn_mark_dirty(crpc__cconn *c);
+void crpc__client_conn_mark_dirty(crpc__client_conn *c);
 
 /* Call (call.c), on the channel's loop. */
 
 /* The stream callbacks of conn.c. */
-int crpc__ccall_on_header(crpc__ccall *call, int trailers, const uint8_t *name,
-                          size_t namelen, const uint8_t *value,
-                          size_t valuelen);
-void crpc__ccall_on_headers_done(crpc__ccall *call, int end_stream);
-void crpc__ccall_on_data(crpc__ccall *call, const uint8_t *p, size_t n);
-void crpc__ccall_on_stream_close(crpc__ccall *call, uint32_t error_code);
+int crpc__client_call_on_header(crpc__client_call *call, int trailers,
+                                const uint8_t *name, size_t namelen,
+                                const uint8_t *value, size_t valuelen);
+void crpc__client_call_on_headers_done(crpc__client_call *call, int end_stream);
+void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
+                               size_t n);
+void crpc__client_call_on_stream_close(crpc__client_call *call,
+                                       uint32_t error_code);
 /* Its connection is gone: |why| says how. */
-void crpc__ccall_on_conn_lost(crpc__ccall *call, const char *why);
+void crpc__client_call_on_conn_lost(crpc__client_call *call, const char *why);
 
 /* The request body for the connection core (crpc__h2conn_role's
  * read_body and send_data): copies into |buf|, or with |no_copy| sets
  * NGHTTP2_DATA_FLAG_NO_COPY and leaves the bytes for send_data. */
-ssize_t crpc__ccall_read_body(void *call, uint8_t *buf, size_t len,
-                              uint32_t *flags, int no_copy);
-int crpc__ccall_send_data(void *call, crpc__buf *out,
-                          const nghttp2_frame *frame, const uint8_t *framehd,
-                          size_t len);
+ssize_t crpc__client_call_read_body(void *call, uint8_t *buf, size_t len,
+                                    uint32_t *flags, int no_copy);
+int crpc__client_call_send_data(void *call, crpc__buf *out,
+                                const nghttp2_frame *frame,
+                                const uint8_t *framehd, size_t len);
 
 /* Ends |call| with |code| and |message| (copied), unless it has ended. */
-void crpc__ccall_end(crpc__ccall *call, crpc_status code, const char *message);
+void crpc__client_call_end(crpc__client_call *call, crpc_status code,
+                           const char *message);
 
 /* A connection that cannot take |call| now, for a reason that a retry
  * may fix (GOAWAY, REFUSED_STREAM): retried or ended UNAVAILABLE. */
-void crpc__ccall_refused(crpc__ccall *call, const char *why);
+void crpc__client_call_refused(crpc__client_call *call, const char *why);
 
 /* The user's thread asks the loop to act on |call|. Thread: any, with
  * |call->mu| held and the call not done. */
-void crpc__ccall_kick_locked(crpc__ccall *call);
+void crpc__client_call_kick_locked(crpc__client_call *call);
 
-void crpc__ccall_ref(crpc__ccall *call);
-void crpc__ccall_unref(crpc__ccall *call);
+void crpc__client_call_ref(crpc__client_call *call);
+void crpc__client_call_unref(crpc__client_call *call);
+
+/* The value of a call's future, for |code| and |msg| (copied); NULL when
+ * memory ran out. */
+crpc__client_result *crpc__client_result_new(crpc_status code, const char *msg);
+
+/* Room for a status message that names a message's field at fault. */
+#define CRPC__CLIENT_WHY_MAX 320
+
+/* The status, and in |*why| its message, for a request message |msg| that
+ * crpc__frame_encode_compressed() refused with |rc|; |buf|
+ * (CRPC__CLIENT_WHY_MAX bytes) holds the message when it names the field
+ * at fault (start.c). Thread: any. */
+crpc_status crpc__client_encode_status(int rc, const ProtobufCMessage *msg,
+                                       char *buf, const char **why);
+
+/* The call's kick task (crpc__kick): starts the call, then does what the
+ * caller asked since (cancel, send, give back window). Loop thread. */
+void crpc__client_call_kick_run(crpc__task *t);
+
+/* The result a call's future |f| carries, or NULL for another future. */
+crpc__client_result *crpc__client_result_of(crpc_future *f);
+
+/* Arms the call's timer for |ms| from now (negative: its deadline, if
+ * any). Loop thread. */
+void crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms);
+
+/* Unpacks a received reply message (inflated first when compressed).
+ * Returns 0 or a crpc__frame_unpack() error. Thread: any. */
+int crpc__client_call_unpack(const crpc__client_call *call, const crpc__cmsg *m,
+                             ProtobufCMessage **out);
+
+/* Completes the streaming reader's future |f| with the next received
+ * message, or with the call's end (stream.c). Thread: any, without
+ * |call->mu|. */
+void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f);
+
+/* Retries (retry.c), on the channel's loop. */
+
+/* The attempt ended UNAVAILABLE (|why|): another under the call's policy,
+ * or the end. */
+void crpc__client_call_unavailable(crpc__client_call *call, const char *why);
+
+/* Starts the next attempt now (its backoff has passed). */
+void crpc__client_call_retry(crpc__client_call *call);
 
 /* Cancel handles (cancel.c). */
-void crpc__cancel_link(crpc_cancel *c, crpc__ccall *call);
-void crpc__cancel_unlink(crpc_cancel *c, crpc__ccall *call);
+void crpc__cancel_link(crpc_cancel *c, crpc__client_call *call);
+void crpc__cancel_unlink(crpc_cancel *c, crpc__client_call *call);
 
 /* Asks the loop to end |call| with |code| (CANCELLED or DEADLINE_EXCEEDED).
  * Thread: any. */
-void crpc__ccall_cancel(crpc__ccall *call, crpc_status code);
+void crpc__client_call_cancel(crpc__client_call *call, crpc_status code);
 
 #endif /* CRPC_CLIENT_INTERNAL_H */

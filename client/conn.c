@@ -18,22 +18,22 @@
 #include "grpc_headers.h"
 #include "log_internal.h"
 
-static crpc__cconn *conn_of(crpc__h2conn *h) {
-  return (crpc__cconn *)((char *)h - offsetof(crpc__cconn, h2));
+static crpc__client_conn *conn_of(crpc__h2conn *h) {
+  return (crpc__client_conn *)((char *)h - offsetof(crpc__client_conn, h2));
 }
 
-static const crpc_logger *lg(crpc__cconn *c) {
+static const crpc_logger *lg(crpc__client_conn *c) {
   return &c->ch->opts.logger;
 }
 
-void crpc__cconn_mark_dirty(crpc__cconn *c) {
+void crpc__client_conn_mark_dirty(crpc__client_conn *c) {
   crpc__h2conn_mark_dirty(&c->h2);
 }
 
 static void on_timer(uv_timer_t *t);
 
-static void on_ready(crpc__cconn *c) {
-  c->state = CRPC__CONN_READY;
+static void on_ready(crpc__client_conn *c) {
+  c->state = CRPC__CLIENT_CONN_READY;
   uv_timer_stop(&c->timer);
   uint32_t ka = c->ch->opts.keepalive_ms;
   if (ka)
@@ -46,7 +46,7 @@ static void on_ready(crpc__cconn *c) {
 
 /* |c| leaves its subchannel (GOAWAY, closed): the subchannel learns, for
  * its own connection, or forgets it, for one of |more|. */
-static void leave_sub(crpc__cconn *c, int was_connecting) {
+static void leave_sub(crpc__client_conn *c, int was_connecting) {
   crpc__sub *sub = c->sub;
   c->sub = NULL;
   if (!sub)
@@ -74,13 +74,13 @@ static void leave_sub(crpc__cconn *c, int was_connecting) {
   }
 }
 
-static void on_goaway(crpc__cconn *c, const nghttp2_goaway *ga) {
+static void on_goaway(crpc__client_conn *c, const nghttp2_goaway *ga) {
   crpc__log(lg(c), CRPC_LOG_DEBUG, "%s: GOAWAY (last stream %d, error %u)",
             c->h2.name, ga->last_stream_id, ga->error_code);
-  if (c->state == CRPC__CONN_CLOSED)
+  if (c->state == CRPC__CLIENT_CONN_CLOSED)
     return;
-  int was_connecting = c->state == CRPC__CONN_CONNECTING;
-  c->state = CRPC__CONN_DRAINING;
+  int was_connecting = c->state == CRPC__CLIENT_CONN_CONNECTING;
+  c->state = CRPC__CLIENT_CONN_DRAINING;
   snprintf(c->h2.error, sizeof(c->h2.error), "the server sent GOAWAY");
   leave_sub(c, was_connecting);
 }
@@ -93,16 +93,16 @@ static int on_header(void *stream, const nghttp2_frame *frame,
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
   int trailers = frame->headers.cat == NGHTTP2_HCAT_HEADERS;
-  return crpc__ccall_on_header(stream, trailers, name, nlen, value, vlen);
+  return crpc__client_call_on_header(stream, trailers, name, nlen, value, vlen);
 }
 
 static void on_frame_recv(crpc__h2conn *h, void *stream,
                           const nghttp2_frame *frame) {
-  crpc__cconn *c = conn_of(h);
+  crpc__client_conn *c = conn_of(h);
   switch (frame->hd.type) {
   case NGHTTP2_SETTINGS:
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
-        c->state == CRPC__CONN_CONNECTING)
+        c->state == CRPC__CLIENT_CONN_CONNECTING)
       on_ready(c);
     break;
   case NGHTTP2_PING:
@@ -114,8 +114,8 @@ static void on_frame_recv(crpc__h2conn *h, void *stream,
     break;
   case NGHTTP2_HEADERS:
     if (stream)
-      crpc__ccall_on_headers_done(stream,
-                                  frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+      crpc__client_call_on_headers_done(stream, frame->hd.flags &
+                                                    NGHTTP2_FLAG_END_STREAM);
     break;
   default:
     break;
@@ -123,35 +123,36 @@ static void on_frame_recv(crpc__h2conn *h, void *stream,
 }
 
 static void on_data(void *stream, const uint8_t *p, size_t n) {
-  crpc__ccall_on_data(stream, p, n);
+  crpc__client_call_on_data(stream, p, n);
 }
 
 static void on_stream_close(void *stream, uint32_t error_code) {
-  crpc__ccall_on_stream_close(stream, error_code);
+  crpc__client_call_on_stream_close(stream, error_code);
 }
 
 static int conn_done(crpc__h2conn *h, int session_idle) {
-  crpc__cconn *c = conn_of(h);
-  return session_idle || (c->state == CRPC__CONN_DRAINING && c->n_calls == 0);
+  crpc__client_conn *c = conn_of(h);
+  return session_idle ||
+         (c->state == CRPC__CLIENT_CONN_DRAINING && c->n_calls == 0);
 }
 
 static void on_timer_closed(uv_handle_t *t) {
-  crpc__cconn *c = t->data;
+  crpc__client_conn *c = t->data;
   crpc_channel *ch = c->ch;
   crpc__h2conn_unref(&c->h2);
   crpc__channel_handle_closed(ch);
 }
 
 static void conn_closing(crpc__h2conn *h) {
-  crpc__cconn *c = conn_of(h);
-  int was_connecting = c->state == CRPC__CONN_CONNECTING;
-  c->state = CRPC__CONN_CLOSED;
+  crpc__client_conn *c = conn_of(h);
+  int was_connecting = c->state == CRPC__CLIENT_CONN_CONNECTING;
+  c->state = CRPC__CLIENT_CONN_CLOSED;
   /* Its calls learn first, while the subchannel is still theirs. */
   while (c->calls) {
-    crpc__ccall *call = c->calls;
+    crpc__client_call *call = c->calls;
     if (h->ng)
       nghttp2_session_set_stream_user_data(h->ng, call->stream_id, NULL);
-    crpc__ccall_on_conn_lost(call, h->error);
+    crpc__client_call_on_conn_lost(call, h->error);
   }
   leave_sub(c, was_connecting);
   crpc__h2conn_ref(h); /* the timer's, until it has closed */
@@ -173,44 +174,44 @@ static const crpc__h2conn_role client_role = {
     .frame_recv = on_frame_recv,
     .data = on_data,
     .stream_close = on_stream_close,
-    .read_body = crpc__ccall_read_body,
-    .send_data = crpc__ccall_send_data,
+    .read_body = crpc__client_call_read_body,
+    .send_data = crpc__client_call_send_data,
     .done = conn_done,
     .closing = conn_closing,
     .closed = conn_closed,
     .destroy = conn_destroy,
 };
 
-void crpc__cconn_close(crpc__cconn *c, const char *why) {
+void crpc__client_conn_close(crpc__client_conn *c, const char *why) {
   crpc__h2conn_close(&c->h2, why);
 }
 
 /* Timers: the connect timeout while connecting, keepalive once ready. */
 
 static void on_timer(uv_timer_t *t) {
-  crpc__cconn *c = t->data;
-  if (c->state == CRPC__CONN_CONNECTING) {
-    crpc__cconn_close(c, "connection attempt timed out");
+  crpc__client_conn *c = t->data;
+  if (c->state == CRPC__CLIENT_CONN_CONNECTING) {
+    crpc__client_conn_close(c, "connection attempt timed out");
     return;
   }
   uint64_t now = uv_now(crpc_loop_uv(c->ch->loop));
   uint32_t limit = c->ch->opts.keepalive_timeout_ms;
   if (c->ping_outstanding) {
     if (now - c->ping_sent_ms >= limit)
-      crpc__cconn_close(c, "keepalive PING not answered");
+      crpc__client_conn_close(c, "keepalive PING not answered");
     return;
   }
   if (nghttp2_submit_ping(c->h2.ng, NGHTTP2_FLAG_NONE, NULL) == 0) {
     c->ping_outstanding = 1;
     c->ping_sent_ms = now;
-    crpc__cconn_mark_dirty(c);
+    crpc__client_conn_mark_dirty(c);
   }
 }
 
 static void on_connect(uv_connect_t *req, int status) {
-  crpc__cconn *c = req->data;
+  crpc__client_conn *c = req->data;
   crpc__h2conn *h = &c->h2;
-  if (c->state == CRPC__CONN_CLOSED) {
+  if (c->state == CRPC__CLIENT_CONN_CLOSED) {
     crpc__h2conn_unref(h);
     return;
   }
@@ -240,7 +241,7 @@ static void on_connect(uv_connect_t *req, int status) {
   crpc__h2conn_unref(h);
   return;
 fail:
-  crpc__cconn_close(c, why);
+  crpc__client_conn_close(c, why);
   crpc__h2conn_unref(h);
 }
 
@@ -248,7 +249,7 @@ fail:
  * |more|. */
 static int conn_open(crpc__sub *sub, int extra) {
   crpc_channel *ch = sub->ch;
-  crpc__cconn *c = calloc(1, sizeof(*c));
+  crpc__client_conn *c = calloc(1, sizeof(*c));
   if (!c)
     return CRPC_ENOMEM;
   if (extra && !sub->more) {
@@ -299,16 +300,16 @@ static int conn_open(crpc__sub *sub, int extra) {
     snprintf(why, sizeof(why), "cannot connect to %s: %s", sub->addr.name,
              uv_strerror(rc));
     h->refs--; /* no callback will come */
-    crpc__cconn_close(c, why);
+    crpc__client_conn_close(c, why);
   }
   return 0;
 }
 
-int crpc__cconn_start(crpc__sub *sub) {
+int crpc__client_conn_start(crpc__sub *sub) {
   return conn_open(sub, 0);
 }
 
-int crpc__cconn_start_more(crpc__sub *sub) {
+int crpc__client_conn_start_more(crpc__sub *sub) {
   crpc__log(&sub->ch->opts.logger, CRPC_LOG_DEBUG,
             "%s: every connection is at its stream limit: opening another "
             "(%zu)",
@@ -318,7 +319,7 @@ int crpc__cconn_start_more(crpc__sub *sub) {
 
 /* Requests. */
 
-int crpc__cconn_submit(crpc__cconn *c, crpc__ccall *call) {
+int crpc__client_conn_submit(crpc__client_conn *c, crpc__client_call *call) {
   crpc_channel *ch = c->ch;
   crpc__nvlist l;
   crpc__nvlist_init(&l, &ch->scratch);
@@ -342,11 +343,11 @@ int crpc__cconn_submit(crpc__cconn *c, crpc__ccall *call) {
   c->calls = call;
   c->n_calls++;
   crpc__h2conn_ref(&c->h2); /* the call's */
-  crpc__cconn_mark_dirty(c);
+  crpc__client_conn_mark_dirty(c);
   return 0;
 }
 
-void crpc__cconn_detach(crpc__cconn *c, crpc__ccall *call) {
+void crpc__client_conn_detach(crpc__client_conn *c, crpc__client_call *call) {
   if (call->conn_prev)
     call->conn_prev->conn_next = call->conn_next;
   else
@@ -356,9 +357,9 @@ void crpc__cconn_detach(crpc__cconn *c, crpc__ccall *call) {
   call->conn_prev = call->conn_next = NULL;
   call->conn = NULL;
   c->n_calls--;
-  if (c->state == CRPC__CONN_DRAINING && c->n_calls == 0)
-    crpc__cconn_mark_dirty(c); /* the flush closes it */
-  else if (c->state == CRPC__CONN_READY)
+  if (c->state == CRPC__CLIENT_CONN_DRAINING && c->n_calls == 0)
+    crpc__client_conn_mark_dirty(c); /* the flush closes it */
+  else if (c->state == CRPC__CLIENT_CONN_READY)
     crpc__channel_room(c->ch); /* a stream is free for a waiting call */
   crpc__h2conn_unref(&c->h2);
 }

@@ -42,6 +42,11 @@
 #define CRPC__H2_CONN_WINDOW (8 << 20)
 #define CRPC__H2_MAX_HEADER_LIST (16 * 1024)
 
+/* A call's writer waits while more than HIGH bytes of its messages are
+ * queued for its stream, until they drain to LOW. */
+#define CRPC__OUT_HIGH_WATER (256u * 1024)
+#define CRPC__OUT_LOW_WATER (64u * 1024)
+
 typedef struct crpc__h2conn crpc__h2conn;
 
 /* The connections of one loop that share a read buffer and a flush: a

@@ -158,6 +158,13 @@ int crpc__loop_post_task(crpc_loop *loop, crpc__task *task) {
   return 0;
 }
 
+uint64_t crpc__loop_random(crpc_loop *loop) {
+  uint64_t z = (loop->random_state += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
 void crpc__kick_init(crpc__kick *k, void (*fn)(crpc__task *task)) {
   k->task.next = NULL;
   k->task.fn = fn;
@@ -241,6 +248,7 @@ int crpc_loop_new(uv_loop_t *uv, const crpc_loop_opts *opts, crpc_loop **out) {
   if (opts != NULL)
     loop->opts = *opts;
   apply_defaults(&loop->opts);
+  loop->random_state = uv_hrtime() ^ (uint64_t)(uintptr_t)loop;
   loop->slow_ns = (uint64_t)loop->opts.slow_coro_ms * 1000000u;
   loop->coro_trim_ms = CRPC__CORO_TRIM_MS;
   if (uv == NULL) {

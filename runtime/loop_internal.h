@@ -40,6 +40,9 @@ struct crpc_loop {
   int closing;
   uv_async_t async;
 
+  /* Loop thread only: crpc__loop_random()'s state. */
+  uint64_t random_state;
+
   /* Posted from the loop's own thread; drained by |idle|. */
   crpc__task_list local;
   uv_idle_t idle;
@@ -138,6 +141,13 @@ void crpc__loop_release(crpc_loop *loop);
  * free the loop afterwards. Thread: the loop's.
  */
 void crpc__loop_retire(crpc_loop *loop, void (*fn)(void *arg), void *arg);
+
+/*
+ * The next of |loop|'s pseudo-random numbers (splitmix64, seeded from the
+ * clock and the loop's address when it is made): for jitter, not for
+ * anything secret. Thread: |loop|'s.
+ */
+uint64_t crpc__loop_random(crpc_loop *loop);
 
 /* Makes |loop| the calling thread's loop, returning the previous one. */
 crpc_loop *crpc__loop_set_current(crpc_loop *loop);

@@ -1,25 +1,22 @@
 /*
  * server/call.c: one gRPC call on one HTTP/2 stream, server side: request
- * headers and their checks, request messages and flow control, dispatch
- * to the handler (a coroutine on the loop, or a job on the worker pool),
- * deadlines and cancellation, and the response (headers, messages,
- * trailers, or a trailers-only answer).
+ * headers and their checks, request messages and flow control, deadlines
+ * and cancellation, and the response (headers, messages, trailers, or a
+ * trailers-only answer). Running the handler is dispatch.c, the pool of
+ * calls call_pool.c.
  *
- * The loop thread runs everything here except run_handler() and what it
- * calls, which run on the handler's thread. See server_internal.h for
- * which fields the two share.
+ * Everything here runs on the loop thread, except crpc__server_call_end()
+ * and crpc__server_call_kick(), which a handler's thread may call. See
+ * server_internal.h for which fields the two share.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "call_scope.h"
-#include "coro_internal.h"
-#include "crpc/coro.h"
 #include "crpc/error.h"
 #include "grpc_headers.h"
 #include "log_internal.h"
-#include "msgcheck.h"
+#include "method_internal.h"
 #include "server_internal.h"
 
 /* A client's reset this close to the deadline is the deadline passing. */
@@ -28,148 +25,19 @@
  * being given back to the client. */
 #define CRPC__IN_QUEUE_BYTES (1u << 20)
 
-static void kick_local(crpc__call *call);
+static void kick_local(crpc__server_call *call);
 static void kick_task(crpc__task *t);
 
 /* The loop's time in crpc_now_ns() units, as of this iteration: cheap
  * enough for every DATA frame, fine enough for stall detection. */
-static int64_t loop_now_ns(const crpc__call *call) {
+static int64_t loop_now_ns(const crpc__server_call *call) {
   return (int64_t)uv_now(crpc_loop_uv(call->sl->loop)) * 1000000;
 }
 
-/* Finished calls a loop keeps for reuse. A reused call keeps the memory
- * that every call needs (the call itself, its arena's first block, a
- * small output buffer, its metadata arrays), so a unary call does not
- * allocate those again. The sweep gives back what the last period's peak
- * did not use (crpc__call_pool_trim). */
-#define CALL_POOL_MAX 4096
-/* Output buffers up to this size stay with a pooled call. */
-#define CALL_POOL_KEEP_OUT (16 * 1024)
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POOL_POISON(p, n) ((void)(p), (void)(n))
-#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
-/* Frees everything of |call| but the call itself and, when |keep| asks and
- * its output buffer is small, what a pooled call keeps. Returns whether it
- * kept that. */
-static int call_release(crpc__call *call, int keep) {
-  crpc_metadata_clear(&call->req.md);
-  crpc_metadata_clear(&call->resp_headers);
-  crpc_metadata_clear(&call->resp_trailers);
-  crpc__frame_decoder_cleanup(&call->dec);
-  if (call->last_read)
-    protobuf_c_message_free_unpacked(call->last_read, NULL);
-  crpc__buf_cleanup(&call->scratch);
-  if (keep && call->out.cap <= CALL_POOL_KEEP_OUT) {
-    crpc__buf_reset(&call->out);
-    crpc__arena_reset(&call->arena);
-  } else {
-    keep = 0;
-  }
-  if (!keep) {
-    crpc_metadata_cleanup(&call->req.md);
-    crpc_metadata_cleanup(&call->resp_headers);
-    crpc_metadata_cleanup(&call->resp_trailers);
-    crpc__buf_cleanup(&call->out);
-    crpc__arena_cleanup(&call->arena);
-  }
-  for (crpc__inmsg *m = call->in_head, *n; m; m = n) {
-    n = m->next;
-    free(m);
-  }
-  free(call->req.path);
-  call->req.path = NULL;
-  free(call->status_message);
-  free(call->status_details);
-  free(call->final_message);
-  if (call->cancel_f)
-    crpc_future_unref(call->cancel_f);
-  if (call->read_wait)
-    crpc_future_unref(call->read_wait);
-  if (call->write_wait)
-    crpc_future_unref(call->write_wait);
-  uv_mutex_destroy(&call->mu);
-  return keep;
-}
-
-/* Reference counting. Every unref runs on the loop thread. */
-
-static void call_free(crpc__call *call) {
-  crpc__sloop *sl = call->sl;
-  crpc__conn *c = call->conn;
-  int keep = call_release(call, sl->n_free_calls < CALL_POOL_MAX &&
-                                    !sl->shutting_down);
-  sl->calls_live--;
-  if (keep) {
-    call->next_in_conn = sl->free_calls;
-    sl->free_calls = call;
-    sl->n_free_calls++;
-    POOL_POISON(call, sizeof(*call));
-  } else {
-    free(call);
-  }
-  crpc__conn_unref(c);
-}
-
-void crpc__call_pool_trim(crpc__sloop *sl, int all) {
-  size_t want = all ? 0 : sl->calls_peak - sl->calls_live;
-  while (sl->n_free_calls > want) {
-    crpc__call *call = sl->free_calls;
-    POOL_UNPOISON(call, sizeof(*call));
-    sl->free_calls = call->next_in_conn;
-    sl->n_free_calls--;
-    crpc_metadata_cleanup(&call->req.md);
-    crpc_metadata_cleanup(&call->resp_headers);
-    crpc_metadata_cleanup(&call->resp_trailers);
-    crpc__buf_cleanup(&call->out);
-    crpc__arena_cleanup(&call->arena);
-    free(call);
-  }
-  sl->calls_peak = sl->calls_live;
-}
-
-void crpc__call_unref(crpc__call *call) {
-  if (atomic_fetch_sub(&call->refs, 1) == 1)
-    call_free(call);
-}
-
-static void call_ref(crpc__call *call) {
-  atomic_fetch_add(&call->refs, 1);
-}
-
-/* A zeroed call, from the loop's pool when it has one (|*reused| is then
- * 1): with the memory the pool kept, its arena, output buffer and
- * metadata initialised and empty. */
-static crpc__call *call_take(crpc__sloop *sl, int *reused) {
-  crpc__call *call = sl->free_calls;
-  *reused = call != NULL;
-  if (call == NULL)
-    return calloc(1, sizeof(*call));
-  POOL_UNPOISON(call, sizeof(*call));
-  sl->free_calls = call->next_in_conn;
-  sl->n_free_calls--;
-  crpc__arena arena = call->arena;
-  crpc__buf out = call->out;
-  crpc_metadata md[3] = {call->req.md, call->resp_headers, call->resp_trailers};
-  memset(call, 0, sizeof(*call));
-  call->arena = arena;
-  call->out = out;
-  crpc__grpc_request_init(&call->req);
-  call->req.md = md[0];
-  call->resp_headers = md[1];
-  call->resp_trailers = md[2];
-  return call;
-}
-
-crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
+crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
+                                         int32_t stream_id) {
   int reused;
-  crpc__call *call = call_take(c->sl, &reused);
+  crpc__server_call *call = crpc__server_call_take(c->sl, &reused);
   if (!call)
     return NULL;
   const crpc_server_opts *o = &c->sl->srv->opts;
@@ -210,7 +78,8 @@ crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id) {
 
 /* Marks the call cancelled with |code| (first one wins) and wakes what
  * waits on it. Thread: any. */
-static void cancel_call(crpc__call *call, crpc_status code, const char *msg) {
+static void cancel_call(crpc__server_call *call, crpc_status code,
+                        const char *msg) {
   int expected = 0;
   if (!atomic_compare_exchange_strong(&call->cancelled, &expected, (int)code))
     return;
@@ -234,10 +103,11 @@ static void cancel_call(crpc__call *call, crpc_status code, const char *msg) {
 }
 
 /* Sets the final status unless one is set. Returns 1 when it was set. */
-static int finish_locked(crpc__call *call, crpc_status code, const char *msg) {
-  int set = !call->finished;
+int crpc__server_call_set_status_locked(crpc__server_call *call,
+                                        crpc_status code, const char *msg) {
+  int set = !call->status_set;
   if (set) {
-    call->finished = 1;
+    call->status_set = 1;
     call->final_status = code;
     if (msg) {
       free(call->final_message);
@@ -247,33 +117,37 @@ static int finish_locked(crpc__call *call, crpc_status code, const char *msg) {
   return set;
 }
 
-static int finish_with(crpc__call *call, crpc_status code, const char *msg) {
+int crpc__server_call_set_status(crpc__server_call *call, crpc_status code,
+                                 const char *msg) {
   uv_mutex_lock(&call->mu);
-  int set = finish_locked(call, code, msg);
+  int set = crpc__server_call_set_status_locked(call, code, msg);
   uv_mutex_unlock(&call->mu);
   return set;
 }
 
 /* Ends the call now with |code|: the handler, if running, is cancelled and
  * its result dropped. Loop thread. */
-static void fail_call(crpc__call *call, crpc_status code, const char *msg) {
+static void fail_call(crpc__server_call *call, crpc_status code,
+                      const char *msg) {
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s: %s: %s",
             call->peer, call->req.path ? call->req.path : "?",
             crpc_status_name(code), msg);
-  if (call->state == CRPC__CALL_HEADERS || call->state == CRPC__CALL_WAITING)
-    call->state = CRPC__CALL_DONE;
-  finish_with(call, code, msg);
+  if (call->state == CRPC__SERVER_CALL_HEADERS ||
+      call->state == CRPC__SERVER_CALL_WAITING)
+    call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_call_set_status(call, code, msg);
   cancel_call(call, code, msg);
   kick_local(call);
 }
 
-void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg) {
+void crpc__server_call_abort(crpc__server_call *call, crpc_status code,
+                             const char *msg) {
   fail_call(call, code, msg);
 }
 
-int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
-                                 int64_t limit_ns) {
-  if (call->state != CRPC__CALL_RUNNING || call->stream_closed ||
+int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
+                                        int64_t limit_ns) {
+  if (call->state != CRPC__SERVER_CALL_RUNNING || call->stream_closed ||
       atomic_load(&call->cancelled))
     return 0;
   uv_mutex_lock(&call->mu);
@@ -293,21 +167,22 @@ int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
   /* The peer may not take the trailers (a window at zero): reset. */
   nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
                             call->stream_id, NGHTTP2_CANCEL);
-  crpc__conn_mark_dirty(call->conn);
+  crpc__server_conn_mark_dirty(call->conn);
   return 1;
 }
 
-void crpc__call_end(crpc__call *call, crpc_status code, const char *msg) {
-  finish_with(call, code, msg);
+void crpc__server_call_end(crpc__server_call *call, crpc_status code,
+                           const char *msg) {
+  crpc__server_call_set_status(call, code, msg);
   cancel_call(call, code, msg);
-  crpc__call_kick(call);
+  crpc__server_call_kick(call);
 }
 
 static void on_timer_closed(uv_handle_t *h) {
-  crpc__call_unref(h->data);
+  crpc__server_call_unref(h->data);
 }
 
-static void stop_timer(crpc__call *call) {
+static void stop_timer(crpc__server_call *call) {
   if (!call->timer_active)
     return;
   call->timer_active = 0;
@@ -315,14 +190,15 @@ static void stop_timer(crpc__call *call) {
 }
 
 static void on_deadline(uv_timer_t *t) {
-  crpc__call *call = t->data;
+  crpc__server_call *call = t->data;
   fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
 }
 
 /* Request headers. */
 
-int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
-                         const uint8_t *value, size_t vlen) {
+int crpc__server_call_on_header(crpc__server_call *call, const uint8_t *name,
+                                size_t nlen, const uint8_t *value,
+                                size_t vlen) {
   if (crpc__grpc_request_header(&call->req, name, nlen, value, vlen))
     crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
               "%s: dropped a malformed metadata entry %.*s", call->peer,
@@ -335,7 +211,7 @@ int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
 
 /* The status part of the trailers, then the handler's trailers. Called
  * with |mu| held. */
-static void nv_status(crpc__nvlist *l, crpc__call *call) {
+static void nv_status(crpc__nvlist *l, crpc__server_call *call) {
   crpc_status st = call->final_status;
   const char *msg = call->final_message;
   if (!msg && st != CRPC_STATUS_OK)
@@ -347,13 +223,13 @@ static void nv_status(crpc__nvlist *l, crpc__call *call) {
 }
 
 /* Submits the trailers after the last message. Loop thread. */
-static void submit_trailers(crpc__call *call) {
+static void submit_trailers(crpc__server_call *call) {
   crpc__nvlist l;
   crpc__nvlist_init(&l, &call->sl->scratch);
   uv_mutex_lock(&call->mu);
   nv_status(&l, call);
   uv_mutex_unlock(&call->mu);
-  crpc__conn *c = call->conn;
+  crpc__server_conn *c = call->conn;
   if (l.oom ||
       nghttp2_submit_trailer(c->h2.ng, call->stream_id, l.nv, l.n) != 0)
     nghttp2_submit_rst_stream(c->h2.ng, NGHTTP2_FLAG_NONE, call->stream_id,
@@ -363,7 +239,7 @@ static void submit_trailers(crpc__call *call) {
 }
 
 /* Starts the response: headers and a body, or trailers-only. */
-static void start_response(crpc__call *call, int trailers_only) {
+static void start_response(crpc__server_call *call, int trailers_only) {
   crpc__nvlist l;
   crpc__nvlist_init(&l, &call->sl->scratch);
   uv_mutex_lock(&call->mu);
@@ -373,7 +249,7 @@ static void start_response(crpc__call *call, int trailers_only) {
   if (trailers_only)
     nv_status(&l, call);
   uv_mutex_unlock(&call->mu);
-  crpc__conn *c = call->conn;
+  crpc__server_conn *c = call->conn;
   nghttp2_data_provider dp = crpc__h2conn_body(call);
   int rv = l.oom ? NGHTTP2_ERR_NOMEM
                  : nghttp2_submit_response(c->h2.ng, call->stream_id, l.nv, l.n,
@@ -387,13 +263,13 @@ static void start_response(crpc__call *call, int trailers_only) {
 }
 
 /* An HTTP-level refusal, for requests that are not gRPC. */
-static void respond_http_error(crpc__call *call, int http_status,
+static void respond_http_error(crpc__server_call *call, int http_status,
                                const char *msg) {
   crpc__nvlist l;
   crpc__nvlist_init(&l, &call->sl->scratch);
   crpc__grpc_http_error(&l, http_status, msg);
-  call->state = CRPC__CALL_DONE;
-  finish_with(call, CRPC_STATUS_INTERNAL, msg);
+  call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_call_set_status(call, CRPC_STATUS_INTERNAL, msg);
   if (l.oom || nghttp2_submit_response(call->conn->h2.ng, call->stream_id, l.nv,
                                        l.n, NULL) != 0)
     nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
@@ -401,17 +277,18 @@ static void respond_http_error(crpc__call *call, int http_status,
   crpc__arena_reset(l.a);
   call->response_started = 1;
   call->trailers_submitted = 1;
-  crpc__conn_mark_dirty(call->conn);
+  crpc__server_conn_mark_dirty(call->conn);
 }
 
-ssize_t crpc__call_read_body(void *stream, uint8_t *buf, size_t length,
-                             uint32_t *data_flags, int no_copy) {
-  crpc__call *call = stream;
+ssize_t crpc__server_call_read_body(void *stream, uint8_t *buf, size_t length,
+                                    uint32_t *data_flags, int no_copy) {
+  crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
   size_t avail = crpc__buf_len(&call->out);
   size_t n = avail < length ? avail : length;
   if (n && no_copy) {
-    /* The bytes stay in |out| until crpc__call_send_data() writes them. */
+    /* The bytes stay in |out| until crpc__server_call_send_data() writes them.
+     */
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   } else if (n) {
     memcpy(buf, crpc__buf_data(&call->out), n);
@@ -422,7 +299,7 @@ ssize_t crpc__call_read_body(void *stream, uint8_t *buf, size_t length,
     w = call->write_wait;
     call->write_wait = NULL;
   }
-  int fin = call->finished && avail == n;
+  int fin = call->status_set && avail == n;
   uv_mutex_unlock(&call->mu);
   if (n)
     call->progress_ns = loop_now_ns(call);
@@ -442,10 +319,10 @@ ssize_t crpc__call_read_body(void *stream, uint8_t *buf, size_t length,
   return (ssize_t)n;
 }
 
-int crpc__call_send_data(void *stream, crpc__buf *out,
-                         const nghttp2_frame *frame, const uint8_t *framehd,
-                         size_t length) {
-  crpc__call *call = stream;
+int crpc__server_call_send_data(void *stream, crpc__buf *out,
+                                const nghttp2_frame *frame,
+                                const uint8_t *framehd, size_t length) {
+  crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
   int rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
                                length);
@@ -457,14 +334,14 @@ int crpc__call_send_data(void *stream, crpc__buf *out,
 
 /* Gives received bytes back to the flow-control windows when |room|: the
  * queue of unread messages is short. Loop thread. */
-static void give_window_if(crpc__call *call, int room) {
+static void give_window_if(crpc__server_call *call, int room) {
   if (!room || call->stream_closed || !call->unconsumed)
     return;
   nghttp2_session_consume(call->conn->h2.ng, call->stream_id, call->unconsumed);
   call->unconsumed = 0;
 }
 
-static void give_window(crpc__call *call) {
+static void give_window(crpc__server_call *call) {
   if (call->stream_closed || !call->unconsumed)
     return;
   uv_mutex_lock(&call->mu);
@@ -475,13 +352,13 @@ static void give_window(crpc__call *call) {
 
 /* Moves the response along after the handler wrote, finished, or read.
  * Loop thread. */
-static void kick_local(crpc__call *call) {
+static void kick_local(crpc__server_call *call) {
   if (call->stream_closed)
     return;
   uv_mutex_lock(&call->mu);
   int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
   int has_data = crpc__buf_len(&call->out) > 0;
-  int fin = call->finished;
+  int fin = call->status_set;
   uv_mutex_unlock(&call->mu);
   give_window_if(call, room);
   if (!call->response_started) {
@@ -493,23 +370,23 @@ static void kick_local(crpc__call *call) {
     call->deferred = 0;
     nghttp2_session_resume_data(call->conn->h2.ng, call->stream_id);
   }
-  crpc__conn_mark_dirty(call->conn);
+  crpc__server_conn_mark_dirty(call->conn);
 }
 
 static void kick_task(crpc__task *t) {
-  crpc__call *call =
-      (crpc__call *)((char *)t - offsetof(crpc__call, kick.task));
+  crpc__server_call *call =
+      (crpc__server_call *)((char *)t - offsetof(crpc__server_call, kick.task));
   crpc__kick_taken(&call->kick);
   kick_local(call);
-  crpc__call_unref(call);
+  crpc__server_call_unref(call);
 }
 
-void crpc__call_kick(crpc__call *call) {
+void crpc__server_call_kick(crpc__server_call *call) {
   if (crpc_loop_is_current(call->sl->loop)) {
     kick_local(call);
     return;
   }
-  call_ref(call); /* the task's */
+  crpc__server_call_ref(call); /* the task's */
   if (crpc__kick_post(&call->kick, call->sl->loop) != 1) {
     /* Queued already, or the loop is closing: nothing is left to send to.
      * The caller's reference remains: not the last. */
@@ -517,251 +394,9 @@ void crpc__call_kick(crpc__call *call) {
   }
 }
 
-/* The handler. */
-
-static int is_streaming_request(const crpc_method *m) {
-  return m->kind == CRPC_METHOD_CLIENT_STREAMING ||
-         m->kind == CRPC_METHOD_BIDI_STREAMING;
-}
-
-static int has_single_reply(const crpc_method *m) {
-  return m->kind == CRPC_METHOD_UNARY ||
-         m->kind == CRPC_METHOD_CLIENT_STREAMING;
-}
-
-crpc_status crpc__call_encode_status(crpc__call *call,
-                                     const ProtobufCMessage *msg, int rc,
-                                     const char **text) {
-  char why[256];
-  switch (rc) {
-  case CRPC_ETOOBIG:
-    *text = "response message larger than the limit";
-    return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  case CRPC_EPACK:
-    crpc__msgcheck(msg, why, sizeof(why));
-    crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
-              "%s: the handler's response message cannot be encoded: %s; the "
-              "client gets INTERNAL",
-              call->req.path, why);
-    *text = "the server could not encode its response message";
-    return CRPC_STATUS_INTERNAL;
-  case CRPC_ENOMEM:
-    *text = "out of memory";
-    return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  default:
-    *text = "cannot encode the response";
-    return CRPC_STATUS_INTERNAL;
-  }
-}
-
-/* A handler returned |st|, which is no gRPC status (-1, a CRPC_E* code):
- * says so at warning level, naming the method, and writes the client's
- * message into |text|. The call ends UNKNOWN, as gRPC ends a call whose
- * handler failed in a way it cannot name. */
-static const char *not_a_status(crpc__call *call, int st, char *text,
-                                size_t len) {
-  const char *name = crpc_err_name(st);
-  int ours = strncmp(name, "CRPC_", 5) == 0;
-  snprintf(text, len,
-           "the handler returned %d%s%s%s, which is not a gRPC "
-           "status code",
-           st, ours ? " (" : "", ours ? name : "", ours ? ")" : "");
-  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
-            "%s: %s; the client gets UNKNOWN", call->req.path, text);
-  return text;
-}
-
-/* Runs on the handler's thread: the handler, then the reply's encoding. */
-static void run_handler(crpc__call *call) {
-  const crpc__route *r = call->route;
-  const crpc_method *m = r->method;
-  crpc_server_stream *stream =
-      m->kind == CRPC_METHOD_UNARY ? NULL : (crpc_server_stream *)call;
-  crpc_status st = CRPC_STATUS_CANCELLED;
-  char text[160];
-  const char *msg = NULL;
-  if (!atomic_load(&call->cancelled)) {
-    /* Calls the handler makes inherit its deadline and cancellation. */
-    crpc__call_scope scope = {call->deadline, call->cancel_f};
-    const crpc__call_scope *outer = crpc__call_scope_enter(&scope);
-    st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
-                   stream);
-    crpc__call_scope_enter(outer);
-  }
-  if ((int)st < 0 || (int)st > 16) {
-    msg = not_a_status(call, (int)st, text, sizeof(text));
-    st = CRPC_STATUS_UNKNOWN;
-  }
-  if (call->last_read) {
-    protobuf_c_message_free_unpacked(call->last_read, NULL);
-    call->last_read = NULL;
-  }
-  int encoded = 0, rc = 0;
-  crpc__buf b;
-  crpc__buf_init(&b, SIZE_MAX);
-  if (st == CRPC_STATUS_OK && has_single_reply(m) &&
-      !atomic_load(&call->cancelled)) {
-    /* Encoded outside the lock, into the call's own (empty) output buffer
-     * taken aside meanwhile: the loop sees no output until it is whole. */
-    uv_mutex_lock(&call->mu);
-    b = call->out;
-    crpc__buf_init(&call->out, SIZE_MAX);
-    uv_mutex_unlock(&call->mu);
-    rc = crpc__frame_encode_compressed(&b, call->reply,
-                                       crpc__call_message_encoding(call),
-                                       call->sl->srv->opts.max_send_bytes);
-    if (rc != 0) {
-      crpc__buf_reset(&b);
-      st = crpc__call_encode_status(call, call->reply, rc, &msg);
-    }
-    encoded = 1;
-  }
-  uv_mutex_lock(&call->mu);
-  if (encoded) {
-    if (rc == 0)
-      call->headers_frozen = 1;
-    call->out = b;
-  }
-  finish_locked(call, st, msg);
-  uv_mutex_unlock(&call->mu);
-}
-
-/* The handler has returned. Loop thread. */
-static void handler_returned(crpc__call *call) {
-  crpc__sloop *sl = call->sl;
-  call->state = CRPC__CALL_DONE;
-  kick_local(call);
-  crpc__call_unref(call);
-  sl->n_handlers--;
-  crpc__sloop_check_drained(sl);
-}
-
-static crpc_status coro_main(void *arg) {
-  crpc__call *call = arg;
-  crpc__coro_set_label(call->route->path); /* for the watchdog */
-  run_handler(call);
-  handler_returned(call);
-  return CRPC_STATUS_OK;
-}
-
-static void job_work(crpc__job *job) {
-  run_handler((crpc__call *)((char *)job - offsetof(crpc__call, job)));
-}
-
-static int submit_job(crpc__call *call);
-
-/* Fails a call whose handler could not be started (|rc|). Loop thread. */
-static void start_failed(crpc__call *call, int rc) {
-  atomic_fetch_sub(&call->refs, 1);
-  call->sl->n_handlers--;
-  call->state = CRPC__CALL_DONE;
-  if (rc == CRPC_EQUEUEFULL)
-    fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
-              "server busy: the worker queue is full");
-  else
-    fail_call(call, CRPC_STATUS_UNAVAILABLE, crpc_strerror(rc));
-}
-
-/* A worker call of |c| ended: the next one held back for the connection's
- * share goes to the pool. Loop thread. */
-static void release_held(crpc__conn *c) {
-  c->worker_calls--;
-  while (c->held_head &&
-         c->worker_calls < c->sl->srv->opts.max_worker_calls_per_connection) {
-    crpc__call *call = c->held_head;
-    c->held_head = call->next_held;
-    if (!c->held_head)
-      c->held_tail = NULL;
-    call->next_held = NULL;
-    int rc = submit_job(call);
-    if (rc != 0)
-      start_failed(call, rc);
-  }
-}
-
-static void job_done(crpc__job *job, int status) {
-  crpc__call *call = (crpc__call *)((char *)job - offsetof(crpc__call, job));
-  if (status != 0)
-    finish_with(call, CRPC_STATUS_UNAVAILABLE, "server shutting down");
-  release_held(call->conn);
-  handler_returned(call);
-}
-
-/* Queues the handler on the worker pool, counted in its connection's
- * share. Loop thread. */
-static int submit_job(crpc__call *call) {
-  call->job.work = job_work;
-  call->job.done = job_done;
-  int rc = crpc__pool_submit(call->sl->srv->pool, call->sl->loop, &call->job);
-  if (rc == 0)
-    call->conn->worker_calls++;
-  return rc;
-}
-
-crpc_status crpc__call_unpack_status(int rc, const char **msg) {
-  switch (rc) {
-  case CRPC_ETOOBIG:
-    *msg = "request message larger than the limit once decompressed";
-    return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  case CRPC_EPROTO:
-    *msg = "compressed message without grpc-encoding";
-    return CRPC_STATUS_INTERNAL;
-  case CRPC_EDECOMPRESS:
-    *msg = "cannot decompress the request message";
-    return CRPC_STATUS_INTERNAL;
-  case CRPC_ENOMEM:
-    *msg = "out of memory";
-    return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  default:
-    *msg = "cannot parse the request message";
-    return CRPC_STATUS_INTERNAL;
-  }
-}
-
-static void dispatch(crpc__call *call) {
+void crpc__server_call_on_headers_done(crpc__server_call *call) {
   crpc_server *srv = call->sl->srv;
-  const crpc_method *m = call->route->method;
-  call->state = CRPC__CALL_RUNNING;
-  if (has_single_reply(m)) {
-    call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
-    if (!call->reply) {
-      fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-      call->state = CRPC__CALL_DONE;
-      return;
-    }
-    protobuf_c_message_init(m->output, call->reply);
-  }
-  if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
-    fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    call->state = CRPC__CALL_DONE;
-    return;
-  }
-  call_ref(call); /* the handler's */
-  call->sl->n_handlers++;
-  crpc__conn *c = call->conn;
-  int rc;
-  if (call->route->placement == CRPC_PLACEMENT_LOOP) {
-    rc = crpc_coro_spawn(call->sl->loop, coro_main, call, NULL);
-  } else if (c->worker_calls >= srv->opts.max_worker_calls_per_connection) {
-    /* The connection holds its share of the workers: this call waits for
-     * one of them to end (release_held). */
-    atomic_fetch_add(&srv->held_calls, 1);
-    if (c->held_tail)
-      c->held_tail->next_held = call;
-    else
-      c->held_head = call;
-    c->held_tail = call;
-    return;
-  } else {
-    rc = submit_job(call);
-  }
-  if (rc != 0)
-    start_failed(call, rc);
-}
-
-void crpc__call_on_headers_done(crpc__call *call) {
-  crpc_server *srv = call->sl->srv;
-  if (call->state != CRPC__CALL_HEADERS)
+  if (call->state != CRPC__SERVER_CALL_HEADERS)
     return;
   crpc_status code;
   const char *why;
@@ -795,21 +430,21 @@ void crpc__call_on_headers_done(crpc__call *call) {
     }
     uv_timer_init(crpc_loop_uv(call->sl->loop), &call->deadline_timer);
     call->deadline_timer.data = call;
-    call_ref(call); /* the timer's */
+    crpc__server_call_ref(call); /* the timer's */
     call->timer_active = 1;
     uv_timer_start(&call->deadline_timer, on_deadline, (uint64_t)ms, 0);
   }
-  if (is_streaming_request(call->route->method))
-    dispatch(call);
+  if (!crpc__method_single_request(call->route->method))
+    crpc__server_call_dispatch(call);
   else
-    call->state = CRPC__CALL_WAITING;
+    call->state = CRPC__SERVER_CALL_WAITING;
 }
 
 /* Request messages. */
 
 /* Wakes a handler waiting to read, and releases |mu|, which the caller
  * holds. */
-static void wake_reader_unlock(crpc__call *call) {
+static void wake_reader_unlock(crpc__server_call *call) {
   crpc_future *r = call->read_wait;
   call->read_wait = NULL;
   uv_mutex_unlock(&call->mu);
@@ -819,7 +454,7 @@ static void wake_reader_unlock(crpc__call *call) {
   }
 }
 
-static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
+static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
   crpc__inmsg *m = malloc(sizeof(*m) + msg->len);
   if (!m) {
     fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -839,12 +474,13 @@ static void push_message(crpc__call *call, const crpc__frame_msg *msg) {
   wake_reader_unlock(call);
 }
 
-void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
+void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
+                               size_t n) {
   call->unconsumed += n;
   call->progress_ns = loop_now_ns(call);
-  int accepting = call->state == CRPC__CALL_WAITING ||
-                  (call->state == CRPC__CALL_RUNNING &&
-                   is_streaming_request(call->route->method));
+  int accepting = call->state == CRPC__SERVER_CALL_WAITING ||
+                  (call->state == CRPC__SERVER_CALL_RUNNING &&
+                   !crpc__method_single_request(call->route->method));
   if (!accepting || atomic_load(&call->cancelled)) {
     give_window(call);
     return;
@@ -874,7 +510,7 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
       break;
     }
     call->n_received++;
-    if (is_streaming_request(call->route->method)) {
+    if (!crpc__method_single_request(call->route->method)) {
       push_message(call, &msg);
       continue;
     }
@@ -892,7 +528,7 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
                             &call->alloc, &call->request);
     if (rc != 0) {
       const char *text;
-      crpc_status st = crpc__call_unpack_status(rc, &text);
+      crpc_status st = crpc__server_call_unpack_status(rc, &text);
       fail_call(call, st, text);
       break;
     }
@@ -900,25 +536,25 @@ void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n) {
   give_window(call);
 }
 
-void crpc__call_on_remote_close(crpc__call *call) {
+void crpc__server_call_on_remote_close(crpc__server_call *call) {
   uv_mutex_lock(&call->mu);
   call->remote_closed = 1;
   uv_mutex_unlock(&call->mu);
-  if (call->state == CRPC__CALL_HEADERS || call->state == CRPC__CALL_DONE ||
-      atomic_load(&call->cancelled))
+  if (call->state == CRPC__SERVER_CALL_HEADERS ||
+      call->state == CRPC__SERVER_CALL_DONE || atomic_load(&call->cancelled))
     return;
   if (crpc__frame_decoder_mid_message(&call->dec)) {
     fail_call(call, CRPC_STATUS_INTERNAL,
               "the request ended in the middle of a message");
     return;
   }
-  if (call->state == CRPC__CALL_WAITING) {
+  if (call->state == CRPC__SERVER_CALL_WAITING) {
     if (call->n_received != 1) {
       fail_call(call, CRPC_STATUS_INTERNAL,
                 "no request message for a unary request");
       return;
     }
-    dispatch(call);
+    crpc__server_call_dispatch(call);
     return;
   }
   /* A streaming handler reads the end of the stream. */
@@ -926,15 +562,16 @@ void crpc__call_on_remote_close(crpc__call *call) {
   wake_reader_unlock(call);
 }
 
-void crpc__call_on_frame_sent(crpc__call *call, int end_stream) {
+void crpc__server_call_on_frame_sent(crpc__server_call *call, int end_stream) {
   /* The response is complete; a client still sending is told to stop. */
   if (end_stream && !call->remote_closed && !call->stream_closed)
     nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
                               call->stream_id, NGHTTP2_NO_ERROR);
 }
 
-void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
-  crpc__conn *c = call->conn;
+void crpc__server_call_on_stream_close(crpc__server_call *call,
+                                       uint32_t error_code) {
+  crpc__server_conn *c = call->conn;
   if (call->stream_closed)
     return;
   call->stream_closed = 1;
@@ -947,7 +584,7 @@ void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
   c->n_calls--;
   stop_timer(call);
   uv_mutex_lock(&call->mu);
-  int done = call->finished && call->trailers_submitted;
+  int done = call->status_set && call->trailers_submitted;
   uv_mutex_unlock(&call->mu);
   if (!done || error_code != NGHTTP2_NO_ERROR) {
     /* gRPC clients reset the stream when their deadline passes, which,
@@ -955,7 +592,7 @@ void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
     int at_deadline =
         call->deadline != CRPC_DEADLINE_INFINITE &&
         crpc_deadline_remaining_ms(call->deadline) <= CRPC__DEADLINE_SLACK_MS;
-    if (call->state == CRPC__CALL_RUNNING)
+    if (call->state == CRPC__SERVER_CALL_RUNNING)
       crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s %s",
                 call->peer, call->req.path,
                 at_deadline ? "reached its deadline"
@@ -965,7 +602,7 @@ void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code) {
     else
       cancel_call(call, CRPC_STATUS_CANCELLED, "cancelled by the client");
   }
-  if (call->state != CRPC__CALL_RUNNING)
-    call->state = CRPC__CALL_DONE;
-  crpc__call_unref(call);
+  if (call->state != CRPC__SERVER_CALL_RUNNING)
+    call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_call_unref(call);
 }

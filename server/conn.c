@@ -16,8 +16,8 @@
 #include "server_internal.h"
 #include "tls.h"
 
-static crpc__conn *conn_of(crpc__h2conn *h) {
-  return (crpc__conn *)((char *)h - offsetof(crpc__conn, h2));
+static crpc__server_conn *conn_of(crpc__h2conn *h) {
+  return (crpc__server_conn *)((char *)h - offsetof(crpc__server_conn, h2));
 }
 
 /* The role's callbacks. */
@@ -26,7 +26,8 @@ static int on_begin_headers(crpc__h2conn *h, const nghttp2_frame *frame) {
   if (frame->hd.type != NGHTTP2_HEADERS ||
       frame->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
-  crpc__call *call = crpc__call_new(conn_of(h), frame->hd.stream_id);
+  crpc__server_call *call =
+      crpc__server_call_new(conn_of(h), frame->hd.stream_id);
   if (!call) /* nghttp2 resets the stream */
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   nghttp2_session_set_stream_user_data(h->ng, frame->hd.stream_id, call);
@@ -39,7 +40,7 @@ static int on_header(void *stream, const nghttp2_frame *frame,
   if (frame->hd.type == NGHTTP2_HEADERS &&
       frame->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0; /* request trailers: gRPC clients send none; ignore them */
-  return crpc__call_on_header(stream, name, nlen, value, vlen);
+  return crpc__server_call_on_header(stream, name, nlen, value, vlen);
 }
 
 static void on_frame_recv(crpc__h2conn *h, void *stream,
@@ -50,36 +51,36 @@ static void on_frame_recv(crpc__h2conn *h, void *stream,
     return;
   if (frame->hd.type == NGHTTP2_HEADERS &&
       frame->headers.cat == NGHTTP2_HCAT_REQUEST)
-    crpc__call_on_headers_done(stream);
+    crpc__server_call_on_headers_done(stream);
   if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
-    crpc__call_on_remote_close(stream);
+    crpc__server_call_on_remote_close(stream);
 }
 
 static void on_data(void *stream, const uint8_t *p, size_t n) {
-  crpc__call_on_data(stream, p, n);
+  crpc__server_call_on_data(stream, p, n);
 }
 
 static void on_stream_close(void *stream, uint32_t error_code) {
-  crpc__call_on_stream_close(stream, error_code);
+  crpc__server_call_on_stream_close(stream, error_code);
 }
 
 static void on_frame_sent(void *stream, const nghttp2_frame *frame) {
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-    crpc__call_on_frame_sent(stream, 1);
+    crpc__server_call_on_frame_sent(stream, 1);
 }
 
 static int conn_done(crpc__h2conn *h, int session_idle) {
-  crpc__conn *c = conn_of(h);
+  crpc__server_conn *c = conn_of(h);
   /* After a shutdown notice, only the final GOAWAY lets it go. */
   return session_idle && (!c->goaway_sent || c->final_goaway);
 }
 
 static void conn_closing(crpc__h2conn *h) {
-  crpc__conn *c = conn_of(h);
+  crpc__server_conn *c = conn_of(h);
   /* Calls still streaming learn that their peer is gone. */
   while (c->calls)
-    crpc__call_on_stream_close(c->calls, NGHTTP2_CANCEL);
+    crpc__server_call_on_stream_close(c->calls, NGHTTP2_CANCEL);
   crpc__sloop *sl = c->sl;
   if (c->prev)
     c->prev->next = c->next;
@@ -107,42 +108,20 @@ static const crpc__h2conn_role server_role = {
     .data = on_data,
     .stream_close = on_stream_close,
     .frame_sent = on_frame_sent,
-    .read_body = crpc__call_read_body,
-    .send_data = crpc__call_send_data,
+    .read_body = crpc__server_call_read_body,
+    .send_data = crpc__server_call_send_data,
     .done = conn_done,
     .closing = conn_closing,
     .closed = conn_closed,
     .destroy = conn_destroy,
 };
 
-void crpc__conn_unref(crpc__conn *c) {
+void crpc__server_conn_unref(crpc__server_conn *c) {
   crpc__h2conn_unref(&c->h2);
 }
 
-void crpc__conn_mark_dirty(crpc__conn *c) {
+void crpc__server_conn_mark_dirty(crpc__server_conn *c) {
   crpc__h2conn_mark_dirty(&c->h2);
-}
-
-void crpc__sloop_sweep(crpc__sloop *sl) {
-  uint64_t now = uv_now(crpc_loop_uv(sl->loop));
-  crpc__call_pool_trim(sl, 0);
-  crpc__h2mem_trim(&sl->h2mem);
-  uint32_t limit = sl->srv->opts.handshake_timeout_ms;
-  int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
-  for (crpc__conn *c = sl->conns, *n; c; c = n) {
-    n = c->next;
-    if (!c->h2.established && now - c->accepted_ms >= limit) {
-      char why[80];
-      snprintf(why, sizeof(why), "no HTTP/2 preface within %u ms",
-               (unsigned)limit);
-      crpc__h2conn_close(&c->h2, why);
-      continue;
-    }
-    /* Cancelling ends no stream at once (its close comes later), so the
-     * list stays as it is while it is walked. */
-    for (crpc__call *call = c->calls; call; call = call->next_in_conn)
-      crpc__call_cancel_if_stalled(call, (int64_t)now * 1000000, stall_ns);
-  }
 }
 
 /* Lifecycle. */
@@ -166,10 +145,10 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t cap) {
   }
 }
 
-void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
-                       crpc__tls_ctx *tls) {
+void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
+                              crpc__tls_ctx *tls) {
   const crpc_logger *lg = &sl->srv->opts.logger;
-  crpc__conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
+  crpc__server_conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
   if (!c) {
     /* Out of memory, or accepted just as this loop finished draining. */
     close(fd);
@@ -219,18 +198,18 @@ void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   }
   crpc__log(lg, CRPC_LOG_DEBUG, "%s: connected on loop %u", h->name, sl->index);
   if (sl->shutting_down)
-    crpc__conn_shutdown_notice(c);
+    crpc__server_conn_shutdown_notice(c);
 }
 
-void crpc__conn_shutdown_notice(crpc__conn *c) {
+void crpc__server_conn_shutdown_notice(crpc__server_conn *c) {
   if (c->h2.closed || c->goaway_sent || !c->h2.ng)
     return;
   c->goaway_sent = 1;
   nghttp2_submit_shutdown_notice(c->h2.ng);
-  crpc__conn_mark_dirty(c);
+  crpc__server_conn_mark_dirty(c);
 }
 
-void crpc__conn_final_goaway(crpc__conn *c) {
+void crpc__server_conn_final_goaway(crpc__server_conn *c) {
   if (c->h2.closed || c->final_goaway || !c->h2.ng)
     return;
   c->goaway_sent = 1;
@@ -238,5 +217,5 @@ void crpc__conn_final_goaway(crpc__conn *c) {
   nghttp2_submit_goaway(c->h2.ng, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(c->h2.ng),
                         NGHTTP2_NO_ERROR, NULL, 0);
-  crpc__conn_mark_dirty(c);
+  crpc__server_conn_mark_dirty(c);
 }

@@ -51,11 +51,11 @@ crpc_loop *crpc_ctx_loop(const crpc_ctx *ctx) {
   return ctx->call->sl->loop;
 }
 
-static int add_md(crpc__call *call, crpc_metadata *md, int frozen_check,
+static int add_md(crpc__server_call *call, crpc_metadata *md, int frozen_check,
                   const char *key, const void *value, size_t len) {
   uv_mutex_lock(&call->mu);
   int rc;
-  if (frozen_check ? call->headers_frozen : call->finished)
+  if (frozen_check ? call->headers_frozen : call->status_set)
     rc = CRPC_ESTATE;
   else
     rc = crpc_metadata_add(md, key, value, len);
@@ -74,7 +74,7 @@ int crpc_ctx_add_trailer(crpc_ctx *ctx, const char *key, const void *value,
 }
 
 int crpc_ctx_set_message(crpc_ctx *ctx, const char *message) {
-  crpc__call *call = ctx->call;
+  crpc__server_call *call = ctx->call;
   char *m = message ? strdup(message) : NULL;
   if (message && !m)
     return CRPC_ENOMEM;
@@ -86,7 +86,7 @@ int crpc_ctx_set_message(crpc_ctx *ctx, const char *message) {
 }
 
 int crpc_ctx_set_details(crpc_ctx *ctx, const uint8_t *details, size_t len) {
-  crpc__call *call = ctx->call;
+  crpc__server_call *call = ctx->call;
   uint8_t *d = NULL;
   if (details && len) {
     d = malloc(len);
@@ -103,7 +103,7 @@ int crpc_ctx_set_details(crpc_ctx *ctx, const uint8_t *details, size_t len) {
 }
 
 int crpc_ctx_set_compression(crpc_ctx *ctx, const char *encoding) {
-  crpc__call *call = ctx->call;
+  crpc__server_call *call = ctx->call;
   crpc__encoding enc;
   if (!encoding || crpc__compress_lookup(encoding, strlen(encoding), &enc) != 0)
     return CRPC_EENCODING;
@@ -124,7 +124,8 @@ void crpc_ctx_set_message_compression(crpc_ctx *ctx, int enabled) {
   ctx->call->msg_identity = !enabled;
 }
 
-crpc__encoding crpc__call_message_encoding(const crpc__call *call) {
+crpc__encoding
+crpc__server_call_message_encoding(const crpc__server_call *call) {
   return call->msg_identity ? CRPC__ENCODING_IDENTITY : call->resp_enc;
 }
 

@@ -27,7 +27,7 @@ typedef struct handoff {
 
 static void handoff_task(crpc__task *t) {
   handoff *h = (handoff *)t;
-  crpc__conn_accept(h->sl, h->fd, h->is_unix, h->tls);
+  crpc__server_conn_accept(h->sl, h->fd, h->is_unix, h->tls);
   free(h);
 }
 

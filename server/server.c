@@ -40,42 +40,18 @@ const char *crpc_server_error(const crpc_server *srv) {
   return srv->err;
 }
 
-static void on_flush(uv_prepare_t *h) {
-  crpc__h2group_flush(&((crpc__sloop *)h->data)->h2);
-}
-
-static void on_sweep(uv_timer_t *t) {
-  crpc__sloop_sweep(t->data);
-}
-
 /* Closes the loops' handles with |cb| (NULL for the server's own loops,
  * which crpc_loop_free() then runs until they are closed). */
 static void close_loop_handles(crpc_server *srv, uv_close_cb cb) {
-  for (unsigned i = 0; i < srv->n_loops; i++) {
-    crpc__sloop *sl = &srv->loops[i];
-    if (!sl->handles_ready)
-      continue;
-    sl->handles_ready = 0;
-    uv_close((uv_handle_t *)&sl->flush, cb);
-    uv_close((uv_handle_t *)&sl->drain_timer, cb);
-    uv_close((uv_handle_t *)&sl->goaway_timer, cb);
-    uv_close((uv_handle_t *)&sl->sweep, cb);
-    srv->app_closing += 4;
-  }
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    srv->app_closing += crpc__sloop_close_handles(&srv->loops[i], cb);
 }
 
 /* Frees the loops (the server's own) and what each sloop holds; their
  * handles are closed. */
 static void free_loops(crpc_server *srv) {
-  for (unsigned i = 0; i < srv->n_loops; i++) {
-    crpc__sloop *sl = &srv->loops[i];
-    if (sl->own_loop)
-      crpc_loop_free(sl->loop);
-    crpc__call_pool_trim(sl, 1);
-    crpc__h2mem_cleanup(&sl->h2mem);
-    crpc__arena_cleanup(&sl->scratch);
-    free(sl->h2.rbuf);
-  }
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    crpc__sloop_cleanup(&srv->loops[i]);
   free(srv->loops);
   srv->loops = NULL;
 }
@@ -134,31 +110,9 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     goto fail;
   }
   for (unsigned i = 0; i < o->loops; i++) {
-    crpc__sloop *sl = &srv->loops[i];
-    sl->h2.rbuf = malloc(CRPC__H2IO_READ_BUF);
-    if (!sl->h2.rbuf) {
-      rc = CRPC_ENOMEM;
+    if ((rc = crpc__sloop_init(&srv->loops[i], srv, i)) != 0)
       goto fail;
-    }
-    if (o->loop) {
-      sl->loop = o->loop;
-    } else {
-      crpc_loop_opts lo;
-      crpc_loop_opts_init(&lo);
-      lo.pool = srv->pool;
-      lo.logger = o->logger;
-      if ((rc = crpc_loop_new(NULL, &lo, &sl->loop)) != 0) {
-        sl->loop = NULL;
-        free(sl->h2.rbuf);
-        goto fail;
-      }
-      sl->own_loop = 1;
-    }
     srv->n_loops = i + 1;
-    sl->srv = srv;
-    crpc__arena_init(&sl->scratch, NULL, 0, 0);
-    crpc__h2mem_init(&sl->h2mem);
-    sl->index = i;
   }
   srv->health = crpc__health_new();
   if (!srv->health) {
@@ -175,20 +129,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   crpc__health_set(srv->health, "", CRPC_HEALTH_SERVING);
   /* Last, once nothing can fail: handles on an application's loop close
    * only as it runs. */
-  for (unsigned i = 0; i < srv->n_loops; i++) {
-    crpc__sloop *sl = &srv->loops[i];
-    uv_loop_t *uv = crpc_loop_uv(sl->loop);
-    uv_prepare_init(uv, &sl->flush);
-    sl->flush.data = sl;
-    uv_timer_init(uv, &sl->drain_timer);
-    sl->drain_timer.data = sl;
-    uv_timer_init(uv, &sl->goaway_timer);
-    sl->goaway_timer.data = sl;
-    uv_timer_init(uv, &sl->sweep);
-    sl->sweep.data = sl;
-    uv_unref((uv_handle_t *)&sl->sweep);
-    sl->handles_ready = 1;
-  }
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    crpc__sloop_open_handles(&srv->loops[i]);
   *out = srv;
   return 0;
 
@@ -383,16 +325,8 @@ int crpc_server_start(crpc_server *srv) {
     return rc;
   if (!srv->watchdog && (rc = start_watchdog(srv)) != 0)
     return rc;
-  for (unsigned i = 0; i < srv->n_loops; i++) {
-    uv_prepare_start(&srv->loops[i].flush, on_flush);
-    /* Often enough for the handshake and stall limits (a quarter of the
-     * shorter one). */
-    uint32_t shortest = srv->opts.handshake_timeout_ms;
-    if (srv->opts.stall_timeout_ms < shortest)
-      shortest = srv->opts.stall_timeout_ms;
-    uint64_t every = shortest / 4 + 1;
-    uv_timer_start(&srv->loops[i].sweep, on_sweep, every, every);
-  }
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    crpc__sloop_start(&srv->loops[i]);
   for (unsigned i = 0; i < srv->n_loops && srv->loops[i].own_loop; i++) {
     if ((rc = crpc_loop_start_thread(srv->loops[i].loop)) != 0) {
       for (unsigned j = 0; j < i; j++)
@@ -404,63 +338,6 @@ int crpc_server_start(crpc_server *srv) {
   srv->started = 1;
   log_start(srv);
   return 0;
-}
-
-/* Shutdown, on each loop thread. */
-
-void crpc__sloop_check_drained(crpc__sloop *sl) {
-  /* Drained: every connection closed, and every handler returned (a
-   * handler whose call has ended may still be running). */
-  if (!sl->shutting_down || sl->drained || sl->n_conns > 0 ||
-      sl->n_handlers > 0)
-    return;
-  sl->drained = 1;
-  uv_timer_stop(&sl->drain_timer);
-  uv_timer_stop(&sl->goaway_timer);
-  crpc__server_loop_drained(sl->srv);
-}
-
-static void on_goaway_timer(uv_timer_t *t) {
-  crpc__sloop *sl = t->data;
-  for (crpc__conn *c = sl->conns; c; c = c->next)
-    crpc__conn_final_goaway(c);
-}
-
-static void on_drain_timer(uv_timer_t *t) {
-  crpc__sloop *sl = t->data;
-  size_t aborted = 0;
-  for (crpc__conn *c = sl->conns; c; c = c->next) {
-    for (crpc__call *call = c->calls, *n; call; call = n) {
-      n = call->next_in_conn;
-      crpc__call_abort(call, CRPC_STATUS_UNAVAILABLE,
-                       "server shutting down: drain time is over");
-      aborted++;
-    }
-    crpc__conn_final_goaway(c);
-    crpc__h2conn_fail(&c->h2, "the drain time is over");
-  }
-  if (aborted)
-    crpc__log(&sl->srv->opts.logger, CRPC_LOG_WARN,
-              "drain time over: %zu call%s cancelled", aborted,
-              aborted == 1 ? "" : "s");
-}
-
-static void shutdown_task(crpc__task *task) {
-  crpc__sloop *sl =
-      (crpc__sloop *)((char *)task - offsetof(crpc__sloop, shutdown_task));
-  crpc_server *srv = sl->srv;
-  sl->shutting_down = 1;
-  if (sl->index == 0) {
-    for (crpc__acceptor *l = srv->listeners; l; l = l->next)
-      crpc__acceptor_close(l);
-  }
-  for (crpc__conn *c = sl->conns; c; c = c->next)
-    crpc__conn_shutdown_notice(c);
-  /* A client that sent a stream just before the notice gets it served:
-   * the final GOAWAY, with the last stream id, goes out a little later. */
-  uv_timer_start(&sl->goaway_timer, on_goaway_timer, 100, 0);
-  uv_timer_start(&sl->drain_timer, on_drain_timer, srv->opts.drain_ms, 0);
-  crpc__sloop_check_drained(sl);
 }
 
 void crpc__server_loop_drained(crpc_server *srv) {
@@ -498,8 +375,7 @@ crpc_future *crpc_server_shutdown(crpc_server *srv) {
   crpc__modules_notify(srv, CRPC_MODULE_DRAINING);
   for (unsigned i = 0; i < srv->n_loops; i++) {
     crpc__sloop *sl = &srv->loops[i];
-    sl->shutdown_task.fn = shutdown_task;
-    crpc__loop_post_task(sl->loop, &sl->shutdown_task);
+    crpc__sloop_post_shutdown(sl);
   }
   return f;
 }

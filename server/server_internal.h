@@ -3,9 +3,9 @@
  * each other.
  *
  *   crpc_server ──< crpc__sloop (one per I/O loop thread)
- *                        └──< crpc__conn (a TCP/unix connection, its
+ *                        └──< crpc__server_conn (a TCP/unix connection, its
  *                                 │        nghttp2 session, maybe TLS)
- *                                 └──< crpc__call (one HTTP/2 stream)
+ *                                 └──< crpc__server_call (one HTTP/2 stream)
  *
  * A connection and its calls belong to one loop thread for their whole
  * life: only that thread touches nghttp2 and the connection. A call's
@@ -32,14 +32,9 @@
 #include "loop_internal.h"
 #include "pool_internal.h"
 
-/* A handler's writes wait while more than HIGH bytes of its responses are
- * queued, until they drain to LOW. */
-#define CRPC__OUT_HIGH_WATER (256u * 1024)
-#define CRPC__OUT_LOW_WATER (64u * 1024)
-
 typedef struct crpc__sloop crpc__sloop;
-typedef struct crpc__conn crpc__conn;
-typedef struct crpc__call crpc__call;
+typedef struct crpc__server_conn crpc__server_conn;
+typedef struct crpc__server_call crpc__server_call;
 typedef struct crpc__acceptor crpc__acceptor;
 typedef struct crpc__health crpc__health;
 typedef struct crpc__tls_ctx crpc__tls_ctx;
@@ -83,9 +78,9 @@ struct crpc__sloop {
   int own_loop;      /* |loop| is the server's (a thread of its own) */
   int handles_ready; /* the handles below are initialized */
   unsigned index;
-  uv_prepare_t flush; /* writes are batched until the loop would block */
-  crpc__h2group h2;   /* its connections' flush and read buffer */
-  crpc__conn *conns;  /* every open connection */
+  uv_prepare_t flush;       /* writes are batched until the loop would block */
+  crpc__h2group h2;         /* its connections' flush and read buffer */
+  crpc__server_conn *conns; /* every open connection */
   size_t n_conns;
   size_t n_handlers; /* handlers of its calls still running */
   crpc__task shutdown_task;
@@ -97,7 +92,7 @@ struct crpc__sloop {
   crpc__arena scratch; /* response header text until submitted */
   crpc__h2mem h2mem;   /* what its connections' sessions allocate */
   /* Finished calls kept for reuse (call.c), linked by next_in_conn. */
-  crpc__call *free_calls;
+  crpc__server_call *free_calls;
   size_t n_free_calls;
   size_t calls_live, calls_peak; /* peak: since the last trim */
 };
@@ -129,15 +124,15 @@ struct crpc_server {
 /* Response headers and trailers, status and body, as the handler sets
  * them; read by the loop once the handler has finished or written. */
 struct crpc_ctx {
-  crpc__call *call;
+  crpc__server_call *call;
 };
 
 typedef enum {
-  CRPC__CALL_HEADERS = 0, /* receiving request headers */
-  CRPC__CALL_WAITING,     /* headers done, waiting for the unary request */
-  CRPC__CALL_RUNNING,     /* the handler runs */
-  CRPC__CALL_DONE         /* the handler returned (or never will run) */
-} crpc__call_state;
+  CRPC__SERVER_CALL_HEADERS = 0, /* receiving request headers */
+  CRPC__SERVER_CALL_WAITING, /* headers done, waiting for the unary request */
+  CRPC__SERVER_CALL_RUNNING, /* the handler runs */
+  CRPC__SERVER_CALL_DONE     /* the handler returned (or never will run) */
+} crpc__server_call_state;
 
 /* A received, not yet read request message (streaming calls). */
 typedef struct crpc__inmsg {
@@ -147,13 +142,13 @@ typedef struct crpc__inmsg {
   uint8_t data[];
 } crpc__inmsg;
 
-struct crpc__call {
+struct crpc__server_call {
   crpc_ctx ctx; /* handed to the handler */
   atomic_int refs;
-  crpc__conn *conn; /* holds a reference on the connection */
+  crpc__server_conn *conn; /* holds a reference on the connection */
   crpc__sloop *sl;
   int32_t stream_id;
-  crpc__call_state state;
+  crpc__server_call_state state;
 
   /* Request headers (loop thread). */
   const crpc__route *route;
@@ -190,8 +185,8 @@ struct crpc__call {
   char *status_message;
   uint8_t *status_details;
   size_t status_details_len;
-  crpc__buf out; /* framed response messages */
-  int finished;  /* the final status is set */
+  crpc__buf out;  /* framed response messages */
+  int status_set; /* the final status is set */
   crpc_status final_status;
   char *final_message;     /* overrides |status_message| when set */
   atomic_int cancelled;    /* 0, or CANCELLED / DEADLINE_EXCEEDED */
@@ -208,27 +203,27 @@ struct crpc__call {
   uv_timer_t deadline_timer;
   int timer_active;
 
-  /* Stall detection (crpc__call_stalled): when the stream last moved
+  /* Stall detection (crpc__server_call_stalled): when the stream last moved
    * (loop thread) and when the handler began to wait (under |mu|), in
    * crpc_now_ns() time. */
   int64_t progress_ns;
   int64_t wait_since_ns;
 
-  crpc__call *next_in_conn, *prev_in_conn;
-  crpc__call *next_held; /* waiting for its connection's worker share */
+  crpc__server_call *next_in_conn, *prev_in_conn;
+  crpc__server_call *next_held; /* waiting for its connection's worker share */
 };
 
 /* An accepted connection: the HTTP/2 core and the server's part. */
-struct crpc__conn {
+struct crpc__server_conn {
   crpc__h2conn h2; /* its data is this connection; h2.name is the peer */
   crpc__sloop *sl;
-  crpc__conn *next, *prev; /* in the loop's list */
-  crpc__call *calls;
+  crpc__server_conn *next, *prev; /* in the loop's list */
+  crpc__server_call *calls;
   size_t n_calls;
   /* Its calls on the worker pool, and those waiting for their share
    * (max_worker_calls_per_connection), linked by |next_held|. */
   unsigned worker_calls;
-  crpc__call *held_head, *held_tail;
+  crpc__server_call *held_head, *held_tail;
   int goaway_sent;
   int final_goaway;
   uint64_t accepted_ms; /* uv_now() when accepted */
@@ -236,67 +231,110 @@ struct crpc__conn {
 
 /* Connections (conn.c). */
 /* Adopts the accepted socket |fd| (TCP or unix) on |sl|'s loop thread. */
-void crpc__conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
-                       crpc__tls_ctx *tls);
+void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
+                              crpc__tls_ctx *tls);
 /* Queues |c| for the end-of-iteration flush. Loop thread. */
-void crpc__conn_mark_dirty(crpc__conn *c);
-/* Closes connections that have not finished their TLS and HTTP/2
- * handshakes within the handshake timeout. Loop thread. */
-void crpc__sloop_sweep(crpc__sloop *sl);
+void crpc__server_conn_mark_dirty(crpc__server_conn *c);
 /* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */
-void crpc__conn_shutdown_notice(crpc__conn *c);
-void crpc__conn_final_goaway(crpc__conn *c);
-void crpc__conn_unref(crpc__conn *c);
+void crpc__server_conn_shutdown_notice(crpc__server_conn *c);
+void crpc__server_conn_final_goaway(crpc__server_conn *c);
+void crpc__server_conn_unref(crpc__server_conn *c);
 
 /* Calls (call.c). */
 /* The nghttp2 callbacks' entry points for a stream's call. Loop thread. */
-crpc__call *crpc__call_new(crpc__conn *c, int32_t stream_id);
-int crpc__call_on_header(crpc__call *call, const uint8_t *name, size_t nlen,
-                         const uint8_t *value, size_t vlen);
-void crpc__call_on_headers_done(crpc__call *call);
-void crpc__call_on_data(crpc__call *call, const uint8_t *p, size_t n);
-void crpc__call_on_remote_close(crpc__call *call);
-void crpc__call_on_stream_close(crpc__call *call, uint32_t error_code);
-void crpc__call_on_frame_sent(crpc__call *call, int end_stream);
+crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
+                                         int32_t stream_id);
+int crpc__server_call_on_header(crpc__server_call *call, const uint8_t *name,
+                                size_t nlen, const uint8_t *value, size_t vlen);
+void crpc__server_call_on_headers_done(crpc__server_call *call);
+void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
+                               size_t n);
+void crpc__server_call_on_remote_close(crpc__server_call *call);
+void crpc__server_call_on_stream_close(crpc__server_call *call,
+                                       uint32_t error_code);
+void crpc__server_call_on_frame_sent(crpc__server_call *call, int end_stream);
 /* The response body for the connection core (crpc__h2conn_role's
  * read_body and send_data): the call's queued output, then the trailers.
  * Loop thread. */
-ssize_t crpc__call_read_body(void *call, uint8_t *buf, size_t len,
-                             uint32_t *flags, int no_copy);
-int crpc__call_send_data(void *call, crpc__buf *out, const nghttp2_frame *frame,
-                         const uint8_t *framehd, size_t length);
+ssize_t crpc__server_call_read_body(void *call, uint8_t *buf, size_t len,
+                                    uint32_t *flags, int no_copy);
+int crpc__server_call_send_data(void *call, crpc__buf *out,
+                                const nghttp2_frame *frame,
+                                const uint8_t *framehd, size_t length);
 /* Moves the response along after the handler wrote or finished, or gives
  * the flow-control window back after it read: directly on the loop
  * thread, else as the call's posted |kick| task. Thread: any. */
-void crpc__call_kick(crpc__call *call);
+void crpc__server_call_kick(crpc__server_call *call);
 /* Ends the call with |code| and |msg|: the final status unless one is
  * set, the handler cancelled, the status sent. Thread: any (the handler's,
  * for a request message it cannot decode). */
-void crpc__call_end(crpc__call *call, crpc_status code, const char *msg);
+void crpc__server_call_end(crpc__server_call *call, crpc_status code,
+                           const char *msg);
 /* The encoding of the next response message: the call's, unless the
  * handler asked for plain messages (ctx.c). Thread: the handler's. */
-crpc__encoding crpc__call_message_encoding(const crpc__call *call);
+crpc__encoding
+crpc__server_call_message_encoding(const crpc__server_call *call);
 /* The status, and in |*text| the client's message, for a response message
  * |msg| that crpc__frame_encode_compressed() refused with |rc|; a message
  * protobuf-c cannot pack is logged at warning level with the method and
  * the field at fault. Thread: the handler's. */
-crpc_status crpc__call_encode_status(crpc__call *call,
-                                     const ProtobufCMessage *msg, int rc,
-                                     const char **text);
+crpc_status crpc__server_call_encode_status(crpc__server_call *call,
+                                            const ProtobufCMessage *msg, int rc,
+                                            const char **text);
 /* The status and message for crpc__frame_unpack()'s error |rc|. */
-crpc_status crpc__call_unpack_status(int rc, const char **msg);
+crpc_status crpc__server_call_unpack_status(int rc, const char **msg);
 /* Cancels a call still running at the end of the drain time. */
-void crpc__call_abort(crpc__call *call, crpc_status code, const char *msg);
+void crpc__server_call_abort(crpc__server_call *call, crpc_status code,
+                             const char *msg);
 /* Cancels |call| (CANCELLED to the handler, RST_STREAM(CANCEL) to the
  * peer) when its handler waits to read or write and the stream has not
  * moved for |limit_ns|. Returns whether it did. Loop thread. */
-int crpc__call_cancel_if_stalled(crpc__call *call, int64_t now_ns,
-                                 int64_t limit_ns);
-void crpc__call_unref(crpc__call *call);
+int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
+                                        int64_t limit_ns);
+void crpc__server_call_ref(crpc__server_call *call);
+void crpc__server_call_unref(crpc__server_call *call);
+/* Sets the final status unless one is set (|msg| copied; NULL keeps the
+ * handler's message). Returns 1 when it set it. _locked: with |mu| held.
+ * Thread: any. */
+int crpc__server_call_set_status(crpc__server_call *call, crpc_status code,
+                                 const char *msg);
+int crpc__server_call_set_status_locked(crpc__server_call *call,
+                                        crpc_status code, const char *msg);
+
+/* Dispatch (dispatch.c). */
+/* Runs the handler of a call whose request headers (and, for a single
+ * request, its message) have arrived, where its method is placed. Loop
+ * thread. */
+void crpc__server_call_dispatch(crpc__server_call *call);
+
+/* The call pool (call_pool.c). */
+/* A zeroed call, from |sl|'s pool when it has one (|*reused| is then 1:
+ * its arena, output buffer and metadata arrays are kept, empty). NULL
+ * when memory ran out. Loop thread. */
+crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused);
 /* Frees the pooled calls beyond what the peak since the last trim left
  * unused, or all of them with |all|. Loop thread, or any once the loop has
  * stopped. */
-void crpc__call_pool_trim(crpc__sloop *sl, int all);
+void crpc__server_call_pool_trim(crpc__sloop *sl, int all);
+
+/* Server loops (sloop.c). */
+/* Makes |sl| the |index|th loop of |srv|: the server's own loop or the
+ * application's (opts.loop), and its memory; no handle yet. Returns 0 or
+ * an error, and then |sl| holds nothing. Thread: any (before start). */
+int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index);
+/* Frees what crpc__sloop_init() made; its handles are closed. */
+void crpc__sloop_cleanup(crpc__sloop *sl);
+/* Opens its handles (nothing can fail), and closes them with |cb|:
+ * returns how many will call |cb| (0 when none were open). */
+void crpc__sloop_open_handles(crpc__sloop *sl);
+unsigned crpc__sloop_close_handles(crpc__sloop *sl, uv_close_cb cb);
+/* Starts the flush and the sweep. Thread: any, before the loop runs. */
+void crpc__sloop_start(crpc__sloop *sl);
+/* Starts the loop's part of the shutdown on its thread. Thread: any. */
+void crpc__sloop_post_shutdown(crpc__sloop *sl);
+/* Closes connections that have not finished their TLS and HTTP/2
+ * handshakes within the handshake timeout. Loop thread. */
+void crpc__sloop_sweep(crpc__sloop *sl);
 
 /* Routing (server.c). NULL when |path| is no method's. */
 const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,

@@ -19,7 +19,7 @@ static void wait_and_drop(crpc_future *f) {
 
 crpc_status crpc_server_stream_read(crpc_server_stream *s,
                                     ProtobufCMessage **msg) {
-  crpc__call *call = (crpc__call *)s;
+  crpc__server_call *call = (crpc__server_call *)s;
   *msg = NULL;
   if (call->last_read) {
     protobuf_c_message_free_unpacked(call->last_read, NULL);
@@ -55,7 +55,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
       continue;
     }
     /* Room in the queue may reopen the window. */
-    crpc__call_kick(call);
+    crpc__server_call_kick(call);
     crpc__frame_msg fm = {
         .compressed = m->compressed, .data = m->data, .len = m->len};
     ProtobufCMessage *out = NULL;
@@ -67,8 +67,8 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     if (rc != 0) {
       /* The call cannot go on: it ends with that status. */
       const char *text;
-      crpc_status st = crpc__call_unpack_status(rc, &text);
-      crpc__call_end(call, st, text);
+      crpc_status st = crpc__server_call_unpack_status(rc, &text);
+      crpc__server_call_end(call, st, text);
       return st;
     }
     call->last_read = out;
@@ -80,20 +80,20 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
 
 crpc_status crpc_server_stream_write(crpc_server_stream *s,
                                      const ProtobufCMessage *msg) {
-  crpc__call *call = (crpc__call *)s;
+  crpc__server_call *call = (crpc__server_call *)s;
   int cancelled = atomic_load(&call->cancelled);
   if (cancelled)
     return (crpc_status)cancelled;
   /* Serialize outside the lock, so the loop keeps sending meanwhile. */
   crpc__buf b;
   crpc__buf_init(&b, SIZE_MAX);
-  int rc =
-      crpc__frame_encode_compressed(&b, msg, crpc__call_message_encoding(call),
-                                    call->sl->srv->opts.max_send_bytes);
+  int rc = crpc__frame_encode_compressed(
+      &b, msg, crpc__server_call_message_encoding(call),
+      call->sl->srv->opts.max_send_bytes);
   if (rc != 0) {
     const char *text;
     crpc__buf_cleanup(&b);
-    return crpc__call_encode_status(call, msg, rc, &text);
+    return crpc__server_call_encode_status(call, msg, rc, &text);
   }
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
@@ -109,7 +109,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   crpc__buf_cleanup(&b);
   if (rc != 0)
     return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  crpc__call_kick(call);
+  crpc__server_call_kick(call);
   /* Backpressure: wait while the client is not taking what was sent. */
   for (;;) {
     uv_mutex_lock(&call->mu);

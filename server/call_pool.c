@@ -1,0 +1,140 @@
+/*
+ * server/call_pool.c: the calls a loop keeps for reuse, and a call's
+ * references: its last unref releases what it holds and, while the pool
+ * has room, keeps the memory every call needs for the next one. Loop
+ * thread.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_internal.h"
+
+/* Finished calls a loop keeps for reuse. A reused call keeps the memory
+ * that every call needs (the call itself, its arena's first block, a
+ * small output buffer, its metadata arrays), so a unary call does not
+ * allocate those again. The sweep gives back what the last period's peak
+ * did not use (crpc__server_call_pool_trim). */
+#define CALL_POOL_MAX 4096
+/* Output buffers up to this size stay with a pooled call. */
+#define CALL_POOL_KEEP_OUT (16 * 1024)
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POOL_POISON(p, n) ((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* Frees everything of |call| but the call itself and, when |keep| asks and
+ * its output buffer is small, what a pooled call keeps. Returns whether it
+ * kept that. */
+static int call_release(crpc__server_call *call, int keep) {
+  crpc_metadata_clear(&call->req.md);
+  crpc_metadata_clear(&call->resp_headers);
+  crpc_metadata_clear(&call->resp_trailers);
+  crpc__frame_decoder_cleanup(&call->dec);
+  if (call->last_read)
+    protobuf_c_message_free_unpacked(call->last_read, NULL);
+  crpc__buf_cleanup(&call->scratch);
+  if (keep && call->out.cap <= CALL_POOL_KEEP_OUT) {
+    crpc__buf_reset(&call->out);
+    crpc__arena_reset(&call->arena);
+  } else {
+    keep = 0;
+  }
+  if (!keep) {
+    crpc_metadata_cleanup(&call->req.md);
+    crpc_metadata_cleanup(&call->resp_headers);
+    crpc_metadata_cleanup(&call->resp_trailers);
+    crpc__buf_cleanup(&call->out);
+    crpc__arena_cleanup(&call->arena);
+  }
+  for (crpc__inmsg *m = call->in_head, *n; m; m = n) {
+    n = m->next;
+    free(m);
+  }
+  free(call->req.path);
+  call->req.path = NULL;
+  free(call->status_message);
+  free(call->status_details);
+  free(call->final_message);
+  if (call->cancel_f)
+    crpc_future_unref(call->cancel_f);
+  if (call->read_wait)
+    crpc_future_unref(call->read_wait);
+  if (call->write_wait)
+    crpc_future_unref(call->write_wait);
+  uv_mutex_destroy(&call->mu);
+  return keep;
+}
+
+/* Reference counting. Every unref runs on the loop thread. */
+
+static void call_free(crpc__server_call *call) {
+  crpc__sloop *sl = call->sl;
+  crpc__server_conn *c = call->conn;
+  int keep = call_release(call, sl->n_free_calls < CALL_POOL_MAX &&
+                                    !sl->shutting_down);
+  sl->calls_live--;
+  if (keep) {
+    call->next_in_conn = sl->free_calls;
+    sl->free_calls = call;
+    sl->n_free_calls++;
+    POOL_POISON(call, sizeof(*call));
+  } else {
+    free(call);
+  }
+  crpc__server_conn_unref(c);
+}
+
+void crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
+  size_t want = all ? 0 : sl->calls_peak - sl->calls_live;
+  while (sl->n_free_calls > want) {
+    crpc__server_call *call = sl->free_calls;
+    POOL_UNPOISON(call, sizeof(*call));
+    sl->free_calls = call->next_in_conn;
+    sl->n_free_calls--;
+    crpc_metadata_cleanup(&call->req.md);
+    crpc_metadata_cleanup(&call->resp_headers);
+    crpc_metadata_cleanup(&call->resp_trailers);
+    crpc__buf_cleanup(&call->out);
+    crpc__arena_cleanup(&call->arena);
+    free(call);
+  }
+  sl->calls_peak = sl->calls_live;
+}
+
+void crpc__server_call_unref(crpc__server_call *call) {
+  if (atomic_fetch_sub(&call->refs, 1) == 1)
+    call_free(call);
+}
+
+void crpc__server_call_ref(crpc__server_call *call) {
+  atomic_fetch_add(&call->refs, 1);
+}
+
+/* A zeroed call, from the loop's pool when it has one (|*reused| is then
+ * 1): with the memory the pool kept, its arena, output buffer and
+ * metadata initialised and empty. */
+crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused) {
+  crpc__server_call *call = sl->free_calls;
+  *reused = call != NULL;
+  if (call == NULL)
+    return calloc(1, sizeof(*call));
+  POOL_UNPOISON(call, sizeof(*call));
+  sl->free_calls = call->next_in_conn;
+  sl->n_free_calls--;
+  crpc__arena arena = call->arena;
+  crpc__buf out = call->out;
+  crpc_metadata md[3] = {call->req.md, call->resp_headers, call->resp_trailers};
+  memset(call, 0, sizeof(*call));
+  call->arena = arena;
+  call->out = out;
+  crpc__grpc_request_init(&call->req);
+  call->req.md = md[0];
+  call->resp_headers = md[1];
+  call->resp_trailers = md[2];
+  return call;
+}

@@ -1,0 +1,255 @@
+/*
+ * server/dispatch.c: running a call's handler where its method is placed:
+ * a coroutine on the loop, or a job on the worker pool within the
+ * connection's share of the workers (calls beyond it wait, in order). The
+ * handler runs inside a call scope, so that the calls it makes inherit
+ * its deadline and cancellation; its status and single reply are encoded
+ * on its own thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call_scope.h"
+#include "coro_internal.h"
+#include "crpc/coro.h"
+#include "crpc/error.h"
+#include "log_internal.h"
+#include "method_internal.h"
+#include "msgcheck.h"
+#include "server_internal.h"
+
+crpc_status crpc__server_call_encode_status(crpc__server_call *call,
+                                            const ProtobufCMessage *msg, int rc,
+                                            const char **text) {
+  char why[256];
+  switch (rc) {
+  case CRPC_ETOOBIG:
+    *text = "response message larger than the limit";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_EPACK:
+    crpc__msgcheck(msg, why, sizeof(why));
+    crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
+              "%s: the handler's response message cannot be encoded: %s; the "
+              "client gets INTERNAL",
+              call->req.path, why);
+    *text = "the server could not encode its response message";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_ENOMEM:
+    *text = "out of memory";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  default:
+    *text = "cannot encode the response";
+    return CRPC_STATUS_INTERNAL;
+  }
+}
+
+/* A handler returned |st|, which is no gRPC status (-1, a CRPC_E* code):
+ * says so at warning level, naming the method, and writes the client's
+ * message into |text|. The call ends UNKNOWN, as gRPC ends a call whose
+ * handler failed in a way it cannot name. */
+static const char *not_a_status(crpc__server_call *call, int st, char *text,
+                                size_t len) {
+  const char *name = crpc_err_name(st);
+  int ours = strncmp(name, "CRPC_", 5) == 0;
+  snprintf(text, len,
+           "the handler returned %d%s%s%s, which is not a gRPC "
+           "status code",
+           st, ours ? " (" : "", ours ? name : "", ours ? ")" : "");
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_WARN,
+            "%s: %s; the client gets UNKNOWN", call->req.path, text);
+  return text;
+}
+
+/* Runs on the handler's thread: the handler, then the reply's encoding. */
+static void run_handler(crpc__server_call *call) {
+  const crpc__route *r = call->route;
+  const crpc_method *m = r->method;
+  crpc_server_stream *stream =
+      m->kind == CRPC_METHOD_UNARY ? NULL : (crpc_server_stream *)call;
+  crpc_status st = CRPC_STATUS_CANCELLED;
+  char text[160];
+  const char *msg = NULL;
+  if (!atomic_load(&call->cancelled)) {
+    /* Calls the handler makes inherit its deadline and cancellation. */
+    crpc__call_scope scope = {call->deadline, call->cancel_f};
+    const crpc__call_scope *outer = crpc__call_scope_enter(&scope);
+    st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
+                   stream);
+    crpc__call_scope_enter(outer);
+  }
+  if ((int)st < 0 || (int)st > 16) {
+    msg = not_a_status(call, (int)st, text, sizeof(text));
+    st = CRPC_STATUS_UNKNOWN;
+  }
+  if (call->last_read) {
+    protobuf_c_message_free_unpacked(call->last_read, NULL);
+    call->last_read = NULL;
+  }
+  int encoded = 0, rc = 0;
+  crpc__buf b;
+  crpc__buf_init(&b, SIZE_MAX);
+  if (st == CRPC_STATUS_OK && crpc__method_single_reply(m) &&
+      !atomic_load(&call->cancelled)) {
+    /* Encoded outside the lock, into the call's own (empty) output buffer
+     * taken aside meanwhile: the loop sees no output until it is whole. */
+    uv_mutex_lock(&call->mu);
+    b = call->out;
+    crpc__buf_init(&call->out, SIZE_MAX);
+    uv_mutex_unlock(&call->mu);
+    rc = crpc__frame_encode_compressed(&b, call->reply,
+                                       crpc__server_call_message_encoding(call),
+                                       call->sl->srv->opts.max_send_bytes);
+    if (rc != 0) {
+      crpc__buf_reset(&b);
+      st = crpc__server_call_encode_status(call, call->reply, rc, &msg);
+    }
+    encoded = 1;
+  }
+  uv_mutex_lock(&call->mu);
+  if (encoded) {
+    if (rc == 0)
+      call->headers_frozen = 1;
+    call->out = b;
+  }
+  crpc__server_call_set_status_locked(call, st, msg);
+  uv_mutex_unlock(&call->mu);
+}
+
+/* The handler has returned. Loop thread. */
+static void handler_returned(crpc__server_call *call) {
+  crpc__sloop *sl = call->sl;
+  call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_call_kick(call);
+  crpc__server_call_unref(call);
+  sl->n_handlers--;
+  crpc__sloop_check_drained(sl);
+}
+
+static crpc_status coro_main(void *arg) {
+  crpc__server_call *call = arg;
+  crpc__coro_set_label(call->route->path); /* for the watchdog */
+  run_handler(call);
+  handler_returned(call);
+  return CRPC_STATUS_OK;
+}
+
+static void job_work(crpc__job *job) {
+  run_handler(
+      (crpc__server_call *)((char *)job - offsetof(crpc__server_call, job)));
+}
+
+static int submit_job(crpc__server_call *call);
+
+/* Fails a call whose handler could not be started (|rc|). Loop thread. */
+static void start_failed(crpc__server_call *call, int rc) {
+  atomic_fetch_sub(&call->refs, 1);
+  call->sl->n_handlers--;
+  call->state = CRPC__SERVER_CALL_DONE;
+  if (rc == CRPC_EQUEUEFULL)
+    crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                            "server busy: the worker queue is full");
+  else
+    crpc__server_call_abort(call, CRPC_STATUS_UNAVAILABLE, crpc_strerror(rc));
+}
+
+/* A worker call of |c| ended: the next one held back for the connection's
+ * share goes to the pool. Loop thread. */
+static void release_held(crpc__server_conn *c) {
+  c->worker_calls--;
+  while (c->held_head &&
+         c->worker_calls < c->sl->srv->opts.max_worker_calls_per_connection) {
+    crpc__server_call *call = c->held_head;
+    c->held_head = call->next_held;
+    if (!c->held_head)
+      c->held_tail = NULL;
+    call->next_held = NULL;
+    int rc = submit_job(call);
+    if (rc != 0)
+      start_failed(call, rc);
+  }
+}
+
+static void job_done(crpc__job *job, int status) {
+  crpc__server_call *call =
+      (crpc__server_call *)((char *)job - offsetof(crpc__server_call, job));
+  if (status != 0)
+    crpc__server_call_set_status(call, CRPC_STATUS_UNAVAILABLE,
+                                 "server shutting down");
+  release_held(call->conn);
+  handler_returned(call);
+}
+
+/* Queues the handler on the worker pool, counted in its connection's
+ * share. Loop thread. */
+static int submit_job(crpc__server_call *call) {
+  call->job.work = job_work;
+  call->job.done = job_done;
+  int rc = crpc__pool_submit(call->sl->srv->pool, call->sl->loop, &call->job);
+  if (rc == 0)
+    call->conn->worker_calls++;
+  return rc;
+}
+
+crpc_status crpc__server_call_unpack_status(int rc, const char **msg) {
+  switch (rc) {
+  case CRPC_ETOOBIG:
+    *msg = "request message larger than the limit once decompressed";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  case CRPC_EPROTO:
+    *msg = "compressed message without grpc-encoding";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_EDECOMPRESS:
+    *msg = "cannot decompress the request message";
+    return CRPC_STATUS_INTERNAL;
+  case CRPC_ENOMEM:
+    *msg = "out of memory";
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  default:
+    *msg = "cannot parse the request message";
+    return CRPC_STATUS_INTERNAL;
+  }
+}
+
+void crpc__server_call_dispatch(crpc__server_call *call) {
+  crpc_server *srv = call->sl->srv;
+  const crpc_method *m = call->route->method;
+  call->state = CRPC__SERVER_CALL_RUNNING;
+  if (crpc__method_single_reply(m)) {
+    call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
+    if (!call->reply) {
+      crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                              "out of memory");
+      call->state = CRPC__SERVER_CALL_DONE;
+      return;
+    }
+    protobuf_c_message_init(m->output, call->reply);
+  }
+  if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
+    crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                            "out of memory");
+    call->state = CRPC__SERVER_CALL_DONE;
+    return;
+  }
+  crpc__server_call_ref(call); /* the handler's */
+  call->sl->n_handlers++;
+  crpc__server_conn *c = call->conn;
+  int rc;
+  if (call->route->placement == CRPC_PLACEMENT_LOOP) {
+    rc = crpc_coro_spawn(call->sl->loop, coro_main, call, NULL);
+  } else if (c->worker_calls >= srv->opts.max_worker_calls_per_connection) {
+    /* The connection holds its share of the workers: this call waits for
+     * one of them to end (release_held). */
+    atomic_fetch_add(&srv->held_calls, 1);
+    if (c->held_tail)
+      c->held_tail->next_held = call;
+    else
+      c->held_head = call;
+    c->held_tail = call;
+    return;
+  } else {
+    rc = submit_job(call);
+  }
+  if (rc != 0)
+    start_failed(call, rc);
+}

@@ -1,0 +1,180 @@
+/*
+ * server/sloop.c: one loop thread of the server (crpc__sloop): its handles
+ * (the end-of-iteration flush of its connections, the sweep, the shutdown
+ * timers), the memory its connections share (read buffer, nghttp2 cache,
+ * header scratch, pooled calls), and its part of a shutdown: GOAWAY, the
+ * final GOAWAY, the drain, and reporting itself drained. Each function
+ * runs on the loop's thread unless it says otherwise.
+ */
+#include <stdlib.h>
+
+#include "crpc/error.h"
+#include "log_internal.h"
+#include "server_internal.h"
+
+int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
+  const crpc_server_opts *o = &srv->opts;
+  sl->h2.rbuf = malloc(CRPC__H2IO_READ_BUF);
+  if (!sl->h2.rbuf)
+    return CRPC_ENOMEM;
+  if (o->loop) {
+    sl->loop = o->loop;
+  } else {
+    crpc_loop_opts lo;
+    crpc_loop_opts_init(&lo);
+    lo.pool = srv->pool;
+    lo.logger = o->logger;
+    int rc = crpc_loop_new(NULL, &lo, &sl->loop);
+    if (rc != 0) {
+      sl->loop = NULL;
+      free(sl->h2.rbuf);
+      sl->h2.rbuf = NULL;
+      return rc;
+    }
+    sl->own_loop = 1;
+  }
+  sl->srv = srv;
+  crpc__arena_init(&sl->scratch, NULL, 0, 0);
+  crpc__h2mem_init(&sl->h2mem);
+  sl->index = index;
+  return 0;
+}
+
+void crpc__sloop_cleanup(crpc__sloop *sl) {
+  if (sl->own_loop)
+    crpc_loop_free(sl->loop);
+  crpc__server_call_pool_trim(sl, 1);
+  crpc__h2mem_cleanup(&sl->h2mem);
+  crpc__arena_cleanup(&sl->scratch);
+  free(sl->h2.rbuf);
+}
+
+void crpc__sloop_open_handles(crpc__sloop *sl) {
+  uv_loop_t *uv = crpc_loop_uv(sl->loop);
+  uv_prepare_init(uv, &sl->flush);
+  sl->flush.data = sl;
+  uv_timer_init(uv, &sl->drain_timer);
+  sl->drain_timer.data = sl;
+  uv_timer_init(uv, &sl->goaway_timer);
+  sl->goaway_timer.data = sl;
+  uv_timer_init(uv, &sl->sweep);
+  sl->sweep.data = sl;
+  uv_unref((uv_handle_t *)&sl->sweep);
+  sl->handles_ready = 1;
+}
+
+unsigned crpc__sloop_close_handles(crpc__sloop *sl, uv_close_cb cb) {
+  if (!sl->handles_ready)
+    return 0;
+  sl->handles_ready = 0;
+  uv_close((uv_handle_t *)&sl->flush, cb);
+  uv_close((uv_handle_t *)&sl->drain_timer, cb);
+  uv_close((uv_handle_t *)&sl->goaway_timer, cb);
+  uv_close((uv_handle_t *)&sl->sweep, cb);
+  return 4;
+}
+
+static void on_flush(uv_prepare_t *h) {
+  crpc__h2group_flush(&((crpc__sloop *)h->data)->h2);
+}
+
+static void on_sweep(uv_timer_t *t) {
+  crpc__sloop_sweep(t->data);
+}
+
+void crpc__sloop_start(crpc__sloop *sl) {
+  const crpc_server_opts *o = &sl->srv->opts;
+  uv_prepare_start(&sl->flush, on_flush);
+  /* Often enough for the handshake and stall limits (a quarter of the
+   * shorter one). */
+  uint32_t shortest = o->handshake_timeout_ms;
+  if (o->stall_timeout_ms < shortest)
+    shortest = o->stall_timeout_ms;
+  uint64_t every = shortest / 4 + 1;
+  uv_timer_start(&sl->sweep, on_sweep, every, every);
+}
+
+void crpc__sloop_sweep(crpc__sloop *sl) {
+  uint64_t now = uv_now(crpc_loop_uv(sl->loop));
+  crpc__server_call_pool_trim(sl, 0);
+  crpc__h2mem_trim(&sl->h2mem);
+  uint32_t limit = sl->srv->opts.handshake_timeout_ms;
+  int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
+  for (crpc__server_conn *c = sl->conns, *n; c; c = n) {
+    n = c->next;
+    if (!c->h2.established && now - c->accepted_ms >= limit) {
+      char why[80];
+      snprintf(why, sizeof(why), "no HTTP/2 preface within %u ms",
+               (unsigned)limit);
+      crpc__h2conn_close(&c->h2, why);
+      continue;
+    }
+    /* Cancelling ends no stream at once (its close comes later), so the
+     * list stays as it is while it is walked. */
+    for (crpc__server_call *call = c->calls; call; call = call->next_in_conn)
+      crpc__server_call_cancel_if_stalled(call, (int64_t)now * 1000000,
+                                          stall_ns);
+  }
+}
+
+/* Shutdown. */
+
+void crpc__sloop_check_drained(crpc__sloop *sl) {
+  /* Drained: every connection closed, and every handler returned (a
+   * handler whose call has ended may still be running). */
+  if (!sl->shutting_down || sl->drained || sl->n_conns > 0 ||
+      sl->n_handlers > 0)
+    return;
+  sl->drained = 1;
+  uv_timer_stop(&sl->drain_timer);
+  uv_timer_stop(&sl->goaway_timer);
+  crpc__server_loop_drained(sl->srv);
+}
+
+static void on_goaway_timer(uv_timer_t *t) {
+  crpc__sloop *sl = t->data;
+  for (crpc__server_conn *c = sl->conns; c; c = c->next)
+    crpc__server_conn_final_goaway(c);
+}
+
+static void on_drain_timer(uv_timer_t *t) {
+  crpc__sloop *sl = t->data;
+  size_t aborted = 0;
+  for (crpc__server_conn *c = sl->conns; c; c = c->next) {
+    for (crpc__server_call *call = c->calls, *n; call; call = n) {
+      n = call->next_in_conn;
+      crpc__server_call_abort(call, CRPC_STATUS_UNAVAILABLE,
+                              "server shutting down: drain time is over");
+      aborted++;
+    }
+    crpc__server_conn_final_goaway(c);
+    crpc__h2conn_fail(&c->h2, "the drain time is over");
+  }
+  if (aborted)
+    crpc__log(&sl->srv->opts.logger, CRPC_LOG_WARN,
+              "drain time over: %zu call%s cancelled", aborted,
+              aborted == 1 ? "" : "s");
+}
+
+static void shutdown_task(crpc__task *task) {
+  crpc__sloop *sl =
+      (crpc__sloop *)((char *)task - offsetof(crpc__sloop, shutdown_task));
+  crpc_server *srv = sl->srv;
+  sl->shutting_down = 1;
+  if (sl->index == 0) {
+    for (crpc__acceptor *l = srv->listeners; l; l = l->next)
+      crpc__acceptor_close(l);
+  }
+  for (crpc__server_conn *c = sl->conns; c; c = c->next)
+    crpc__server_conn_shutdown_notice(c);
+  /* A client that sent a stream just before the notice gets it served:
+   * the final GOAWAY, with the last stream id, goes out a little later. */
+  uv_timer_start(&sl->goaway_timer, on_goaway_timer, 100, 0);
+  uv_timer_start(&sl->drain_timer, on_drain_timer, srv->opts.drain_ms, 0);
+  crpc__sloop_check_drained(sl);
+}
+
+void crpc__sloop_post_shutdown(crpc__sloop *sl) {
+  sl->shutdown_task.fn = shutdown_task;
+  crpc__loop_post_task(sl->loop, &sl->shutdown_task);
+}
