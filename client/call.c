@@ -170,6 +170,7 @@ static void on_timer(uv_timer_t *t) {
 
 /* Arms the timer for |ms| from now (negative: the deadline). */
 void crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms) {
+  CRPC__ASSERT_LOOP_THREAD(call->ch->loop);
   int64_t left = -1;
   if (call->deadline != CRPC_DEADLINE_INFINITE) {
     int64_t ns = crpc_deadline_remaining_ns(call->deadline);
@@ -286,6 +287,7 @@ static void fill_outputs(crpc__client_call *call,
 
 void crpc__client_call_end(crpc__client_call *call, crpc_status code,
                            const char *message) {
+  CRPC__ASSERT_LOOP_THREAD(call->ch->loop);
   if (call->ended)
     return;
   call->ended = 1;

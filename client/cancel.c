@@ -13,6 +13,8 @@
 
 struct crpc_cancel {
   atomic_int refs;
+  /* Guards |triggered| and |calls|. Lock order: a leaf; the calls it
+   * takes are cancelled after it is released. */
   uv_mutex_t mu;
   int triggered;
   crpc__client_call *calls;

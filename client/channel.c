@@ -286,6 +286,7 @@ static void fail_waiting(crpc_channel *ch) {
 }
 
 void crpc__channel_dispatch(crpc_channel *ch, crpc__client_call *call) {
+  CRPC__ASSERT_LOOP_THREAD(ch->loop);
   if (ch->closing) {
     crpc__client_call_end(call, CRPC_STATUS_CANCELLED,
                           "the channel was closed");
@@ -325,6 +326,7 @@ static void retry_run(crpc__task *t) {
 }
 
 void crpc__channel_room(crpc_channel *ch) {
+  CRPC__ASSERT_LOOP_THREAD(ch->loop);
   if (!ch->pending.head || ch->retry_posted || ch->closing)
     return;
   ch->retry_posted = 1;
@@ -575,6 +577,7 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     }
     ch->owns_loop = 1;
   }
+  ch->h2.loop = ch->loop;
   ch->start_task.fn = channel_start;
   rc = crpc__loop_post_task(ch->loop, &ch->start_task);
   if (rc != 0) {
@@ -705,13 +708,17 @@ static void free_run(crpc__task *t) {
     channel_finish(ch);
 }
 
-/* Every handle has closed. Loop thread. */
+/* Every handle has closed. Loop thread. Once |closed| completes, a thread
+ * waiting in crpc_channel_free() may free |ch| at once: nothing of it is
+ * touched after. */
 static void closed_now(crpc_channel *ch) {
-  crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
   if (ch->free_when_closed) {
+    /* Freed on the loop's own thread: nobody waits on |closed|, and the
+     * free task runs on a later turn. */
     ch->free_task.fn = free_run;
     crpc__loop_post_task(ch->loop, &ch->free_task);
   }
+  crpc_future_complete(ch->closed, CRPC_STATUS_OK, NULL, NULL, NULL);
 }
 
 void crpc_channel_free(crpc_channel *ch) {

@@ -203,7 +203,10 @@ struct crpc__client_call {
   int local_error; /* ending locally: the code, else 0 */
   const char *local_message;
 
-  /* Shared under |mu|. */
+  /* Shared under |mu|. Lock order: |mu|, then the loop's task lock
+   * (crpc__client_call_kick_locked() posts under it); futures are
+   * completed after it is released. A crpc_cancel's lock is released
+   * before its calls' are taken. */
   uv_mutex_t mu;
   int done;
   crpc_status final_code;

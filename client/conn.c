@@ -320,6 +320,7 @@ int crpc__client_conn_start_more(crpc__sub *sub) {
 /* Requests. */
 
 int crpc__client_conn_submit(crpc__client_conn *c, crpc__client_call *call) {
+  CRPC__ASSERT_LOOP_THREAD(c->ch->loop);
   crpc_channel *ch = c->ch;
   crpc__nvlist l;
   crpc__nvlist_init(&l, &ch->scratch);

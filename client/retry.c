@@ -53,6 +53,7 @@ static int can_retry(crpc__client_call *call) {
 
 /* The attempt ended UNAVAILABLE: retry under the policy, or end. */
 void crpc__client_call_unavailable(crpc__client_call *call, const char *why) {
+  CRPC__ASSERT_LOOP_THREAD(call->ch->loop);
   unsigned max = call->max_attempts;
   if (max > MAX_ATTEMPTS_CAP)
     max = MAX_ATTEMPTS_CAP;

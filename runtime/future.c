@@ -29,6 +29,8 @@ typedef struct then_rec {
 struct crpc_future {
   atomic_long refs;
   atomic_int done;
+  /* Lock order: a leaf. Listeners and continuations run after it is
+   * released, so they may take any lock. */
   uv_mutex_t mu;
   uv_cond_t cv; /* created on the first blocking wait */
   int cv_ready;

@@ -7,6 +7,7 @@
 
 #include "crpc/error.h"
 #include "log_internal.h"
+#include "loop_internal.h"
 
 /* Streams a client assumes the server allows until its SETTINGS say. */
 #define INITIAL_PEER_MAX_STREAMS 100
@@ -35,6 +36,7 @@ void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
 }
 
 void crpc__h2conn_mark_dirty(crpc__h2conn *c) {
+  CRPC__ASSERT_LOOP_THREAD(c->group->loop);
   if (c->in_dirty || c->closed)
     return;
   c->in_dirty = 1;
@@ -275,6 +277,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 int crpc__h2conn_start(crpc__h2conn *c, uint32_t max_streams,
                        nghttp2_mem *mem) {
+  CRPC__ASSERT_LOOP_THREAD(c->group->loop);
   int rc = session_new(c, max_streams, mem);
   if (rc == 0)
     rc = uv_read_start(&c->h.stream, on_alloc, on_read);
@@ -343,6 +346,7 @@ static void flush_one(crpc__h2conn *c) {
 }
 
 void crpc__h2group_flush(crpc__h2group *g) {
+  CRPC__ASSERT_LOOP_THREAD(g->loop);
   while (g->dirty) {
     crpc__h2conn *c = g->dirty;
     g->dirty = c->next_dirty;
@@ -368,6 +372,7 @@ static void on_closed(uv_handle_t *h) {
 }
 
 void crpc__h2conn_close(crpc__h2conn *c, const char *why) {
+  CRPC__ASSERT_LOOP_THREAD(c->group->loop);
   if (c->closed)
     return;
   if (why && why != c->error)

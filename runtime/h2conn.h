@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "crpc/log.h"
+#include "crpc/loop.h"
 #include "h2io.h"
 #include "tls.h"
 
@@ -52,6 +53,7 @@ typedef struct crpc__h2conn crpc__h2conn;
 /* The connections of one loop that share a read buffer and a flush: a
  * server loop's, a channel's. Owned by the role's object. */
 typedef struct crpc__h2group {
+  crpc_loop *loop;     /* the one thread its connections run on */
   crpc__h2conn *dirty; /* marked for the next flush */
   uint8_t *rbuf;       /* CRPC__H2IO_READ_BUF bytes; borrowed */
 } crpc__h2group;

@@ -2,6 +2,7 @@
 #ifndef CRPC_LOOP_INTERNAL_H
 #define CRPC_LOOP_INTERNAL_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <uv.h>
 
@@ -34,7 +35,9 @@ struct crpc_loop {
   int owns_uv;
   crpc_loop_opts opts;
 
-  /* Posted from other threads; |mu| guards |remote| and |closing|. */
+  /* Posted from other threads; |mu| guards |remote| and |closing|. Lock
+   * order: a leaf (the wake-up is sent after it is released); callers
+   * may hold a call's |mu| (client kicks). */
   uv_mutex_t mu;
   crpc__task_list remote;
   int closing;
@@ -148,6 +151,18 @@ void crpc__loop_retire(crpc_loop *loop, void (*fn)(void *arg), void *arg);
  * anything secret. Thread: |loop|'s.
  */
 uint64_t crpc__loop_random(crpc_loop *loop);
+
+/*
+ * Checks, in debug builds, what a contract's "Thread: the loop's" says:
+ * the calling thread is running |loop| (crpc_loop_is_current()). For the
+ * entry points other parts call; code reached only from the loop's own
+ * callbacks needs none.
+ */
+#ifdef NDEBUG
+#define CRPC__ASSERT_LOOP_THREAD(loop) ((void)0)
+#else
+#define CRPC__ASSERT_LOOP_THREAD(loop) assert(crpc_loop_is_current(loop))
+#endif
 
 /* Makes |loop| the calling thread's loop, returning the previous one. */
 crpc_loop *crpc__loop_set_current(crpc_loop *loop);

@@ -49,6 +49,7 @@ typedef struct slot {
 } slot;
 
 struct crpc_pool {
+  /* Lock order: a leaf; jobs run and complete without it. */
   uv_mutex_t mu;
   uv_cond_t cv; /* idle threads wait here for a job they may run */
   crpc__job *head;

@@ -28,7 +28,7 @@ typedef struct watched {
 
 struct crpc__watchdog {
   uv_thread_t thread;
-  uv_mutex_t mu; /* guards |stopping| */
+  uv_mutex_t mu; /* guards |stopping|; a leaf */
   uv_cond_t cv;
   int stopping;
   int64_t stall_ns;

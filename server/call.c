@@ -142,6 +142,7 @@ static void fail_call(crpc__server_call *call, crpc_status code,
 
 void crpc__server_call_abort(crpc__server_call *call, crpc_status code,
                              const char *msg) {
+  CRPC__ASSERT_LOOP_THREAD(call->sl->loop);
   fail_call(call, code, msg);
 }
 

@@ -147,6 +147,7 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t cap) {
 
 void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
                               crpc__tls_ctx *tls) {
+  CRPC__ASSERT_LOOP_THREAD(sl->loop);
   const crpc_logger *lg = &sl->srv->opts.logger;
   crpc__server_conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
   if (!c) {

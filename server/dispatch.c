@@ -212,6 +212,7 @@ crpc_status crpc__server_call_unpack_status(int rc, const char **msg) {
 }
 
 void crpc__server_call_dispatch(crpc__server_call *call) {
+  CRPC__ASSERT_LOOP_THREAD(call->sl->loop);
   crpc_server *srv = call->sl->srv;
   const crpc_method *m = call->route->method;
   call->state = CRPC__SERVER_CALL_RUNNING;

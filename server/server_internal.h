@@ -115,7 +115,9 @@ struct crpc_server {
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;
   int shutdown_started;
-  uv_mutex_t mu; /* guards |loops_drained| and |shutdown_f| */
+  /* Guards |loops_drained| and |shutdown_f|. Lock order: a leaf (the
+   * shutdown future completes after it is released). */
+  uv_mutex_t mu;
   unsigned loops_drained;
   crpc_future *shutdown_f;
   char err[512]; /* the last failure's message */
@@ -176,7 +178,8 @@ struct crpc__server_call {
   crpc__job job;
   crpc_status handler_status;
 
-  /* Shared between the handler and the loop. */
+  /* Shared between the handler and the loop. Lock order: a leaf (futures
+   * are completed and kicks posted after it is released). */
   uv_mutex_t mu;
   int headers_frozen; /* the handler can no longer add headers */
   crpc_metadata resp_headers;

@@ -34,6 +34,7 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
     sl->own_loop = 1;
   }
   sl->srv = srv;
+  sl->h2.loop = sl->loop;
   crpc__arena_init(&sl->scratch, NULL, 0, 0);
   crpc__h2mem_init(&sl->h2mem);
   sl->index = index;
@@ -95,6 +96,7 @@ void crpc__sloop_start(crpc__sloop *sl) {
 }
 
 void crpc__sloop_sweep(crpc__sloop *sl) {
+  CRPC__ASSERT_LOOP_THREAD(sl->loop);
   uint64_t now = uv_now(crpc_loop_uv(sl->loop));
   crpc__server_call_pool_trim(sl, 0);
   crpc__h2mem_trim(&sl->h2mem);

@@ -432,16 +432,18 @@ static void start_small_server(void) {
   snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
 }
 
-/* Starts |n| health Watch streams, which stay open, each with |timeout_ms|,
- * and reads the first message of each: the status of each read. */
+/* Starts |n| health Watch streams, which stay open, each with |timeout_ms|
+ * but the last, which has |last_timeout_ms|, and reads the first message
+ * of each: the status of each read. */
 static void watch_n(crpc_channel *ch, int n, int64_t timeout_ms,
-                    crpc_status *out) {
+                    int64_t last_timeout_ms, crpc_status *out) {
   Grpc__Health__V1__HealthCheckRequest req =
       GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
   crpc_call *calls[8];
   crpc_future *reads[8];
-  crpc_call_opts o = {.timeout_ms = timeout_ms};
   for (int i = 0; i < n; i++) {
+    crpc_call_opts o = {.timeout_ms =
+                            i == n - 1 ? last_timeout_ms : timeout_ms};
     cr_assert_eq(crpc_call_start(ch, watch_m(), &req.base, &o, &calls[i]),
                  CRPC_STATUS_OK);
     reads[i] = crpc_call_read_async(calls[i]);
@@ -464,7 +466,7 @@ Test(channel, more_connections_when_every_stream_is_taken,
   crpc_channel *ch;
   cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
   crpc_status st[6];
-  watch_n(ch, 6, 10000, st);
+  watch_n(ch, 6, 10000, 10000, st);
   for (int i = 0; i < 6; i++)
     cr_assert_eq(st[i], CRPC_STATUS_OK, "stream %d: %s", i,
                  crpc_status_name(st[i]));
@@ -472,7 +474,8 @@ Test(channel, more_connections_when_every_stream_is_taken,
 }
 
 /* With one connection per address, the third stream waits for one of the
- * two to end, which never comes before its deadline. */
+ * two to end, which never comes before its deadline (theirs are later, so
+ * that none of them ends first and makes room). */
 Test(channel, one_connection_when_asked, .init = start_small_server,
      .fini = stop_server, .timeout = 30) {
   crpc_channel_opts o;
@@ -481,7 +484,7 @@ Test(channel, one_connection_when_asked, .init = start_small_server,
   crpc_channel *ch;
   cr_assert_eq(crpc_channel_new(target, &o, &ch), 0);
   crpc_status st[3];
-  watch_n(ch, 3, 1000, st);
+  watch_n(ch, 3, 10000, 1000, st);
   cr_assert_eq(st[0], CRPC_STATUS_OK);
   cr_assert_eq(st[1], CRPC_STATUS_OK);
   cr_assert_eq(st[2], CRPC_STATUS_DEADLINE_EXCEEDED, "%s",

@@ -53,7 +53,7 @@ static void on_loop(void *arg) {
   pool_probe *p = arg;
   crpc__sloop *sl = &srv->loops[0];
   for (int i = 0; i < p->trims; i++)
-    crpc__call_pool_trim(sl, 0);
+    crpc__server_call_pool_trim(sl, 0);
   p->n_free = sl->n_free_calls;
   p->live = sl->calls_live;
   crpc_future_complete(p->done, CRPC_STATUS_OK, NULL, NULL, NULL);

@@ -1,0 +1,297 @@
+/*
+ * tests/runtime/test_h2conn.c: the HTTP/2 connection core both sides use,
+ * a server and a client role over a socketpair on one loop: the SETTINGS
+ * exchange, a stream's headers, body and close reaching each role, the
+ * window given back by hand, the done() decision, the reason recorded
+ * when the peer closes or breaks HTTP/2, and each hook running once.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crpc/loop.h"
+#include "h2conn.h"
+#include "loop_internal.h"
+
+/* One side: the connection and what its role saw. */
+typedef struct side {
+  crpc__h2conn c;
+  crpc__h2group g;
+  uint8_t rbuf[CRPC__H2IO_READ_BUF];
+  uv_prepare_t flush;
+  int stream; /* the one stream's user data: its address */
+  int headers, header_fields, frames, stream_closed, frames_sent;
+  uint32_t close_code;
+  size_t data;
+  char body[64];
+  size_t body_len, body_off;
+  int want_done, closing, closed, destroyed;
+} side;
+
+static side *side_of(crpc__h2conn *c) {
+  return (side *)((char *)c - offsetof(side, c));
+}
+
+/* The stream's user data is &side->stream. */
+static side *side_of_stream(void *stream) {
+  return (side *)((char *)stream - offsetof(side, stream));
+}
+
+static int begin_headers(crpc__h2conn *c, const nghttp2_frame *frame) {
+  side *s = side_of(c);
+  nghttp2_session_set_stream_user_data(c->ng, frame->hd.stream_id, &s->stream);
+  return 0;
+}
+
+static int header(void *stream, const nghttp2_frame *frame, const uint8_t *n,
+                  size_t nl, const uint8_t *v, size_t vl) {
+  (void)frame, (void)n, (void)nl, (void)v, (void)vl;
+  side_of_stream(stream)->header_fields++;
+  return 0;
+}
+
+static void frame_recv(crpc__h2conn *c, void *stream,
+                       const nghttp2_frame *frame) {
+  side *s = side_of(c);
+  s->frames++;
+  if (stream && frame->hd.type == NGHTTP2_HEADERS)
+    s->headers++;
+}
+
+static void data(void *stream, const uint8_t *p, size_t n) {
+  (void)p;
+  side *s = side_of_stream(stream);
+  s->data += n;
+  /* The window is the role's to give back. */
+  nghttp2_session_consume(s->c.ng, 1, n);
+}
+
+static void stream_close(void *stream, uint32_t code) {
+  side *s = side_of_stream(stream);
+  s->stream_closed++;
+  s->close_code = code;
+}
+
+static void frame_sent(void *stream, const nghttp2_frame *frame) {
+  (void)frame;
+  side_of_stream(stream)->frames_sent++;
+}
+
+static ssize_t read_body(void *stream, uint8_t *buf, size_t len,
+                         uint32_t *flags, int no_copy) {
+  (void)no_copy; /* this role always copies */
+  side *s = side_of_stream(stream);
+  size_t n = s->body_len - s->body_off;
+  if (n > len)
+    n = len;
+  memcpy(buf, s->body + s->body_off, n);
+  s->body_off += n;
+  if (s->body_off == s->body_len)
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return (ssize_t)n;
+}
+
+static int send_data(void *stream, crpc__buf *out, const nghttp2_frame *frame,
+                     const uint8_t *framehd, size_t len) {
+  (void)stream, (void)out, (void)frame, (void)framehd, (void)len;
+  cr_assert_fail("NO_COPY was never asked for");
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+static int done(crpc__h2conn *c, int idle) {
+  return idle || side_of(c)->want_done;
+}
+
+static void closing(crpc__h2conn *c) {
+  side_of(c)->closing++;
+}
+
+static void closed(crpc__h2conn *c) {
+  side *s = side_of(c);
+  s->closed++;
+  cr_assert_null(c->ng, "the session is freed before closed()");
+}
+
+static void destroy(crpc__h2conn *c) {
+  side_of(c)->destroyed++;
+}
+
+static const crpc__h2conn_role server_role = {
+    1,    "the client", begin_headers, header,    frame_recv,
+    data, stream_close, frame_sent,    read_body, send_data,
+    done, closing,      closed,        destroy,
+};
+static const crpc__h2conn_role client_role = {
+    0,    "the server", NULL,       header,    frame_recv,
+    data, stream_close, frame_sent, read_body, send_data,
+    done, closing,      closed,     destroy,
+};
+
+static crpc_loop *loop;
+static side *srv, *cli;
+static crpc_logger quiet;
+
+static void on_flush(uv_prepare_t *p) {
+  crpc__h2group_flush(p->data);
+}
+
+static void open_side(side *s, const crpc__h2conn_role *role, int fd) {
+  s->g.loop = loop;
+  s->g.rbuf = s->rbuf;
+  crpc__h2conn_init(&s->c, role, &s->g, &quiet);
+  snprintf(s->c.name, sizeof(s->c.name), "%s", role->server ? "srv" : "cli");
+  uv_loop_t *uv = crpc_loop_uv(loop);
+  cr_assert_eq(uv_pipe_init(uv, &s->c.h.pipe, 0), 0);
+  cr_assert_eq(uv_pipe_open(&s->c.h.pipe, fd), 0);
+  s->c.h.handle.data = &s->c;
+  uv_prepare_init(uv, &s->flush);
+  s->flush.data = &s->g;
+  uv_prepare_start(&s->flush, on_flush);
+  cr_assert_eq(crpc__h2conn_start(&s->c, 7, NULL), 0);
+}
+
+/* Runs the loop until |cond| holds (at most 100000 turns, none waiting). */
+#define RUN_UNTIL(cond)                                                        \
+  do {                                                                         \
+    for (int turn_ = 0; turn_ < 100000 && !(cond); turn_++)                    \
+      crpc_loop_run(loop, CRPC_RUN_NOWAIT);                                    \
+    cr_assert(cond,                                                            \
+              "never: %s (server: closed %d refs %d, %s; client: closed %d "   \
+              "refs %d, %s)",                                                  \
+              #cond, srv->closed, srv->c.refs, srv->c.error, cli->closed,      \
+              cli->c.refs, cli->c.error);                                      \
+  } while (0)
+
+static int fds[2];
+
+static void setup(void) {
+  /* As crpc-server does: a write to a peer that has gone is an error, not
+   * a signal. */
+  signal(SIGPIPE, SIG_IGN);
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  crpc__loop_set_current(loop);
+  srv = calloc(1, sizeof(*srv));
+  cli = calloc(1, sizeof(*cli));
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+}
+
+static void teardown(void) {
+  /* Whatever is still open closes; the loop then has nothing left. */
+  if (!srv->c.closed && srv->c.h.handle.data)
+    crpc__h2conn_close(&srv->c, NULL);
+  if (!cli->c.closed && cli->c.h.handle.data)
+    crpc__h2conn_close(&cli->c, NULL);
+  /* A dirty mark holds a reference until the group's next flush. */
+  for (int turn = 0; turn < 100 && ((srv->c.h.handle.data && !srv->destroyed) ||
+                                    (cli->c.h.handle.data && !cli->destroyed));
+       turn++)
+    crpc_loop_run(loop, CRPC_RUN_NOWAIT);
+  cr_assert(!srv->c.h.handle.data || srv->destroyed, "server side leaked");
+  cr_assert(!cli->c.h.handle.data || cli->destroyed, "client side leaked");
+  if (srv->flush.data)
+    uv_close((uv_handle_t *)&srv->flush, NULL);
+  if (cli->flush.data)
+    uv_close((uv_handle_t *)&cli->flush, NULL);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  crpc__loop_set_current(NULL);
+  crpc_loop_free(loop);
+  free(srv);
+  free(cli);
+}
+
+TestSuite(h2conn, .init = setup, .fini = teardown, .timeout = 20);
+
+Test(h2conn, settings_then_a_stream_both_ways) {
+  open_side(srv, &server_role, fds[0]);
+  open_side(cli, &client_role, fds[1]);
+  RUN_UNTIL(srv->c.established && cli->c.established);
+  /* The server announced its stream limit. */
+  cr_assert_eq(nghttp2_session_get_remote_settings(
+                   cli->c.ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+               7);
+  cr_assert_eq(nghttp2_session_get_remote_settings(
+                   srv->c.ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
+               CRPC__H2_STREAM_WINDOW);
+
+  const nghttp2_nv req[] = {
+      {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},
+      {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+      {(uint8_t *)":path", (uint8_t *)"/a.B/C", 5, 6, 0},
+      {(uint8_t *)":authority", (uint8_t *)"x", 10, 1, 0},
+  };
+  strcpy(cli->body, "hello, server");
+  cli->body_len = strlen(cli->body);
+  nghttp2_data_provider body = crpc__h2conn_body(&cli->stream);
+  int32_t id =
+      nghttp2_submit_request(cli->c.ng, NULL, req, 4, &body, &cli->stream);
+  cr_assert_eq(id, 1);
+  crpc__h2conn_mark_dirty(&cli->c);
+  RUN_UNTIL(srv->data == cli->body_len && srv->headers == 1);
+  cr_assert_eq(srv->header_fields, 4);
+
+  const nghttp2_nv resp[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0}};
+  strcpy(srv->body, "hi");
+  srv->body_len = 2;
+  body = crpc__h2conn_body(&srv->stream);
+  cr_assert_eq(nghttp2_submit_response(srv->c.ng, 1, resp, 1, &body), 0);
+  crpc__h2conn_mark_dirty(&srv->c);
+  RUN_UNTIL(cli->stream_closed == 1 && srv->stream_closed == 1);
+  cr_assert_eq(cli->data, 2);
+  cr_assert_eq(cli->close_code, NGHTTP2_NO_ERROR);
+  cr_assert_gt(srv->frames_sent, 0);
+  cr_assert_eq(srv->closing, 0);
+}
+
+Test(h2conn, the_peer_closing_is_the_reason_and_hooks_run_once) {
+  open_side(srv, &server_role, fds[0]);
+  open_side(cli, &client_role, fds[1]);
+  RUN_UNTIL(srv->c.established && cli->c.established);
+  /* Nothing left to send either way (SETTINGS acknowledged), so the
+   * server's next step is reading the close. */
+  RUN_UNTIL(!nghttp2_session_want_write(srv->c.ng) &&
+            !nghttp2_session_want_write(cli->c.ng) && srv->frames >= 2 &&
+            cli->frames >= 2);
+  cli->want_done = 1;
+  crpc__h2conn_mark_dirty(&cli->c); /* the flush finds it done */
+  RUN_UNTIL(srv->destroyed && cli->destroyed);
+  cr_assert_str_eq(cli->c.error, "connection closed");
+  cr_assert_str_eq(srv->c.error, "the client closed the connection");
+  cr_assert_eq(srv->closing, 1);
+  cr_assert_eq(srv->closed, 1);
+  cr_assert_eq(srv->destroyed, 1);
+  cr_assert_eq(cli->closing, 1);
+  cr_assert_eq(cli->closed, 1);
+  /* Closing again does nothing. */
+  crpc__h2conn_close(&srv->c, "again");
+  cr_assert_str_eq(srv->c.error, "the client closed the connection");
+}
+
+Test(h2conn, a_peer_that_breaks_http2_is_named) {
+  open_side(srv, &server_role, fds[0]);
+  static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  cr_assert_eq(write(fds[1], junk, sizeof(junk) - 1),
+               (ssize_t)sizeof(junk) - 1);
+  RUN_UNTIL(srv->destroyed);
+  cr_assert(strstr(srv->c.error, "the client") != NULL &&
+                (strstr(srv->c.error, "bad HTTP/2") != NULL ||
+                 strstr(srv->c.error, "closed") != NULL),
+            "reason: %s", srv->c.error);
+  cr_assert_eq(srv->closed, 1);
+  close(fds[1]);
+}
+
+Test(h2conn, fail_flushes_then_closes_with_its_reason) {
+  open_side(srv, &server_role, fds[0]);
+  open_side(cli, &client_role, fds[1]);
+  RUN_UNTIL(srv->c.established && cli->c.established);
+  nghttp2_submit_goaway(srv->c.ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL,
+                        0);
+  crpc__h2conn_fail(&srv->c, "the drain time is over");
+  crpc__h2conn_fail(&srv->c, "a later reason");
+  /* What was queued (the GOAWAY) still goes out before the close. */
+  RUN_UNTIL(srv->destroyed && cli->destroyed);
+  cr_assert_str_eq(srv->c.error, "the drain time is over");
+  cr_assert_str_eq(cli->c.error, "the server closed the connection");
+}
