@@ -81,29 +81,19 @@ crpc_status crpc__client_encode_status(int rc, const ProtobufCMessage *msg,
   }
 }
 
-/*
- * Makes a call and posts its start. On success |*out| holds the call with
- * two references: the done future's (the caller's, as |*done|) and the
- * handle's (dropped by crpc_call_free, or at once for unary calls). On
- * failure |*why| is a static message or |buf| (CRPC__CLIENT_WHY_MAX bytes).
- */
-static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
-                             const ProtobufCMessage *req,
-                             const crpc_call_opts *opts,
-                             crpc__client_call **out, const char **why,
-                             char *buf) {
-  static const crpc_call_opts none;
-  if (!opts)
-    opts = &none;
-  *why = NULL;
+/* Checks what a call is asked; |*enc| is the compression it names. */
+static crpc_status check_args(const crpc_channel *ch, const crpc_method *method,
+                              const ProtobufCMessage *req,
+                              const crpc_call_opts *opts, crpc__encoding *enc,
+                              const char **why) {
   if (!ch || !method) {
     *why = "no channel or method";
     return CRPC_STATUS_INVALID_ARGUMENT;
   }
-  crpc__encoding enc = CRPC__ENCODING_IDENTITY;
+  *enc = CRPC__ENCODING_IDENTITY;
   if (opts->compression &&
       crpc__compress_lookup(opts->compression, strlen(opts->compression),
-                            &enc) != 0) {
+                            enc) != 0) {
     *why = "unsupported compression";
     return CRPC_STATUS_INVALID_ARGUMENT;
   }
@@ -112,6 +102,41 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
                : "the call needs a request message";
     return CRPC_STATUS_INVALID_ARGUMENT;
   }
+  return CRPC_STATUS_OK;
+}
+
+/* The deadline of a call with |opts| made here: the earliest of its
+ * timeout, its deadline and the enclosing call scope's; |*parent| is the
+ * scope's cancellation (a new reference), or NULL. */
+static crpc_deadline call_deadline(const crpc_call_opts *opts,
+                                   crpc_future **parent) {
+  crpc_deadline d = CRPC_DEADLINE_INFINITE;
+  if (opts->timeout_ms > 0)
+    d = crpc_deadline_after_ms(opts->timeout_ms);
+  if (opts->deadline > 0)
+    d = crpc_deadline_min(d, opts->deadline);
+  const crpc__call_scope *scope =
+      opts->no_propagation ? NULL : crpc__call_scope_current();
+  *parent = NULL;
+  if (scope) {
+    d = crpc_deadline_min(d, scope->deadline);
+    *parent = scope->cancelled ? crpc_future_ref(scope->cancelled) : NULL;
+  }
+  return d;
+}
+
+/*
+ * A new call, not started: its options copied, its request framed, its
+ * future made. It holds two references: the done future's (kept by the
+ * future's finalizer, dropped when the future is freed) and the handle's
+ * (dropped by crpc_call_free(), or at once for unary calls). On failure
+ * nothing is left and |*why| is a static message or |buf|.
+ */
+static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
+                            const ProtobufCMessage *req,
+                            const crpc_call_opts *opts, crpc__encoding enc,
+                            crpc__client_call **out, const char **why,
+                            char *buf) {
   crpc__client_call *call = calloc(1, sizeof(*call));
   if (!call || uv_mutex_init(&call->mu) != 0) {
     free(call);
@@ -134,19 +159,7 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   crpc__buf_init(&call->request, SIZE_MAX);
   crpc__buf_init(&call->out, SIZE_MAX);
   crpc__frame_decoder_init(&call->dec, ch->opts.max_receive_bytes);
-
-  crpc_deadline d = CRPC_DEADLINE_INFINITE;
-  if (opts->timeout_ms > 0)
-    d = crpc_deadline_after_ms(opts->timeout_ms);
-  if (opts->deadline > 0)
-    d = crpc_deadline_min(d, opts->deadline);
-  const crpc__call_scope *scope =
-      opts->no_propagation ? NULL : crpc__call_scope_current();
-  if (scope) {
-    d = crpc_deadline_min(d, scope->deadline);
-    call->parent = scope->cancelled ? crpc_future_ref(scope->cancelled) : NULL;
-  }
-  call->deadline = d;
+  call->deadline = call_deadline(opts, &call->parent);
 
   int rc = 0;
   if (opts->metadata)
@@ -159,7 +172,7 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
   if (rc != 0) {
     crpc_status st = crpc__client_encode_status(rc, req, buf, why);
     crpc_future_unref(call->done_f);
-    atomic_store(&call->refs, 1);
+    atomic_store(&call->refs, 1); /* no future holds it */
     crpc__client_call_unref(call);
     return st;
   }
@@ -170,9 +183,24 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
     call->trailers_out = opts->trailers_out;
     call->status_out = opts->status_out;
   }
-  /* The future keeps the call; the loop keeps the future while it runs. */
+  /* The future keeps the call (its first reference). */
   crpc__future_set_finalize(call->done_f, done_finalize, call);
   crpc_future_on_cancel(call->done_f, done_cancel, call);
+  *out = call;
+  return CRPC_STATUS_OK;
+}
+
+/*
+ * Posts the start of a new call to its channel's loop. While it runs, the
+ * call holds the loop (crpc__loop_hold) and a reference on its future, and
+ * is held by the loop, by its start kick and, inside a handler, by the
+ * listener on the handler's cancellation: each of those references is
+ * dropped by whoever took it (crpc__client_call_end(), the kick, the
+ * listener or its removal). On a channel that is closing the call ends
+ * CANCELLED at once and none of them is taken.
+ */
+static void call_post(crpc__client_call *call, const crpc_call_opts *opts) {
+  crpc_channel *ch = call->ch;
   crpc_future_ref(call->done_f);
   crpc__client_call_ref(call); /* the loop's */
   crpc__client_call_ref(call); /* the start kick's */
@@ -188,18 +216,39 @@ static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
     atomic_fetch_sub(&call->refs, 2); /* the loop's and the kick's */
     crpc_future_unref(call->parent);
     call->parent = NULL;
-    *out = call;
-    return CRPC_STATUS_OK;
+    return;
   }
   if (opts->cancel)
     crpc__cancel_link(opts->cancel, call);
   if (call->parent) {
     call->parent_l.fn = parent_fired;
-    crpc__client_call_ref(call);
+    crpc__client_call_ref(call); /* the listener's */
     crpc__future_listen(call->parent, &call->parent_l);
   }
-  *out = call;
-  return CRPC_STATUS_OK;
+}
+
+/*
+ * Makes a call and posts its start. On success |*out| holds the call with
+ * two references: the done future's (the caller's, as |*done|) and the
+ * handle's (dropped by crpc_call_free, or at once for unary calls). On
+ * failure |*why| is a static message or |buf| (CRPC__CLIENT_WHY_MAX bytes).
+ */
+static crpc_status call_make(crpc_channel *ch, const crpc_method *method,
+                             const ProtobufCMessage *req,
+                             const crpc_call_opts *opts,
+                             crpc__client_call **out, const char **why,
+                             char *buf) {
+  static const crpc_call_opts none;
+  if (!opts)
+    opts = &none;
+  *why = NULL;
+  crpc__encoding enc;
+  crpc_status st = check_args(ch, method, req, opts, &enc, why);
+  if (st == CRPC_STATUS_OK)
+    st = call_new(ch, method, req, opts, enc, out, why, buf);
+  if (st == CRPC_STATUS_OK)
+    call_post(*out, opts);
+  return st;
 }
 
 /* Starting calls. */
