@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "crpc/error.h"
 #include "log_internal.h"
@@ -69,6 +70,108 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   (void)ng;
   crpc__h2conn *c = user_data;
   return c->role->begin_headers ? c->role->begin_headers(c, frame) : 0;
+}
+
+/* Ends the connection for what the peer did: GOAWAY |code| naming |why|,
+ * and no more reading. From inside a session callback, which then returns
+ * NGHTTP2_ERR_CALLBACK_FAILURE. */
+static int peer_error(crpc__h2conn *c, uint32_t code, const char *why) {
+  nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(c->ng), code,
+                        (const uint8_t *)why, strlen(why));
+  c->fatal = 1;
+  crpc__h2conn_mark_dirty(c);
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+/* Whether a frame with header |hd| asks nothing of the connection. A
+ * PING after HEADERS or DATA with a payload does (flow-control probes,
+ * as gRPC's BDP estimation sends along with data, are not counted: the
+ * rule gRPC's keepalive enforcement uses). */
+static int idle_frame(crpc__h2conn *c, const nghttp2_frame_hd *hd) {
+  switch (hd->type) {
+  case NGHTTP2_DATA:
+    if (hd->length > 0) {
+      c->work_since_ping = 1;
+      return 0;
+    }
+    return !(hd->flags & NGHTTP2_FLAG_END_STREAM);
+  case NGHTTP2_HEADERS:
+    c->work_since_ping = 1;
+    return 0;
+  case NGHTTP2_PING:
+    if (hd->flags & NGHTTP2_FLAG_ACK)
+      return 0;
+    if (c->work_since_ping) {
+      c->work_since_ping = 0;
+      return 0;
+    }
+    return 1;
+  case NGHTTP2_PRIORITY:
+    return 1;
+  case NGHTTP2_SETTINGS:
+    return !(hd->flags & NGHTTP2_FLAG_ACK);
+  case NGHTTP2_RST_STREAM: /* nghttp2 limits resets itself */
+  case NGHTTP2_PUSH_PROMISE:
+  case NGHTTP2_GOAWAY:
+  case NGHTTP2_WINDOW_UPDATE:
+  case NGHTTP2_CONTINUATION: /* nghttp2 limits their count per block */
+    return 0;
+  default:
+    return 1; /* a type crpc does not know: ignored, but not for free */
+  }
+}
+
+/* Takes one frame from the idle-frame budget; 0 when it is spent. */
+static int idle_frame_allowed(crpc__h2conn *c) {
+  uint64_t now = uv_now(c->h.handle.loop);
+  if (c->idle_frames_ms == 0) {
+    c->idle_frames = CRPC__H2_IDLE_FRAMES_BURST;
+  } else if (now > c->idle_frames_ms) {
+    c->idle_frames += (double)(now - c->idle_frames_ms) *
+                      CRPC__H2_IDLE_FRAMES_PER_SECOND / 1000.0;
+    if (c->idle_frames > CRPC__H2_IDLE_FRAMES_BURST)
+      c->idle_frames = CRPC__H2_IDLE_FRAMES_BURST;
+  }
+  c->idle_frames_ms = now ? now : 1;
+  if (c->idle_frames < 1)
+    return 0;
+  c->idle_frames -= 1;
+  return 1;
+}
+
+/* An extension frame (declared in session_new() only to be counted):
+ * dropped. */
+static int unpack_extension(nghttp2_session *ng, void **payload,
+                            const nghttp2_frame_hd *hd, void *user_data) {
+  (void)ng, (void)hd, (void)user_data;
+  *payload = NULL;
+  return NGHTTP2_ERR_CANCEL;
+}
+
+/* Every frame's header, before nghttp2 handles the frame: the checks
+ * nghttp2 leaves to its user. */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+                          void *user_data) {
+  crpc__h2conn *c = user_data;
+  if (idle_frame(c, hd) && !idle_frame_allowed(c))
+    return peer_error(c, NGHTTP2_ENHANCE_YOUR_CALM,
+                      "too many frames that ask nothing");
+  if (hd->type != NGHTTP2_HEADERS || !c->role->server || hd->stream_id == 0)
+    return 0;
+  if (hd->stream_id > c->last_peer_stream) {
+    c->last_peer_stream = hd->stream_id;
+    return 0;
+  }
+  /* RFC 9113 5.1.1: a new stream's id is above every one the peer opened.
+   * A HEADERS frame on a lower id that names no stream the session still
+   * knows opens nothing legitimately (gRPC clients send no request
+   * trailers), so it is the connection error the RFC asks for. Streams
+   * the session knows, open or just closed, are nghttp2's to judge. */
+  if (!nghttp2_session_find_stream(ng, hd->stream_id))
+    return peer_error(c, NGHTTP2_PROTOCOL_ERROR,
+                      "HEADERS on a stream id not above the last one opened");
+  return 0;
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
@@ -190,6 +293,8 @@ static int session_new(crpc__h2conn *c, uint32_t max_streams,
   nghttp2_option *opt = NULL;
   if (nghttp2_session_callbacks_new(&cb) != 0)
     return CRPC_ENOMEM;
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+  nghttp2_session_callbacks_set_unpack_extension_callback(cb, unpack_extension);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
@@ -205,6 +310,16 @@ static int session_new(crpc__h2conn *c, uint32_t max_streams,
   /* Window updates follow what the application reads, not what arrives. */
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_send_header_block_length(opt, MAX_SEND_HEADER_BLOCK);
+  /* Answers (SETTINGS and PING ACKs) queued and not yet written, before
+   * nghttp2 calls the peer a flood and ends the session without a word:
+   * above the idle-frame burst, so that the budget, which says why with a
+   * GOAWAY, is what stops a flood of them. */
+  nghttp2_option_set_max_outbound_ack(opt, 2 * CRPC__H2_IDLE_FRAMES_BURST);
+  /* Frame types past CONTINUATION are extensions crpc does not use:
+   * nghttp2 skips them without a word, so they are declared here only to
+   * reach on_begin_frame() and the idle-frame budget. */
+  for (int t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++)
+    nghttp2_option_set_user_recv_extension_type(opt, (uint8_t)t);
   int rv;
   if (c->role->server) {
     rv = nghttp2_session_server_new3(&c->ng, cb, c, opt, mem);
@@ -261,7 +376,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->refs++; /* the callbacks below may close it */
   int rc =
       crpc__h2io_feed(c->ng, c->tls, (const uint8_t *)buf->base, (size_t)nread);
-  if (rc != 0 && !c->closed) {
+  if (rc != 0 && !c->closed && !c->fatal) {
+    /* (A callback that ended the connection has said why.) */
     c->fatal = 1;
     if (rc == CRPC_ECLOSED)
       set_error(c, "%s closed TLS", c->role->peer_noun);
@@ -371,6 +487,24 @@ static void on_closed(uv_handle_t *h) {
   crpc__h2conn_unref(c); /* the owner's */
 }
 
+/* A connection ended for an error, with input the session will not read:
+ * closing a socket whose receive buffer holds data sends RST, which can
+ * destroy the GOAWAY on its way to the peer before the peer reads it. So
+ * the write side is shut first (the GOAWAY is followed by FIN) and what
+ * has arrived is read and dropped, up to a bound. */
+static void linger(crpc__h2conn *c) {
+  uv_os_fd_t fd;
+  if (uv_fileno(&c->h.handle, &fd) != 0)
+    return;
+  shutdown(fd, SHUT_WR);
+  for (size_t total = 0; total < 4 * CRPC__H2IO_READ_BUF;) {
+    ssize_t n = recv(fd, c->group->rbuf, CRPC__H2IO_READ_BUF, MSG_DONTWAIT);
+    if (n <= 0)
+      break;
+    total += (size_t)n;
+  }
+}
+
 void crpc__h2conn_close(crpc__h2conn *c, const char *why) {
   CRPC__ASSERT_LOOP_THREAD(c->group->loop);
   if (c->closed)
@@ -381,6 +515,8 @@ void crpc__h2conn_close(crpc__h2conn *c, const char *why) {
     set_error(c, "connection closed");
   c->closed = 1;
   crpc__log(c->lg, CRPC_LOG_DEBUG, "%s: closed: %s", c->name, c->error);
+  if (c->fatal)
+    linger(c);
   c->role->closing(c);
   uv_close(&c->h.handle, on_closed);
 }

@@ -48,6 +48,16 @@
 #define CRPC__OUT_HIGH_WATER (256u * 1024)
 #define CRPC__OUT_LOW_WATER (64u * 1024)
 
+/* Frames that ask nothing of the connection (empty DATA without
+ * END_STREAM, PRIORITY, unknown types, SETTINGS that are not
+ * acknowledgements, and PINGs with no HEADERS or DATA since the last one)
+ * a peer may send: a burst of this many, refilled at this many per
+ * second. Beyond, the connection ends with GOAWAY
+ * ENHANCE_YOUR_CALM: a flood of them costs CPU and, for SETTINGS and PING,
+ * an answer each. gRPC clients send a handful (SETTINGS, keepalive PINGs). */
+#define CRPC__H2_IDLE_FRAMES_BURST 1000
+#define CRPC__H2_IDLE_FRAMES_PER_SECOND 100
+
 typedef struct crpc__h2conn crpc__h2conn;
 
 /* The connections of one loop that share a read buffer and a flush: a
@@ -120,7 +130,11 @@ struct crpc__h2conn {
   int established; /* the peer's first SETTINGS arrived */
   int in_dirty;
   crpc__h2conn *next_dirty;
-  char name[128];  /* the peer, for log lines */
+  int32_t last_peer_stream; /* the highest stream the peer opened */
+  double idle_frames;       /* what is left of the idle-frame budget */
+  int work_since_ping;      /* HEADERS or DATA came since the last PING */
+  uint64_t idle_frames_ms;  /* when it was last refilled (uv_now) */
+  char name[128];           /* the peer, for log lines */
   char error[160]; /* why it failed or closed; empty while it has not */
 };
 

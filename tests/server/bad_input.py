@@ -53,7 +53,12 @@ ERROR_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
                "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
                "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, REFUSED_STREAM = 1, 6, 7
+STREAM_CLOSED = 5
 COMPRESSION_ERROR = 9
+ENHANCE_YOUR_CALM = 11
+# Frames that ask nothing (empty DATA, PING, PRIORITY, unknown types) a
+# flood sends: past crpc's budget (a burst of 1000, then 100 a second).
+FLOOD = 3000
 
 SETTINGS_MAX_CONCURRENT_STREAMS = 3
 SETTINGS_INITIAL_WINDOW_SIZE = 4
@@ -661,6 +666,16 @@ def expect_connection_error(run, c, code):
                       error_name(code))
 
 
+def expect_connection_error_in(run, c, codes):
+    """As expect_connection_error, for any of |codes|."""
+    c.pump(lambda: c.goaway is not None, run.left())
+    if c.goaway is None or c.goaway[1] not in codes:
+        raise Failure("want GOAWAY %s, got: %s" % (
+            " or ".join(error_name(x) for x in codes), c.describe()))
+    if not c.pump(lambda: c.closed is not None, run.left(3)):
+        raise Failure("GOAWAY sent but the connection stayed open")
+
+
 def expect_refused_preface(run, c):
     """GOAWAY(PROTOCOL_ERROR) or a close, in time."""
     c.pump(lambda: c.closed is not None or c.goaway is not None, run.left())
@@ -767,6 +782,95 @@ def frame_over_max_frame_size(run):
     c.send(frame(HEADERS, END_HEADERS, 1, b"\x00" * 64,
                  length=MAX_FRAME_SIZE + 1))
     expect_connection_error(run, c, FRAME_SIZE_ERROR)
+
+
+@case
+def headers_on_a_lower_stream_id(run):
+    """RFC 9113 5.1.1: a new stream's id is above every one the client
+    opened; HEADERS on a lower, never-used id is a connection error."""
+    c = run.conn()
+    c.next_id = 5
+    st = c.unary(WORKER + "Unary", req(name="five"))
+    wait_streams(run, c, [st])
+    expect_ok_reply(st, "five")
+    block = header_block(c.request_headers(WORKER + "Unary"))
+    c.send(frame(HEADERS, END_HEADERS, 3, block))
+    expect_connection_error(run, c, PROTOCOL_ERROR)
+
+
+@case
+def headers_reusing_a_finished_stream_id(run):
+    """A stream id used again after its stream ended: PROTOCOL_ERROR, or
+    STREAM_CLOSED while the server still remembers the stream."""
+    c = run.conn()
+    sts = [c.unary(WORKER + "Unary", req(name="n%d" % i)) for i in range(3)]
+    wait_streams(run, c, sts)
+    for i, st in enumerate(sts):
+        expect_ok_reply(st, "n%d" % i)
+    block = header_block(c.request_headers(WORKER + "Unary"))
+    c.send(frame(HEADERS, END_HEADERS, 1, block))
+    expect_connection_error_in(run, c, (PROTOCOL_ERROR, STREAM_CLOSED))
+
+
+def flood(run, one):
+    """FLOOD copies of the frame |one| while a call waits for its request:
+    GOAWAY ENHANCE_YOUR_CALM."""
+    c = run.conn()
+    st = c.open(WORKER + "Unary")
+    c.send(one(st.id) * FLOOD)
+    expect_connection_error(run, c, ENHANCE_YOUR_CALM)
+    return "GOAWAY after at most %d frames" % FLOOD
+
+
+@case
+def empty_data_flood(run):
+    return flood(run, lambda sid: frame(DATA, 0, sid))
+
+
+@case
+def ping_flood(run):
+    return flood(run, lambda sid: frame(PING, 0, 0, b"12345678"))
+
+
+@case
+def priority_flood(run):
+    return flood(run, lambda sid: frame(PRIORITY, 0, sid,
+                                        struct.pack(">IB", 0, 15)))
+
+
+@case
+def unknown_frame_flood(run):
+    return flood(run, lambda sid: frame(0x20, 0, sid, b"x"))
+
+
+@case
+def pings_along_with_data_are_fine(run):
+    """1500 PINGs (past the budget's burst of 1000), each after a 1-byte
+    DATA frame of the request: gRPC's BDP probes ride with data like this,
+    and are not a flood."""
+    c = run.conn()
+    st = c.open(WORKER + "Unary")
+    body = grpc_message(req(name="p", payload=b"x" * 1480))
+    for i in range(len(body)):
+        end = END_STREAM if i == len(body) - 1 else 0
+        c.send(frame(DATA, end, st.id, body[i:i + 1]))
+        c.send(frame(PING, 0, 0, b"%08d" % i))
+    wait_streams(run, c, [st])
+    expect_ok_reply(st, "p")
+    if c.goaway is not None:
+        raise Failure("GOAWAY: " + c.describe())
+
+
+@case
+def some_empty_data_is_fine(run):
+    """200 empty DATA frames before a request's message: well within the
+    budget, the call is answered."""
+    c = run.conn()
+    st = c.open(WORKER + "Unary")
+    c.send(frame(DATA, 0, st.id) * 200)
+    c.data(st, grpc_message(req(name="patient")), end_stream=True)
+    wait_streams(run, c, [st])
+    expect_ok_reply(st, "patient")
 
 
 def undecodable_protobuf(run, svc):
