@@ -204,7 +204,17 @@ int crpc__server_call_on_header(crpc__server_call *call, const uint8_t *name,
     crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
               "%s: dropped a malformed metadata entry %.*s", call->peer,
               (int)(nlen > 64 ? 64 : nlen), (const char *)name);
-  return 0;
+  if (call->req.bytes <= CRPC__GRPC_MAX_HEADER_LIST ||
+      call->state != CRPC__SERVER_CALL_HEADERS)
+    return 0;
+  /* Past the limit the rest of the block is not looked at: a small block
+   * can name a large field of the dynamic table thousands of times (an
+   * HPACK bomb), and nghttp2 checks every copy it hands over. The answer
+   * goes out now, and the session is told to skip the remaining fields
+   * (it then resets the stream, after the answer). */
+  crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                          "request headers too large");
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 
 /* Response headers and trailers are built in the loop's scratch arena,

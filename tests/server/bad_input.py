@@ -610,6 +610,16 @@ class Run:
             return None
         return None
 
+    def cpu_seconds(self):
+        """The server's user and system CPU time so far, or None."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / \
+                os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
     def server_exists(self):
         try:
             with open("/proc/%d/stat" % self.pid) as f:
@@ -859,6 +869,41 @@ def pings_along_with_data_are_fine(run):
     expect_ok_reply(st, "p")
     if c.goaway is not None:
         raise Failure("GOAWAY: " + c.describe())
+
+
+@case
+def hpack_bomb(run):
+    """One 64 KiB header block that puts a 4000-byte field in the dynamic
+    table once and then names it by index about 60,000 times (240 MB of
+    headers from 64 KiB): the stream ends (RST_STREAM: the server stops
+    reading the block at its 16 KiB limit, and nghttp2 resets a stream
+    whose block it skips), for a few milliseconds of the server's CPU,
+    not the time to look at every copy (80 ms before)."""
+    c = run.conn()
+    sid = c.next_id
+    c.next_id += 2
+    first = header_block(c.request_headers(WORKER + "Unary"))
+    # A literal with incremental indexing, new name (RFC 7541 6.2.1), then
+    # indexed fields naming dynamic index 62, the entry just added.
+    block = first + b"\x40" + hpack_string("x-bomb") + hpack_string("a" * 4000)
+    block += b"\xbe" * (4 * MAX_FRAME_SIZE - len(block))
+    pieces = [block[i:i + MAX_FRAME_SIZE]
+              for i in range(0, len(block), MAX_FRAME_SIZE)]
+    cpu0 = run.cpu_seconds() if run.pid else None
+    for i, piece in enumerate(pieces):
+        last = i == len(pieces) - 1
+        c.send(frame(HEADERS if i == 0 else CONTINUATION,
+                     (END_HEADERS if last else 0) |
+                     (END_STREAM if i == 0 else 0), sid, piece))
+    st = c.stream(sid)
+    wait_streams(run, c, [st])
+    cpu = None if cpu0 is None else run.cpu_seconds() - cpu0
+    if st.rst is None:
+        expect_status(run, c, st, RESOURCE_EXHAUSTED)
+    if cpu is not None and cpu > 0.05:
+        raise Failure("the server spent %.0f ms of CPU on it" % (cpu * 1000))
+    return "%s, server CPU %s" % (
+        st.describe(), "?" if cpu is None else "%.0f ms" % (cpu * 1000))
 
 
 @case
