@@ -356,9 +356,19 @@ void crpc__client_call_end(crpc__client_call *call, crpc_status code,
 int crpc__client_call_on_header(crpc__client_call *call, int trailers,
                                 const uint8_t *name, size_t namelen,
                                 const uint8_t *value, size_t valuelen) {
-  if (!call->ended)
-    crpc__grpc_response_header(&call->resp, trailers, name, namelen, value,
-                               valuelen);
+  if (call->ended)
+    return 0;
+  if (crpc__grpc_response_header(&call->resp, trailers, name, namelen, value,
+                                 valuelen)) {
+    /* The rest of the block is not looked at (an HPACK bomb costs its
+     * size, not what it expands to); the stream is reset. */
+    crpc__client_call_end(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                          trailers ? "the server's trailers are larger than "
+                                     "16 KiB"
+                                   : "the server's response headers are "
+                                     "larger than 16 KiB");
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   return 0;
 }
 

@@ -222,23 +222,27 @@ void crpc__grpc_response_reset(crpc__grpc_response *r) {
       .enc = CRPC__ENCODING_IDENTITY, .headers = hdr, .trailers = trl};
 }
 
-void crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
-                                const uint8_t *name, size_t nlen,
-                                const uint8_t *value, size_t vlen) {
+int crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
+                               const uint8_t *name, size_t nlen,
+                               const uint8_t *value, size_t vlen) {
+  size_t *bytes = &r->bytes[trailers ? 1 : 0];
+  *bytes += nlen + vlen + 32;
+  if (*bytes > CRPC__GRPC_MAX_HEADER_LIST)
+    return 1;
   if (!trailers && name_is(name, nlen, ":status")) {
     r->http_status = crpc__grpc_http_status_parse(value, vlen);
-    return;
+    return 0;
   }
   if (nlen > 0 && name[0] == ':')
-    return;
+    return 0;
   if (!trailers && name_is(name, nlen, "content-type")) {
     r->content_type_ok = crpc__grpc_content_type_ok(value, vlen);
-    return;
+    return 0;
   }
   if (!trailers && name_is(name, nlen, "grpc-encoding")) {
     if (crpc__compress_lookup((const char *)value, vlen, &r->enc) != 0)
       r->bad_encoding = 1;
-    return;
+    return 0;
   }
   if (name_is(name, nlen, "grpc-status")) {
     crpc_status code;
@@ -246,13 +250,13 @@ void crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
     r->code = crpc__grpc_status_parse(value, vlen, &code) == 0
                   ? code
                   : CRPC_STATUS_UNKNOWN;
-    return;
+    return 0;
   }
   if (name_is(name, nlen, "grpc-message")) {
     size_t len;
     free(r->message);
     r->message = crpc__percent_decode_alloc((const char *)value, vlen, &len);
-    return;
+    return 0;
   }
   if (name_is(name, nlen, "grpc-status-details-bin")) {
     size_t cap = crpc__base64_decoded_max_len(vlen);
@@ -266,13 +270,14 @@ void crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
     } else {
       free(d);
     }
-    return;
+    return 0;
   }
   if (crpc__grpc_reserved(name, nlen))
-    return; /* not the application's */
+    return 0; /* not the application's */
   /* A field the metadata rules refuse is dropped, not fatal. */
   crpc__metadata_add_wire(trailers ? &r->trailers : &r->headers,
                           (const char *)name, nlen, value, vlen);
+  return 0;
 }
 
 int crpc__grpc_response_headers_done(crpc__grpc_response *r, int end_stream) {

@@ -101,6 +101,7 @@ typedef struct crpc__grpc_response {
   uint8_t *details;
   size_t details_len; /* grpc-status-details-bin, decoded; malloc'd */
   crpc_metadata headers, trailers;
+  size_t bytes[2]; /* of the headers and of the trailers, as HTTP/2 counts */
 } crpc__grpc_response;
 
 void crpc__grpc_response_init(crpc__grpc_response *r);
@@ -108,10 +109,13 @@ void crpc__grpc_response_cleanup(crpc__grpc_response *r);
 /* Forgets everything, for another attempt of the same call. */
 void crpc__grpc_response_reset(crpc__grpc_response *r);
 
-/* Takes one field of the headers (|trailers| 0) or trailers block. */
-void crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
-                                const uint8_t *name, size_t nlen,
-                                const uint8_t *value, size_t vlen);
+/* Takes one field of the headers (|trailers| 0) or trailers block.
+ * Returns 0, or 1 when the block has gone past
+ * CRPC__GRPC_MAX_HEADER_LIST: the field is dropped, and the caller stops
+ * reading the block (a hostile server's HPACK bomb). */
+int crpc__grpc_response_header(crpc__grpc_response *r, int trailers,
+                               const uint8_t *name, size_t nlen,
+                               const uint8_t *value, size_t vlen);
 
 /*
  * The first header block is complete; |end_stream| says it ended the

@@ -683,6 +683,17 @@ Test(faults, bad_oversize, .timeout = 30) {
   bad_input(&c);
 }
 
+/* A server's HPACK bomb: 100 KiB of response headers in a small block.
+ * The call ends at the 16 KiB limit, without reading the rest. */
+Test(faults, bad_hugeheaders, .timeout = 30) {
+  SELECT("bad_hugeheaders");
+  const bad_case c = {
+      "hugeheaders",
+      {CRPC_STATUS_RESOURCE_EXHAUSTED, CRPC_STATUS_RESOURCE_EXHAUSTED},
+      1};
+  bad_input(&c);
+}
+
 Test(faults, bad_notrailers, .timeout = 30) {
   SELECT("bad_notrailers");
   const bad_case c = {

@@ -297,6 +297,15 @@ class Conn:
             st.steps.append(("data", frame(oversize_rep()), False))
             st.steps.append(("headers", OK_TRAILERS, True))
             st.answered = True
+        elif mode == "hugeheaders":
+            # 100 KiB of response headers in a few hundred bytes of HPACK
+            # (the encoder indexes the field once, then names it).
+            st.steps.append(("headers", RESPONSE_HEADERS +
+                             [("x-big", "a" * 1000)] * 100, False))
+            st.steps.append(("data", frame(rep("hello " + name, self.serial)),
+                             False))
+            st.steps.append(("headers", OK_TRAILERS, True))
+            st.answered = True
         elif mode == "notrailers":
             st.steps.append(("headers", RESPONSE_HEADERS, False))
             st.steps.append(("data", frame(rep("hello " + name, self.serial)),

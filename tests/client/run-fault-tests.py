@@ -263,6 +263,7 @@ SCENARIOS = {
                lb_split, lb_failover, refused, refused_then_started,
                garbage_test("retries"), garbage_test("bad_garbage"),
                garbage_test("bad_truncated"), garbage_test("bad_oversize"),
+               garbage_test("bad_hugeheaders"),
                garbage_test("bad_notrailers"), garbage_test("bad_nostatus"),
                garbage_test("bad_http1")],
     "compose": [compose_test("compose_fan_out"),

@@ -671,6 +671,31 @@ Test(grpc_headers, request_many_fields_over_the_limit, .timeout = 10) {
   crpc__grpc_request_cleanup(&r);
 }
 
+Test(grpc_headers, response_blocks_over_the_limit, .timeout = 10) {
+  /* Each block counts on its own: headers, then trailers. */
+  crpc__grpc_response r;
+  crpc__grpc_response_init(&r);
+  char v[1000];
+  memset(v, 'a', sizeof(v));
+  int over = 0, n = 0;
+  while (!over && n < 100) {
+    over = crpc__grpc_response_header(&r, 0, (const uint8_t *)"x-big", 5,
+                                      (const uint8_t *)v, sizeof(v));
+    n++;
+  }
+  /* 1037 bytes a field: the 16th goes past 16384. */
+  cr_assert_eq(n, 16);
+  cr_assert_eq(crpc_metadata_count(&r.headers), 15, "past the limit: kept");
+  cr_assert_eq(crpc__grpc_response_header(&r, 1, (const uint8_t *)"grpc-status",
+                                          11, (const uint8_t *)"0", 1),
+               0);
+  cr_assert(r.saw_status);
+  crpc__grpc_response_reset(&r);
+  cr_assert_eq(r.bytes[0], 0);
+  cr_assert_eq(r.bytes[1], 0);
+  crpc__grpc_response_cleanup(&r);
+}
+
 Test(grpc_headers, request_over_the_limit_before_content_type, .timeout = 10) {
   /* Metadata may come before content-type: past the limit, the fields
    * after it were not read, and the answer is the size, not 415. */
