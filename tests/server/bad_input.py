@@ -53,7 +53,7 @@ ERROR_NAMES = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
                "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
                "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
 PROTOCOL_ERROR, FRAME_SIZE_ERROR, REFUSED_STREAM = 1, 6, 7
-STREAM_CLOSED = 5
+INTERNAL_ERROR, STREAM_CLOSED = 2, 5
 COMPRESSION_ERROR = 9
 ENHANCE_YOUR_CALM = 11
 # Frames that ask nothing (empty DATA, PING, PRIORITY, unknown types) a
@@ -904,6 +904,31 @@ def hpack_bomb(run):
         raise Failure("the server spent %.0f ms of CPU on it" % (cpu * 1000))
     return "%s, server CPU %s" % (
         st.describe(), "?" if cpu is None else "%.0f ms" % (cpu * 1000))
+
+
+@case
+def rapid_reset(run):
+    """CVE-2023-44487: streams opened and reset at once, as fast as the
+    client can. The server stops it with a GOAWAY (nghttp2's reset rate
+    limit: a burst of 1000, then 33 a second; nghttp2 names it
+    INTERNAL_ERROR) instead of starting handlers for ever, and its memory
+    stays bounded."""
+    rss0 = run.rss_kib() if run.pid else None
+    c = run.conn()
+    block = header_block(c.request_headers(WORKER + "Unary"))
+    out = bytearray()
+    for i in range(FLOOD):
+        sid = 1 + 2 * i
+        out += frame(HEADERS, END_HEADERS, sid, block)
+        out += frame(RST_STREAM, 0, sid, struct.pack(">I", 8))  # CANCEL
+    c.send(bytes(out))
+    expect_connection_error_in(run, c, (ENHANCE_YOUR_CALM, INTERNAL_ERROR))
+    rss1 = run.rss_kib() if run.pid else None
+    grew = None if rss0 is None or rss1 is None else (rss1 - rss0) / 1024.0
+    if grew is not None and grew > 32:
+        raise Failure("RSS grew by %.1f MiB" % grew)
+    return "GOAWAY before %d resets%s" % (
+        FLOOD, "" if grew is None else ", RSS %+.1f MiB" % grew)
 
 
 @case
