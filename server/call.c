@@ -592,7 +592,8 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
     c->calls = call->next_in_conn;
   if (call->next_in_conn)
     call->next_in_conn->prev_in_conn = call->prev_in_conn;
-  c->n_calls--;
+  if (--c->n_calls == 0)
+    c->idle_since_ms = uv_now(crpc_loop_uv(c->sl->loop));
   stop_timer(call);
   uv_mutex_lock(&call->mu);
   int done = call->status_set && call->trailers_submitted;

@@ -158,6 +158,7 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   crpc__h2conn_init(&c->h2, &server_role, &sl->h2, lg);
   c->sl = sl;
   c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
+  c->idle_since_ms = c->accepted_ms;
   uv_loop_t *uv = crpc_loop_uv(sl->loop);
   crpc__h2conn *h = &c->h2;
   int rc;

@@ -229,7 +229,8 @@ struct crpc__server_conn {
   crpc__server_call *held_head, *held_tail;
   int goaway_sent;
   int final_goaway;
-  uint64_t accepted_ms; /* uv_now() when accepted */
+  uint64_t accepted_ms;   /* uv_now() when accepted */
+  uint64_t idle_since_ms; /* uv_now() when its last call ended */
 };
 
 /* Connections (conn.c). */

@@ -91,6 +91,8 @@ void crpc__sloop_start(crpc__sloop *sl) {
   uint32_t shortest = o->handshake_timeout_ms;
   if (o->stall_timeout_ms < shortest)
     shortest = o->stall_timeout_ms;
+  if (o->idle_timeout_ms && o->idle_timeout_ms < shortest)
+    shortest = o->idle_timeout_ms;
   uint64_t every = shortest / 4 + 1;
   uv_timer_start(&sl->sweep, on_sweep, every, every);
 }
@@ -102,6 +104,7 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
   crpc__h2mem_trim(&sl->h2mem);
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
   int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
+  uint32_t idle = sl->srv->opts.idle_timeout_ms;
   for (crpc__server_conn *c = sl->conns, *n; c; c = n) {
     n = c->next;
     if (!c->h2.established && now - c->accepted_ms >= limit) {
@@ -109,6 +112,14 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
       snprintf(why, sizeof(why), "no HTTP/2 preface within %u ms",
                (unsigned)limit);
       crpc__h2conn_close(&c->h2, why);
+      continue;
+    }
+    if (idle && c->h2.established && c->n_calls == 0 && !c->goaway_sent &&
+        now - c->idle_since_ms >= idle) {
+      /* GOAWAY, then the close once the session has nothing left. */
+      crpc__log(&sl->srv->opts.logger, CRPC_LOG_DEBUG,
+                "%s: no call for %u ms: closing", c->h2.name, (unsigned)idle);
+      crpc__server_conn_final_goaway(c);
       continue;
     }
     /* Cancelling ends no stream at once (its close comes later), so the

@@ -932,6 +932,29 @@ def rapid_reset(run):
 
 
 @case
+def idle_connection_is_closed(run):
+    """A connection with no call for the server's idle timeout (3 s, as
+    check-bad-input.sh starts crpc-server) gets GOAWAY NO_ERROR naming the
+    last stream it served, and is closed: idle connections hold nothing
+    for ever."""
+    c = run.conn()
+    st = c.unary(WORKER + "Unary", req(name="then idle"))
+    wait_streams(run, c, [st])
+    expect_ok_reply(st, "then idle")
+    t0 = time.monotonic()
+    c.pump(lambda: c.closed is not None, run.left(10))
+    idle = time.monotonic() - t0
+    if c.goaway is None or c.goaway[1] != 0 or c.goaway[0] != st.id:
+        raise Failure("want GOAWAY NO_ERROR last-stream %d, got: %s" %
+                      (st.id, c.describe()))
+    if c.closed is None:
+        raise Failure("GOAWAY sent but the connection stayed open")
+    if idle < 2.5:
+        raise Failure("closed after %.1f s, before the idle timeout" % idle)
+    return "GOAWAY NO_ERROR and closed after %.1f s without a call" % idle
+
+
+@case
 def some_empty_data_is_fine(run):
     """200 empty DATA frames before a request's message: well within the
     budget, the call is answered."""

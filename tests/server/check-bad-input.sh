@@ -34,8 +34,9 @@ else
       exit 1
     fi
   done
+  # The idle timeout is bad_input.py's idle_connection_is_closed's.
   cmd=("$server" --listen 127.0.0.1:0 --module "$module" --loops 2
-       --workers 2)
+       --workers 2 --idle-timeout-ms 3000)
 fi
 
 tmp=$(mktemp -d)

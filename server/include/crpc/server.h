@@ -83,6 +83,13 @@ typedef struct crpc_server_opts {
    * drains and frees itself on the loop, which the application keeps
    * running (uv_run() returns once the server is gone). NULL: own loops. */
   crpc_loop *loop;
+  /* A connection with no call open for this long is sent GOAWAY
+   * (NO_ERROR) and closed, as gRPC's max_connection_idle does; a client
+   * connects again when it next calls. It bounds what idle connections
+   * hold. Checked by the loop's sweep, so it acts up to a quarter of the
+   * shortest of this, the handshake and the stall timeouts late. 0:
+   * never. */
+  uint32_t idle_timeout_ms;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
