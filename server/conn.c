@@ -82,6 +82,7 @@ static void conn_closing(crpc__h2conn *h) {
   while (c->calls)
     crpc__server_call_on_stream_close(c->calls, NGHTTP2_CANCEL);
   crpc__sloop *sl = c->sl;
+  atomic_fetch_sub(&sl->srv->open_conns, 1);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -152,6 +153,7 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   crpc__server_conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
   if (!c) {
     /* Out of memory, or accepted just as this loop finished draining. */
+    atomic_fetch_sub(&sl->srv->open_conns, 1);
     close(fd);
     return;
   }

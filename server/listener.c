@@ -63,9 +63,19 @@ static void on_connection(uv_stream_t *server, int status) {
               rc ? uv_strerror(rc) : strerror(errno));
     return;
   }
+  unsigned open = atomic_fetch_add(&srv->open_conns, 1);
+  if (srv->opts.max_connections && open >= srv->opts.max_connections) {
+    atomic_fetch_sub(&srv->open_conns, 1);
+    atomic_fetch_add(&srv->refused_conns, 1);
+    close(dup_fd);
+    crpc__log(&srv->opts.logger, CRPC_LOG_DEBUG,
+              "accept on %s: %u connections open: closed", l->shown, open);
+    return;
+  }
   unsigned i = atomic_fetch_add(&srv->next_loop, 1) % srv->n_loops;
   handoff *h = malloc(sizeof(*h));
   if (!h) {
+    atomic_fetch_sub(&srv->open_conns, 1);
     close(dup_fd);
     return;
   }
@@ -75,6 +85,7 @@ static void on_connection(uv_stream_t *server, int status) {
                  .is_unix = l->is_unix,
                  .tls = l->tls};
   if (crpc__loop_post_task(srv->loops[i].loop, &h->task) != 0) {
+    atomic_fetch_sub(&srv->open_conns, 1);
     close(dup_fd);
     free(h);
   }

@@ -92,6 +92,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->loop_stall_ms = 100;
   uv_mutex_init(&srv->mu);
   atomic_init(&srv->stalled_calls, 0);
+  atomic_init(&srv->refused_conns, 0);
+  atomic_init(&srv->open_conns, 0);
   atomic_init(&srv->held_calls, 0);
 
   int rc = CRPC_ENOMEM;
@@ -499,6 +501,8 @@ void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {
   crpc_pool_stats_get(srv->pool, &out->workers);
   out->loop_stalls = srv->watchdog ? crpc__watchdog_stalls(srv->watchdog) : 0;
   out->stalled_calls = atomic_load(&srv->stalled_calls);
+  out->connections = atomic_load(&srv->open_conns);
+  out->refused_connections = atomic_load(&srv->refused_conns);
   out->held_calls = atomic_load(&srv->held_calls);
 }
 

@@ -112,6 +112,10 @@ struct crpc_server {
   struct crpc__watchdog *watchdog; /* sees its loops stall (once started) */
   unsigned app_closing; /* on an application loop: handles still closing */
   atomic_uint_fast64_t stalled_calls, held_calls; /* crpc_server_stats */
+  atomic_uint_fast64_t refused_conns;             /* crpc_server_stats */
+  /* Accepted connections not yet closed, over all loops (listener.c
+   * counts them in, the connection's close out). */
+  atomic_uint open_conns;
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;
   int shutdown_started;

@@ -43,7 +43,7 @@ static const char usage_line[] =
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
     "[--max-workers N] [--max-worker-calls-per-connection N] "
     "[--max-concurrent-streams N] [--stall-timeout-ms N] "
-    "[--loop-stall-ms N] [--idle-timeout-ms N]\n";
+    "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -91,6 +91,8 @@ static const char usage_text[] =
     "                           reported while it lasts (default: 100)\n"
     "  --idle-timeout-ms N      a connection with no call this long is\n"
     "                           sent GOAWAY and closed (default: never)\n"
+    "  --max-connections N      connections open at once; more are closed\n"
+    "                           as they are accepted (default: no limit)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -111,7 +113,7 @@ typedef struct config {
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
-  unsigned long long loop_stall_ms, idle_timeout_ms;
+  unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -165,7 +167,8 @@ typedef enum {
   F_MAX_STREAMS,
   F_STALL_TIMEOUT_MS,
   F_LOOP_STALL_MS,
-  F_IDLE_TIMEOUT_MS
+  F_IDLE_TIMEOUT_MS,
+  F_MAX_CONNECTIONS
 } flag_id;
 
 /* Every flag that takes a value, with the range of the numeric ones. */
@@ -196,6 +199,7 @@ static const struct flag {
     {"--stall-timeout-ms", F_STALL_TIMEOUT_MS, 1, UINT32_MAX},
     {"--loop-stall-ms", F_LOOP_STALL_MS, 1, UINT32_MAX},
     {"--idle-timeout-ms", F_IDLE_TIMEOUT_MS, 1, UINT32_MAX},
+    {"--max-connections", F_MAX_CONNECTIONS, 1, UINT32_MAX},
 };
 
 /* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
@@ -269,6 +273,9 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     break;
   case F_IDLE_TIMEOUT_MS:
     cfg->idle_timeout_ms = n;
+    break;
+  case F_MAX_CONNECTIONS:
+    cfg->max_connections = n;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -353,6 +360,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->stall_timeout_ms = (uint32_t)cfg->stall_timeout_ms;
   opts->loop_stall_ms = (uint32_t)cfg->loop_stall_ms;
   opts->idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms;
+  opts->max_connections = (unsigned)cfg->max_connections;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

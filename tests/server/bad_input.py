@@ -955,6 +955,36 @@ def idle_connection_is_closed(run):
 
 
 @case
+def connections_past_the_limit_are_closed(run):
+    """check-bad-input.sh starts crpc-server with --max-connections 64: of
+    80 connections opened at once, those past the limit are closed as
+    they are accepted, before any SETTINGS; once the client lets them go,
+    new connections are served again."""
+    conns = [run.conn() for _ in range(80)]
+    for c in conns:
+        c.pump(lambda: c.server_settings is not None or c.closed is not None,
+               run.left(5))
+    served = sum(1 for c in conns
+                 if c.server_settings is not None and c.closed is None)
+    closed = sum(1 for c in conns
+                 if c.server_settings is None and c.closed is not None)
+    if served > 64 or closed < 16 or served + closed != 80:
+        raise Failure("%d served, %d closed at accept, of 80" %
+                      (served, closed))
+    run.close_all()
+    # The server counts a connection out when it sees it close: each
+    # attempt waits for the server's answer or its close, at most 50.
+    for attempt in range(50):
+        try:
+            check_alive(run, timeout=2)
+            break
+        except Failure:
+            if attempt == 49:
+                raise
+    return "%d served, %d closed at accept" % (served, closed)
+
+
+@case
 def some_empty_data_is_fine(run):
     """200 empty DATA frames before a request's message: well within the
     budget, the call is answered."""

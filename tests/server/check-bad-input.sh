@@ -34,9 +34,10 @@ else
       exit 1
     fi
   done
-  # The idle timeout is bad_input.py's idle_connection_is_closed's.
+  # The idle timeout and the connection limit are bad_input.py's
+  # idle_connection_is_closed's and connections_past_the_limit_are_closed's.
   cmd=("$server" --listen 127.0.0.1:0 --module "$module" --loops 2
-       --workers 2 --idle-timeout-ms 3000)
+       --workers 2 --idle-timeout-ms 3000 --max-connections 64)
 fi
 
 tmp=$(mktemp -d)

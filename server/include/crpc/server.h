@@ -90,6 +90,11 @@ typedef struct crpc_server_opts {
    * shortest of this, the handshake and the stall timeouts late. 0:
    * never. */
   uint32_t idle_timeout_ms;
+  /* Connections open at once, over all loops; one accepted past this is
+   * closed at once (a client backs off and tries again), so that
+   * thousands of idle or slow connections cannot take the server's
+   * memory. 0: no limit. */
+  unsigned max_connections;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
@@ -153,11 +158,13 @@ CRPC_EXTERN void crpc_server_free(crpc_server *srv);
 
 /* What the server is doing and has done, read at one moment. */
 typedef struct crpc_server_stats {
-  crpc_pool_stats workers; /* the worker pool (crpc/pool.h) */
-  uint64_t loop_stalls;    /* loops seen busy past loop_stall_ms */
-  uint64_t stalled_calls;  /* calls cancelled by stall_timeout_ms */
-  uint64_t held_calls;     /* worker calls that waited for their
-                              connection's share */
+  crpc_pool_stats workers;      /* the worker pool (crpc/pool.h) */
+  uint64_t loop_stalls;         /* loops seen busy past loop_stall_ms */
+  uint64_t stalled_calls;       /* calls cancelled by stall_timeout_ms */
+  uint64_t held_calls;          /* worker calls that waited for their
+                                   connection's share */
+  uint64_t connections;         /* open now */
+  uint64_t refused_connections; /* closed at accept: max_connections */
 } crpc_server_stats;
 
 /* Fills |out|. Thread: any. */
