@@ -497,8 +497,11 @@ static void linger(crpc__h2conn *c) {
   if (uv_fileno(&c->h.handle, &fd) != 0)
     return;
   shutdown(fd, SHUT_WR);
+  /* Not the group's read buffer: a close may come from inside a callback
+   * of the session while it parses that buffer. */
+  char drop[4096];
   for (size_t total = 0; total < 4 * CRPC__H2IO_READ_BUF;) {
-    ssize_t n = recv(fd, c->group->rbuf, CRPC__H2IO_READ_BUF, MSG_DONTWAIT);
+    ssize_t n = recv(fd, drop, sizeof(drop), MSG_DONTWAIT);
     if (n <= 0)
       break;
     total += (size_t)n;
