@@ -191,10 +191,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
   if (frame->hd.type == NGHTTP2_SETTINGS &&
       !(frame->hd.flags & NGHTTP2_FLAG_ACK))
     c->established = 1;
+  int per_stream =
+      frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA;
   void *stream =
-      frame->hd.stream_id
-          ? nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id)
-          : NULL;
+      per_stream ? nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id)
+                 : NULL;
   c->role->frame_recv(c, stream, frame);
   return 0;
 }
@@ -238,11 +239,14 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
               (const char *)frame->goaway.opaque_data);
     return 0;
   }
-  if (c->role->frame_sent && frame->hd.stream_id) {
+  int ends =
+      (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+  if (ends && c->role->end_sent) {
     void *stream =
         nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
     if (stream)
-      c->role->frame_sent(stream, frame);
+      c->role->end_sent(stream);
   }
   return 0;
 }

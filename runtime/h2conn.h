@@ -84,15 +84,16 @@ typedef struct crpc__h2conn_role {
    * nghttp2 callback error. */
   int (*header)(void *stream, const nghttp2_frame *frame, const uint8_t *name,
                 size_t nlen, const uint8_t *value, size_t vlen);
-  /* A whole frame arrived; |stream| may be NULL here (connection frames,
-   * streams without user data). */
+  /* A whole frame arrived. |stream| is looked up for HEADERS and DATA
+   * only: NULL for other frames and for streams without user data. */
   void (*frame_recv)(crpc__h2conn *c, void *stream, const nghttp2_frame *frame);
   /* DATA payload of |stream|. The role gives the window back. */
   void (*data)(void *stream, const uint8_t *p, size_t n);
   /* |stream| closed with |error_code|; its user data is already unset. */
   void (*stream_close)(void *stream, uint32_t error_code);
-  /* A frame of |stream| went out. May be NULL. */
-  void (*frame_sent)(void *stream, const nghttp2_frame *frame);
+  /* The frame that ends this side of |stream| (HEADERS or DATA with
+   * END_STREAM) went out. May be NULL. */
+  void (*end_sent)(void *stream);
   /* The body of |stream|, for the data provider crpc__h2conn_body()
    * makes: nghttp2_data_source_read_callback's contract, with |no_copy|
    * saying whether NGHTTP2_DATA_FLAG_NO_COPY may be used. */

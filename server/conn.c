@@ -64,10 +64,8 @@ static void on_stream_close(void *stream, uint32_t error_code) {
   crpc__server_call_on_stream_close(stream, error_code);
 }
 
-static void on_frame_sent(void *stream, const nghttp2_frame *frame) {
-  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-    crpc__server_call_on_frame_sent(stream, 1);
+static void on_end_sent(void *stream) {
+  crpc__server_call_on_frame_sent(stream, 1);
 }
 
 static int conn_done(crpc__h2conn *h, int session_idle) {
@@ -108,7 +106,7 @@ static const crpc__h2conn_role server_role = {
     .frame_recv = on_frame_recv,
     .data = on_data,
     .stream_close = on_stream_close,
-    .frame_sent = on_frame_sent,
+    .end_sent = on_end_sent,
     .read_body = crpc__server_call_read_body,
     .send_data = crpc__server_call_send_data,
     .done = conn_done,
