@@ -578,6 +578,7 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     ch->owns_loop = 1;
   }
   ch->h2.loop = ch->loop;
+  ch->h2.limits = crpc__h2limits_or_default(NULL);
   ch->start_task.fn = channel_start;
   rc = crpc__loop_post_task(ch->loop, &ch->start_task);
   if (rc != 0) {

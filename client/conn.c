@@ -231,7 +231,7 @@ static void on_connect(uv_connect_t *req, int status) {
       rc = crpc__tls_conn_handshake(h->tls);
   }
   if (rc == 0)
-    rc = crpc__h2conn_start(h, 0, NULL);
+    rc = crpc__h2conn_start(h, NULL);
   if (rc != 0) {
     snprintf(why, sizeof(why), "cannot start a connection to %s: %s", h->name,
              crpc_strerror(rc));

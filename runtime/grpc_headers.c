@@ -96,6 +96,7 @@ void crpc__grpc_request_init(crpc__grpc_request *r) {
       .enc = CRPC__ENCODING_IDENTITY,
       .accept_mask = CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY),
       .status = CRPC_STATUS_OK,
+      .max_bytes = CRPC__GRPC_MAX_HEADER_LIST,
   };
   crpc_metadata_init(&r->md);
 }
@@ -118,7 +119,7 @@ static void request_error(crpc__grpc_request *r, crpc_status code,
 int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
                               size_t nlen, const uint8_t *value, size_t vlen) {
   r->bytes += nlen + vlen + 32;
-  if (r->bytes > CRPC__GRPC_MAX_HEADER_LIST) {
+  if (r->bytes > r->max_bytes) {
     request_error(r, CRPC_STATUS_RESOURCE_EXHAUSTED,
                   "request headers too large");
     return 0;
@@ -175,7 +176,7 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
 int crpc__grpc_request_verdict(const crpc__grpc_request *r, crpc_status *code,
                                const char **msg) {
   /* Fields past the limit were not read: nothing else can be judged. */
-  if (r->bytes > CRPC__GRPC_MAX_HEADER_LIST) {
+  if (r->bytes > r->max_bytes) {
     *code = r->status;
     *msg = r->error;
     return -1;

@@ -19,9 +19,11 @@
 #include "crpc/status.h"
 #include "nvlist.h"
 
-/* Bytes of request header fields a server reads (name + value + 32 each,
- * as HTTP/2 counts them); the same as the SETTINGS_MAX_HEADER_LIST_SIZE
- * both sides announce. */
+/* Bytes of header fields read by default (name + value + 32 each, as
+ * HTTP/2 counts them): a server's for a request unless its
+ * max_header_list_bytes says otherwise, a client's for a response's
+ * headers and for its trailers; the same as the
+ * SETTINGS_MAX_HEADER_LIST_SIZE each side announces. */
 #define CRPC__GRPC_MAX_HEADER_LIST (16 * 1024)
 
 /* The content-type of gRPC: "application/grpc", alone or followed by "+"
@@ -48,7 +50,8 @@ int crpc__grpc_reserved(const uint8_t *name, size_t n);
 
 /* What a server reads from a request's header block. */
 typedef struct crpc__grpc_request {
-  size_t bytes; /* counted as HTTP/2 does */
+  size_t bytes;     /* counted as HTTP/2 does */
+  size_t max_bytes; /* read no further; init: CRPC__GRPC_MAX_HEADER_LIST */
   int saw_method;
   int method_post;
   char *path; /* malloc'd, NUL-terminated; NULL until :path came */
@@ -81,7 +84,7 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
  * content-type) to answer outside gRPC, or -1 and sets |*code| and |*msg|
  * (static) to a gRPC status to answer at once (a missing :path, a
  * malformed grpc-timeout, an unsupported grpc-encoding). Headers beyond
- * CRPC__GRPC_MAX_HEADER_LIST are RESOURCE_EXHAUSTED whatever else they
+ * |r->max_bytes| are RESOURCE_EXHAUSTED whatever else they
  * said, since the fields after the limit were not read.
  */
 int crpc__grpc_request_verdict(const crpc__grpc_request *r, crpc_status *code,

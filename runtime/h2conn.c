@@ -26,6 +26,19 @@ void crpc__h2conn_unref(crpc__h2conn *c) {
   c->role->destroy(c);
 }
 
+crpc__h2limits crpc__h2limits_or_default(const crpc__h2limits *l) {
+  crpc__h2limits d = l ? *l : (crpc__h2limits){0};
+  if (!d.max_streams)
+    d.max_streams = 100;
+  if (!d.max_header_list)
+    d.max_header_list = CRPC__H2_MAX_HEADER_LIST;
+  if (!d.idle_frame_burst)
+    d.idle_frame_burst = CRPC__H2_IDLE_FRAMES_BURST;
+  if (!d.idle_frame_rate)
+    d.idle_frame_rate = CRPC__H2_IDLE_FRAMES_PER_SECOND;
+  return d;
+}
+
 void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
                        crpc__h2group *group, const crpc_logger *lg) {
   memset(c, 0, sizeof(*c));
@@ -124,14 +137,15 @@ static int idle_frame(crpc__h2conn *c, const nghttp2_frame_hd *hd) {
 
 /* Takes one frame from the idle-frame budget; 0 when it is spent. */
 static int idle_frame_allowed(crpc__h2conn *c) {
+  const crpc__h2limits *l = &c->group->limits;
   uint64_t now = uv_now(c->h.handle.loop);
   if (c->idle_frames_ms == 0) {
-    c->idle_frames = CRPC__H2_IDLE_FRAMES_BURST;
+    c->idle_frames = l->idle_frame_burst;
   } else if (now > c->idle_frames_ms) {
-    c->idle_frames += (double)(now - c->idle_frames_ms) *
-                      CRPC__H2_IDLE_FRAMES_PER_SECOND / 1000.0;
-    if (c->idle_frames > CRPC__H2_IDLE_FRAMES_BURST)
-      c->idle_frames = CRPC__H2_IDLE_FRAMES_BURST;
+    c->idle_frames +=
+        (double)(now - c->idle_frames_ms) * l->idle_frame_rate / 1000.0;
+    if (c->idle_frames > l->idle_frame_burst)
+      c->idle_frames = l->idle_frame_burst;
   }
   c->idle_frames_ms = now ? now : 1;
   if (c->idle_frames < 1)
@@ -291,8 +305,8 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
   return c->role->send_data(source->ptr, &c->wbuf, frame, framehd, length);
 }
 
-static int session_new(crpc__h2conn *c, uint32_t max_streams,
-                       nghttp2_mem *mem) {
+static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
+  const crpc__h2limits *l = &c->group->limits;
   nghttp2_session_callbacks *cb;
   nghttp2_option *opt = NULL;
   if (nghttp2_session_callbacks_new(&cb) != 0)
@@ -316,9 +330,14 @@ static int session_new(crpc__h2conn *c, uint32_t max_streams,
   nghttp2_option_set_max_send_header_block_length(opt, MAX_SEND_HEADER_BLOCK);
   /* Answers (SETTINGS and PING ACKs) queued and not yet written, before
    * nghttp2 calls the peer a flood and ends the session without a word:
-   * above the idle-frame burst, so that the budget, which says why with a
-   * GOAWAY, is what stops a flood of them. */
-  nghttp2_option_set_max_outbound_ack(opt, 2 * CRPC__H2_IDLE_FRAMES_BURST);
+   * twice the idle-frame burst, so that the budget, which says why with a
+   * GOAWAY, is what stops a flood of them; and never below twice the
+   * default burst, since PINGs that ride with data are not counted by the
+   * budget and one read may bring a thousand of them. */
+  nghttp2_option_set_max_outbound_ack(
+      opt, 2 * (size_t)(l->idle_frame_burst > CRPC__H2_IDLE_FRAMES_BURST
+                            ? l->idle_frame_burst
+                            : CRPC__H2_IDLE_FRAMES_BURST));
   /* Frame types past CONTINUATION are extensions crpc does not use:
    * nghttp2 skips them without a word, so they are declared here only to
    * reach on_begin_frame() and the idle-frame budget. */
@@ -338,11 +357,11 @@ static int session_new(crpc__h2conn *c, uint32_t max_streams,
     return CRPC_ENOMEM;
   nghttp2_settings_entry iv[3] = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CRPC__H2_STREAM_WINDOW},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, CRPC__H2_MAX_HEADER_LIST},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, l->max_header_list},
       /* A server's stream limit; a client refuses pushes. */
       c->role->server
           ? (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
-                                     max_streams}
+                                     l->max_streams}
           : (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
   if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
@@ -395,10 +414,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   crpc__h2conn_unref(c);
 }
 
-int crpc__h2conn_start(crpc__h2conn *c, uint32_t max_streams,
-                       nghttp2_mem *mem) {
+int crpc__h2conn_start(crpc__h2conn *c, nghttp2_mem *mem) {
   CRPC__ASSERT_LOOP_THREAD(c->group->loop);
-  int rc = session_new(c, max_streams, mem);
+  int rc = session_new(c, mem);
   if (rc == 0)
     rc = uv_read_start(&c->h.stream, on_alloc, on_read);
   if (rc == 0)

@@ -51,21 +51,36 @@
 /* Frames that ask nothing of the connection (empty DATA without
  * END_STREAM, PRIORITY, unknown types, SETTINGS that are not
  * acknowledgements, and PINGs with no HEADERS or DATA since the last one)
- * a peer may send: a burst of this many, refilled at this many per
- * second. Beyond, the connection ends with GOAWAY
- * ENHANCE_YOUR_CALM: a flood of them costs CPU and, for SETTINGS and PING,
- * an answer each. gRPC clients send a handful (SETTINGS, keepalive PINGs). */
+ * a peer may send by default: a burst of this many, refilled at this many
+ * per second. Beyond, the connection ends with GOAWAY ENHANCE_YOUR_CALM: a
+ * flood of them costs CPU and, for SETTINGS and PING, an answer each. gRPC
+ * clients send a handful (SETTINGS, keepalive PINGs). */
 #define CRPC__H2_IDLE_FRAMES_BURST 1000
 #define CRPC__H2_IDLE_FRAMES_PER_SECOND 100
 
+/* What a connection allows its peer; a zero field takes the default. */
+typedef struct crpc__h2limits {
+  uint32_t max_streams;      /* a server's SETTINGS_MAX_CONCURRENT_STREAMS */
+  uint32_t max_header_list;  /* SETTINGS_MAX_HEADER_LIST_SIZE announced */
+  uint32_t idle_frame_burst; /* the idle-frame budget's burst ... */
+  uint32_t idle_frame_rate;  /* ... and its refill per second */
+} crpc__h2limits;
+
+/* |l| with every zero field set to its default (100 streams,
+ * CRPC__H2_MAX_HEADER_LIST, CRPC__H2_IDLE_FRAMES_*). */
+crpc__h2limits crpc__h2limits_or_default(const crpc__h2limits *l);
+
 typedef struct crpc__h2conn crpc__h2conn;
 
-/* The connections of one loop that share a read buffer and a flush: a
- * server loop's, a channel's. Owned by the role's object. */
+/* The connections of one loop that share a read buffer, a flush and their
+ * limits: a server loop's, a channel's. Owned by the role's object. */
 typedef struct crpc__h2group {
   crpc_loop *loop;     /* the one thread its connections run on */
   crpc__h2conn *dirty; /* marked for the next flush */
   uint8_t *rbuf;       /* CRPC__H2IO_READ_BUF bytes; borrowed */
+  /* What its connections allow, set through crpc__h2limits_or_default()
+   * before the first one starts. */
+  crpc__h2limits limits;
 } crpc__h2group;
 
 /*
@@ -150,12 +165,11 @@ void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
 
 /*
  * Starts the connected socket: the session (with nghttp2's allocator
- * |mem|, NULL for malloc), crpc's SETTINGS (and
- * MAX_CONCURRENT_STREAMS |max_streams| from a server), reading, and a
- * flush. |c->tls| is set before when there is TLS.
+ * |mem|, NULL for malloc), crpc's SETTINGS with the group's limits,
+ * reading, and a flush. |c->tls| is set before when there is TLS.
  * Returns 0 or a crpc error, and then the caller closes |c|.
  */
-int crpc__h2conn_start(crpc__h2conn *c, uint32_t max_streams, nghttp2_mem *mem);
+int crpc__h2conn_start(crpc__h2conn *c, nghttp2_mem *mem);
 
 /* Queues |c| for the next flush of its group (nothing once closed). */
 void crpc__h2conn_mark_dirty(crpc__h2conn *c);

@@ -62,6 +62,7 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
     crpc__arena_init(&call->arena, NULL, 0, 0);
     crpc__buf_init(&call->out, SIZE_MAX);
   }
+  call->req.max_bytes = o->max_header_list_bytes;
   crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
   call->alloc = crpc__arena_allocator(&call->arena);
   crpc__buf_init(&call->scratch, o->max_receive_bytes);
@@ -204,16 +205,21 @@ int crpc__server_call_on_header(crpc__server_call *call, const uint8_t *name,
     crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
               "%s: dropped a malformed metadata entry %.*s", call->peer,
               (int)(nlen > 64 ? 64 : nlen), (const char *)name);
-  if (call->req.bytes <= CRPC__GRPC_MAX_HEADER_LIST ||
+  if (call->req.bytes <= call->req.max_bytes ||
       call->state != CRPC__SERVER_CALL_HEADERS)
     return 0;
   /* Past the limit the rest of the block is not looked at: a small block
    * can name a large field of the dynamic table thousands of times (an
-   * HPACK bomb), and nghttp2 checks every copy it hands over. The answer
-   * goes out now, and the session is told to skip the remaining fields
-   * (it then resets the stream, after the answer). */
+   * HPACK bomb), and nghttp2 checks every copy it hands over. The session
+   * is told to skip the remaining fields, which resets the stream and
+   * drops any answer queued for it; the reset says ENHANCE_YOUR_CALM,
+   * which gRPC clients read as RESOURCE_EXHAUSTED (as gRPC's own servers
+   * reset a stream whose metadata is too large), where nghttp2's own
+   * would say INTERNAL_ERROR. */
   crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                           "request headers too large");
+  nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
+                            call->stream_id, NGHTTP2_ENHANCE_YOUR_CALM);
   return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 }
 

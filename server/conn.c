@@ -191,7 +191,7 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
     rc = crpc__tls_conn_new_server(tls, &h->tls);
   nghttp2_mem mem = crpc__h2mem_allocator(&sl->h2mem);
   if (rc == 0)
-    rc = crpc__h2conn_start(h, sl->srv->opts.max_concurrent_streams, &mem);
+    rc = crpc__h2conn_start(h, &mem);
   if (rc != 0) {
     crpc__log(lg, CRPC_LOG_WARN, "%s: cannot start the connection: %s", h->name,
               crpc_strerror(rc));

@@ -73,8 +73,16 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->max_receive_bytes = CRPC__DEFAULT_MAX_MESSAGE;
   if (!o->max_send_bytes)
     o->max_send_bytes = CRPC__DEFAULT_MAX_MESSAGE;
-  if (!o->max_concurrent_streams)
-    o->max_concurrent_streams = 100;
+  srv->h2limits = crpc__h2limits_or_default(&(crpc__h2limits){
+      .max_streams = o->max_concurrent_streams,
+      .max_header_list = o->max_header_list_bytes,
+      .idle_frame_burst = o->idle_frames_burst,
+      .idle_frame_rate = o->idle_frames_per_second,
+  });
+  o->max_concurrent_streams = srv->h2limits.max_streams;
+  o->max_header_list_bytes = srv->h2limits.max_header_list;
+  o->idle_frames_burst = srv->h2limits.idle_frame_burst;
+  o->idle_frames_per_second = srv->h2limits.idle_frame_rate;
   if (!o->drain_ms)
     o->drain_ms = 5000;
   if (!o->handshake_timeout_ms)

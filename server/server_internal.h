@@ -98,7 +98,8 @@ struct crpc__sloop {
 };
 
 struct crpc_server {
-  crpc_server_opts opts;
+  crpc_server_opts opts;   /* defaults filled in */
+  crpc__h2limits h2limits; /* what its connections allow, from |opts| */
   crpc_pool *pool;
   crpc__sloop *loops;
   unsigned n_loops;

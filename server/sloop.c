@@ -35,6 +35,7 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
   }
   sl->srv = srv;
   sl->h2.loop = sl->loop;
+  sl->h2.limits = srv->h2limits;
   crpc__arena_init(&sl->scratch, NULL, 0, 0);
   crpc__h2mem_init(&sl->h2mem);
   sl->index = index;

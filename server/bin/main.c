@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,9 @@ static const char usage_line[] =
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
     "[--max-workers N] [--max-worker-calls-per-connection N] "
     "[--max-concurrent-streams N] [--stall-timeout-ms N] "
-    "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N]\n";
+    "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
+    "[--max-header-list-bytes N] [--idle-frames-burst N] "
+    "[--idle-frames-per-second N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -93,6 +96,17 @@ static const char usage_text[] =
     "                           sent GOAWAY and closed (default: never)\n"
     "  --max-connections N      connections open at once; more are closed\n"
     "                           as they are accepted (default: no limit)\n"
+    "  --max-header-list-bytes N\n"
+    "                           a request's header fields read, as HTTP/2\n"
+    "                           counts them; past it the call ends\n"
+    "                           RESOURCE_EXHAUSTED (default: 16384)\n"
+    "  --idle-frames-burst N    frames asking nothing (PING, SETTINGS,\n"
+    "                           PRIORITY, empty DATA, unknown types) a\n"
+    "                           connection may send at once before GOAWAY\n"
+    "                           ENHANCE_YOUR_CALM (default: 1000)\n"
+    "  --idle-frames-per-second N\n"
+    "                           how fast that allowance refills (default:\n"
+    "                           100)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -114,6 +128,7 @@ typedef struct config {
   unsigned long long worker_queue, handshake_timeout_ms;
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
   unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
+  unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -155,52 +170,50 @@ typedef enum {
   F_TLS_CERT,
   F_TLS_KEY,
   F_TLS_CLIENT_CA,
-  F_LOOPS,
-  F_WORKERS,
   F_MAX_MESSAGE_BYTES,
   F_DRAIN_SECONDS,
   F_LOG_LEVEL,
-  F_WORKER_QUEUE,
-  F_HANDSHAKE_TIMEOUT_MS,
-  F_MAX_WORKERS,
-  F_WORKER_SHARE,
-  F_MAX_STREAMS,
-  F_STALL_TIMEOUT_MS,
-  F_LOOP_STALL_MS,
-  F_IDLE_TIMEOUT_MS,
-  F_MAX_CONNECTIONS
+  F_NUMBER /* stored as is in the config field the flag names */
 } flag_id;
 
-/* Every flag that takes a value, with the range of the numeric ones. */
+/* Every flag that takes a value, with the range of the numeric ones and,
+ * for F_NUMBER, the config field it sets. */
+#define NUMBER(field) F_NUMBER, offsetof(config, field)
 static const struct flag {
   const char *name;
   flag_id id;
+  size_t field;
   unsigned long long lo, hi;
 } flags[] = {
-    {"--listen", F_LISTEN, 0, 0},
-    {"--module", F_MODULE, 0, 0},
-    {"--module-arg", F_MODULE_ARG, 0, 0},
-    {"--tls-cert", F_TLS_CERT, 0, 0},
-    {"--tls-key", F_TLS_KEY, 0, 0},
-    {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0},
-    {"--loops", F_LOOPS, 1, 1024},
-    {"--workers", F_WORKERS, 1, 4096},
+    {"--listen", F_LISTEN, 0, 0, 0},
+    {"--module", F_MODULE, 0, 0, 0},
+    {"--module-arg", F_MODULE_ARG, 0, 0, 0},
+    {"--tls-cert", F_TLS_CERT, 0, 0, 0},
+    {"--tls-key", F_TLS_KEY, 0, 0, 0},
+    {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0, 0},
+    {"--loops", NUMBER(loops), 1, 1024},
+    {"--workers", NUMBER(workers), 1, 4096},
     /* The gRPC length prefix is 32 bits. */
-    {"--max-message-bytes", F_MAX_MESSAGE_BYTES, 1, UINT32_MAX},
+    {"--max-message-bytes", F_MAX_MESSAGE_BYTES, 0, 1, UINT32_MAX},
     /* The drain deadline is a uint32_t of milliseconds. */
-    {"--drain-seconds", F_DRAIN_SECONDS, 0, UINT32_MAX / 1000},
-    {"--log-level", F_LOG_LEVEL, 0, 0},
-    {"--worker-queue", F_WORKER_QUEUE, 1, 1u << 24},
-    {"--handshake-timeout-ms", F_HANDSHAKE_TIMEOUT_MS, 1, UINT32_MAX},
-    {"--max-workers", F_MAX_WORKERS, 1, 65536},
-    {"--max-worker-calls-per-connection", F_WORKER_SHARE, 1, 65536},
+    {"--drain-seconds", F_DRAIN_SECONDS, 0, 0, UINT32_MAX / 1000},
+    {"--log-level", F_LOG_LEVEL, 0, 0, 0},
+    {"--worker-queue", NUMBER(worker_queue), 1, 1u << 24},
+    {"--handshake-timeout-ms", NUMBER(handshake_timeout_ms), 1, UINT32_MAX},
+    {"--max-workers", NUMBER(max_workers), 1, 65536},
+    {"--max-worker-calls-per-connection", NUMBER(worker_share), 1, 65536},
     /* HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS is 31 bits. */
-    {"--max-concurrent-streams", F_MAX_STREAMS, 1, INT32_MAX},
-    {"--stall-timeout-ms", F_STALL_TIMEOUT_MS, 1, UINT32_MAX},
-    {"--loop-stall-ms", F_LOOP_STALL_MS, 1, UINT32_MAX},
-    {"--idle-timeout-ms", F_IDLE_TIMEOUT_MS, 1, UINT32_MAX},
-    {"--max-connections", F_MAX_CONNECTIONS, 1, UINT32_MAX},
+    {"--max-concurrent-streams", NUMBER(max_streams), 1, INT32_MAX},
+    {"--stall-timeout-ms", NUMBER(stall_timeout_ms), 1, UINT32_MAX},
+    {"--loop-stall-ms", NUMBER(loop_stall_ms), 1, UINT32_MAX},
+    {"--idle-timeout-ms", NUMBER(idle_timeout_ms), 1, UINT32_MAX},
+    {"--max-connections", NUMBER(max_connections), 1, UINT32_MAX},
+    /* Below 512 not even gRPC's own request headers fit. */
+    {"--max-header-list-bytes", NUMBER(max_header_list), 512, UINT32_MAX},
+    {"--idle-frames-burst", NUMBER(idle_frames_burst), 1, UINT32_MAX},
+    {"--idle-frames-per-second", NUMBER(idle_frames_rate), 1, UINT32_MAX},
 };
+#undef NUMBER
 
 /* Stores |value| for flag |f|. Returns 0, or EXIT_STARTUP after printing
  * what is wrong with it. */
@@ -211,6 +224,9 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     return fail("%s: '%s' is not a whole number from %llu to %llu", f->name,
                 value, f->lo, f->hi);
   switch (f->id) {
+  case F_NUMBER:
+    *(unsigned long long *)((char *)cfg + f->field) = n;
+    break;
   case F_LISTEN:
     cfg->listen[cfg->n_listen++] = value;
     break;
@@ -236,12 +252,6 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_TLS_CLIENT_CA:
     cfg->tls.client_ca_file = value;
     break;
-  case F_LOOPS:
-    cfg->loops = n;
-    break;
-  case F_WORKERS:
-    cfg->workers = n;
-    break;
   case F_MAX_MESSAGE_BYTES:
     cfg->max_message_bytes = n;
     cfg->max_message_set = 1;
@@ -249,33 +259,6 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_DRAIN_SECONDS:
     cfg->drain_seconds = n;
     cfg->drain_set = 1;
-    break;
-  case F_WORKER_QUEUE:
-    cfg->worker_queue = n;
-    break;
-  case F_HANDSHAKE_TIMEOUT_MS:
-    cfg->handshake_timeout_ms = n;
-    break;
-  case F_MAX_WORKERS:
-    cfg->max_workers = n;
-    break;
-  case F_WORKER_SHARE:
-    cfg->worker_share = n;
-    break;
-  case F_MAX_STREAMS:
-    cfg->max_streams = n;
-    break;
-  case F_STALL_TIMEOUT_MS:
-    cfg->stall_timeout_ms = n;
-    break;
-  case F_LOOP_STALL_MS:
-    cfg->loop_stall_ms = n;
-    break;
-  case F_IDLE_TIMEOUT_MS:
-    cfg->idle_timeout_ms = n;
-    break;
-  case F_MAX_CONNECTIONS:
-    cfg->max_connections = n;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -361,6 +344,9 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->loop_stall_ms = (uint32_t)cfg->loop_stall_ms;
   opts->idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms;
   opts->max_connections = (unsigned)cfg->max_connections;
+  opts->max_header_list_bytes = (uint32_t)cfg->max_header_list;
+  opts->idle_frames_burst = (uint32_t)cfg->idle_frames_burst;
+  opts->idle_frames_per_second = (uint32_t)cfg->idle_frames_rate;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

@@ -671,6 +671,36 @@ Test(grpc_headers, request_many_fields_over_the_limit, .timeout = 10) {
   crpc__grpc_request_cleanup(&r);
 }
 
+Test(grpc_headers, request_limit_is_the_servers, .timeout = 10) {
+  /* A server's max_header_list_bytes replaces the default: ten fields of
+   * 3 + 199 + 32 bytes pass 2 KiB, and the rest are not kept. */
+  crpc__grpc_request r;
+  crpc_status code = CRPC_STATUS_OK;
+  const char *msg = NULL;
+  char v[200];
+  memset(v, 'v', sizeof(v) - 1);
+  v[sizeof(v) - 1] = '\0';
+  crpc__grpc_request_init(&r);
+  cr_assert_eq(r.max_bytes, CRPC__GRPC_MAX_HEADER_LIST);
+  r.max_bytes = 2048;
+  req_base(&r);
+  for (int i = 0; i < 10; i++)
+    req(&r, "x-k", v);
+  cr_assert_gt(r.bytes, 2048);
+  cr_assert_lt(crpc_metadata_count(&r.md), 10);
+  cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), -1);
+  cr_assert_eq(code, CRPC_STATUS_RESOURCE_EXHAUSTED);
+  crpc__grpc_request_cleanup(&r);
+  /* The same fields under the default limit are all kept. */
+  crpc__grpc_request_init(&r);
+  req_base(&r);
+  for (int i = 0; i < 10; i++)
+    req(&r, "x-k", v);
+  cr_assert_eq(crpc_metadata_count(&r.md), 10);
+  cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), 0);
+  crpc__grpc_request_cleanup(&r);
+}
+
 Test(grpc_headers, response_blocks_over_the_limit, .timeout = 10) {
   /* Each block counts on its own: headers, then trailers. */
   crpc__grpc_response r;

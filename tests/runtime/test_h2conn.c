@@ -138,6 +138,7 @@ static void on_flush(uv_prepare_t *p) {
 static void open_side(side *s, const crpc__h2conn_role *role, int fd) {
   s->g.loop = loop;
   s->g.rbuf = s->rbuf;
+  s->g.limits = crpc__h2limits_or_default(&(crpc__h2limits){.max_streams = 7});
   crpc__h2conn_init(&s->c, role, &s->g, &quiet);
   snprintf(s->c.name, sizeof(s->c.name), "%s", role->server ? "srv" : "cli");
   uv_loop_t *uv = crpc_loop_uv(loop);
@@ -147,7 +148,7 @@ static void open_side(side *s, const crpc__h2conn_role *role, int fd) {
   uv_prepare_init(uv, &s->flush);
   s->flush.data = &s->g;
   uv_prepare_start(&s->flush, on_flush);
-  cr_assert_eq(crpc__h2conn_start(&s->c, 7, NULL), 0);
+  cr_assert_eq(crpc__h2conn_start(&s->c, NULL), 0);
 }
 
 /* Runs the loop until |cond| holds (at most 100000 turns, none waiting). */

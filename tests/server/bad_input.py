@@ -62,6 +62,7 @@ FLOOD = 3000
 
 SETTINGS_MAX_CONCURRENT_STREAMS = 3
 SETTINGS_INITIAL_WINDOW_SIZE = 4
+SETTINGS_MAX_HEADER_LIST_SIZE = 6
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE's initial value
 
 # gRPC status codes used below.
@@ -310,6 +311,7 @@ class Conn:
         self.garbage = None          # bytes that were not HTTP/2 frames
         self.header_block = None     # (stream, flags, fragments) pending
         self.frames_in = 0
+        self.ping_acks = 0
         self.send_error = None
         self.window = 65535  # connection-level credit to send DATA
         if preface:
@@ -529,6 +531,8 @@ class Conn:
                 self.stream(sid).window += n
         elif ftype == PING and not flags & ACK:
             self.send(frame(PING, ACK, 0, payload))
+        elif ftype == PING:
+            self.ping_acks += 1
         elif ftype == GOAWAY and len(payload) >= 8:
             last, code = struct.unpack(">II", payload[:8])
             self.goaway = (last & 0x7FFFFFFF, code, payload[8:])
@@ -577,6 +581,8 @@ class Run:
         self.target = args.target
         self.pid = args.pid
         self.timeout = args.timeout
+        self.header_list = args.header_list
+        self.idle_frames_burst = args.idle_frames_burst
         self.deadline = time.monotonic() + args.budget
         self.conns = []  # closed after each case
 
@@ -871,6 +877,79 @@ def pings_along_with_data_are_fine(run):
         raise Failure("GOAWAY: " + c.describe())
 
 
+def expect_resource_exhausted(run, c, st):
+    """A call refused for its size: grpc-status RESOURCE_EXHAUSTED, or
+    RST_STREAM ENHANCE_YOUR_CALM, which gRPC clients read as
+    RESOURCE_EXHAUSTED (PROTOCOL-HTTP2.md, "Errors")."""
+    if st.rst is None:
+        expect_status(run, c, st, RESOURCE_EXHAUSTED)
+    elif st.rst != ENHANCE_YOUR_CALM:
+        raise Failure("want RESOURCE_EXHAUSTED or RST_STREAM "
+                      "ENHANCE_YOUR_CALM, got " + st.describe())
+
+
+def metadata_of(nbytes):
+    """One metadata entry that HTTP/2 counts as |nbytes|: name + value +
+    32."""
+    return [("x-pad", "p" * (nbytes - len("x-pad") - 32))]
+
+
+@case
+def header_list_limit(run):
+    """Request headers just under the server's header list limit are
+    served; a little over it, the call ends RESOURCE_EXHAUSTED (or its
+    stream is reset: the server stops reading the block), and the
+    connection serves the next call. The limit is announced in SETTINGS."""
+    if not run.header_list:
+        return "skipped: the server's limit is not known (--header-list)"
+    c = run.conn()
+    c.pump(lambda: c.server_settings is not None, run.left())
+    said = c.server_settings.get(SETTINGS_MAX_HEADER_LIST_SIZE)
+    if said != run.header_list:
+        raise Failure("SETTINGS_MAX_HEADER_LIST_SIZE is %s, not %d" %
+                      (said, run.header_list))
+    base = sum(len(n) + len(v) + 32
+               for n, v in c.request_headers(WORKER + "Unary"))
+    under = c.open(WORKER + "Unary",
+                   extra=metadata_of(run.header_list - base - 64))
+    c.data(under, grpc_message(req(name="under")), end_stream=True)
+    wait_streams(run, c, [under])
+    expect_ok_reply(under, "under")
+    over = c.open(WORKER + "Unary",
+                  extra=metadata_of(run.header_list - base + 64))
+    c.data(over, grpc_message(req(name="over")), end_stream=True)
+    wait_streams(run, c, [over])
+    expect_resource_exhausted(run, c, over)
+    after = c.unary(WORKER + "Unary", req(name="after"))
+    wait_streams(run, c, [after])
+    expect_ok_reply(after, "after")
+    return "limit %d announced and kept: %s" % (run.header_list,
+                                                over.describe())
+
+
+@case
+def idle_frames_budget(run):
+    """The server's idle-frame burst (its --idle-frames-burst): 80 % of
+    it in PINGs are answered; 50 % more at once end the connection with
+    GOAWAY ENHANCE_YOUR_CALM."""
+    if not run.idle_frames_burst:
+        return "skipped: the server's burst is not known " \
+            "(--idle-frames-burst)"
+    c = run.conn()
+    first = run.idle_frames_burst * 8 // 10
+    c.send(b"".join(frame(PING, 0, 0, b"%08d" % i) for i in range(first)))
+    c.pump(lambda: c.ping_acks >= first or c.goaway is not None or
+           c.closed is not None, run.left())
+    if c.goaway is not None or c.closed is not None:
+        raise Failure("%d PINGs, under the burst of %d: %s" %
+                      (first, run.idle_frames_burst, c.describe()))
+    c.send(b"".join(frame(PING, 0, 0, b"%08d" % i)
+                    for i in range(run.idle_frames_burst // 2)))
+    expect_connection_error(run, c, ENHANCE_YOUR_CALM)
+    return "%d PINGs answered, GOAWAY within %d more" % (
+        first, run.idle_frames_burst // 2)
+
+
 @case
 def hpack_bomb(run):
     """One 64 KiB header block that puts a 4000-byte field in the dynamic
@@ -898,8 +977,7 @@ def hpack_bomb(run):
     st = c.stream(sid)
     wait_streams(run, c, [st])
     cpu = None if cpu0 is None else run.cpu_seconds() - cpu0
-    if st.rst is None:
-        expect_status(run, c, st, RESOURCE_EXHAUSTED)
+    expect_resource_exhausted(run, c, st)
     if cpu is not None and cpu > 0.05:
         raise Failure("the server spent %.0f ms of CPU on it" % (cpu * 1000))
     return "%s, server CPU %s" % (
@@ -1267,6 +1345,12 @@ def main():
     ap.add_argument("--only", help="comma-separated case names")
     ap.add_argument("--timeout", type=float, default=5.0,
                     help="seconds to wait for one answer")
+    ap.add_argument("--header-list", type=int,
+                    help="the server's header list limit, if it has one "
+                    "(its --max-header-list-bytes)")
+    ap.add_argument("--idle-frames-burst", type=int,
+                    help="the server's idle-frame burst, if it has one "
+                    "(its --idle-frames-burst)")
     ap.add_argument("--budget", type=float, default=55.0,
                     help="seconds the whole run may take")
     ap.add_argument("--verbose", action="store_true",

@@ -24,6 +24,7 @@ here=$src/tests/server
 if [ "$build" = --reference ]; then
   name=bad_input_reference.py
   cmd=("$python" "$here/bad_input_reference.py" --listen 127.0.0.1:0)
+  told=()
 else
   name=crpc-server
   server=$build/server/bin/crpc-server
@@ -35,9 +36,13 @@ else
     fi
   done
   # The idle timeout and the connection limit are bad_input.py's
-  # idle_connection_is_closed's and connections_past_the_limit_are_closed's.
+  # idle_connection_is_closed's and connections_past_the_limit_are_closed's;
+  # the header list and the idle-frame burst, told to bad_input.py too,
+  # are header_list_limit's and idle_frames_budget's.
+  limits=(--max-header-list-bytes 12000 --idle-frames-burst 600)
   cmd=("$server" --listen 127.0.0.1:0 --module "$module" --loops 2
-       --workers 2 --idle-timeout-ms 3000 --max-connections 64)
+       --workers 2 --idle-timeout-ms 3000 --max-connections 64 "${limits[@]}")
+  told=(--header-list 12000 --idle-frames-burst 600)
 fi
 
 tmp=$(mktemp -d)
@@ -86,7 +91,7 @@ fi
 # instead of after the run.
 fail=0
 timeout 90 "$python" "$here/bad_input.py" --target "127.0.0.1:$port" \
-  --pid "$pid" &
+  --pid "$pid" "${told[@]}" &
 runner=$!
 wait "$runner" || fail=1
 runner=

@@ -95,6 +95,21 @@ typedef struct crpc_server_opts {
    * thousands of idle or slow connections cannot take the server's
    * memory. 0: no limit. */
   unsigned max_connections;
+  /* Bytes of a request's header fields read (name + value + 32 each, as
+   * HTTP/2 counts them), announced as SETTINGS_MAX_HEADER_LIST_SIZE; past
+   * it the rest of the header block is skipped and the call is answered
+   * RESOURCE_EXHAUSTED or reset, so that a small block naming a large
+   * field thousands of times (an HPACK bomb) costs no more than this.
+   * 0: 16384. */
+  uint32_t max_header_list_bytes;
+  /* Frames that ask nothing of the server (empty DATA without END_STREAM,
+   * PRIORITY, SETTINGS, frames of unknown types, PINGs with no request
+   * data since the last one) a connection may send: a burst of
+   * |idle_frames_burst|, refilled at |idle_frames_per_second|; past it the
+   * connection ends with GOAWAY ENHANCE_YOUR_CALM. gRPC clients send a
+   * few (SETTINGS, keepalive PINGs). 0: 1000 and 100. */
+  uint32_t idle_frames_burst;
+  uint32_t idle_frames_per_second;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
