@@ -12,7 +12,7 @@ CMAKE_FLAGS ?=
 DEPS = build
 WITH_TESTS = OFF
 WITH_BENCH = OFF
-test check-format format: DEPS = build test
+test check-format format fuzz: DEPS = build test
 test: WITH_TESTS = ON
 # make test runs every bench program for a second (bench_smoke).
 test: WITH_BENCH = ON
@@ -21,7 +21,7 @@ bench: DEPS = build bench
 bench: WITH_BENCH = ON
 
 .PHONY: all deps configure build test check-format format demo bench \
-        install test-asan test-tsan clean
+        install test-asan test-tsan fuzz clean
 
 all: build
 
@@ -55,6 +55,15 @@ test-tsan:
 	@$(MAKE) --no-print-directory test BUILD=build-tsan BUILD_TYPE=Debug \
 	  CMAKE_FLAGS="-DCRPC_TSAN=ON -DCRPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
 
+# The libFuzzer targets (tests/fuzz), built with clang in build-fuzz/, each
+# run for FUZZ_SECONDS after its seeds; FUZZ_TARGETS picks some. New inputs
+# go to build-fuzz/fuzz-corpus/, crashes to build-fuzz/fuzz-crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= all
+fuzz: deps
+	@CRPC_FUZZ_JOBS=$(JOBS) tests/fuzz/run.sh build build-fuzz
+	@tests/fuzz/run.sh run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 
@@ -65,4 +74,4 @@ install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

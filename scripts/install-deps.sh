@@ -4,9 +4,10 @@
 #
 #   build  compile and install crpc (make build, make install): the
 #          compiler, the libraries crpc links, protoc and protoc-c
-#   test   make test, test-asan, test-tsan: Criterion, clang-format, the
-#          gRPC peers (Python grpcio and h2, Node @grpc/grpc-js, gRPC C++),
-#          nginx, openssl, and the aarch64 cross compiler and qemu; it
+#   test   make test, test-asan, test-tsan, fuzz: Criterion, clang-format,
+#          clang and libFuzzer, the gRPC peers (Python grpcio and h2, Node
+#          @grpc/grpc-js, gRPC C++), nginx, openssl, and the aarch64 cross
+#          compiler and qemu; it
 #          includes bench, whose programs make test runs for a second each
 #   demo   make demo: Python grpcio for the Python client
 #   bench  make bench: gRPC C++ and h2load, the other side of the table
@@ -35,6 +36,8 @@ bench=(
 )
 test=(
   libcriterion-dev clang-format git
+  # the libFuzzer targets (tests/fuzz): clang and its libFuzzer runtime
+  clang libclang-rt-14-dev
   # the aarch64 context switch, cross-compiled and run under qemu
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # gRPC peers and probes: grpcio and its stub generator, a raw HTTP/2

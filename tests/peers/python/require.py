@@ -34,6 +34,7 @@ PACKAGES = {
     "openssl": "openssl",
     "pkill": "procps",
     "taskset": "util-linux",
+    "clang": "clang",
 }
 
 
