@@ -118,13 +118,16 @@ void crpc__h2mem_init(crpc__h2mem *m) {
 }
 
 /* Frees the blocks of class |cls| beyond the first |keep|. */
-static void drop(crpc__h2mem *m, size_t cls, size_t keep) {
-  while (m->n_free[cls] > keep) {
+/* Frees the free blocks of class |cls| past |keep|; returns how many. */
+static size_t drop(crpc__h2mem *m, size_t cls, size_t keep) {
+  size_t n = 0;
+  for (; m->n_free[cls] > keep; n++) {
     crpc__h2mem_block *b = m->free[cls];
     m->free[cls] = b->next;
     m->n_free[cls]--;
     free(b);
   }
+  return n;
 }
 
 void crpc__h2mem_cleanup(crpc__h2mem *m) {
@@ -132,11 +135,13 @@ void crpc__h2mem_cleanup(crpc__h2mem *m) {
     drop(m, cls, 0);
 }
 
-void crpc__h2mem_trim(crpc__h2mem *m) {
+size_t crpc__h2mem_trim(crpc__h2mem *m) {
+  size_t n = 0;
   for (size_t cls = 0; cls < LARGE; cls++) {
-    drop(m, cls, m->peak[cls] - m->out[cls]);
+    n += drop(m, cls, m->peak[cls] - m->out[cls]);
     m->peak[cls] = m->out[cls];
   }
+  return n;
 }
 
 nghttp2_mem crpc__h2mem_allocator(crpc__h2mem *m) {

@@ -42,10 +42,10 @@ void crpc__h2mem_cleanup(crpc__h2mem *m);
 
 /*
  * Frees the cached blocks that the peak since the last trim did not use,
- * then starts a new period.
+ * then starts a new period. Returns how many blocks it freed.
  * Thread: |m|'s loop.
  */
-void crpc__h2mem_trim(crpc__h2mem *m);
+size_t crpc__h2mem_trim(crpc__h2mem *m);
 
 /*
  * The nghttp2_mem to give nghttp2_session_*_new3() and

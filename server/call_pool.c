@@ -89,9 +89,10 @@ static void call_free(crpc__server_call *call) {
   crpc__server_conn_unref(c);
 }
 
-void crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
+size_t crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
   size_t want = all ? 0 : sl->calls_peak - sl->calls_live;
-  while (sl->n_free_calls > want) {
+  size_t n = 0;
+  for (; sl->n_free_calls > want; n++) {
     crpc__server_call *call = sl->free_calls;
     POOL_UNPOISON(call, sizeof(*call));
     sl->free_calls = call->next_in_conn;
@@ -104,6 +105,7 @@ void crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
     free(call);
   }
   sl->calls_peak = sl->calls_live;
+  return n;
 }
 
 void crpc__server_call_unref(crpc__server_call *call) {

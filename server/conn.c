@@ -180,7 +180,8 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   if (sl->conns)
     sl->conns->prev = c;
   sl->conns = c;
-  sl->n_conns++;
+  if (++sl->n_conns > sl->conns_peak)
+    sl->conns_peak = sl->n_conns;
   if (rc != 0) {
     crpc__log(lg, CRPC_LOG_WARN, "cannot adopt a connection: %s",
               uv_strerror(rc));

@@ -82,6 +82,8 @@ struct crpc__sloop {
   crpc__h2group h2;         /* its connections' flush and read buffer */
   crpc__server_conn *conns; /* every open connection */
   size_t n_conns;
+  size_t conns_peak; /* the most open at once since the last sweep */
+  size_t gone; /* connections and calls freed since the last heap release */
   size_t n_handlers; /* handlers of its calls still running */
   crpc__task shutdown_task;
   int shutting_down;
@@ -322,9 +324,9 @@ void crpc__server_call_dispatch(crpc__server_call *call);
  * when memory ran out. Loop thread. */
 crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused);
 /* Frees the pooled calls beyond what the peak since the last trim left
- * unused, or all of them with |all|. Loop thread, or any once the loop has
- * stopped. */
-void crpc__server_call_pool_trim(crpc__sloop *sl, int all);
+ * unused, or all of them with |all|; returns how many. Loop thread, or any
+ * once the loop has stopped. */
+size_t crpc__server_call_pool_trim(crpc__sloop *sl, int all);
 
 /* Server loops (sloop.c). */
 /* Makes |sl| the |index|th loop of |srv|: the server's own loop or the

@@ -9,8 +9,13 @@
 #include <stdlib.h>
 
 #include "crpc/error.h"
+#include "heap.h"
 #include "log_internal.h"
 #include "server_internal.h"
+
+/* Connections or calls gone since the memory was last given back to the
+ * system (session blocks count 1/16 each) past which it is again. */
+#define RELEASE_AFTER 64
 
 int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
   const crpc_server_opts *o = &srv->opts;
@@ -87,22 +92,33 @@ static void on_sweep(uv_timer_t *t) {
 void crpc__sloop_start(crpc__sloop *sl) {
   const crpc_server_opts *o = &sl->srv->opts;
   uv_prepare_start(&sl->flush, on_flush);
-  /* Often enough for the handshake and stall limits (a quarter of the
-   * shorter one). */
+  /* Often enough for the handshake, stall and idle limits (a quarter of
+   * the shortest one), and at least every second, so that the caches are
+   * trimmed and a burst's memory given back within a few seconds. */
   uint32_t shortest = o->handshake_timeout_ms;
   if (o->stall_timeout_ms < shortest)
     shortest = o->stall_timeout_ms;
   if (o->idle_timeout_ms && o->idle_timeout_ms < shortest)
     shortest = o->idle_timeout_ms;
   uint64_t every = shortest / 4 + 1;
+  if (every > 1000)
+    every = 1000;
   uv_timer_start(&sl->sweep, on_sweep, every, every);
 }
 
 void crpc__sloop_sweep(crpc__sloop *sl) {
   CRPC__ASSERT_LOOP_THREAD(sl->loop);
   uint64_t now = uv_now(crpc_loop_uv(sl->loop));
-  crpc__server_call_pool_trim(sl, 0);
-  crpc__h2mem_trim(&sl->h2mem);
+  /* Once a burst is over (many connections gone since the last sweep, or
+   * many cached calls and session blocks freed now that the peak they
+   * were kept for has passed), what it used goes back to the system: a
+   * flood of connections or of streams leaves no lasting footprint. */
+  sl->gone += sl->conns_peak - sl->n_conns;
+  sl->gone += crpc__server_call_pool_trim(sl, 0);
+  sl->gone += crpc__h2mem_trim(&sl->h2mem) / 16;
+  sl->conns_peak = sl->n_conns;
+  if (sl->gone >= RELEASE_AFTER && crpc__heap_release())
+    sl->gone = 0;
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
   int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
   uint32_t idle = sl->srv->opts.idle_timeout_ms;

@@ -228,6 +228,21 @@ class Failure(Exception):
     """A case's expectation was not met; the message says how."""
 
 
+def wait_socket(sock, read, write, timeout):
+    """Waits up to |timeout| seconds for |sock| to be readable (if |read|)
+    or writable (if |write|); returns (readable, writable). poll, not
+    select: descriptors past 1023 are fine."""
+    p = select.poll()
+    p.register(sock, (select.POLLIN if read else 0) |
+               (select.POLLOUT if write else 0))
+    ev = 0
+    for _, e in p.poll(timeout * 1000):
+        ev |= e
+    gone = select.POLLERR | select.POLLHUP
+    return (bool(ev & (select.POLLIN | gone)) and read,
+            bool(ev & (select.POLLOUT | gone)) and write)
+
+
 class Stream:
     def __init__(self, sid):
         self.id = sid
@@ -402,11 +417,11 @@ class Conn:
             left = end - time.monotonic()
             if left <= 0:
                 return until()
-            wr = [self.sock] if self.out else []
             try:
-                r, w, _ = select.select([self.sock], wr, [], min(left, 0.2))
+                r, w = wait_socket(self.sock, True, bool(self.out),
+                                   min(left, 0.2))
             except (OSError, ValueError) as e:
-                self.closed = "select: %s" % e
+                self.closed = "poll: %s" % e
                 break
             if w:
                 try:
@@ -441,7 +456,7 @@ class Conn:
         end = time.monotonic() + timeout
         self.release()
         while self.out and time.monotonic() < end:
-            _, w, _ = select.select([], [self.sock], [], 0.1)
+            _, w = wait_socket(self.sock, False, True, 0.1)
             if w:
                 try:
                     del self.out[:self.sock.send(self.out)]
@@ -1338,8 +1353,12 @@ def run_case(run, fn):
     return "ok - %s%s" % (fn.__name__, " # " + note if note else "")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(all_cases=None, doc=None):
+    """Runs |all_cases| (default: this file's) as the command line says;
+    hostile_memory.py runs its own cases through it."""
+    all_cases = CASES if all_cases is None else all_cases
+    ap = argparse.ArgumentParser(
+        description=(doc or __doc__).split("\n\n")[0])
     ap.add_argument("--target", required=True, help="HOST:PORT")
     ap.add_argument("--pid", type=int, help="the server's pid (RSS check)")
     ap.add_argument("--only", help="comma-separated case names")
@@ -1360,13 +1379,13 @@ def main():
     VERBOSE = args.verbose
     socket.setdefaulttimeout(args.timeout)
     run = Run(args)
-    cases = CASES
+    cases = all_cases
     if args.only:
         names = args.only.split(",")
-        cases = [fn for fn in CASES if fn.__name__ in names]
+        cases = [fn for fn in all_cases if fn.__name__ in names]
         if len(cases) != len(names):
             sys.exit("unknown case in --only; cases: " +
-                     " ".join(fn.__name__ for fn in CASES))
+                     " ".join(fn.__name__ for fn in all_cases))
     try:
         check_alive(run)
     except Failure as e:

@@ -6,18 +6,23 @@
 # SIGTERM must shut it down with exit status 0. The server's stderr is
 # passed through, so sanitizer reports reach ctest.
 #
-# Usage: check-bad-input.sh BUILD_DIR SOURCE_DIR
-#        check-bad-input.sh --reference SOURCE_DIR
+# Usage: check-bad-input.sh BUILD_DIR SOURCE_DIR [--memory]
+#        check-bad-input.sh --reference SOURCE_DIR [--memory]
 # --reference runs the same cases against a grpcio server
 # (bad_input_reference.py) instead, to compare with a reference gRPC
-# implementation; it is not part of ctest.
+# implementation; it is not part of ctest. --memory runs
+# hostile_memory.py's floods of connections and streams instead of
+# bad_input.py's cases, against a server without a connection limit.
 set -uo pipefail
-if [ $# -ne 2 ]; then
-  echo "usage: $0 BUILD_DIR SOURCE_DIR | --reference SOURCE_DIR" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ] || { [ $# -eq 3 ] && [ "$3" != --memory ]; }; then
+  echo "usage: $0 BUILD_DIR SOURCE_DIR [--memory] |" \
+    "--reference SOURCE_DIR [--memory]" >&2
   exit 2
 fi
 build=$1
 src=$2
+cases=bad_input.py
+[ $# -eq 3 ] && cases=hostile_memory.py
 python=/usr/bin/python3 # the system Python, which has hpack (python3-h2)
 here=$src/tests/server
 
@@ -39,10 +44,15 @@ else
   # idle_connection_is_closed's and connections_past_the_limit_are_closed's;
   # the header list and the idle-frame burst, told to bad_input.py too,
   # are header_list_limit's and idle_frames_budget's.
-  limits=(--max-header-list-bytes 12000 --idle-frames-burst 600)
-  cmd=("$server" --listen 127.0.0.1:0 --module "$module" --loops 2
-       --workers 2 --idle-timeout-ms 3000 --max-connections 64 "${limits[@]}")
+  limits=(--max-header-list-bytes 12000 --idle-frames-burst 600
+          --max-connections 64)
   told=(--header-list 12000 --idle-frames-burst 600)
+  if [ $cases = hostile_memory.py ]; then
+    limits=()
+    told=()
+  fi
+  cmd=("$server" --listen 127.0.0.1:0 --module "$module" --loops 2
+       --workers 2 --idle-timeout-ms 3000 "${limits[@]}")
 fi
 
 tmp=$(mktemp -d)
@@ -90,7 +100,7 @@ fi
 # In the background, so that a signal to this script runs the trap at once
 # instead of after the run.
 fail=0
-timeout 90 "$python" "$here/bad_input.py" --target "127.0.0.1:$port" \
+timeout 90 "$python" "$here/$cases" --target "127.0.0.1:$port" \
   --pid "$pid" "${told[@]}" &
 runner=$!
 wait "$runner" || fail=1
