@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <crpc/error.h>
@@ -458,6 +459,17 @@ fail:
   return rc;
 }
 
+/* Each connection takes a file descriptor, and the usual soft limit of
+ * 1024 is far below what a server meets: raise it to the hard limit, as
+ * Go's runtime does for every program. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 int main(int argc, char **argv) {
   config cfg = {.log_level = CRPC_LOG_INFO};
   sigset_t sigs;
@@ -469,6 +481,7 @@ int main(int argc, char **argv) {
   sigaddset(&sigs, SIGTERM);
   sigprocmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
 
   cfg.listen = calloc((size_t)argc, sizeof(*cfg.listen));
   cfg.modules = calloc((size_t)argc, sizeof(*cfg.modules));
