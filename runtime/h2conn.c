@@ -154,6 +154,21 @@ static int idle_frame_allowed(crpc__h2conn *c) {
   return 1;
 }
 
+/* A frame nghttp2 refused as a stream error: a malformed request's
+ * HEADERS, or a stream past the concurrency limit the peer has not
+ * acknowledged yet (past an acknowledged one it is a connection error).
+ * nghttp2 answers each with RST_STREAM; it asked for an answer and gave
+ * nothing to serve, so it takes from the idle-frame budget too. */
+static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
+                            int lib_error, void *user_data) {
+  (void)ng, (void)frame, (void)lib_error;
+  crpc__h2conn *c = user_data;
+  if (!idle_frame_allowed(c))
+    return peer_error(c, NGHTTP2_ENHANCE_YOUR_CALM,
+                      "too many frames that ask nothing");
+  return 0;
+}
+
 /* An extension frame (declared in session_new() only to be counted):
  * dropped. */
 static int unpack_extension(nghttp2_session *ng, void **payload,
@@ -171,6 +186,13 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
   if (idle_frame(c, hd) && !idle_frame_allowed(c))
     return peer_error(c, NGHTTP2_ENHANCE_YOUR_CALM,
                       "too many frames that ask nothing");
+  if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_PUSH_PROMISE ||
+      hd->type == NGHTTP2_CONTINUATION) {
+    if (hd->flags & NGHTTP2_FLAG_END_HEADERS)
+      c->block_since_ms = 0;
+    else if (c->block_since_ms == 0)
+      c->block_since_ms = uv_now(c->h.handle.loop) + 1;
+  }
   if (hd->type != NGHTTP2_HEADERS || !c->role->server || hd->stream_id == 0)
     return 0;
   if (hd->stream_id > c->last_peer_stream) {
@@ -313,6 +335,8 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
     return CRPC_ENOMEM;
   nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
   nghttp2_session_callbacks_set_unpack_extension_callback(cb, unpack_extension);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+      cb, on_invalid_frame);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
@@ -409,6 +433,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     else
       set_error(c, "bad HTTP/2 from %s: %s", c->role->peer_noun,
                 nghttp2_strerror(rc));
+    /* nghttp2 answers most errors with a GOAWAY of its own; for the
+     * floods it stops on its own terms it only returns, so the peer is
+     * told here why the connection ends. */
+    if (rc == NGHTTP2_ERR_FLOODED || rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+      nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+                            nghttp2_session_get_last_proc_stream_id(c->ng),
+                            NGHTTP2_ENHANCE_YOUR_CALM,
+                            (const uint8_t *)c->error, strlen(c->error));
   }
   crpc__h2conn_mark_dirty(c);
   crpc__h2conn_unref(c);

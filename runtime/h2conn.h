@@ -50,7 +50,8 @@
 
 /* Frames that ask nothing of the connection (empty DATA without
  * END_STREAM, PRIORITY, unknown types, SETTINGS that are not
- * acknowledgements, and PINGs with no HEADERS or DATA since the last one)
+ * acknowledgements, PINGs with no HEADERS or DATA since the last one, and
+ * frames nghttp2 refuses as stream errors, such as malformed requests)
  * a peer may send by default: a burst of this many, refilled at this many
  * per second. Beyond, the connection ends with GOAWAY ENHANCE_YOUR_CALM: a
  * flood of them costs CPU and, for SETTINGS and PING, an answer each. gRPC
@@ -150,7 +151,10 @@ struct crpc__h2conn {
   double idle_frames;       /* what is left of the idle-frame budget */
   int work_since_ping;      /* HEADERS or DATA came since the last PING */
   uint64_t idle_frames_ms;  /* when it was last refilled (uv_now) */
-  char name[128];           /* the peer, for log lines */
+  /* uv_now() + 1 when the peer began a header block it has not finished
+   * (nothing else may come on the connection until it does); 0 else. */
+  uint64_t block_since_ms;
+  char name[128];  /* the peer, for log lines */
   char error[160]; /* why it failed or closed; empty while it has not */
 };
 

@@ -131,6 +131,15 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
       crpc__h2conn_close(&c->h2, why);
       continue;
     }
+    /* A header block holds the whole connection until it ends, so one
+     * left unfinished (a slowloris) gets the handshake's time, no more. */
+    if (c->h2.block_since_ms && now + 1 - c->h2.block_since_ms >= limit) {
+      char why[80];
+      snprintf(why, sizeof(why), "a header block not finished within %u ms",
+               (unsigned)limit);
+      crpc__h2conn_close(&c->h2, why);
+      continue;
+    }
     if (idle && c->h2.established && c->n_calls == 0 && !c->goaway_sent &&
         now - c->idle_since_ms >= idle) {
       /* GOAWAY, then the close once the session has nothing left. */
