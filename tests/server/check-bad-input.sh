@@ -45,8 +45,8 @@ else
   # the header list and the idle-frame burst, told to bad_input.py too,
   # are header_list_limit's and idle_frames_budget's.
   limits=(--max-header-list-bytes 12000 --idle-frames-burst 600
-          --max-connections 64)
-  told=(--header-list 12000 --idle-frames-burst 600)
+          --max-connections 64 --handshake-timeout-ms 2000)
+  told=(--header-list 12000 --idle-frames-burst 600 --handshake-timeout 2)
   if [ $cases = hostile_memory.py ]; then
     limits=()
     told=()
