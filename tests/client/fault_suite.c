@@ -694,6 +694,37 @@ Test(faults, bad_hugeheaders, .timeout = 30) {
   bad_input(&c);
 }
 
+/* A server's gzip bomb: 64 MiB of zeros in 64 KiB. The call ends at the
+ * 4 MiB message limit, without inflating the rest. */
+Test(faults, bad_gzipbomb, .timeout = 30) {
+  SELECT("bad_gzipbomb");
+  const bad_case c = {
+      "gzipbomb",
+      {CRPC_STATUS_RESOURCE_EXHAUSTED, CRPC_STATUS_RESOURCE_EXHAUSTED},
+      1};
+  bad_input(&c);
+}
+
+/* A length prefix of 4 GiB: refused on the prefix alone. */
+Test(faults, bad_hugelength, .timeout = 30) {
+  SELECT("bad_hugelength");
+  const bad_case c = {
+      "hugelength",
+      {CRPC_STATUS_RESOURCE_EXHAUSTED, CRPC_STATUS_RESOURCE_EXHAUSTED},
+      1};
+  bad_input(&c);
+}
+
+/* A server's PING flood: the client ends the connection with GOAWAY
+ * ENHANCE_YOUR_CALM after its budget of frames that ask nothing, and the
+ * call fails as any call on a lost connection does. */
+Test(faults, bad_pingflood, .timeout = 30) {
+  SELECT("bad_pingflood");
+  const bad_case c = {
+      "pingflood", {CRPC_STATUS_UNAVAILABLE, CRPC_STATUS_INTERNAL}, 0};
+  bad_input(&c);
+}
+
 Test(faults, bad_notrailers, .timeout = 30) {
   SELECT("bad_notrailers");
   const bad_case c = {

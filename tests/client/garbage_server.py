@@ -48,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "peers", "python"))
@@ -302,6 +303,34 @@ class Conn:
             # (the encoder indexes the field once, then names it).
             st.steps.append(("headers", RESPONSE_HEADERS +
                              [("x-big", "a" * 1000)] * 100, False))
+            st.steps.append(("data", frame(rep("hello " + name, self.serial)),
+                             False))
+            st.steps.append(("headers", OK_TRAILERS, True))
+            st.answered = True
+        elif mode == "gzipbomb":
+            # 64 MiB of zeros in about 64 KiB of gzip, past the client's
+            # 4 MiB message limit once inflated.
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)
+            bomb = z.compress(b"\0" * (64 << 20)) + z.flush()
+            st.steps.append(("headers", RESPONSE_HEADERS +
+                             [("grpc-encoding", "gzip")], False))
+            st.steps.append(("data", struct.pack(">BI", 1, len(bomb)) + bomb,
+                             False))
+            st.steps.append(("headers", OK_TRAILERS, True))
+            st.answered = True
+        elif mode == "hugelength":
+            # A length prefix of 4 GiB - 1 and a few bytes of it.
+            st.steps.append(("headers", RESPONSE_HEADERS, False))
+            st.steps.append(("data", b"\x00\xff\xff\xff\xff" + b"x" * 100,
+                             False))
+            st.steps.append(("headers", OK_TRAILERS, True))
+            st.answered = True
+        elif mode == "pingflood":
+            # 3000 PINGs, each asking for an answer, then a good reply.
+            ping = struct.pack(">I", 8)[1:] + bytes([6, 0]) + \
+                struct.pack(">I", 0) + b"flooding"
+            st.steps.append(("raw", ping * 3000, False))
+            st.steps.append(("headers", RESPONSE_HEADERS, False))
             st.steps.append(("data", frame(rep("hello " + name, self.serial)),
                              False))
             st.steps.append(("headers", OK_TRAILERS, True))

@@ -264,6 +264,8 @@ SCENARIOS = {
                garbage_test("retries"), garbage_test("bad_garbage"),
                garbage_test("bad_truncated"), garbage_test("bad_oversize"),
                garbage_test("bad_hugeheaders"),
+               garbage_test("bad_gzipbomb"), garbage_test("bad_hugelength"),
+               garbage_test("bad_pingflood"),
                garbage_test("bad_notrailers"), garbage_test("bad_nostatus"),
                garbage_test("bad_http1")],
     "compose": [compose_test("compose_fan_out"),
