@@ -199,6 +199,8 @@ def server_seeds():
         data(1, msg, True),
         "health_check": headers(1, request("/grpc.health.v1.Health/Check")) +
         data(1, grpc_msg(b""), True),
+        "health_watch": headers(1, request("/grpc.health.v1.Health/Watch")) +
+        data(1, grpc_msg(pb_bytes(1, b"fuzz.Echo")), True),
         "get": headers(1, request(unary, method="GET"), True),
         "not_grpc": headers(1, request(unary, ctype="text/plain")) +
         data(1, msg, True),
@@ -373,6 +375,18 @@ def text_seeds():
         write("base64", name, seed)
 
 
+def target_seeds():
+    for name, seed in {"host_port": b"localhost:50051", "host": b"example.test",
+                       "dns": b"dns:///example.test:443",
+                       "dns_authority": b"dns://8.8.8.8/example.test:80",
+                       "ipv4": b"ipv4:127.0.0.1:1,10.0.0.1:2",
+                       "ipv6": b"ipv6:[::1]:50051,[fe80::1]:2",
+                       "bracketed": b"[::1]:443", "unix": b"unix:/tmp/s",
+                       "unix_abs": b"unix:///tmp/s", "bad_port": b"h:65536",
+                       "empty_port": b"h:"}.items():
+        write("target", name, seed)
+
+
 def fields(pairs):
     out = b""
     for name, value in pairs:
@@ -500,6 +514,7 @@ def main():
     frame_seeds()
     compress_seeds()
     text_seeds()
+    target_seeds()
     metadata_seeds()
     status_seeds()
     grpc_headers_seeds()
