@@ -31,6 +31,13 @@ SETTLED_KIB = 6 * 1024
 SETTLE_S = 8.0
 # A well-behaved call while the attack goes on.
 PROBE_LIMIT_S = 1.0
+# Under a sanitizer (CRPC_TEST_SANITIZED set by the build's ctest), RSS is
+# mostly the sanitizer's own (ASan holds freed memory in quarantine), and
+# everything runs several times slower: the attacks and probes still run,
+# the memory is reported but not judged, and probes get more time.
+SANITIZED = bool(os.environ.get("CRPC_TEST_SANITIZED"))
+if SANITIZED:
+    PROBE_LIMIT_S = 3.0
 
 CASES = []
 
@@ -101,6 +108,8 @@ class Watch:
 
     def settle(self):
         """Waits for RSS to come back near where it started; returns it."""
+        if SANITIZED:
+            return self.run.rss_kib()
         end = time.monotonic() + SETTLE_S
         while True:
             rss = self.run.rss_kib()
@@ -113,9 +122,11 @@ class Watch:
             time.sleep(0.1)
 
     def summary(self, rss_after):
-        return "RSS %.1f -> peak %.1f -> %.1f MiB; %d probes, slowest " \
+        return "RSS %.1f -> peak %.1f -> %.1f MiB%s; %d probes, slowest " \
             "%.0f ms" % (self.rss0 / 1024, self.peak / 1024,
-                         rss_after / 1024, self.probes, self.slowest * 1000)
+                         rss_after / 1024,
+                         " (sanitizer: not judged)" if SANITIZED else "",
+                         self.probes, self.slowest * 1000)
 
 
 def probe(run, services):
@@ -192,7 +203,7 @@ def thousands_of_idle_connections(run):
         close_all(socks)
         w.stop()
     each = (held - w.rss0) / n
-    if each > 40:
+    if each > 40 and not SANITIZED:
         raise Failure("%.1f KiB per idle connection" % each)
     after = w.settle()
     return "%d connections, %.1f KiB each; %s" % (n, each, w.summary(after))
@@ -232,7 +243,7 @@ def rapid_reset_over_many_connections(run):
         w.stop()
     cpu = run.cpu_seconds() - cpu0
     grew = (w.peak - w.rss0) / 1024
-    if grew > 256:
+    if grew > 256 and not SANITIZED:
         raise Failure("RSS grew by %.0f MiB" % grew)
     after = w.settle()
     return "%d rounds of %d connections x 500 resets, server CPU %.1f s; " \
