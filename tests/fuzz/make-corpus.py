@@ -173,6 +173,9 @@ def server_seeds():
         frame(PRIORITY, 0, 1, b"\x00\x00\x00\x00\x20") + data(1, msg, True),
         "unary_reset": headers(1, request(unary)) +
         frame(RST_STREAM, 0, 1, struct.pack(">I", 8)),
+        "unary_reply_too_big": headers(1, request(
+            unary, [("grpc-encoding", "gzip")])) +
+        data(1, grpc_msg(gz(bytes_value(b"\x00" + b"r" * 20000)), 1), True),
         "unary_too_big": headers(1, request(unary)) +
         data(1, struct.pack(">BI", 0, 1 << 20), True),
         "unary_bad_flag": headers(1, request(unary)) +
