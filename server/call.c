@@ -153,7 +153,8 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
       atomic_load(&call->cancelled))
     return 0;
   uv_mutex_lock(&call->mu);
-  int waiting = call->read_wait != NULL || call->write_wait != NULL;
+  int waiting =
+      call->parked || call->read_wait != NULL || call->write_wait != NULL;
   int64_t since = call->wait_since_ns > call->progress_ns ? call->wait_since_ns
                                                           : call->progress_ns;
   uv_mutex_unlock(&call->mu);
@@ -310,6 +311,7 @@ ssize_t crpc__server_call_read_body(void *stream, uint8_t *buf, size_t length,
   } else if (n) {
     memcpy(buf, crpc__buf_data(&call->out), n);
     crpc__buf_consume(&call->out, n);
+    crpc__server_call_out_taken(call, n);
   }
   crpc_future *w = NULL;
   if (call->write_wait && avail - n <= CRPC__OUT_LOW_WATER) {
@@ -343,10 +345,22 @@ int crpc__server_call_send_data(void *stream, crpc__buf *out,
   uv_mutex_lock(&call->mu);
   int rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
                                length);
-  if (rv == 0)
+  if (rv == 0) {
     crpc__buf_consume(&call->out, length);
+    crpc__server_call_out_taken(call, length);
+  }
   uv_mutex_unlock(&call->mu);
   return rv;
+}
+
+void crpc__server_call_out_added(crpc__server_call *call, size_t n) {
+  call->out_counted += n;
+  atomic_fetch_add(&call->conn->out_bytes, n);
+}
+
+void crpc__server_call_out_taken(crpc__server_call *call, size_t n) {
+  call->out_counted -= n;
+  atomic_fetch_sub(&call->conn->out_bytes, n);
 }
 
 /* Gives received bytes back to the flow-control windows when |room|: the
@@ -620,6 +634,8 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
     else
       cancel_call(call, CRPC_STATUS_CANCELLED, "cancelled by the client");
   }
+  if (call->parked)
+    crpc__server_call_drop_parked(call);
   if (call->state != CRPC__SERVER_CALL_RUNNING)
     call->state = CRPC__SERVER_CALL_DONE;
   crpc__server_call_unref(call);

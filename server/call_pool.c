@@ -31,6 +31,8 @@
  * its output buffer is small, what a pooled call keeps. Returns whether it
  * kept that. */
 static int call_release(crpc__server_call *call, int keep) {
+  if (call->out_counted)
+    crpc__server_call_out_taken(call, call->out_counted);
   crpc_metadata_clear(&call->req.md);
   crpc_metadata_clear(&call->resp_headers);
   crpc_metadata_clear(&call->resp_trailers);

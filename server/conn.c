@@ -70,6 +70,8 @@ static void on_end_sent(void *stream) {
 
 static int conn_done(crpc__h2conn *h, int session_idle) {
   crpc__server_conn *c = conn_of(h);
+  /* What was written may have taken its output below the mark. */
+  crpc__server_conn_unpark(c);
   /* After a shutdown notice, only the final GOAWAY lets it go. */
   return session_idle && (!c->goaway_sent || c->final_goaway);
 }
@@ -156,6 +158,7 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
     return;
   }
   crpc__h2conn_init(&c->h2, &server_role, &sl->h2, lg);
+  atomic_init(&c->out_bytes, 0);
   c->sl = sl;
   c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
   c->idle_since_ms = c->accepted_ms;

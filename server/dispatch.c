@@ -1,8 +1,10 @@
 /*
  * server/dispatch.c: running a call's handler where its method is placed:
  * a coroutine on the loop, or a job on the worker pool within the
- * connection's share of the workers (calls beyond it wait, in order). The
- * handler runs inside a call scope, so that the calls it makes inherit
+ * connection's share of the workers (calls beyond it wait, in order). A
+ * handler about to start while its connection holds more unsent output
+ * than max_send_buffer_bytes is parked instead, until that output drains.
+ * The handler runs inside a call scope, so that the calls it makes inherit
  * its deadline and cancellation; its status and single reply are encoded
  * on its own thread.
  */
@@ -111,6 +113,7 @@ static void run_handler(crpc__server_call *call) {
     if (rc == 0)
       call->headers_frozen = 1;
     call->out = b;
+    crpc__server_call_out_added(call, crpc__buf_len(&b));
   }
   crpc__server_call_set_status_locked(call, st, msg);
   uv_mutex_unlock(&call->mu);
@@ -126,8 +129,37 @@ static void handler_returned(crpc__server_call *call) {
   crpc__sloop_check_drained(sl);
 }
 
+/* Whether |call|'s connection holds more output its client has not taken
+ * than the server allows, so that its handler should not start yet (it
+ * would add more). Thread: any. */
+static int must_park(crpc__server_call *call) {
+  return atomic_load_explicit(&call->conn->out_bytes, memory_order_relaxed) >
+         call->sl->srv->opts.max_send_buffer_bytes;
+}
+
+/* Sets |call| aside, its handler not started, until its connection's
+ * output drains (crpc__server_conn_unpark). Loop thread. */
+static void park(crpc__server_call *call) {
+  crpc__server_conn *c = call->conn;
+  call->parked = 1;
+  call->next_held = NULL;
+  if (c->parked_tail)
+    c->parked_tail->next_held = call;
+  else
+    c->parked_head = call;
+  c->parked_tail = call;
+  atomic_fetch_add(&call->sl->srv->parked_calls, 1);
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG,
+            "%s: %s waits to start: %zu bytes of output not taken", call->peer,
+            call->req.path, atomic_load(&c->out_bytes));
+}
+
 static crpc_status coro_main(void *arg) {
   crpc__server_call *call = arg;
+  if (must_park(call)) {
+    park(call);
+    return CRPC_STATUS_OK;
+  }
   crpc__coro_set_label(call->route->path); /* for the watchdog */
   run_handler(call);
   handler_returned(call);
@@ -135,8 +167,13 @@ static crpc_status coro_main(void *arg) {
 }
 
 static void job_work(crpc__job *job) {
-  run_handler(
-      (crpc__server_call *)((char *)job - offsetof(crpc__server_call, job)));
+  crpc__server_call *call =
+      (crpc__server_call *)((char *)job - offsetof(crpc__server_call, job));
+  /* Parked by job_done(), on the loop, which the pool hands it to. */
+  if (must_park(call))
+    call->park_asked = 1;
+  else
+    run_handler(call);
 }
 
 static int submit_job(crpc__server_call *call);
@@ -177,6 +214,11 @@ static void job_done(crpc__job *job, int status) {
     crpc__server_call_set_status(call, CRPC_STATUS_UNAVAILABLE,
                                  "server shutting down");
   release_held(call->conn);
+  if (status == 0 && call->park_asked) {
+    call->park_asked = 0;
+    park(call);
+    return;
+  }
   handler_returned(call);
 }
 
@@ -211,9 +253,10 @@ crpc_status crpc__server_call_unpack_status(int rc, const char **msg) {
   }
 }
 
+static void start_handler(crpc__server_call *call);
+
 void crpc__server_call_dispatch(crpc__server_call *call) {
   CRPC__ASSERT_LOOP_THREAD(call->sl->loop);
-  crpc_server *srv = call->sl->srv;
   const crpc_method *m = call->route->method;
   call->state = CRPC__SERVER_CALL_RUNNING;
   if (crpc__method_single_reply(m)) {
@@ -234,6 +277,14 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
   }
   crpc__server_call_ref(call); /* the handler's */
   call->sl->n_handlers++;
+  start_handler(call);
+}
+
+/* Starts the handler of |call| (its reference taken) where its method is
+ * placed, or holds it for its connection's share of the workers. Loop
+ * thread. */
+static void start_handler(crpc__server_call *call) {
+  crpc_server *srv = call->sl->srv;
   crpc__server_conn *c = call->conn;
   int rc;
   if (call->route->placement == CRPC_PLACEMENT_LOOP) {
@@ -253,4 +304,41 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
   }
   if (rc != 0)
     start_failed(call, rc);
+}
+
+void crpc__server_conn_unpark(crpc__server_conn *c) {
+  CRPC__ASSERT_LOOP_THREAD(c->sl->loop);
+  size_t low = c->sl->srv->opts.max_send_buffer_bytes / 2;
+  while (c->parked_head) {
+    crpc__server_call *call = c->parked_head;
+    int cancelled = atomic_load(&call->cancelled) != 0;
+    if (!cancelled && atomic_load(&c->out_bytes) > low)
+      return;
+    c->parked_head = call->next_held;
+    if (!c->parked_head)
+      c->parked_tail = NULL;
+    call->next_held = NULL;
+    call->parked = 0;
+    if (cancelled)
+      handler_returned(call); /* it never ran; its status is set */
+    else
+      start_handler(call);
+  }
+}
+
+void crpc__server_call_drop_parked(crpc__server_call *call) {
+  crpc__server_conn *c = call->conn;
+  crpc__server_call **p = &c->parked_head, *prev = NULL;
+  while (*p && *p != call) {
+    prev = *p;
+    p = &(*p)->next_held;
+  }
+  if (*p) {
+    *p = call->next_held;
+    if (c->parked_tail == call)
+      c->parked_tail = prev;
+  }
+  call->next_held = NULL;
+  call->parked = 0;
+  handler_returned(call);
 }

@@ -94,6 +94,10 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   if (!o->max_worker_calls_per_connection)
     o->max_worker_calls_per_connection =
         o->max_workers / 2 ? o->max_workers / 2 : 1;
+  if (!o->max_send_buffer_bytes)
+    o->max_send_buffer_bytes = 2 * o->max_send_bytes > (16u << 20)
+                                   ? 2 * o->max_send_bytes
+                                   : (16u << 20);
   if (!o->stall_timeout_ms)
     o->stall_timeout_ms = 300000;
   if (!o->loop_stall_ms)
@@ -103,6 +107,7 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   atomic_init(&srv->refused_conns, 0);
   atomic_init(&srv->open_conns, 0);
   atomic_init(&srv->held_calls, 0);
+  atomic_init(&srv->parked_calls, 0);
 
   int rc = CRPC_ENOMEM;
   crpc_pool_opts po;
@@ -512,6 +517,7 @@ void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {
   out->connections = atomic_load(&srv->open_conns);
   out->refused_connections = atomic_load(&srv->refused_conns);
   out->held_calls = atomic_load(&srv->held_calls);
+  out->parked_calls = atomic_load(&srv->parked_calls);
 }
 
 int crpc_server_set_health(crpc_server *srv, const char *service,

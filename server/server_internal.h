@@ -115,6 +115,7 @@ struct crpc_server {
   struct crpc__watchdog *watchdog; /* sees its loops stall (once started) */
   unsigned app_closing; /* on an application loop: handles still closing */
   atomic_uint_fast64_t stalled_calls, held_calls; /* crpc_server_stats */
+  atomic_uint_fast64_t parked_calls;              /* crpc_server_stats */
   atomic_uint_fast64_t refused_conns;             /* crpc_server_stats */
   /* Accepted connections not yet closed, over all loops (listener.c
    * counts them in, the connection's close out). */
@@ -220,7 +221,12 @@ struct crpc__server_call {
   int64_t wait_since_ns;
 
   crpc__server_call *next_in_conn, *prev_in_conn;
-  crpc__server_call *next_held; /* waiting for its connection's worker share */
+  /* Waiting for its connection's worker share, or parked: its handler
+   * waits to start until the connection's output drains (loop thread). */
+  crpc__server_call *next_held;
+  int parked;
+  int park_asked;     /* by job_work(), which did not run the handler */
+  size_t out_counted; /* bytes of |out| in its connection's |out_bytes| */
 };
 
 /* An accepted connection: the HTTP/2 core and the server's part. */
@@ -234,6 +240,13 @@ struct crpc__server_conn {
    * (max_worker_calls_per_connection), linked by |next_held|. */
   unsigned worker_calls;
   crpc__server_call *held_head, *held_tail;
+  /* Bytes of response messages its calls hold that the client has not
+   * taken (any thread). Past the server's max_send_buffer_bytes, handlers
+   * about to start are parked, linked by |next_held|, until it drains to
+   * half of that: a client that asks much and reads nothing holds a
+   * bounded amount of the server's memory. */
+  atomic_size_t out_bytes;
+  crpc__server_call *parked_head, *parked_tail;
   int goaway_sent;
   int final_goaway;
   uint64_t accepted_ms;   /* uv_now() when accepted */
@@ -312,11 +325,25 @@ int crpc__server_call_set_status(crpc__server_call *call, crpc_status code,
 int crpc__server_call_set_status_locked(crpc__server_call *call,
                                         crpc_status code, const char *msg);
 
+/* |n| bytes were added to the call's |out| (under |mu|): its connection's
+ * |out_bytes| follows. Thread: any. */
+void crpc__server_call_out_added(crpc__server_call *call, size_t n);
+/* |n| bytes left the call's |out| (taken by the session, or dropped with
+ * the call). Thread: any, with |mu| held or once the call is done. */
+void crpc__server_call_out_taken(crpc__server_call *call, size_t n);
+
 /* Dispatch (dispatch.c). */
 /* Runs the handler of a call whose request headers (and, for a single
  * request, its message) have arrived, where its method is placed. Loop
  * thread. */
 void crpc__server_call_dispatch(crpc__server_call *call);
+/* Starts the parked handlers of |c| once its output has drained to half
+ * of max_send_buffer_bytes, and ends those of cancelled calls. Loop
+ * thread. */
+void crpc__server_conn_unpark(crpc__server_conn *c);
+/* Takes |call| off its connection's parked list and ends it without
+ * running its handler (its stream is gone). Loop thread. */
+void crpc__server_call_drop_parked(crpc__server_call *call);
 
 /* The call pool (call_pool.c). */
 /* A zeroed call, from |sl|'s pool when it has one (|*reused| is then 1:

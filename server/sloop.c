@@ -153,6 +153,7 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
     for (crpc__server_call *call = c->calls; call; call = call->next_in_conn)
       crpc__server_call_cancel_if_stalled(call, (int64_t)now * 1000000,
                                           stall_ns);
+    crpc__server_conn_unpark(c); /* ends the parked calls just cancelled */
   }
 }
 

@@ -97,6 +97,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   }
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
+  size_t added = crpc__buf_len(&b);
   if (crpc__buf_len(&call->out) == 0) {
     crpc__buf tmp = call->out;
     call->out = b;
@@ -105,6 +106,8 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
                               crpc__buf_len(&b)) != 0) {
     rc = CRPC_ENOMEM;
   }
+  if (rc == 0)
+    crpc__server_call_out_added(call, added);
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(&b);
   if (rc != 0)

@@ -47,7 +47,7 @@ static const char usage_line[] =
     "[--max-concurrent-streams N] [--stall-timeout-ms N] "
     "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
-    "[--idle-frames-per-second N]\n";
+    "[--idle-frames-per-second N] [--max-send-buffer-bytes N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -108,6 +108,11 @@ static const char usage_text[] =
     "  --idle-frames-per-second N\n"
     "                           how fast that allowance refills (default:\n"
     "                           100)\n"
+    "  --max-send-buffer-bytes N\n"
+    "                           response bytes a connection may hold that\n"
+    "                           its client has not read; past it, its\n"
+    "                           handlers wait to start (default: 16 MiB,\n"
+    "                           or twice --max-message-bytes if more)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -130,6 +135,7 @@ typedef struct config {
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
   unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
   unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
+  unsigned long long max_send_buffer;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -213,6 +219,7 @@ static const struct flag {
     {"--max-header-list-bytes", NUMBER(max_header_list), 512, UINT32_MAX},
     {"--idle-frames-burst", NUMBER(idle_frames_burst), 1, UINT32_MAX},
     {"--idle-frames-per-second", NUMBER(idle_frames_rate), 1, UINT32_MAX},
+    {"--max-send-buffer-bytes", NUMBER(max_send_buffer), 1, SIZE_MAX},
 };
 #undef NUMBER
 
@@ -348,6 +355,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->max_header_list_bytes = (uint32_t)cfg->max_header_list;
   opts->idle_frames_burst = (uint32_t)cfg->idle_frames_burst;
   opts->idle_frames_per_second = (uint32_t)cfg->idle_frames_rate;
+  opts->max_send_buffer_bytes = (size_t)cfg->max_send_buffer;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

@@ -1485,6 +1485,52 @@ def peer_stops_reading(run):
         c.close()
 
 
+@case
+def reader_of_large_replies_that_stops(run):
+    """A client asks for 100 unary replies of 1 MB (half to each service)
+    and reads nothing, its flow-control windows shut: the server holds a
+    bounded part of the 100 MB (handlers past max_send_buffer_bytes of
+    unsent output wait to start), other clients are served meanwhile, and
+    once the client reads, every call completes."""
+    c = run.conn(auto_window=False)
+    c.pump(lambda: c.server_settings is not None, run.left())
+    rss0 = run.rss_kib() if run.pid else None
+    calls = [c.unary((WORKER, LOOP)[i % 2] + "Unary",
+                     req(name="big%d" % i, reply_bytes=1000000))
+             for i in range(100)]
+    c.flush(run.left())
+    peak = rss0
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        c.pump(lambda: False, 0.2)
+        if run.pid:
+            peak = max(peak, run.rss_kib() or 0)
+    check_alive(run, timeout=2.0)
+    grew = None if rss0 is None else (peak - rss0) / 1024.0
+    if grew is not None and grew > 64:
+        raise Failure("server RSS grew by %.0f MiB for 100 MB asked and "
+                      "not read" % grew)
+    # Now the client reads: what it got so far is given back, and from
+    # here every DATA frame is.
+    c.auto_window = True
+    got = sum(len(st.data) for st in calls)
+    if got:
+        c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", got)))
+    for st in calls:
+        if st.data and not st.done:
+            c.send(frame(WINDOW_UPDATE, 0, st.id,
+                         struct.pack(">I", len(st.data))))
+    wait_streams(run, c, calls, 30)
+    for i, st in enumerate(calls):
+        if st.grpc_status() != OK:
+            raise Failure("call %d: %s" % (i, st.describe()))
+        msgs = grpc_messages(st.data)
+        if len(msgs) != 1 or len(msgs[0]) < 1000000:
+            raise Failure("call %d: a reply of %d bytes" % (i, len(st.data)))
+    return "RSS %s while not reading; all 100 answered once read" % (
+        "?" if grew is None else "%+.1f MiB" % grew)
+
+
 def many_streams(run, ack_first):
     """500 unary calls at once on one connection, half to each service,
     five times the server's limit of 100. Each must be answered (OK, or

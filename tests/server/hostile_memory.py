@@ -29,15 +29,19 @@ from bad_input import Failure  # noqa: E402
 # the server has to give the rest back (its sweep runs every second).
 SETTLED_KIB = 6 * 1024
 SETTLE_S = 8.0
-# A well-behaved call while the attack goes on.
-PROBE_LIMIT_S = 1.0
+# A well-behaved call while the attack goes on: its median, and its worst
+# (the attacker here takes one of the machine's CPUs, and make test runs
+# other tests beside it).
+PROBE_MEDIAN_S = 0.25
+PROBE_LIMIT_S = 2.5
 # Under a sanitizer (CRPC_TEST_SANITIZED set by the build's ctest), RSS is
 # mostly the sanitizer's own (ASan holds freed memory in quarantine), and
 # everything runs several times slower: the attacks and probes still run,
 # the memory is reported but not judged, and probes get more time.
 SANITIZED = bool(os.environ.get("CRPC_TEST_SANITIZED"))
 if SANITIZED:
-    PROBE_LIMIT_S = 3.0
+    PROBE_MEDIAN_S = 1.0
+    PROBE_LIMIT_S = 5.0
 
 CASES = []
 
@@ -69,8 +73,7 @@ class Watch:
         self.services = services
         self.rss0 = run.rss_kib()
         self.peak = self.rss0
-        self.slowest = 0.0
-        self.probes = 0
+        self.times = []
         self.error = None
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._sample),
@@ -92,8 +95,7 @@ class Watch:
             except Failure as e:
                 self.error = self.error or str(e)
                 continue
-            self.probes += 1
-            self.slowest = max(self.slowest, time.monotonic() - t0)
+            self.times.append(time.monotonic() - t0)
 
     def stop(self):
         self._stop.set()
@@ -102,9 +104,16 @@ class Watch:
         if self.error:
             raise Failure("during the attack a normal call failed: " +
                           self.error)
-        if self.slowest > PROBE_LIMIT_S:
-            raise Failure("during the attack a normal call took %.2f s" %
-                          self.slowest)
+        if not self.times:
+            raise Failure("no normal call was answered during the attack")
+        if self.median() > PROBE_MEDIAN_S or max(self.times) > PROBE_LIMIT_S:
+            raise Failure("during the attack normal calls took %.0f ms "
+                          "(median), %.0f ms at most" %
+                          (self.median() * 1000, max(self.times) * 1000))
+
+    def median(self):
+        t = sorted(self.times)
+        return t[len(t) // 2]
 
     def settle(self):
         """Waits for RSS to come back near where it started; returns it."""
@@ -122,11 +131,12 @@ class Watch:
             time.sleep(0.1)
 
     def summary(self, rss_after):
-        return "RSS %.1f -> peak %.1f -> %.1f MiB%s; %d probes, slowest " \
-            "%.0f ms" % (self.rss0 / 1024, self.peak / 1024,
-                         rss_after / 1024,
-                         " (sanitizer: not judged)" if SANITIZED else "",
-                         self.probes, self.slowest * 1000)
+        return "RSS %.1f -> peak %.1f -> %.1f MiB%s; %d probes, median " \
+            "%.0f ms, slowest %.0f ms" % (
+                self.rss0 / 1024, self.peak / 1024, rss_after / 1024,
+                " (sanitizer: not judged)" if SANITIZED else "",
+                len(self.times), self.median() * 1000,
+                max(self.times) * 1000)
 
 
 def probe(run, services):

@@ -110,6 +110,14 @@ typedef struct crpc_server_opts {
    * few (SETTINGS, keepalive PINGs). 0: 1000 and 100. */
   uint32_t idle_frames_burst;
   uint32_t idle_frames_per_second;
+  /* Bytes of response messages one connection may hold that its client
+   * has not taken yet (a client that asks for large answers and reads
+   * nothing, keeping its flow-control window shut). Past it, the
+   * connection's handlers about to start wait until it drains to half, so
+   * that such a client holds a bounded amount of the server's memory;
+   * calls already running go on. 0: 16 MiB, or twice max_send_bytes if
+   * that is more. */
+  size_t max_send_buffer_bytes;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
@@ -180,6 +188,9 @@ typedef struct crpc_server_stats {
                                    connection's share */
   uint64_t connections;         /* open now */
   uint64_t refused_connections; /* closed at accept: max_connections */
+  uint64_t parked_calls;        /* calls that waited to start while their
+                                   connection's output was past
+                                   max_send_buffer_bytes */
 } crpc_server_stats;
 
 /* Fills |out|. Thread: any. */
