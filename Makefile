@@ -21,7 +21,7 @@ bench: DEPS = build bench
 bench: WITH_BENCH = ON
 
 .PHONY: all deps configure build test check-format format demo bench \
-        install test-asan test-tsan fuzz clean
+        install test-asan test-tsan fuzz soak clean
 
 all: build
 
@@ -63,6 +63,16 @@ FUZZ_TARGETS ?= all
 fuzz: deps
 	@CRPC_FUZZ_JOBS=$(JOBS) tests/fuzz/run.sh build build-fuzz
 	@tests/fuzz/run.sh run build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The soak test (tests/soak/README.md): crpc-server from the test-asan
+# build under mixed load from crpc's, grpcio's and grpc-js's clients for
+# SOAK_SECONDS, then its memory, shutdown and sanitizer reports checked.
+SOAK_SECONDS ?= 120
+soak:
+	@$(MAKE) --no-print-directory build BUILD=build-asan BUILD_TYPE=Debug \
+	  WITH_TESTS=ON DEPS="build test" \
+	  CMAKE_FLAGS="-DCRPC_ASAN=ON -DCRPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
+	@/usr/bin/python3 tests/soak/soak.py build-asan . --seconds $(SOAK_SECONDS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)
