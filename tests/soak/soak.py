@@ -412,6 +412,11 @@ def hard_stop(budget):
     for p in CHILDREN:
         if p.poll() is None:
             p.kill()
+    for p in CHILDREN:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
     print("not ok - the run took longer than %d s: every process it started "
           "was killed\nsoak: FAIL" % budget, flush=True)
     os._exit(1)
