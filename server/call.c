@@ -43,6 +43,7 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   const crpc_server_opts *o = &c->sl->srv->opts;
   atomic_init(&call->refs, 1); /* the stream's */
   atomic_init(&call->cancelled, 0);
+  atomic_init(&call->handler_started, 0);
   crpc__kick_init(&call->kick, kick_task);
   call->ctx.call = call;
   call->conn = c;
@@ -152,9 +153,17 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
   if (call->state != CRPC__SERVER_CALL_RUNNING || call->stream_closed ||
       atomic_load(&call->cancelled))
     return 0;
+  /* Waiting on the peer: the handler waits for a message or for room to
+   * write, or it is parked until the peer takes its output, or it has not
+   * started and waits for a worker while its peer has sent it nothing. */
+  const crpc_method *m = call->route->method;
+  int unstarted_empty = !atomic_load(&call->handler_started) &&
+                        call->n_received == 0 && !call->remote_closed &&
+                        (m->kind == CRPC_METHOD_CLIENT_STREAMING ||
+                         m->kind == CRPC_METHOD_BIDI_STREAMING);
   uv_mutex_lock(&call->mu);
-  int waiting =
-      call->parked || call->read_wait != NULL || call->write_wait != NULL;
+  int waiting = unstarted_empty || call->parked || call->read_wait != NULL ||
+                call->write_wait != NULL;
   int64_t since = call->wait_since_ns > call->progress_ns ? call->wait_since_ns
                                                           : call->progress_ns;
   uv_mutex_unlock(&call->mu);
@@ -163,7 +172,7 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
   char msg[96];
   snprintf(msg, sizeof(msg), "the stream made no progress for %lld ms",
            (long long)(limit_ns / 1000000));
-  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_INFO, "%s: %s %s: cancelled",
+  crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s %s: cancelled",
             call->peer, call->req.path, msg);
   atomic_fetch_add(&call->sl->srv->stalled_calls, 1);
   fail_call(call, CRPC_STATUS_CANCELLED, msg);

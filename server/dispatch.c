@@ -72,6 +72,7 @@ static void run_handler(crpc__server_call *call) {
   crpc_status st = CRPC_STATUS_CANCELLED;
   char text[160];
   const char *msg = NULL;
+  atomic_store(&call->handler_started, 1);
   if (!atomic_load(&call->cancelled)) {
     /* Calls the handler makes inherit its deadline and cancellation. */
     crpc__call_scope scope = {call->deadline, call->cancel_f};

@@ -98,6 +98,8 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->max_send_buffer_bytes = 2 * o->max_send_bytes > (16u << 20)
                                    ? 2 * o->max_send_bytes
                                    : (16u << 20);
+  if (!o->pressure_stall_ms)
+    o->pressure_stall_ms = 1000;
   if (!o->stall_timeout_ms)
     o->stall_timeout_ms = 300000;
   if (!o->loop_stall_ms)

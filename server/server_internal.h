@@ -225,7 +225,8 @@ struct crpc__server_call {
    * waits to start until the connection's output drains (loop thread). */
   crpc__server_call *next_held;
   int parked;
-  int park_asked;     /* by job_work(), which did not run the handler */
+  int park_asked;             /* by job_work(), which did not run the handler */
+  atomic_int handler_started; /* run_handler() began (any thread) */
   size_t out_counted; /* bytes of |out| in its connection's |out_bytes| */
 };
 

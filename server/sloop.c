@@ -121,6 +121,17 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
     sl->gone = 0;
   uint32_t limit = sl->srv->opts.handshake_timeout_ms;
   int64_t stall_ns = (int64_t)sl->srv->opts.stall_timeout_ms * 1000000;
+  /* Under pressure (calls wait for a worker and none is idle), worker
+   * calls that wait on their clients get a shorter time. */
+  int64_t worker_stall_ns = stall_ns;
+  size_t stalled = 0;
+  if (sl->srv->pool &&
+      sl->srv->opts.pressure_stall_ms < sl->srv->opts.stall_timeout_ms) {
+    crpc_pool_stats ps;
+    crpc_pool_stats_get(sl->srv->pool, &ps);
+    if (ps.queued > 0 && ps.idle == 0)
+      worker_stall_ns = (int64_t)sl->srv->opts.pressure_stall_ms * 1000000;
+  }
   uint32_t idle = sl->srv->opts.idle_timeout_ms;
   for (crpc__server_conn *c = sl->conns, *n; c; c = n) {
     n = c->next;
@@ -151,10 +162,24 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
     /* Cancelling ends no stream at once (its close comes later), so the
      * list stays as it is while it is walked. */
     for (crpc__server_call *call = c->calls; call; call = call->next_in_conn)
-      crpc__server_call_cancel_if_stalled(call, (int64_t)now * 1000000,
-                                          stall_ns);
+      stalled += (size_t)crpc__server_call_cancel_if_stalled(
+          call, (int64_t)now * 1000000,
+          call->route && call->route->placement == CRPC_PLACEMENT_WORKER
+              ? worker_stall_ns
+              : stall_ns);
     crpc__server_conn_unpark(c); /* ends the parked calls just cancelled */
   }
+  /* One line per sweep, not one per call: a client opening thousands of
+   * stalled calls must not flood the log. */
+  if (stalled)
+    crpc__log(
+        &sl->srv->opts.logger, CRPC_LOG_INFO,
+        "%zu calls cancelled: their streams made no progress for %lld "
+        "ms%s",
+        stalled,
+        (long long)((worker_stall_ns < stall_ns ? worker_stall_ns : stall_ns) /
+                    1000000),
+        worker_stall_ns < stall_ns ? " (every worker taken)" : "");
 }
 
 /* Shutdown. */

@@ -47,7 +47,8 @@ static const char usage_line[] =
     "[--max-concurrent-streams N] [--stall-timeout-ms N] "
     "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
-    "[--idle-frames-per-second N] [--max-send-buffer-bytes N]\n";
+    "[--idle-frames-per-second N] [--max-send-buffer-bytes N] "
+    "[--pressure-stall-ms N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -113,6 +114,9 @@ static const char usage_text[] =
     "                           its client has not read; past it, its\n"
     "                           handlers wait to start (default: 16 MiB,\n"
     "                           or twice --max-message-bytes if more)\n"
+    "  --pressure-stall-ms N    while every worker is taken and calls wait,\n"
+    "                           a worker call waiting on its client this\n"
+    "                           long is cancelled (default: 1000)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -135,7 +139,7 @@ typedef struct config {
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
   unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
   unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
-  unsigned long long max_send_buffer;
+  unsigned long long max_send_buffer, pressure_stall_ms;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   int help;
@@ -220,6 +224,7 @@ static const struct flag {
     {"--idle-frames-burst", NUMBER(idle_frames_burst), 1, UINT32_MAX},
     {"--idle-frames-per-second", NUMBER(idle_frames_rate), 1, UINT32_MAX},
     {"--max-send-buffer-bytes", NUMBER(max_send_buffer), 1, SIZE_MAX},
+    {"--pressure-stall-ms", NUMBER(pressure_stall_ms), 1, UINT32_MAX},
 };
 #undef NUMBER
 
@@ -356,6 +361,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->idle_frames_burst = (uint32_t)cfg->idle_frames_burst;
   opts->idle_frames_per_second = (uint32_t)cfg->idle_frames_rate;
   opts->max_send_buffer_bytes = (size_t)cfg->max_send_buffer;
+  opts->pressure_stall_ms = (uint32_t)cfg->pressure_stall_ms;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

@@ -306,8 +306,11 @@ def check_stalled(p, args, tmp, kinds):
     for control in (True, False) if len(kinds) == 1 else (False,):
         flags = ["--workers", "2", "--loops", "2"]
         if control:
+            # No stand-ins, and no shedding under pressure either (its
+            # time as long as the stall timeout turns it off).
             flags += ["--max-workers", "2",
-                      "--max-worker-calls-per-connection", "2"]
+                      "--max-worker-calls-per-connection", "2",
+                      "--pressure-stall-ms", "300000"]
         server = Server(args, tmp, "stalled-%s%s" % (
             "+".join(kinds), "-control" if control else ""),
             [os.path.join(args.build,
@@ -344,7 +347,9 @@ def check_share(p, args, tmp):
             os.path.join(args.build,
                          "tests/server/crpc_server_test_module.so")],
             ["--workers", "2", "--loops", "1", "--max-workers", "4",
-             "--max-worker-calls-per-connection", share])
+             "--max-worker-calls-per-connection", share] +
+            # The starved control: no shedding under pressure.
+            (["--pressure-stall-ms", "300000"] if share == "4" else []))
         peer = RawPeer(server.port)
         try:
             path, first, _, _ = STALLS["bidi"]

@@ -118,6 +118,12 @@ typedef struct crpc_server_opts {
    * calls already running go on. 0: 16 MiB, or twice max_send_bytes if
    * that is more. */
   size_t max_send_buffer_bytes;
+  /* While every worker is taken and calls wait for one, calls on the
+   * workers that wait on their client (for a message, for room to write,
+   * or, not started yet, for a first message) this long are cancelled
+   * like stall_timeout_ms's, so that clients which open calls and send
+   * nothing cannot keep the workers from everyone else. 0: 1000. */
+  uint32_t pressure_stall_ms;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
