@@ -6,6 +6,7 @@
  * (GOAWAY twice, as RFC 9113 section 6.8 suggests) are here too.
  * Everything here runs on the connection's loop thread.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,10 @@ static void conn_closed(crpc__h2conn *h) {
 }
 
 static void conn_destroy(crpc__h2conn *h) {
-  free(conn_of(h));
+  crpc__server_conn *c = conn_of(h);
+  /* Every call has gone, and with it every byte it counted. */
+  assert(atomic_load(&c->out_bytes) == 0);
+  free(c);
 }
 
 static const crpc__h2conn_role server_role = {
