@@ -72,7 +72,7 @@ soak:
 	@$(MAKE) --no-print-directory build BUILD=build-asan BUILD_TYPE=Debug \
 	  WITH_TESTS=ON DEPS="build test" \
 	  CMAKE_FLAGS="-DCRPC_ASAN=ON -DCRPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)"
-	@/usr/bin/python3 tests/soak/soak.py build-asan . --seconds $(SOAK_SECONDS)
+	@tests/soak/soak.py build-asan . --seconds $(SOAK_SECONDS)
 
 demo: build
 	@scripts/demo.sh $(BUILD)

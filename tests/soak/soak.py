@@ -63,22 +63,28 @@ START_TIMEOUT_S = 60
 # A client stops by itself at its end; past it, its calls have at most
 # their deadline (10 s) and grace (5 s) twice over to end.
 CLIENT_OVERTIME_S = 60
-# The memory check, and the ASan options it changes from the test suites'
-# (tests/CMakeLists.txt's CRPC_TEST_ENV). Freed blocks wait in ASan's
-# quarantine before reuse, so RSS climbs until the quarantine is full and
-# its blocks spread over every size class: measured on two cores with this
-# load, the default 256 MiB was still climbing after 60 s, and 8 MiB took
-# 70 s to level off 27 MiB above the start, so a baseline after a short
-# warm-up would see a leak that is not there. A 1 MiB quarantine (64 KiB
-# per thread) levels off within the warm-up (+4 MiB in 10 s, +2 MiB more in
-# the next 50 s) and still catches a use shortly after free.
-# detect_stack_use_after_return gives every thread a fake stack of up to
-# 11 MiB whose pages calls touch a few more of every second (RSS +0.65 MiB/s
-# for 60 s, still climbing), so it is off here; the suites check for it.
-QUARANTINE_MB = 1
-THREAD_QUARANTINE_KB = 64
+# The memory check needs two of the server's ASan options changed from the
+# test suites' (tests/CMakeLists.txt's CRPC_TEST_ENV, which the crpc client
+# keeps). ASan's quarantine holds the last freed blocks and so keeps the
+# pages they sit on resident; the further the heap has spread, the more
+# pages that is, so RSS after the load grows with the run's length while
+# the live heap does not. Measured on two cores with this load: the default
+# 256 MiB quarantine was still climbing after 60 s; 8 MiB levelled off
+# after 70 s, 27 MiB up; 1 MiB was 4 MiB up after 100 s and 8 MiB after
+# 600 s, about 4.5 MiB more for each tenfold length. Without a quarantine
+# RSS follows what the server holds: +0.4 MiB over 150 s in which 27000
+# connections were opened and reset, +1.6 MiB over 600 s of this load
+# (190000 calls, 16500 connections reset). So the server runs without one; use after free is the suites' to find (and the
+# crpc client's here). detect_stack_use_after_return gives every thread a
+# fake stack of up to 11 MiB whose pages the calls touch a few more of each
+# second (RSS +0.65 MiB/s for 60 s, still climbing), so it is off too.
+SERVER_ASAN_OPTIONS = ("detect_leaks=1:detect_stack_use_after_return=0:"
+                       "allocator_may_return_null=1:quarantine_size_mb=0:"
+                       "thread_local_quarantine_size_kb=0")
+SUITE_ASAN_OPTIONS = ("detect_leaks=1:detect_stack_use_after_return=1:"
+                      "allocator_may_return_null=1")
 RSS_GROWTH = 0.10
-RSS_SLACK_MIB = 6
+RSS_SLACK_MIB = 4
 # RSS at rest: the median of the samples over the last seconds of an idle
 # pause, once stand-in worker threads (which end after 5 s idle) and the
 # server's once-a-second sweep have had their turn.
@@ -90,18 +96,14 @@ SANITIZER_REPORT = re.compile(
     r"runtime error:")
 
 
-def sanitizer_env(source):
+def sanitizer_env(source, asan_options):
     """The sanitizer options of tests/CMakeLists.txt's CRPC_TEST_ENV, with
-    the changes the memory check needs (see QUARANTINE_MB)."""
-    env = {}
-    env["ASAN_OPTIONS"] = (
-        "detect_leaks=1:detect_stack_use_after_return=0:"
-        "allocator_may_return_null=1:quarantine_size_mb=%d:"
-        "thread_local_quarantine_size_kb=%d"
-        % (QUARANTINE_MB, THREAD_QUARANTINE_KB))
-    env["LSAN_OPTIONS"] = "suppressions=" + os.path.join(source, "tests", "lsan.supp")
-    env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
-    return env
+    |asan_options| for ASan's."""
+    return {
+        "ASAN_OPTIONS": asan_options,
+        "LSAN_OPTIONS": "suppressions=" + os.path.join(source, "tests", "lsan.supp"),
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    }
 
 
 class CuttingRelay:
@@ -235,13 +237,13 @@ class RssSampler:
 class Client:
     """One client process; its stdout and stderr go to files in |workdir|."""
 
-    def __init__(self, kind, cmd, workdir, phase):
+    def __init__(self, kind, cmd, env, workdir, phase):
         self.kind = kind
         self.phase = phase
         self.out_path = os.path.join(workdir, "%s-%s.out" % (kind, phase))
         self.err_path = os.path.join(workdir, "%s-%s.err" % (kind, phase))
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err,
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env,
                                          preexec_fn=procs.die_with_parent)
         CHILDREN.append(self.proc)
         self.result = None
@@ -294,7 +296,8 @@ def run_clients(args, port, cut_port, seconds, workdir, phase):
         "grpcio": ["/usr/bin/python3", os.path.join(here, "soak_client.py")],
         "grpc-js": ["node", os.path.join(here, "soak_client.js")],
     }
-    clients = [Client(k, cmd + common, workdir, phase)
+    env = dict(os.environ, **sanitizer_env(args.source, SUITE_ASAN_OPTIONS))
+    clients = [Client(k, cmd + common, env, workdir, phase)
                for k, cmd in cmds.items()]
     deadline = time.monotonic() + seconds + CLIENT_OVERTIME_S
     for c in clients:
@@ -393,6 +396,9 @@ def soak(args, workdir, failures):
                 if c.problem:
                     failures.append("%s client (%s): %s" % (c.kind, phase, c.problem))
             time.sleep(args.idle)
+            if server.proc.poll() is not None:
+                raise RuntimeError("the server exited with status %d during the "
+                                   "%s" % (server.proc.returncode, phase))
             rest = sampler.at_rest(sampler.now() - RSS_WINDOW_S)
             if phase == "warmup":
                 baseline = rest
@@ -413,7 +419,7 @@ def soak(args, workdir, failures):
                             "(limit %.1f MiB)" % (baseline / 1024, after / 1024,
                                                   limit / 1024))
         stop_server(server, failures)
-    except RuntimeError as e:  # the server did not start
+    except RuntimeError as e:  # the server did not start, or it died
         failures.append(str(e))
     finally:
         if sampler:
@@ -468,8 +474,8 @@ def main():
     signal.signal(signal.SIGALRM, lambda *_: hard_stop(budget))
     signal.alarm(budget)
 
-    # The server and crpc's client inherit them.
-    os.environ.update(sanitizer_env(args.source))
+    # The server inherits them; the clients get the suites'.
+    os.environ.update(sanitizer_env(args.source, SERVER_ASAN_OPTIONS))
     t0 = time.monotonic()
     failures = []
     workdir = tempfile.mkdtemp(prefix="crpc-soak-")

@@ -61,7 +61,7 @@ static const char *const KIND_NAMES[N_KINDS] = {"unary", "server_stream",
 static const char *const SERVICE_NAMES[N_SERVICES] = {"worker", "loop"};
 static const char *const SCENARIO_NAMES[N_SCENARIOS] = {
     "ok", "deadline", "cancel", "close", "cut"};
-/* Out of 100: how often each scenario is picked. */
+/* How often each scenario is picked, in percent. */
 static const int SCENARIO_WEIGHTS[N_SCENARIOS] = {55, 15, 15, 5, 10};
 
 /* Every outcome of the run, shared by the threads under |mu|. */
@@ -471,7 +471,7 @@ static void run_one(worker *w) {
   int pick = (int)rnd(w, 100), sc = 0;
   int kind = (int)rnd(w, N_KINDS), svc = (int)rnd(w, N_SERVICES);
 
-  while (pick >= SCENARIO_WEIGHTS[sc])
+  while (sc < N_SCENARIOS - 1 && pick >= SCENARIO_WEIGHTS[sc])
     pick -= SCENARIO_WEIGHTS[sc++];
   snprintf(w->what, sizeof(w->what), "%s %s %s", SCENARIO_NAMES[sc],
            sc == S_CLOSE ? "two calls" : KIND_NAMES[kind], SERVICE_NAMES[svc]);
