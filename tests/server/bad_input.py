@@ -1507,7 +1507,9 @@ def reader_of_large_replies_that_stops(run):
             peak = max(peak, run.rss_kib() or 0)
     check_alive(run, timeout=2.0)
     grew = None if rss0 is None else (peak - rss0) / 1024.0
-    if grew is not None and grew > 64:
+    # (Under a sanitizer the memory is mostly the sanitizer's.)
+    if grew is not None and grew > 64 and \
+            not os.environ.get("CRPC_TEST_SANITIZED"):
         raise Failure("server RSS grew by %.0f MiB for 100 MB asked and "
                       "not read" % grew)
     # Now the client reads: what it got so far is given back, and from

@@ -35,13 +35,13 @@ SETTLE_S = 10.0
 PROBE_MEDIAN_S = 0.25
 PROBE_LIMIT_S = 2.5
 # Under a sanitizer (CRPC_TEST_SANITIZED set by the build's ctest), RSS is
-# mostly the sanitizer's own (ASan holds freed memory in quarantine), and
-# everything runs several times slower: the attacks and probes still run,
-# the memory is reported but not judged, and probes get more time.
+# mostly the sanitizer's own (ASan holds freed memory in quarantine, TSan's
+# shadow follows the heap), and everything runs 5 to 15 times slower: the
+# attacks and probes still run and every probe must be answered, but
+# memory and latency are reported, not judged.
 SANITIZED = bool(os.environ.get("CRPC_TEST_SANITIZED"))
 if SANITIZED:
-    PROBE_MEDIAN_S = 1.0
-    PROBE_LIMIT_S = 5.0
+    PROBE_MEDIAN_S = PROBE_LIMIT_S = 10.0
 
 CASES = []
 
@@ -282,7 +282,7 @@ def thousands_of_half_open_calls(run):
     def worker_call():
         t0 = time.monotonic()
         try:
-            probe(run, (b.WORKER,), wait=8.0)
+            probe(run, (b.WORKER,), wait=12.0 if SANITIZED else 8.0)
             worker["took"] = time.monotonic() - t0
         except Failure as e:
             worker["error"] = str(e)
@@ -312,7 +312,7 @@ def thousands_of_half_open_calls(run):
         w.stop()
     if "error" in worker:
         raise Failure("a worker call during the attack: " + worker["error"])
-    limit = 6.0 if SANITIZED else 3.5
+    limit = 10.0 if SANITIZED else 3.5
     if worker["took"] > limit:
         raise Failure("a worker call during the attack took %.1f s" %
                       worker["took"])
