@@ -363,12 +363,10 @@ int crpc__server_call_send_data(void *stream, crpc__buf *out,
 }
 
 void crpc__server_call_out_added(crpc__server_call *call, size_t n) {
-  call->out_counted += n;
   atomic_fetch_add(&call->conn->out_bytes, n);
 }
 
 void crpc__server_call_out_taken(crpc__server_call *call, size_t n) {
-  call->out_counted -= n;
   atomic_fetch_sub(&call->conn->out_bytes, n);
 }
 

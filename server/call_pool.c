@@ -31,8 +31,9 @@
  * its output buffer is small, what a pooled call keeps. Returns whether it
  * kept that. */
 static int call_release(crpc__server_call *call, int keep) {
-  if (call->out_counted)
-    crpc__server_call_out_taken(call, call->out_counted);
+  /* Output the client never took leaves its connection's count. */
+  if (crpc__buf_len(&call->out))
+    crpc__server_call_out_taken(call, crpc__buf_len(&call->out));
   crpc_metadata_clear(&call->req.md);
   crpc_metadata_clear(&call->resp_headers);
   crpc_metadata_clear(&call->resp_trailers);

@@ -196,7 +196,8 @@ struct crpc__server_call {
   char *status_message;
   uint8_t *status_details;
   size_t status_details_len;
-  crpc__buf out;  /* framed response messages */
+  crpc__buf out;  /* framed response messages, all counted in its connection's
+                     out_bytes */
   int status_set; /* the final status is set */
   crpc_status final_status;
   char *final_message;     /* overrides |status_message| when set */
@@ -227,7 +228,6 @@ struct crpc__server_call {
   int parked;
   int park_asked;             /* by job_work(), which did not run the handler */
   atomic_int handler_started; /* run_handler() began (any thread) */
-  size_t out_counted; /* bytes of |out| in its connection's |out_bytes| */
 };
 
 /* An accepted connection: the HTTP/2 core and the server's part. */
