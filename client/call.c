@@ -54,6 +54,10 @@ void crpc__client_call_unref(crpc__client_call *call) {
   free(call->reply_msg);
   free_msgs(call->in_head);
   crpc_future_unref(call->parent);
+  if (call->ic) {
+    crpc__icall_cleanup(call->ic);
+    free(call->ic);
+  }
   uv_mutex_destroy(&call->mu);
   free(call);
 }
@@ -325,9 +329,23 @@ void crpc__client_call_end(crpc__client_call *call, crpc_status code,
   wf = call->write_f;
   df = call->done_f;
   call->read_f = call->write_f = NULL;
+  uint64_t msgs_out = call->msgs_out, bytes_out = call->bytes_out;
   uv_mutex_unlock(&call->mu);
   if (r)
     fill_outputs(call, r);
+  if (call->ic) {
+    /* Before the caller can see the end. */
+    crpc_icall_end e = {.code = code,
+                        .message = code == CRPC_STATUS_OK ? NULL : message,
+                        .duration_ns = crpc_now_ns() - call->start_ns,
+                        .messages_received = call->n_received,
+                        .messages_sent = msgs_out,
+                        .bytes_received = call->bytes_in,
+                        .bytes_sent = bytes_out};
+    call->ic->resp_headers = call->headers_ready ? &call->resp_headers : NULL;
+    call->ic->resp_trailers = r ? &r->trailers : NULL;
+    crpc__icall_end(call->ic, &e);
+  }
   if (rf) {
     crpc_future_complete(rf, code, code == CRPC_STATUS_OK ? NULL : message,
                          NULL, NULL);
@@ -447,6 +465,7 @@ void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
   crpc__client_conn *c = call->conn;
   if (call->ended || !c)
     return;
+  call->bytes_in += n;
   if (!call->resp.saw_headers || call->resp.http_status != 200 ||
       !call->resp.content_type_ok) {
     nghttp2_session_consume(c->h2.ng, call->stream_id, n);

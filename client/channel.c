@@ -499,6 +499,8 @@ static int dup_opt(const char *s, char **out) {
 static void channel_release(crpc_channel *ch) {
   crpc__tls_ctx_free(ch->tls);
   crpc__target_cleanup(&ch->target);
+  free(ch->target_text);
+  crpc__ichain_free(&ch->chain);
   free(ch->tls_ca_file);
   free(ch->tls_server_name);
   free(ch->tls_cert_file);
@@ -529,7 +531,13 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     free(ch);
     return rc;
   }
-  rc = dup_opt(ch->opts.tls_ca_file, &ch->tls_ca_file);
+  rc = dup_opt(target, &ch->target_text);
+  for (size_t i = 0;
+       ch->opts.interceptors && i < ch->opts.n_interceptors && rc == 0; i++)
+    rc = crpc__ichain_add(&ch->chain, &ch->opts.interceptors[i]);
+  ch->opts.interceptors = NULL;
+  ch->opts.n_interceptors = 0;
+  rc |= dup_opt(ch->opts.tls_ca_file, &ch->tls_ca_file);
   rc |= dup_opt(ch->opts.tls_server_name, &ch->tls_server_name);
   rc |= dup_opt(ch->opts.tls_cert_file, &ch->tls_cert_file);
   rc |= dup_opt(ch->opts.tls_key_file, &ch->tls_key_file);

@@ -32,6 +32,7 @@
 #include "future_internal.h"
 #include "grpc_headers.h"
 #include "h2conn.h"
+#include "icall.h"
 #include "loop_internal.h"
 #include "target.h"
 #include "tls.h"
@@ -74,6 +75,8 @@ struct crpc_channel {
   char *tls_ca_file, *tls_server_name, *tls_cert_file, *tls_key_file;
   char *user_agent;
   crpc__target target;
+  char *target_text;  /* as given */
+  crpc__ichain chain; /* opts.interceptors */
   crpc_loop *loop;
   int owns_loop;
   crpc__tls_ctx *tls;
@@ -176,6 +179,10 @@ struct crpc__client_call {
   crpc__listener parent_l;
   crpc__client_call *cancel_next, *cancel_prev; /* in |cancel|'s list */
   int cancel_linked;
+  /* Interceptors: the call as they see it (with its state after it), when
+   * the channel has any; when it started (crpc_now_ns()). */
+  crpc_icall *ic;
+  int64_t start_ns;
 
   /* Loop thread only. */
   int started;
@@ -193,6 +200,7 @@ struct crpc__client_call {
   crpc__frame_decoder dec;
   crpc__grpc_response resp; /* what the response said */
   size_t n_received;
+  uint64_t bytes_in;     /* DATA bytes received, for the interceptors */
   crpc__cmsg *reply_msg; /* unary, client streaming: the one reply */
   int ended;             /* ended: the rest is the user's */
   size_t req_off;        /* bytes of |request| handed to nghttp2 */
@@ -214,7 +222,8 @@ struct crpc__client_call {
   crpc_metadata resp_headers;
   crpc__buf out; /* framed requests not yet taken by nghttp2 */
   int send_closed;
-  int delivered; /* a reply message reached the user */
+  uint64_t msgs_out, bytes_out; /* request messages written, for |ic| */
+  int delivered;                /* a reply message reached the user */
   crpc__cmsg *in_head, *in_tail;
   size_t to_consume; /* window the reader gave back */
   crpc_future *read_f, *write_f;

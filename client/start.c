@@ -105,24 +105,128 @@ static crpc_status check_args(const crpc_channel *ch, const crpc_method *method,
   return CRPC_STATUS_OK;
 }
 
-/* The deadline of a call with |opts| made here: the earliest of its
- * timeout, its deadline and the enclosing call scope's; |*parent| is the
- * scope's cancellation (a new reference), or NULL. */
+/* The deadline of a call with |opts| made here, in |scope| (NULL: none):
+ * the earliest of its timeout, its deadline and the scope's; |*parent| is
+ * the scope's cancellation (a new reference), or NULL. */
 static crpc_deadline call_deadline(const crpc_call_opts *opts,
+                                   const crpc__call_scope *scope,
                                    crpc_future **parent) {
   crpc_deadline d = CRPC_DEADLINE_INFINITE;
   if (opts->timeout_ms > 0)
     d = crpc_deadline_after_ms(opts->timeout_ms);
   if (opts->deadline > 0)
     d = crpc_deadline_min(d, opts->deadline);
-  const crpc__call_scope *scope =
-      opts->no_propagation ? NULL : crpc__call_scope_current();
   *parent = NULL;
   if (scope) {
     d = crpc_deadline_min(d, scope->deadline);
     *parent = scope->cancelled ? crpc_future_ref(scope->cancelled) : NULL;
   }
   return d;
+}
+
+/* Runs |creds| for |call|. Returns OK, or UNAUTHENTICATED with |*why|. */
+static crpc_status run_credentials(crpc__client_call *call,
+                                   const crpc_call_credentials *creds,
+                                   const char **why) {
+  crpc_channel *ch = call->ch;
+  if (!creds || !creds->get)
+    return CRPC_STATUS_OK;
+  if (!ch->opts.tls && !creds->allow_insecure) {
+    *why = "refusing to send call credentials over a connection without TLS "
+           "(allow_insecure permits it)";
+    return CRPC_STATUS_UNAUTHENTICATED;
+  }
+  if (creds->get(creds->data, call->method, ch->target_text, &call->md) != 0) {
+    *why = "the call credentials failed";
+    return CRPC_STATUS_UNAUTHENTICATED;
+  }
+  return CRPC_STATUS_OK;
+}
+
+/* Writes |tc| into the call's metadata as traceparent and tracestate,
+ * replacing what was there. Returns 0 or CRPC_ENOMEM. */
+static int put_trace(crpc_metadata *md, const crpc_trace_context *tc) {
+  char tp[CRPC_TRACEPARENT_LEN + 1];
+  crpc_trace_format(tc, tp);
+  crpc_metadata_remove(md, "traceparent");
+  crpc_metadata_remove(md, "tracestate");
+  int rc = crpc_metadata_add(md, "traceparent", tp, CRPC_TRACEPARENT_LEN);
+  if (rc == 0 && tc->tracestate[0])
+    rc = crpc_metadata_add_str(md, "tracestate", tc->tracestate);
+  return rc == CRPC_ENOMEM ? rc : 0; /* a bad tracestate is dropped */
+}
+
+/* The interceptors' end for a call that ends before it is sent. */
+static void end_unsent(crpc__client_call *call, crpc_status code,
+                       const char *why) {
+  crpc_icall_end e = {.code = code, .message = why};
+  e.duration_ns = crpc_now_ns() - call->start_ns;
+  crpc__icall_end(call->ic, &e);
+}
+
+/* Makes the call's trace context, runs its credentials and its
+ * interceptors' start, and writes its trace into its metadata. A call
+ * made in a traced handler (|scope|) gets a span of its own in the
+ * handler's trace, unless its metadata names a traceparent already.
+ * Returns OK, or the status the call ends with and |*why| (a static
+ * message, or |buf|). */
+static crpc_status call_intercept(crpc__client_call *call,
+                                  const crpc_call_opts *opts,
+                                  const crpc__call_scope *scope,
+                                  const char **why, char *buf) {
+  crpc_channel *ch = call->ch;
+  crpc_trace_context child, *tc = &child;
+  child.valid = 0;
+  int own_trace = 0;
+  if (ch->chain.n) {
+    crpc_icall *ic = calloc(1, sizeof(*ic) + ch->chain.state_bytes);
+    if (!ic || crpc__icall_init(ic) != 0) {
+      free(ic);
+      *why = "out of memory";
+      return CRPC_STATUS_RESOURCE_EXHAUSTED;
+    }
+    ic->side = CRPC_SIDE_CLIENT;
+    ic->method = call->method;
+    ic->peer = ch->target_text;
+    ic->deadline = call->deadline;
+    ic->placement = CRPC_PLACEMENT_WORKER;
+    ic->md = &call->md;
+    ic->chain = &ch->chain;
+    ic->state = ch->chain.state_bytes ? (unsigned char *)(ic + 1) : NULL;
+    call->ic = ic;
+    call->start_ns = crpc_now_ns();
+    tc = &ic->trace;
+  }
+  ptrdiff_t given = crpc_metadata_find(&call->md, "traceparent", 0);
+  if (given >= 0) {
+    const crpc_metadata_entry *e = &call->md.entries[given];
+    own_trace = crpc_trace_parse((const char *)e->value, e->value_len, tc) == 0;
+    if (own_trace) { /* the span the caller named is this call's */
+      memcpy(tc->span_id, tc->parent_span_id, 8);
+      memset(tc->parent_span_id, 0, 8);
+    }
+  } else if (scope && scope->trace && scope->trace->valid) {
+    *tc = *scope->trace;
+    crpc_trace_new_span(tc, 0);
+  }
+  crpc_status st = run_credentials(call, &ch->opts.credentials, why);
+  if (st == CRPC_STATUS_OK)
+    st = run_credentials(call, opts->credentials, why);
+  if (st == CRPC_STATUS_OK && call->ic) {
+    st = crpc__icall_start(call->ic, &ch->opts.logger, why);
+    if (st != CRPC_STATUS_OK) {
+      snprintf(buf, CRPC__CLIENT_WHY_MAX, "%s", *why);
+      *why = buf;
+    }
+  }
+  if (st == CRPC_STATUS_OK && tc->valid && !(own_trace && !call->ic) &&
+      put_trace(&call->md, tc) != 0) {
+    *why = "out of memory";
+    st = CRPC_STATUS_RESOURCE_EXHAUSTED;
+  }
+  if (st != CRPC_STATUS_OK && call->ic)
+    end_unsent(call, st, *why);
+  return st;
 }
 
 /*
@@ -159,11 +263,23 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
   crpc__buf_init(&call->request, SIZE_MAX);
   crpc__buf_init(&call->out, SIZE_MAX);
   crpc__frame_decoder_init(&call->dec, ch->opts.max_receive_bytes);
-  call->deadline = call_deadline(opts, &call->parent);
+  const crpc__call_scope *scope =
+      opts->no_propagation ? NULL : crpc__call_scope_current();
+  call->deadline = call_deadline(opts, scope, &call->parent);
 
   int rc = 0;
   if (opts->metadata)
     rc = crpc_metadata_copy(&call->md, opts->metadata);
+  if (rc == 0 &&
+      (ch->chain.n || opts->credentials || ch->opts.credentials.get ||
+       (scope && scope->trace) || call->md.count)) {
+    crpc_status st = call_intercept(call, opts, scope, why, buf);
+    if (st != CRPC_STATUS_OK) {
+      atomic_store(&call->refs, 1); /* no future holds it */
+      crpc__client_call_unref(call);
+      return st;
+    }
+  }
   if (rc == 0 && req)
     rc = crpc__frame_encode_compressed(&call->request, req, enc,
                                        ch->opts.max_send_bytes);
@@ -171,12 +287,18 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
     rc = CRPC_ENOMEM;
   if (rc != 0) {
     crpc_status st = crpc__client_encode_status(rc, req, buf, why);
+    if (call->ic)
+      end_unsent(call, st, *why);
     crpc_future_unref(call->done_f);
     atomic_store(&call->refs, 1); /* no future holds it */
     crpc__client_call_unref(call);
     return st;
   }
   call->send_closed = crpc__method_single_request(method);
+  if (req) {
+    call->msgs_out = 1;
+    call->bytes_out = crpc__buf_len(&call->request);
+  }
   if (method->kind != CRPC_METHOD_UNARY) {
     /* Streams fill the outputs as they end; unary calls when read. */
     call->headers_out = opts->headers_out;

@@ -48,6 +48,7 @@ void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f) {
   }
   ProtobufCMessage *out = NULL;
   int rc = crpc__client_call_unpack(call, m, &out);
+  size_t wire = m->len + CRPC__FRAME_PREFIX_LEN;
   free(m);
   if (rc != 0) {
     crpc__client_call_cancel(call, CRPC_STATUS_INTERNAL);
@@ -55,6 +56,8 @@ void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f) {
                          "a response message could not be decoded", NULL, NULL);
     return;
   }
+  if (call->ic)
+    crpc__icall_message(call->ic, 0, out, wire);
   if (crpc_future_complete(f, CRPC_STATUS_OK, NULL, out, free_msg) != 0)
     free_msg(out); /* the read was cancelled */
 }
@@ -142,6 +145,7 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   }
   crpc_status code = CRPC_STATUS_OK;
   const char *why = NULL;
+  size_t wire = crpc__buf_len(&b);
   uv_mutex_lock(&call->mu);
   if (call->done) {
     code = call->final_code != CRPC_STATUS_OK ? call->final_code
@@ -164,6 +168,8 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   }
   int wait = 0;
   if (code == CRPC_STATUS_OK) {
+    call->msgs_out++;
+    call->bytes_out += wire;
     crpc__client_call_kick_locked(call);
     if (crpc__buf_len(&call->out) > CRPC__OUT_HIGH_WATER) {
       call->write_f = crpc_future_ref(f);
@@ -172,6 +178,8 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   }
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(&b);
+  if (code == CRPC_STATUS_OK && call->ic)
+    crpc__icall_message(call->ic, 1, msg, wire);
   if (!wait)
     crpc_future_complete(f, code, why, NULL, NULL);
   return f;

@@ -2,8 +2,9 @@
  * runtime/call_scope.h: what a call in progress hands down to the calls
  * made while it runs. The server sets a scope around each handler; a
  * client call made inside that handler (from its thread or coroutine)
- * reads it and takes the handler's deadline when that is sooner, and ends
- * CANCELLED when the handler's call is cancelled. Neither side knows the
+ * reads it and takes the handler's deadline when that is sooner, ends
+ * CANCELLED when the handler's call is cancelled, and carries its trace
+ * on with a span of its own. Neither side knows the
  * other: this is the only thing they share about a call.
  *
  * The current scope follows coroutines: inside one it is that coroutine's
@@ -15,6 +16,7 @@
 
 #include "crpc/deadline.h"
 #include "crpc/future.h"
+#include "crpc/trace.h"
 
 typedef struct crpc__call_scope {
   /* The enclosing call's deadline, or CRPC_DEADLINE_INFINITE. */
@@ -23,6 +25,9 @@ typedef struct crpc__call_scope {
    * it lives as long as the scope is set; a reader that keeps it past
    * that takes a reference. */
   crpc_future *cancelled;
+  /* The enclosing call's trace context (its span), or NULL outside a
+   * trace. Borrowed as |cancelled| is. */
+  const crpc_trace_context *trace;
 } crpc__call_scope;
 
 /*

@@ -363,6 +363,7 @@ int crpc__server_call_send_data(void *stream, crpc__buf *out,
 }
 
 void crpc__server_call_out_added(crpc__server_call *call, size_t n) {
+  call->bytes_out += n;
   atomic_fetch_add(&call->conn->out_bytes, n);
 }
 
@@ -460,6 +461,8 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
     fail_call(call, CRPC_STATUS_UNIMPLEMENTED, msg);
     return;
   }
+  if (call->route->svc->chain.n)
+    call->start_ns = crpc_now_ns(); /* for the interceptors' end */
   if (call->deadline != CRPC_DEADLINE_INFINITE) {
     int64_t ms = crpc_deadline_remaining_ms(call->deadline);
     if (ms <= 0) {
@@ -515,6 +518,7 @@ static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
 void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
                                size_t n) {
   call->unconsumed += n;
+  call->bytes_in += n;
   call->progress_ns = loop_now_ns(call);
   int accepting = call->state == CRPC__SERVER_CALL_WAITING ||
                   (call->state == CRPC__SERVER_CALL_RUNNING &&
@@ -645,5 +649,6 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
     crpc__server_call_drop_parked(call);
   if (call->state != CRPC__SERVER_CALL_RUNNING)
     call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_call_report_end(call);
   crpc__server_call_unref(call);
 }

@@ -34,6 +34,8 @@ static int call_release(crpc__server_call *call, int keep) {
   /* Output the client never took leaves its connection's count. */
   if (crpc__buf_len(&call->out))
     crpc__server_call_out_taken(call, crpc__buf_len(&call->out));
+  if (call->ic)
+    crpc__icall_cleanup(call->ic); /* the rest is in the arena */
   crpc_metadata_clear(&call->req.md);
   crpc_metadata_clear(&call->resp_headers);
   crpc_metadata_clear(&call->resp_trailers);

@@ -15,6 +15,7 @@
 #include "call_scope.h"
 #include "coro_internal.h"
 #include "crpc/coro.h"
+#include "crpc/deadline.h"
 #include "crpc/error.h"
 #include "log_internal.h"
 #include "method_internal.h"
@@ -63,7 +64,59 @@ static const char *not_a_status(crpc__server_call *call, int st, char *text,
   return text;
 }
 
-/* Runs on the handler's thread: the handler, then the reply's encoding. */
+/* Sets up what the interceptors and the trace context of |call| need, in
+ * its arena: the icall when its service has interceptors, and the trace
+ * context when the request named a trace (a span of the server's own is
+ * drawn for it). Returns 0 or CRPC_ENOMEM. Loop thread. */
+static int prepare_icall(crpc__server_call *call) {
+  const crpc__route *r = call->route;
+  const crpc__ichain *chain = &r->svc->chain;
+  crpc_trace_context *tc = NULL;
+  if (chain->n) {
+    crpc_icall *ic = crpc__arena_alloc(&call->arena, sizeof(*ic));
+    unsigned char *state =
+        chain->state_bytes ? crpc__arena_alloc(&call->arena, chain->state_bytes)
+                           : NULL;
+    if (!ic || (chain->state_bytes && !state))
+      return CRPC_ENOMEM;
+    memset(ic, 0, sizeof(*ic));
+    if (state)
+      memset(state, 0, chain->state_bytes);
+    ic->side = CRPC_SIDE_SERVER;
+    ic->method = r->method;
+    ic->peer = call->peer;
+    ic->deadline = call->deadline;
+    ic->placement = r->placement;
+    ic->md = &call->req.md;
+    ic->ctx = &call->ctx;
+    ic->chain = chain;
+    ic->state = state;
+    if (crpc__icall_init(ic) != 0)
+      return CRPC_ENOMEM;
+    call->ic = ic;
+    tc = &ic->trace;
+  }
+  const crpc_metadata *md = &call->req.md;
+  if (md->count == 0)
+    return 0;
+  ptrdiff_t i = crpc_metadata_find(md, "traceparent", 0);
+  if (i < 0)
+    return 0;
+  if (!tc && !(tc = crpc__arena_alloc(&call->arena, sizeof(*tc))))
+    return CRPC_ENOMEM;
+  const crpc_metadata_entry *e = &md->entries[i];
+  if (crpc_trace_parse((const char *)e->value, e->value_len, tc) != 0)
+    return 0; /* not a trace: left invalid, as if absent */
+  crpc_trace_new_span(tc, 0);
+  const crpc_metadata_entry *ts = crpc_metadata_get(md, "tracestate");
+  if (ts && ts->value_len <= CRPC_TRACESTATE_MAX)
+    memcpy(tc->tracestate, ts->value, ts->value_len + 1);
+  call->trace = tc;
+  return 0;
+}
+
+/* Runs on the handler's thread: the interceptors' start, the handler,
+ * then the reply's encoding. */
 static void run_handler(crpc__server_call *call) {
   const crpc__route *r = call->route;
   const crpc_method *m = r->method;
@@ -73,9 +126,16 @@ static void run_handler(crpc__server_call *call) {
   char text[160];
   const char *msg = NULL;
   atomic_store(&call->handler_started, 1);
-  if (!atomic_load(&call->cancelled)) {
-    /* Calls the handler makes inherit its deadline and cancellation. */
-    crpc__call_scope scope = {call->deadline, call->cancel_f};
+  if (!atomic_load(&call->cancelled) && call->ic) {
+    st = crpc__icall_start(call->ic, &call->sl->srv->opts.logger, &msg);
+    /* A trace an interceptor started is carried on like a received one. */
+    if (st == CRPC_STATUS_OK && call->ic->trace.valid)
+      call->trace = &call->ic->trace;
+  }
+  if (!atomic_load(&call->cancelled) && !msg) {
+    /* Calls the handler makes inherit its deadline, cancellation and
+     * trace. */
+    crpc__call_scope scope = {call->deadline, call->cancel_f, call->trace};
     const crpc__call_scope *outer = crpc__call_scope_enter(&scope);
     st = m->invoke(r->svc->handlers, &call->ctx, call->request, call->reply,
                    stream);
@@ -111,8 +171,10 @@ static void run_handler(crpc__server_call *call) {
   }
   uv_mutex_lock(&call->mu);
   if (encoded) {
-    if (rc == 0)
+    if (rc == 0) {
       call->headers_frozen = 1;
+      call->msgs_out++;
+    }
     call->out = b;
     crpc__server_call_out_added(call, crpc__buf_len(&b));
   }
@@ -120,10 +182,40 @@ static void run_handler(crpc__server_call *call) {
   uv_mutex_unlock(&call->mu);
 }
 
+void crpc__server_call_report_end(crpc__server_call *call) {
+  crpc_icall *ic = call->ic;
+  if (!ic || call->ended || !call->handler_done || !call->stream_closed)
+    return;
+  call->ended = 1;
+  crpc_icall_end e = {0};
+  int cancelled = atomic_load(&call->cancelled);
+  uv_mutex_lock(&call->mu);
+  /* The end the client saw: the handler's status once the trailers went
+   * out, else the cancellation that cut the call short. */
+  if (call->status_set && (call->trailers_submitted || !cancelled)) {
+    e.code = call->final_status;
+    e.message =
+        call->final_message ? call->final_message : call->status_message;
+    if (e.code == CRPC_STATUS_OK)
+      e.message = NULL;
+  } else {
+    e.code = cancelled ? (crpc_status)cancelled : CRPC_STATUS_CANCELLED;
+  }
+  e.messages_sent = call->msgs_out;
+  e.bytes_sent = call->bytes_out;
+  uv_mutex_unlock(&call->mu);
+  e.messages_received = call->n_received;
+  e.bytes_received = call->bytes_in;
+  e.duration_ns = crpc_now_ns() - call->start_ns;
+  crpc__icall_end(ic, &e);
+}
+
 /* The handler has returned. Loop thread. */
 static void handler_returned(crpc__server_call *call) {
   crpc__sloop *sl = call->sl;
   call->state = CRPC__SERVER_CALL_DONE;
+  call->handler_done = 1;
+  crpc__server_call_report_end(call);
   crpc__server_call_kick(call);
   crpc__server_call_unref(call);
   sl->n_handlers--;
@@ -258,7 +350,8 @@ static void start_handler(crpc__server_call *call);
 
 void crpc__server_call_dispatch(crpc__server_call *call) {
   CRPC__ASSERT_LOOP_THREAD(call->sl->loop);
-  const crpc_method *m = call->route->method;
+  const crpc__route *r = call->route;
+  const crpc_method *m = r->method;
   call->state = CRPC__SERVER_CALL_RUNNING;
   if (crpc__method_single_reply(m)) {
     call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
@@ -269,6 +362,12 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
       return;
     }
     protobuf_c_message_init(m->output, call->reply);
+  }
+  if ((r->svc->chain.n || call->req.md.count) && prepare_icall(call) != 0) {
+    crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                            "out of memory");
+    call->state = CRPC__SERVER_CALL_DONE;
+    return;
   }
   if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
     crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,

@@ -58,6 +58,10 @@ crpc_server *crpc_module_server(crpc_module *m) {
   return m->srv;
 }
 
+int crpc_module_add_interceptor(crpc_module *m, const crpc_interceptor *ic) {
+  return crpc_server_add_interceptor(m->srv, ic);
+}
+
 int crpc_module_set_error(crpc_module *m, const char *message) {
   char *copy = strdup(message ? message : "");
   if (copy == NULL)

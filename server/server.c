@@ -185,6 +185,14 @@ int crpc_server_add_service(crpc_server *srv, crpc_service *svc) {
   return 0;
 }
 
+int crpc_server_add_interceptor(crpc_server *srv, const crpc_interceptor *ic) {
+  if (srv->started) {
+    set_error(srv, "interceptors must be added before the server starts");
+    return CRPC_ESTATE;
+  }
+  return crpc__ichain_add(&srv->chain, ic);
+}
+
 /* FNV-1a: paths are short and few. */
 static size_t hash_path(const char *p, size_t n) {
   uint64_t h = 1469598103934665603ull;
@@ -202,6 +210,12 @@ static int build_routes(crpc_server *srv) {
   size_t cap = 16;
   while (cap < n * 2)
     cap *= 2;
+  for (crpc_service *s = srv->services; s; s = s->next) {
+    crpc__ichain_free(&s->chain);
+    if ((srv->chain.n || s->own.n) &&
+        crpc__ichain_concat(&s->chain, &srv->chain, &s->own) != 0)
+      return CRPC_ENOMEM;
+  }
   crpc__route *r = calloc(cap, sizeof(*r));
   if (!r)
     return CRPC_ENOMEM;
@@ -421,6 +435,7 @@ static void server_release(crpc_server *srv) {
   crpc__health_free(srv->health);
   if (srv->shutdown_f)
     crpc_future_unref(srv->shutdown_f);
+  crpc__ichain_free(&srv->chain);
   free(srv->routes);
   uv_mutex_destroy(&srv->mu);
   free(srv);

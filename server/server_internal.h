@@ -29,6 +29,7 @@
 #include "grpc_headers.h"
 #include "h2conn.h"
 #include "h2mem.h"
+#include "icall.h"
 #include "loop_internal.h"
 #include "pool_internal.h"
 
@@ -45,6 +46,8 @@ struct crpc_service {
   const void *handlers;
   void *user_data;
   crpc_placement *placement; /* per method: the effective placement */
+  crpc__ichain own;          /* crpc_service_add_interceptor() */
+  crpc__ichain chain;        /* the server's then |own|, made at start */
   crpc_service *next;
 };
 
@@ -106,6 +109,7 @@ struct crpc_server {
   crpc__sloop *loops;
   unsigned n_loops;
   crpc_service *services;
+  crpc__ichain chain;  /* crpc_server_add_interceptor(), for every service */
   crpc__route *routes; /* open addressing, |route_cap| slots */
   size_t route_cap;
   crpc__acceptor *listeners;
@@ -220,6 +224,20 @@ struct crpc__server_call {
    * crpc_now_ns() time. */
   int64_t progress_ns;
   int64_t wait_since_ns;
+
+  /* Interceptors (dispatch.c): the call as they see it, in the arena,
+   * when its service has any (NULL otherwise), and its trace context (in
+   * |ic|, or alone in the arena when the request named a trace; NULL when
+   * neither). What end reports: when the headers arrived (with |ic|), the
+   * DATA bytes received (loop thread), the messages and bytes the handler
+   * sent (under |mu|), and whether end ran (loop thread). */
+  crpc_icall *ic;
+  crpc_trace_context *trace;
+  int64_t start_ns;
+  uint64_t bytes_in;
+  uint64_t msgs_out, bytes_out;
+  int handler_done;
+  int ended;
 
   crpc__server_call *next_in_conn, *prev_in_conn;
   /* Waiting for its connection's worker share, or parked: its handler
@@ -345,6 +363,9 @@ void crpc__server_conn_unpark(crpc__server_conn *c);
 /* Takes |call| off its connection's parked list and ends it without
  * running its handler (its stream is gone). Loop thread. */
 void crpc__server_call_drop_parked(crpc__server_call *call);
+/* Runs the interceptors' end hooks once the call's handler has returned
+ * and its stream has closed, whichever comes last; once. Loop thread. */
+void crpc__server_call_report_end(crpc__server_call *call);
 
 /* The call pool (call_pool.c). */
 /* A zeroed call, from |sl|'s pool when it has one (|*reused| is then 1:

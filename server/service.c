@@ -31,6 +31,8 @@ int crpc_service_new(const crpc_service_desc *desc, const void *handlers,
 void crpc_service_free(crpc_service *svc) {
   if (!svc)
     return;
+  crpc__ichain_free(&svc->own);
+  crpc__ichain_free(&svc->chain);
   free(svc->placement);
   free(svc);
 }
@@ -47,4 +49,11 @@ int crpc_service_set_placement(crpc_service *svc, const char *name,
     }
   }
   return CRPC_ENOTFOUND;
+}
+
+int crpc_service_add_interceptor(crpc_service *svc,
+                                 const crpc_interceptor *ic) {
+  if (!svc)
+    return CRPC_EINVAL;
+  return crpc__ichain_add(&svc->own, ic);
 }

@@ -58,6 +58,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     crpc__server_call_kick(call);
     crpc__frame_msg fm = {
         .compressed = m->compressed, .data = m->data, .len = m->len};
+    size_t wire = m->len + CRPC__FRAME_PREFIX_LEN;
     ProtobufCMessage *out = NULL;
     const crpc_server_opts *o = &call->sl->srv->opts;
     int rc = crpc__frame_unpack(&fm, call->req.enc, o->max_receive_bytes,
@@ -74,6 +75,8 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     call->last_read = out;
     call->req_compressed = fm.compressed;
     *msg = out;
+    if (call->ic)
+      crpc__icall_message(call->ic, 0, out, wire);
     return CRPC_STATUS_OK;
   }
 }
@@ -106,12 +109,16 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
                               crpc__buf_len(&b)) != 0) {
     rc = CRPC_ENOMEM;
   }
-  if (rc == 0)
+  if (rc == 0) {
+    call->msgs_out++;
     crpc__server_call_out_added(call, added);
+  }
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(&b);
   if (rc != 0)
     return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  if (call->ic)
+    crpc__icall_message(call->ic, 1, msg, added);
   crpc__server_call_kick(call);
   /* Backpressure: wait while the client is not taking what was sent. */
   for (;;) {

@@ -60,6 +60,9 @@ typedef struct crpc_call_opts {
    * retried once regardless, as gRPC's transparent retry does. */
   unsigned max_attempts;
   uint32_t retry_backoff_ms;
+  /* Credentials for this call, after the channel's (crpc/channel.h);
+   * read before the call function returns. NULL: none. */
+  const crpc_call_credentials *credentials;
   /* Outputs, filled when non-NULL (initialized by the caller): response
    * headers, trailers, and the full status (message and details). A
    * blocking unary call fills them before it returns; a streaming call

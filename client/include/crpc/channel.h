@@ -11,8 +11,11 @@
 
 #include "crpc/common.h"
 #include "crpc/future.h"
+#include "crpc/interceptor.h"
 #include "crpc/log.h"
 #include "crpc/loop.h"
+#include "crpc/metadata.h"
+#include "crpc/method.h"
 
 CRPC_BEGIN_DECLS
 
@@ -22,6 +25,27 @@ typedef enum {
   CRPC_LB_PICK_FIRST = 0, /* the first address that connects */
   CRPC_LB_ROUND_ROBIN = 1 /* calls spread over every ready address */
 } crpc_lb_policy;
+
+/*
+ * Call credentials: a callback that adds metadata to each call before it
+ * is sent, such as "authorization: Bearer <token>". Set on a channel (every
+ * call) or on one call (crpc_call_opts); a call with both runs the
+ * channel's first.
+ */
+typedef struct crpc_call_credentials {
+  /* Adds to |md|, the call's metadata so far, for a call of |method| on a
+   * channel to |target|. Returns 0, or anything else to fail the call
+   * UNAUTHENTICATED without sending it. Thread: the one making the call
+   * (it may block there, but never on a loop thread). */
+  int (*get)(void *data, const crpc_method *method, const char *target,
+             crpc_metadata *md);
+  void *data; /* the callback's; it must outlive the channel or the call */
+  /* 0: a channel without TLS refuses to run the callback and fails the
+   * call UNAUTHENTICATED, so that a token is never sent in the clear by
+   * mistake. Nonzero: plaintext is fine (a loopback or unix-socket
+   * peer, a TLS-terminating proxy on the same host). */
+  int allow_insecure;
+} crpc_call_credentials;
 
 typedef struct crpc_channel_opts {
   /* Run on this loop (borrowed; it must outlive the channel) instead of a
@@ -58,6 +82,13 @@ typedef struct crpc_channel_opts {
    * instead of in turns. 0: 16; 1: one connection, calls past the limit
    * wait for a stream to end. */
   unsigned max_connections_per_address;
+  /* Interceptors of every call on the channel, in order (crpc/
+   * interceptor.h). The array is copied; what each one's |data| points to
+   * must outlive the channel. */
+  const crpc_interceptor *interceptors;
+  size_t n_interceptors;
+  /* Credentials for every call (copied); a NULL |get|: none. */
+  crpc_call_credentials credentials;
 } crpc_channel_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */

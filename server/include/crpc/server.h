@@ -6,6 +6,7 @@
 
 #include "crpc/ctx.h"
 #include "crpc/future.h"
+#include "crpc/interceptor.h"
 #include "crpc/log.h"
 #include "crpc/method.h"
 #include "crpc/pool.h"
@@ -38,6 +39,16 @@ CRPC_EXTERN void crpc_service_free(crpc_service *svc);
  */
 CRPC_EXTERN int crpc_service_set_placement(crpc_service *svc, const char *name,
                                            crpc_placement placement);
+
+/*
+ * Adds |ic| (copied; what its |data| points to stays the caller's and must
+ * outlive the service) to the interceptors of every call of |svc|'s
+ * methods, after the server's own (crpc/interceptor.h).
+ * Thread: any, before the service is added to a server. Returns 0, or
+ * CRPC_EINVAL (NULL) or CRPC_ENOMEM.
+ */
+CRPC_EXTERN int crpc_service_add_interceptor(crpc_service *svc,
+                                             const crpc_interceptor *ic);
 
 typedef struct crpc_server crpc_server;
 
@@ -159,6 +170,17 @@ CRPC_EXTERN int crpc_server_listen(crpc_server *srv, const char *addr,
                                    const crpc_tls_opts *tls);
 
 /*
+ * Adds |ic| (copied; what its |data| points to stays the caller's and must
+ * outlive the server) to the interceptors of every call the server
+ * handles, its health service's too, after those added before it and
+ * before any service's own (crpc/interceptor.h).
+ * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL
+ * (NULL), CRPC_ENOMEM, or CRPC_ESTATE once started.
+ */
+CRPC_EXTERN int crpc_server_add_interceptor(crpc_server *srv,
+                                            const crpc_interceptor *ic);
+
+/*
  * A one-line description of the last failure of crpc_server_listen(),
  * crpc_server_add_service() or crpc_server_start() ("cannot read
  * certificate /etc/x.pem: No such file or directory"), or "". Borrowed
@@ -258,6 +280,14 @@ CRPC_EXTERN const char *crpc_module_path(const crpc_module *m);
  * its services, at init or later from any thread until the module's
  * CRPC_MODULE_STOPPED hook. Thread: any. */
 CRPC_EXTERN crpc_server *crpc_module_server(crpc_module *m);
+
+/* Adds |ic| to the server's interceptors, as crpc_server_add_interceptor()
+ * does: a module's interceptors see the calls of every module's services.
+ * |ic->data| must stay valid until the module's CRPC_MODULE_STOPPED hook.
+ * Thread: the loader's, inside the init. Returns as
+ * crpc_server_add_interceptor(). */
+CRPC_EXTERN int crpc_module_add_interceptor(crpc_module *m,
+                                            const crpc_interceptor *ic);
 
 /* Says why the init is about to fail, for crpc-server's error line
  * ("module ./x.so: crpc_module_init_v1 failed: <message>"). |message| is
