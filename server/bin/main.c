@@ -48,7 +48,7 @@ static const char usage_line[] =
     "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
     "[--idle-frames-per-second N] [--max-send-buffer-bytes N] "
-    "[--pressure-stall-ms N]\n";
+    "[--pressure-stall-ms N] [--metrics-listen ADDR]\n";
 
 static const char usage_text[] =
     "\n"
@@ -117,6 +117,10 @@ static const char usage_text[] =
     "  --pressure-stall-ms N    while every worker is taken and calls wait,\n"
     "                           a worker call waiting on its client this\n"
     "                           long is cancelled (default: 1000)\n"
+    "  --metrics-listen ADDR    serve Prometheus metrics over plain HTTP at\n"
+    "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
+    "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
+    "                           logged) (default: none)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -134,6 +138,7 @@ typedef struct config {
   size_t n_all_args;
   size_t *first_arg, *n_args;
   crpc_tls_opts tls;
+  const char *metrics_listen; /* borrowed from argv */
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
@@ -184,6 +189,7 @@ typedef enum {
   F_MAX_MESSAGE_BYTES,
   F_DRAIN_SECONDS,
   F_LOG_LEVEL,
+  F_METRICS_LISTEN,
   F_NUMBER /* stored as is in the config field the flag names */
 } flag_id;
 
@@ -225,6 +231,7 @@ static const struct flag {
     {"--idle-frames-per-second", NUMBER(idle_frames_rate), 1, UINT32_MAX},
     {"--max-send-buffer-bytes", NUMBER(max_send_buffer), 1, SIZE_MAX},
     {"--pressure-stall-ms", NUMBER(pressure_stall_ms), 1, UINT32_MAX},
+    {"--metrics-listen", F_METRICS_LISTEN, 0, 0, 0},
 };
 #undef NUMBER
 
@@ -272,6 +279,9 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_DRAIN_SECONDS:
     cfg->drain_seconds = n;
     cfg->drain_set = 1;
+    break;
+  case F_METRICS_LISTEN:
+    cfg->metrics_listen = value;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -362,6 +372,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->idle_frames_per_second = (uint32_t)cfg->idle_frames_rate;
   opts->max_send_buffer_bytes = (size_t)cfg->max_send_buffer;
   opts->pressure_stall_ms = (uint32_t)cfg->pressure_stall_ms;
+  opts->metrics_listen = cfg->metrics_listen;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;
