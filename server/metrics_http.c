@@ -49,7 +49,10 @@ struct mconn {
   int reading;
   int writing;     /* an answer is being written */
   int close_after; /* ... and the connection closes after it */
+  int lingering;   /* shut for writing; what comes is read and dropped */
+  size_t dropped;
   uv_write_t wreq;
+  uv_shutdown_t sreq;
   char head[512]; /* the answer's status line and headers */
   char *body;     /* its body, freed after the write when |own_body| */
   int own_body;
@@ -58,6 +61,7 @@ struct mconn {
 };
 
 static void serve(mconn *c);
+static void start_reading(mconn *c);
 
 /* Handles. */
 
@@ -110,6 +114,28 @@ static void arm(mconn *c, uint64_t ms) {
 
 /* Answers. */
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)req;
+  (void)status; /* the timer or the peer's close ends it */
+}
+
+/* Closes |c| once its peer has read the answer: closing a socket with
+ * unread input sends RST, which can destroy the answer on its way (a
+ * head past the limit, a body never read). So the write side is shut
+ * (FIN after the answer) and what comes is read and dropped until the
+ * peer closes, for a short time and a bounded number of bytes. */
+static void linger(mconn *c) {
+  c->lingering = 1;
+  c->in_len = 0;
+  arm(c, CRPC__METRICS_HTTP_LINGER_MS);
+  c->sreq.data = c;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    conn_close(c);
+    return;
+  }
+  start_reading(c);
+}
+
 static void on_written(uv_write_t *req, int status) {
   mconn *c = req->data;
   c->writing = 0;
@@ -117,11 +143,12 @@ static void on_written(uv_write_t *req, int status) {
     free(c->body);
   c->body = NULL;
   c->own_body = 0;
-  if (status < 0 || c->close_after) {
+  if (status < 0)
     conn_close(c);
-    return;
-  }
-  serve(c);
+  else if (c->close_after)
+    linger(c);
+  else
+    serve(c);
 }
 
 /* Writes an answer of |status| with the |len| bytes of |body| (taken over
@@ -194,8 +221,6 @@ static void respond(mconn *c, const crpc__http1_request *r) {
          NULL);
 }
 
-static void start_reading(mconn *c);
-
 /* Answers the requests read so far, one at a time, then reads on. */
 static void serve(mconn *c) {
   while (!c->writing && !c->closing) {
@@ -216,9 +241,9 @@ static void serve(mconn *c) {
       start_reading(c);
       return;
     }
+    respond(c, &r); /* before the request's bytes are consumed */
     c->in_len -= (size_t)n;
     memmove(c->in, c->in + n, c->in_len);
-    respond(c, &r);
   }
 }
 
@@ -238,6 +263,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread < 0) { /* the peer closed, or the head filled the buffer */
     conn_close(c);
     return;
+  }
+  if (c->lingering) {
+    c->dropped += (size_t)nread;
+    if (c->dropped > CRPC__METRICS_HTTP_LINGER_BYTES)
+      conn_close(c);
+    return; /* dropped: the next read reuses the buffer */
   }
   c->in_len += (size_t)nread;
   serve(c);

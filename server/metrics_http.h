@@ -24,6 +24,11 @@ typedef struct crpc__metrics_http crpc__metrics_http;
 #define CRPC__METRICS_HTTP_IDLE_MS 120000
 #define CRPC__METRICS_HTTP_HEAD_MS 10000
 #define CRPC__METRICS_HTTP_WRITE_MS 30000
+/* After an answer that closes the connection, what the peer still sends
+ * is read and dropped, up to this long and this many bytes, so that the
+ * close does not reset the answer away. */
+#define CRPC__METRICS_HTTP_LINGER_MS 2000
+#define CRPC__METRICS_HTTP_LINGER_BYTES (256u * 1024)
 
 /* Renders the page into |*text| (malloc'd, the endpoint frees it) of
  * |*len| bytes. Returns 0 or an error (the answer is then 500). Thread:
