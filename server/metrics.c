@@ -82,6 +82,26 @@ unsigned crpc__server_metrics_close(crpc_server *srv, void (*closed)(void *),
              : 0;
 }
 
+typedef struct stop_task {
+  crpc_server *srv;
+  crpc_future *done;
+} stop_task;
+
+static void stop_on_loop(void *arg) {
+  stop_task *t = arg;
+  crpc__metrics_http_close(t->srv->metrics_http, NULL, NULL);
+  crpc_future_complete(t->done, CRPC_STATUS_OK, NULL, NULL, NULL);
+}
+
+void crpc__server_metrics_stop(crpc_server *srv) {
+  stop_task t = {srv, NULL};
+  if (!srv->metrics_http || crpc_future_new(NULL, &t.done) != 0)
+    return;
+  if (crpc_loop_post(srv->loops[0].loop, stop_on_loop, &t) == 0)
+    crpc_future_wait(t.done);
+  crpc_future_unref(t.done);
+}
+
 void crpc__server_metrics_free(crpc_server *srv) {
   crpc__metrics_http_free(srv->metrics_http);
   crpc_metrics_free(srv->metrics);

@@ -534,6 +534,8 @@ void crpc_server_free(crpc_server *srv) {
       crpc_future_wait(f);
       crpc_future_unref(f);
     }
+    /* The metrics page reads the watchdog: no page from here on. */
+    crpc__server_metrics_stop(srv);
     /* Before the loops stop, which it would take for stalls. */
     crpc__watchdog_free(srv->watchdog);
     srv->watchdog = NULL;

@@ -461,6 +461,10 @@ int crpc__server_metrics_start(crpc_server *srv);
  * once the loops have stopped. */
 unsigned crpc__server_metrics_close(crpc_server *srv, void (*closed)(void *arg),
                                     void *arg);
+/* Closes the endpoint on the first loop, which runs, and waits until it
+ * has: the page reads the watchdog, which the server frees next.
+ * Thread: any but the server's. */
+void crpc__server_metrics_stop(crpc_server *srv);
 /* Frees the registry and the endpoint, once closed. */
 void crpc__server_metrics_free(crpc_server *srv);
 
