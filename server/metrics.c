@@ -27,6 +27,7 @@ void crpc__server_count_rejected(crpc_server *srv, crpc__reject why) {
 int crpc__server_metrics_init(crpc_server *srv) {
   if (!srv->opts.metrics_listen)
     return 0;
+  /* The options are the caller's: keep a copy of the address. */
   srv->metrics_listen = strdup(srv->opts.metrics_listen);
   srv->opts.metrics_listen = srv->metrics_listen;
   if (!srv->metrics_listen)

@@ -113,14 +113,10 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   atomic_init(&srv->parked_calls, 0);
   for (int i = 0; i < CRPC__REJECT_COUNT; i++)
     atomic_init(&srv->rejected[i], 0);
-  srv->opts.metrics_listen = NULL; /* a copy replaces it, if any */
 
-  int rc = CRPC_ENOMEM;
-  if (opts && opts->metrics_listen) {
-    srv->opts.metrics_listen = opts->metrics_listen;
-    if ((rc = crpc__server_metrics_init(srv)) != 0)
-      goto fail;
-  }
+  int rc = crpc__server_metrics_init(srv);
+  if (rc != 0)
+    goto fail;
   crpc_pool_opts po;
   crpc_pool_opts_init(&po);
   po.threads = o->workers;
