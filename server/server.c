@@ -351,7 +351,9 @@ int crpc_server_start(crpc_server *srv) {
     set_error(srv, "the server is already started");
     return CRPC_ESTATE;
   }
-  int rc = build_routes(srv);
+  int rc = crpc__access_log_install(srv);
+  if (rc == 0)
+    rc = build_routes(srv);
   if (rc != 0)
     return rc;
   if (!srv->watchdog && (rc = start_watchdog(srv)) != 0)

@@ -110,6 +110,7 @@ struct crpc_server {
   unsigned n_loops;
   crpc_service *services;
   crpc__ichain chain;  /* crpc_server_add_interceptor(), for every service */
+  int access_log_on;   /* its interceptor is first in |chain| */
   crpc__route *routes; /* open addressing, |route_cap| slots */
   size_t route_cap;
   crpc__acceptor *listeners;
@@ -395,6 +396,11 @@ void crpc__sloop_post_shutdown(crpc__sloop *sl);
 /* Closes connections that have not finished their TLS and HTTP/2
  * handshakes within the handshake timeout. Loop thread. */
 void crpc__sloop_sweep(crpc__sloop *sl);
+
+/* The access log (access_log.c): puts its interceptor first in the
+ * server's chain when the options ask for one. Returns 0 or CRPC_ENOMEM.
+ * Thread: the one starting the server. */
+int crpc__access_log_install(crpc_server *srv);
 
 /* Routing (server.c). NULL when |path| is no method's. */
 const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #include "crpc/coro.h"
 #include "crpc/ctx.h"
 #include "crpc/future.h"
+#include "crpc/interceptor.h"
 #include "crpc/metadata.h"
 #include "crpc/server.h"
 #include "server_test.crpc.h"
@@ -103,11 +105,24 @@ static char *trailer_key(crpc_ctx *ctx, const char *key) {
   return out;
 }
 
-/* Every x-echo-* request header back as a header and as a trailer. */
+/* Every x-echo-* request header back as a header and as a trailer, and
+ * the traceparent and tracestate the call came with as x-seen-traceparent
+ * and x-seen-tracestate. */
 static crpc_status echo_metadata(crpc_ctx *ctx) {
   const crpc_metadata *md = crpc_ctx_request_metadata(ctx);
   size_t n = md != NULL ? crpc_metadata_count(md) : 0;
+  const crpc_metadata_entry *tp =
+      md != NULL ? crpc_metadata_get(md, "traceparent") : NULL;
 
+  const crpc_metadata_entry *ts =
+      md != NULL ? crpc_metadata_get(md, "tracestate") : NULL;
+
+  if (tp != NULL && crpc_ctx_add_header(ctx, "x-seen-traceparent", tp->value,
+                                        tp->value_len) != 0)
+    return CRPC_STATUS_INTERNAL;
+  if (ts != NULL && crpc_ctx_add_header(ctx, "x-seen-tracestate", ts->value,
+                                        ts->value_len) != 0)
+    return CRPC_STATUS_INTERNAL;
   for (size_t i = 0; i < n; i++) {
     const crpc_metadata_entry *e = crpc_metadata_at(md, i);
     if (!has_prefix(e->key, "x-echo-"))
@@ -503,7 +518,37 @@ static const crpc_servertest_loop_test_handlers loop_handlers = {
     .bidi = crpc_servertest_loop_test_bidi_h,
 };
 
+/* The interceptor of --module-arg interceptor=1: it refuses a call with
+ * x-deny (PERMISSION_DENIED, with the header's value in the message), and
+ * adds x-echo-intercepted to the request metadata, saying where it ran
+ * ("loop" or "worker"), which the handlers echo back. */
+static crpc_status intercept_start(void *data, crpc_icall *call,
+                                   void *state) {
+  crpc_metadata *md = crpc_icall_metadata(call);
+  const crpc_metadata_entry *deny = crpc_metadata_get(md, "x-deny");
+  char msg[160];
+
+  (void)data;
+  (void)state;
+  if (deny != NULL) {
+    snprintf(msg, sizeof(msg), "denied by the test interceptor: %s",
+             (const char *)deny->value);
+    crpc_icall_set_message(call, msg);
+    return CRPC_STATUS_PERMISSION_DENIED;
+  }
+  if (crpc_metadata_add_str(md, "x-echo-intercepted",
+                            crpc_in_coroutine() ? "loop" : "worker") != 0)
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  return CRPC_STATUS_OK;
+}
+
+static const crpc_interceptor test_interceptor = {.start = intercept_start};
+
 static int init(crpc_module *m) {
+  const char *ic = crpc_module_arg(m, "interceptor");
+  if (ic != NULL && strcmp(ic, "1") == 0 &&
+      crpc_module_add_interceptor(m, &test_interceptor) != 0)
+    return -1;
   int rc = crpc_module_add_service(
       m, crpc_servertest_worker_test_service(&worker_handlers, &stats));
   if (rc != 0)

@@ -52,6 +52,20 @@ CRPC_EXTERN int crpc_service_add_interceptor(crpc_service *svc,
 
 typedef struct crpc_server crpc_server;
 
+/* The form of the access log (crpc_server_opts.access_log). */
+typedef enum {
+  CRPC_ACCESS_LOG_OFF = 0,
+  /* key=value pairs: "2026-12-04T07:31:02.123Z peer=ipv4:127.0.0.1:40312
+   * method=/demo.Greeter/SayHello status=OK duration_ms=0.412 bytes_in=17
+   * bytes_out=25 messages_in=1 messages_out=1 placement=worker" (and
+   * message="..." for a failed call, trace_id= and span_id= for a traced
+   * one) */
+  CRPC_ACCESS_LOG_TEXT = 1,
+  /* one JSON object per line, with the same fields, "code" the number and
+   * "status" the name */
+  CRPC_ACCESS_LOG_JSON = 2
+} crpc_access_log_format;
+
 typedef struct crpc_server_opts {
   unsigned loops;           /* I/O loop threads; 0: the number of CPUs */
   unsigned workers;         /* worker handlers running at once; 0: CPUs */
@@ -135,6 +149,19 @@ typedef struct crpc_server_opts {
    * like stall_timeout_ms's, so that clients which open calls and send
    * nothing cannot keep the workers from everyone else. 0: 1000. */
   uint32_t pressure_stall_ms;
+  /* Access log: one line per finished call of the server's methods (when
+   * its handler has returned and its stream is closed): time, peer,
+   * method, status, duration, bytes and messages each way, placement, and
+   * the trace it is part of. Written by an interceptor (crpc/
+   * interceptor.h) that runs before the server's others, so its duration
+   * covers theirs. The lines go to |access_logger| when its fn is set
+   * (bare lines, without the level prefix crpc_log_stderr adds: for log
+   * pipelines), else to |logger|, at |access_log_level| (with
+   * |access_log_level_set|; else CRPC_LOG_INFO). Off by default. */
+  crpc_access_log_format access_log;
+  crpc_log_level access_log_level;
+  int access_log_level_set;
+  crpc_logger access_logger;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
