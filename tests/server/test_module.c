@@ -522,8 +522,7 @@ static const crpc_servertest_loop_test_handlers loop_handlers = {
  * x-deny (PERMISSION_DENIED, with the header's value in the message), and
  * adds x-echo-intercepted to the request metadata, saying where it ran
  * ("loop" or "worker"), which the handlers echo back. */
-static crpc_status intercept_start(void *data, crpc_icall *call,
-                                   void *state) {
+static crpc_status intercept_start(void *data, crpc_icall *call, void *state) {
   crpc_metadata *md = crpc_icall_metadata(call);
   const crpc_metadata_entry *deny = crpc_metadata_get(md, "x-deny");
   char msg[160];
