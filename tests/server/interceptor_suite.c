@@ -24,6 +24,7 @@
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -303,7 +304,7 @@ Test(interceptors, server_then_service_order_and_end_in_reverse) {
   for (int loop = 0; loop < 2; loop++) {
     cr_assert_eq(call_unary(&f, loop, NULL, NULL, 0, NULL), CRPC_STATUS_OK);
     wait_event("a.end", got, sizeof(got));
-    cr_expect_str_eq(got, "a.start b.start c.start handler c.end=OK b.end=OK "
+    cr_assert_str_eq(got, "a.start b.start c.start handler c.end=OK b.end=OK "
                           "a.end=OK");
   }
   fixture_free(&f);
@@ -335,12 +336,12 @@ Test(interceptors, start_runs_where_the_handler_runs_and_changes_metadata) {
     crpc_call_opts o = {.timeout_ms = CALL_MS, .headers_out = &headers};
     cr_assert_eq(call_unary(&f, loop, &o, text, sizeof(text), &in_coro),
                  CRPC_STATUS_OK);
-    cr_expect_eq(in_coro, loop);
-    cr_expect(strstr(text, loop ? "x-start-ran-on=L;" : "x-start-ran-on=W;"),
+    cr_assert_eq(in_coro, loop);
+    cr_assert(strstr(text, loop ? "x-start-ran-on=L;" : "x-start-ran-on=W;"),
               "%s", text);
     const crpc_metadata_entry *e =
         crpc_metadata_get(&headers, "x-from-interceptor");
-    cr_expect(e && strcmp((const char *)e->value, "yes") == 0);
+    cr_assert(e && strcmp((const char *)e->value, "yes") == 0);
     crpc_metadata_cleanup(&headers);
   }
   fixture_free(&f);
@@ -366,17 +367,17 @@ Test(interceptors, refusal_skips_the_rest_and_the_handler) {
   for (int loop = 0; loop < 2; loop++) {
     cr_assert_eq(call_unary(&f, loop, &o, NULL, 0, NULL),
                  CRPC_STATUS_PERMISSION_DENIED);
-    cr_expect_str_eq(si.message, "no entry");
+    cr_assert_str_eq(si.message, "no entry");
     wait_event("a.end", got, sizeof(got));
-    cr_expect_str_eq(got, "a.start deny.start a.end=PERMISSION_DENIED");
+    cr_assert_str_eq(got, "a.start deny.start a.end=PERMISSION_DENIED");
   }
   /* A bidi call is refused the same way. */
   crpc_intercepttest_observe_chat_stream *s;
   cr_assert_eq(crpc_intercepttest_observe_chat(f.ch, &s, &o), CRPC_STATUS_OK);
-  cr_expect_eq(crpc_intercepttest_observe_chat_finish(s),
+  cr_assert_eq(crpc_intercepttest_observe_chat_finish(s),
                CRPC_STATUS_PERMISSION_DENIED);
   crpc_intercepttest_observe_chat_free(s);
-  cr_expect_eq(handler_runs, 0);
+  cr_assert_eq(handler_runs, 0);
   crpc_status_info_cleanup(&si);
   fixture_free(&f);
 }
@@ -384,8 +385,8 @@ Test(interceptors, refusal_skips_the_rest_and_the_handler) {
 Test(interceptors, a_start_returning_no_status_ends_unknown) {
   crpc_interceptor ic = {.data = (void *)(intptr_t)-3, .start = deny_start};
   fixture f = fixture_new(&ic, 1, NULL, 0, NULL);
-  cr_expect_eq(call_unary(&f, 0, NULL, NULL, 0, NULL), CRPC_STATUS_UNKNOWN);
-  cr_expect_eq(handler_runs, 0);
+  cr_assert_eq(call_unary(&f, 0, NULL, NULL, 0, NULL), CRPC_STATUS_UNKNOWN);
+  cr_assert_eq(handler_runs, 0);
   fixture_free(&f);
 }
 
@@ -406,15 +407,15 @@ Test(interceptors, streams_pass_each_message_and_end_counts_them) {
     read++;
     crpc__intercepttest__note__free_unpacked(m, NULL);
   }
-  cr_expect_eq(read, 3);
+  cr_assert_eq(read, 3);
   crpc_intercepttest_observe_serve_free(r);
   wait_event("s.end", got, sizeof(got));
-  cr_expect_eq(last_end_sent, 3);
-  cr_expect_eq(last_end_received, 0); /* the single request is not passed */
-  cr_expect_eq(last_end.messages_sent, 3);
-  cr_expect_eq(last_end.messages_received, 1);
-  cr_expect_gt(last_end.bytes_sent, 3 * 5);
-  cr_expect_gt(last_end.duration_ns, 0);
+  cr_assert_eq(last_end_sent, 3);
+  cr_assert_eq(last_end_received, 0); /* the single request is not passed */
+  cr_assert_eq(last_end.messages_sent, 3);
+  cr_assert_eq(last_end.messages_received, 1);
+  cr_assert_gt(last_end.bytes_sent, 3 * 5);
+  cr_assert_gt(last_end.duration_ns, 0);
 
   /* Client streaming: 4 requests read. */
   crpc_intercepttest_observe_collect_writer *w;
@@ -426,14 +427,14 @@ Test(interceptors, streams_pass_each_message_and_end_counts_them) {
                  CRPC_STATUS_OK);
   cr_assert_eq(crpc_intercepttest_observe_collect_finish(w, &m),
                CRPC_STATUS_OK);
-  cr_expect_eq(m->count, 4);
+  cr_assert_eq(m->count, 4);
   crpc__intercepttest__note__free_unpacked(m, NULL);
   crpc_intercepttest_observe_collect_free(w);
   wait_event("s.end", got, sizeof(got));
-  cr_expect_eq(last_end_received, 4);
-  cr_expect_eq(last_end.messages_received, 4);
-  cr_expect_eq(last_end.messages_sent, 1);
-  cr_expect_geq(last_end.bytes_received, 4 * 8);
+  cr_assert_eq(last_end_received, 4);
+  cr_assert_eq(last_end.messages_received, 4);
+  cr_assert_eq(last_end.messages_sent, 1);
+  cr_assert_geq(last_end.bytes_received, 4 * 8);
 
   /* Bidi on the loop, ended by the client's cancel. */
   crpc_intercepttest_observe_chat_stream *s;
@@ -444,9 +445,9 @@ Test(interceptors, streams_pass_each_message_and_end_counts_them) {
   crpc_intercepttest_observe_chat_cancel(s);
   crpc_intercepttest_observe_chat_free(s);
   wait_event("s.end", got, sizeof(got));
-  cr_expect_str_eq(got, "s.start s.end=CANCELLED");
-  cr_expect_eq(last_end_received, 1);
-  cr_expect_eq(last_end_sent, 1);
+  cr_assert_str_eq(got, "s.start s.end=CANCELLED");
+  cr_assert_eq(last_end_received, 1);
+  cr_assert_eq(last_end_sent, 1);
   fixture_free(&f);
 }
 
@@ -489,24 +490,24 @@ Test(interceptors, channel_interceptor_adds_metadata_and_sees_the_end) {
   char text[256], got[256];
   cr_assert_eq(call_unary(&f, 0, NULL, text, sizeof(text), NULL),
                CRPC_STATUS_OK);
-  cr_expect(strstr(text, "x-client-interceptor=was-here;"), "%s", text);
+  cr_assert(strstr(text, "x-client-interceptor=was-here;"), "%s", text);
   /* The blocking call returns after end has run. */
   events_take(got, sizeof(got));
-  cr_expect_str_eq(got, "client.start handler client.end=OK headers=yes");
-  cr_expect_eq(last_end.messages_sent, 1);
-  cr_expect_eq(last_end.messages_received, 1);
-  cr_expect_gt(last_end.bytes_received, 5);
+  cr_assert_str_eq(got, "client.start handler client.end=OK headers=yes");
+  cr_assert_eq(last_end.messages_sent, 1);
+  cr_assert_eq(last_end.messages_received, 1);
+  cr_assert_gt(last_end.bytes_received, 5);
 
   /* Refused on the client: nothing is sent, end sees the refusal. */
   crpc_metadata md;
   crpc_metadata_init(&md);
   crpc_metadata_add_str(&md, "x-refuse", "1");
   crpc_call_opts o = {.timeout_ms = CALL_MS, .metadata = &md};
-  cr_expect_eq(call_unary(&f, 0, &o, NULL, 0, NULL),
+  cr_assert_eq(call_unary(&f, 0, &o, NULL, 0, NULL),
                CRPC_STATUS_FAILED_PRECONDITION);
   events_take(got, sizeof(got));
-  cr_expect_str_eq(got, "client.end=FAILED_PRECONDITION headers=no");
-  cr_expect_eq(handler_runs, 1);
+  cr_assert_str_eq(got, "client.end=FAILED_PRECONDITION headers=no");
+  cr_assert_eq(handler_runs, 1);
   crpc_metadata_cleanup(&md);
   fixture_free(&f);
 }
@@ -533,11 +534,11 @@ Test(interceptors, credentials_refused_over_plaintext_unless_allowed) {
   crpc_status_info si;
   crpc_status_info_init(&si);
   crpc_call_opts o = {.timeout_ms = CALL_MS, .status_out = &si};
-  cr_expect_eq(call_unary(&f, 0, &o, NULL, 0, NULL),
+  cr_assert_eq(call_unary(&f, 0, &o, NULL, 0, NULL),
                CRPC_STATUS_UNAUTHENTICATED);
-  cr_expect(strstr(si.message, "without TLS"), "%s", si.message);
-  cr_expect_eq(creds_calls, 0);
-  cr_expect_eq(handler_runs, 0);
+  cr_assert(strstr(si.message, "without TLS"), "%s", si.message);
+  cr_assert_eq(creds_calls, 0);
+  cr_assert_eq(handler_runs, 0);
   crpc_status_info_cleanup(&si);
   fixture_free(&f);
 
@@ -547,13 +548,13 @@ Test(interceptors, credentials_refused_over_plaintext_unless_allowed) {
   char text[256];
   cr_assert_eq(call_unary(&f, 0, NULL, text, sizeof(text), NULL),
                CRPC_STATUS_OK);
-  cr_expect(strstr(text, "authorization=Bearer t0ken;"), "%s", text);
+  cr_assert(strstr(text, "authorization=Bearer t0ken;"), "%s", text);
   crpc_call_credentials failing = {
       .get = bearer, .data = (void *)1, .allow_insecure = 1};
   crpc_call_opts fo = {.timeout_ms = CALL_MS, .credentials = &failing};
-  cr_expect_eq(call_unary(&f, 0, &fo, NULL, 0, NULL),
+  cr_assert_eq(call_unary(&f, 0, &fo, NULL, 0, NULL),
                CRPC_STATUS_UNAUTHENTICATED);
-  cr_expect_eq(handler_runs, 1);
+  cr_assert_eq(handler_runs, 1);
   fixture_free(&f);
 }
 
@@ -616,29 +617,29 @@ Test(interceptors, trace_context_follows_the_nested_call) {
   cr_assert(hop_srv && inner_cli && inner_srv);
   char a[33], b[CRPC_TRACEPARENT_LEN + 1];
   crpc_trace_hex(hop_srv->tc.trace_id, 16, a);
-  cr_expect_str_eq(a, "0af7651916cd43dd8448eb211c80319c");
+  cr_assert_str_eq(a, "0af7651916cd43dd8448eb211c80319c");
   crpc_trace_hex(hop_srv->tc.parent_span_id, 8, a);
-  cr_expect_str_eq(a, "b7ad6b7169203331");
+  cr_assert_str_eq(a, "b7ad6b7169203331");
   /* hop's server span -> the nested call's client span -> its server
    * span, all in one trace. */
-  cr_expect(memcmp(inner_cli->tc.parent_span_id, hop_srv->tc.span_id, 8) == 0);
-  cr_expect(memcmp(inner_srv->tc.parent_span_id, inner_cli->tc.span_id, 8) ==
+  cr_assert(memcmp(inner_cli->tc.parent_span_id, hop_srv->tc.span_id, 8) == 0);
+  cr_assert(memcmp(inner_srv->tc.parent_span_id, inner_cli->tc.span_id, 8) ==
             0);
-  cr_expect(memcmp(inner_srv->tc.trace_id, hop_srv->tc.trace_id, 16) == 0);
-  cr_expect(memcmp(inner_cli->tc.span_id, hop_srv->tc.span_id, 8) != 0);
-  cr_expect_str_eq(inner_srv->tc.tracestate, "vendor=1");
-  cr_expect_eq(inner_srv->tc.flags, 1);
+  cr_assert(memcmp(inner_srv->tc.trace_id, hop_srv->tc.trace_id, 16) == 0);
+  cr_assert(memcmp(inner_cli->tc.span_id, hop_srv->tc.span_id, 8) != 0);
+  cr_assert_str_eq(inner_srv->tc.tracestate, "vendor=1");
+  cr_assert_eq(inner_srv->tc.flags, 1);
   /* What the second hop received, as traceparent. */
   crpc_trace_format(&inner_cli->tc, b);
-  cr_expect(strstr(rep->text, b), "%s lacks %s", rep->text, b);
+  cr_assert(strstr(rep->text, b), "%s lacks %s", rep->text, b);
   crpc__intercepttest__note__free_unpacked(rep, NULL);
 
   /* Without a traceparent, no trace is made up. */
   n_spans = 0;
   cr_assert_eq(crpc_intercepttest_observe_hop(f.ch, &req, &rep, NULL),
                CRPC_STATUS_OK);
-  cr_expect(strstr(rep->text, "traceparent") == NULL, "%s", rep->text);
-  cr_expect(!find_span('S', "Unary")->tc.valid);
+  cr_assert(strstr(rep->text, "traceparent") == NULL, "%s", rep->text);
+  cr_assert(!find_span('S', "Unary")->tc.valid);
   crpc__intercepttest__note__free_unpacked(rep, NULL);
   fixture_free(&f);
 }
@@ -647,14 +648,14 @@ Test(trace, parse_and_format) {
   crpc_trace_context tc;
   const char *tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   cr_assert_eq(crpc_trace_parse(tp, strlen(tp), &tc), 0);
-  cr_expect(tc.valid);
+  cr_assert(tc.valid);
   crpc_trace_new_span(&tc, 0);
   char out[CRPC_TRACEPARENT_LEN + 1], hex[17];
   crpc_trace_format(&tc, out);
-  cr_expect_eq(strncmp(out, tp, 36), 0);
-  cr_expect_str_eq(out + 52, "-01");
+  cr_assert_eq(strncmp(out, tp, 36), 0);
+  cr_assert_str_eq(out + 52, "-01");
   crpc_trace_hex(tc.parent_span_id, 8, hex);
-  cr_expect_str_eq(hex, "b7ad6b7169203331");
+  cr_assert_str_eq(hex, "b7ad6b7169203331");
   const char *bad[] = {
       "00-00000000000000000000000000000000-b7ad6b7169203331-01",
       "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
@@ -665,15 +666,15 @@ Test(trace, parse_and_format) {
       "0x-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    cr_expect_eq(crpc_trace_parse(bad[i], strlen(bad[i]), &tc), CRPC_EINVAL,
+    cr_assert_eq(crpc_trace_parse(bad[i], strlen(bad[i]), &tc), CRPC_EINVAL,
                  "%s", bad[i]);
   /* A later version may carry more fields. */
   const char *v1 = "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-ab";
-  cr_expect_eq(crpc_trace_parse(v1, strlen(v1), &tc), 0);
+  cr_assert_eq(crpc_trace_parse(v1, strlen(v1), &tc), 0);
   /* A new trace: random ids, no parent. */
   crpc_trace_context root = {0};
   crpc_trace_new_span(&root, 1);
-  cr_expect(root.valid && root.flags == 1);
+  cr_assert(root.valid && root.flags == 1);
   crpc_trace_hex(root.parent_span_id, 8, hex);
-  cr_expect_str_eq(hex, "0000000000000000");
+  cr_assert_str_eq(hex, "0000000000000000");
 }
