@@ -61,7 +61,8 @@ typedef struct crpc__route {
   int implemented; /* the handler table has a function for it */
 } crpc__route;
 
-/* One listen address. Lives on the first loop. */
+/* One listen address. Lives on the first loop; freed with the server,
+ * after every connection it accepted. */
 struct crpc__acceptor {
   crpc_server *srv;
   char *addr;  /* as given */
@@ -69,6 +70,10 @@ struct crpc__acceptor {
   int is_unix;
   int port; /* bound TCP port, or -1 */
   crpc__tls_ctx *tls;
+  /* The names a client certificate must carry one of (crpc_tls_opts), in
+   * one allocation; NULL when any will do. */
+  char **client_names;
+  size_t n_client_names;
   crpc__stream_handle h;
   int open;
   crpc__acceptor *next;
@@ -169,7 +174,8 @@ struct crpc__server_call {
   const crpc__route *route;
   crpc__grpc_request req; /* what they said */
   crpc_deadline deadline;
-  const char *peer; /* its connection's h2.name */
+  const char *peer;                /* its connection's h2.name */
+  const crpc_peer_auth *peer_auth; /* its connection's */
 
   /* Request messages (loop thread, then shared under |mu|). */
   crpc__frame_decoder dec;
@@ -253,6 +259,13 @@ struct crpc__server_call {
 struct crpc__server_conn {
   crpc__h2conn h2; /* its data is this connection; h2.name is the peer */
   crpc__sloop *sl;
+  const crpc__acceptor *acceptor; /* that accepted it */
+  /* Whether its peer may call (the acceptor's client names), decided at
+   * its first call; |refusal| is the status message of its calls (NULL
+   * when memory ran out for it). */
+  int peer_checked;
+  int refused;
+  char *refusal;
   crpc__server_conn *next, *prev; /* in the loop's list */
   crpc__server_call *calls;
   size_t n_calls;
@@ -274,9 +287,15 @@ struct crpc__server_conn {
 };
 
 /* Connections (conn.c). */
-/* Adopts the accepted socket |fd| (TCP or unix) on |sl|'s loop thread. */
-void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
-                              crpc__tls_ctx *tls);
+/* Adopts the socket |fd| (TCP or unix) that |l| accepted on |sl|'s loop
+ * thread. */
+void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd,
+                              const crpc__acceptor *l);
+/* The PERMISSION_DENIED message for calls on |c| when its client
+ * certificate carries none of its acceptor's client names, or NULL when
+ * they may go on. Decided once per connection, at its first call, and the
+ * refusal logged then at warning level. Loop thread. */
+const char *crpc__server_conn_refusal(crpc__server_conn *c);
 /* Queues |c| for the end-of-iteration flush. Loop thread. */
 void crpc__server_conn_mark_dirty(crpc__server_conn *c);
 /* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */

@@ -40,7 +40,8 @@
 static const char usage_line[] =
     "usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so "
     "[--module-arg KEY=VALUE...] [--module ...] "
-    "[--tls-cert F --tls-key F [--tls-client-ca F]] "
+    "[--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name "
+    "NAME...]]] "
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
     "[--max-workers N] [--max-worker-calls-per-connection N] "
@@ -66,6 +67,10 @@ static const char usage_text[] =
     "  --tls-key F              PEM private key of --tls-cert\n"
     "  --tls-client-ca F        require client certificates signed by these\n"
     "                           PEM CAs (mutual TLS)\n"
+    "  --tls-client-name NAME   with --tls-client-ca: a client certificate\n"
+    "                           must carry NAME as its CN or a DNS or URI\n"
+    "                           subjectAltName, or its calls get\n"
+    "                           PERMISSION_DENIED; repeatable (any of them)\n"
     "  --loops N                I/O loop threads (default: the number of "
     "CPUs)\n"
     "  --workers N              worker threads (default: the number of CPUs)\n"
@@ -137,6 +142,7 @@ typedef struct config {
   const char **args;
   size_t n_all_args;
   size_t *first_arg, *n_args;
+  const char **client_names; /* --tls-client-name values, borrowed */
   crpc_tls_opts tls;
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
@@ -187,6 +193,7 @@ typedef enum {
   F_TLS_CERT,
   F_TLS_KEY,
   F_TLS_CLIENT_CA,
+  F_TLS_CLIENT_NAME,
   F_MAX_MESSAGE_BYTES,
   F_DRAIN_SECONDS,
   F_LOG_LEVEL,
@@ -210,6 +217,7 @@ static const struct flag {
     {"--tls-cert", F_TLS_CERT, 0, 0, 0},
     {"--tls-key", F_TLS_KEY, 0, 0, 0},
     {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0, 0},
+    {"--tls-client-name", F_TLS_CLIENT_NAME, 0, 0, 0},
     {"--loops", NUMBER(loops), 1, 1024},
     {"--workers", NUMBER(workers), 1, 4096},
     /* The gRPC length prefix is 32 bits. */
@@ -274,6 +282,10 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     break;
   case F_TLS_CLIENT_CA:
     cfg->tls.client_ca_file = value;
+    break;
+  case F_TLS_CLIENT_NAME:
+    cfg->client_names[cfg->tls.n_client_names++] = value;
+    cfg->tls.client_names = cfg->client_names;
     break;
   case F_MAX_MESSAGE_BYTES:
     cfg->max_message_bytes = n;
@@ -362,6 +374,9 @@ static int check_config(const config *cfg) {
                 cfg->tls.cert_file ? "--tls-key" : "--tls-cert");
   if (cfg->tls.client_ca_file != NULL && cfg->tls.cert_file == NULL)
     return fail("--tls-client-ca needs --tls-cert and --tls-key");
+  if (cfg->tls.n_client_names != 0 && cfg->tls.client_ca_file == NULL)
+    return fail("--tls-client-name needs --tls-client-ca: without a client "
+                "CA no client certificate is asked for");
   if (cfg->max_workers != 0 && cfg->workers != 0 &&
       cfg->max_workers < cfg->workers)
     return fail("--max-workers %llu is fewer than --workers %llu",
@@ -547,8 +562,9 @@ int main(int argc, char **argv) {
   cfg.args = calloc((size_t)argc, sizeof(*cfg.args));
   cfg.first_arg = calloc((size_t)argc, sizeof(*cfg.first_arg));
   cfg.n_args = calloc((size_t)argc, sizeof(*cfg.n_args));
+  cfg.client_names = calloc((size_t)argc, sizeof(*cfg.client_names));
   if (cfg.listen == NULL || cfg.modules == NULL || cfg.args == NULL ||
-      cfg.first_arg == NULL || cfg.n_args == NULL) {
+      cfg.first_arg == NULL || cfg.n_args == NULL || cfg.client_names == NULL) {
     rc = fail("out of memory");
     goto done;
   }
@@ -567,5 +583,6 @@ done:
   free(cfg.args);
   free(cfg.first_arg);
   free(cfg.n_args);
+  free(cfg.client_names);
   return rc;
 }

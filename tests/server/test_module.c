@@ -28,6 +28,7 @@
 #include "crpc/future.h"
 #include "crpc/interceptor.h"
 #include "crpc/metadata.h"
+#include "crpc/peer_auth.h"
 #include "crpc/server.h"
 #include "server_test.crpc.h"
 
@@ -150,6 +151,36 @@ static crpc_status begin(crpc_ctx *ctx) {
     return CRPC_STATUS_INVALID_ARGUMENT;
   }
   return echo_metadata(ctx);
+}
+
+/* x-want-peer-auth: 1 asks for what crpc_ctx_peer_auth() says, as
+ * response headers: x-peer-tls ("0" or "1"), x-peer-verified, and, when
+ * set, x-peer-tls-version, x-peer-alpn, x-peer-subject,
+ * x-peer-common-name and one x-peer-san per subjectAltName. */
+static crpc_status peer_auth_headers(crpc_ctx *ctx) {
+  const crpc_metadata *md = crpc_ctx_request_metadata(ctx);
+  const crpc_metadata_entry *want =
+      md != NULL ? crpc_metadata_get(md, "x-want-peer-auth") : NULL;
+  const crpc_peer_auth *a = crpc_ctx_peer_auth(ctx);
+  struct {
+    const char *key, *value;
+  } h[] = {{"x-peer-tls", a->tls ? "1" : "0"},
+           {"x-peer-verified", a->verified ? "1" : "0"},
+           {"x-peer-tls-version", a->tls_version},
+           {"x-peer-alpn", a->alpn},
+           {"x-peer-subject", a->subject},
+           {"x-peer-common-name", a->common_name}};
+  int rc = 0;
+
+  if (want == NULL || strcmp((const char *)want->value, "1") != 0)
+    return CRPC_STATUS_OK;
+  for (size_t i = 0; rc == 0 && i < sizeof(h) / sizeof(h[0]); i++) {
+    if (h[i].value != NULL)
+      rc = crpc_ctx_add_header(ctx, h[i].key, h[i].value, strlen(h[i].value));
+  }
+  for (size_t i = 0; rc == 0 && i < a->n_sans; i++)
+    rc = crpc_ctx_add_header(ctx, "x-peer-san", a->sans[i], strlen(a->sans[i]));
+  return rc == 0 ? CRPC_STATUS_OK : CRPC_STATUS_INTERNAL;
 }
 
 /* Waiting. */
@@ -291,6 +322,9 @@ typedef struct req_reader {
 
 static crpc_status unary(crpc_ctx *ctx, const req_t *req, rep_t *rep) {
   crpc_status st = begin(ctx);
+
+  if (st == CRPC_STATUS_OK)
+    st = peer_auth_headers(ctx);
 
   if (st == CRPC_STATUS_OK)
     st = pause_for(ctx, req);

@@ -183,15 +183,31 @@ typedef struct crpc_tls_opts {
   const char *cert_file;      /* PEM certificate chain */
   const char *key_file;       /* PEM private key */
   const char *client_ca_file; /* non-NULL: require and verify client certs */
+  /*
+   * With |n_client_names| > 0 (which needs |client_ca_file|): the names a
+   * client certificate must carry one of, as its common name or as a DNS
+   * or URI subjectAltName ("api.example.com", "spiffe://example.com/x"),
+   * compared byte for byte. A call on a connection whose certificate
+   * carries none of them is answered PERMISSION_DENIED, naming what the
+   * certificate carried ("client certificate CN=x (DNS:a, DNS:b) is not
+   * allowed"), before any handler runs; each such connection is logged
+   * once at warning level. 0: any certificate the CAs verify will do.
+   */
+  const char *const *client_names;
+  size_t n_client_names;
 } crpc_tls_opts;
 
 /*
  * Listens on |addr|: "127.0.0.1:50051", "[::1]:50051", "0.0.0.0:0" (any
  * port; see crpc_server_port()) or "unix:/path". With |tls| non-NULL the
  * address speaks TLS with ALPN h2, else cleartext HTTP/2.
- * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL, an
- * OpenSSL-backed CRPC_EINVAL for unreadable certificates, or a libuv error
- * (UV_EADDRINUSE, ...).
+ * Ownership: |tls|, its files and its client names are read or copied
+ * during the call and not kept.
+ * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL (also
+ * for client names without a client CA file, or an empty or NULL name),
+ * an OpenSSL-backed CRPC_EINVAL for unreadable certificates, CRPC_ENOMEM,
+ * CRPC_ESTATE once started, or a libuv error (UV_EADDRINUSE, ...);
+ * crpc_server_error() says why.
  */
 CRPC_EXTERN int crpc_server_listen(crpc_server *srv, const char *addr,
                                    const crpc_tls_opts *tls);
