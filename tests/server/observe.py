@@ -28,13 +28,11 @@ Prints "ok - NAME" or "not ok - NAME: reason" per check and "N passed, M
 failed"; exits 1 if a check failed. Bounded in time; leaves nothing
 running.
 """
-import argparse
 import json
 import os
 import re
 import signal
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,8 +40,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "peers", "python"))
 import require  # noqa: E402
 require.modules("grpc")
 import grpc  # noqa: E402
+import checks  # noqa: E402
 import procs  # noqa: E402
-import protos  # noqa: E402
 
 START_TIMEOUT_S = 60
 CALL_S = 20  # deadline of calls that should just work, sanitizers included
@@ -319,50 +317,14 @@ def check_trace(p, args, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build", metavar="BUILD_DIR")
-    ap.add_argument("source", metavar="SOURCE_DIR")
-    ap.add_argument("--only", metavar="NAMES")
-    args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    p = protos.load(argparse.Namespace(
-        proto_path=None, proto="server_test.proto",
-        health_proto=protos.DEFAULT_HEALTH_PROTO, protoc="protoc",
-        grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    compose = protos.load(argparse.Namespace(
-        proto_path=[os.path.join(args.source, "tests", "client", "proto"),
-                    os.path.join(args.source, "proto")],
-        proto="compose.proto", health_proto=protos.DEFAULT_HEALTH_PROTO,
-        protoc="protoc", grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    p.compose_pb, p.compose_grpc = compose.pb, compose.grpc
-    tmp = tempfile.mkdtemp(prefix="crpc-observe-")
-    checks = [
-        ("interceptor", lambda: check_interceptor(p, args, tmp)),
-        ("access-log", lambda: check_access_log(p, args, tmp)),
-        ("access-log-json", lambda: check_access_log_json(p, args, tmp)),
-        ("trace", lambda: check_trace(p, args, tmp)),
-    ]
-    only = set(args.only.split(",")) if args.only else None
-    passed = failed = 0
-    for name, fn in checks:
-        if only and name not in only:
-            continue
-        try:
-            note = fn()
-            print("ok - %s # %s" % (name, note), flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - a failed check, reported
-            print("not ok - %s: %s" % (name, e), flush=True)
-            failed += 1
-    for f in sorted(os.listdir(tmp)):
-        path = os.path.join(tmp, f)
-        if failed:
-            with open(path, errors="replace") as fh:
-                sys.stderr.write("--- %s ---\n%s" % (f, fh.read()))
-        os.unlink(path)
-    os.rmdir(tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    args = checks.parse_args(__doc__)
+    p = checks.load_protos(args.source)
+    return checks.run([
+        ("interceptor", lambda tmp: check_interceptor(p, args, tmp)),
+        ("access-log", lambda tmp: check_access_log(p, args, tmp)),
+        ("access-log-json", lambda tmp: check_access_log_json(p, args, tmp)),
+        ("trace", lambda tmp: check_trace(p, args, tmp)),
+    ], args.only, "crpc-observe-", show_logs="failed")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ Prints "ok - NAME" or "not ok - NAME: reason" per check and "N passed, M
 failed"; exits 1 if a check failed. Every server's log is printed at the
 end. Bounded in time; leaves nothing running.
 """
-import argparse
 import os
 import re
 import select
@@ -45,7 +44,6 @@ import socket
 import statistics
 import struct
 import sys
-import tempfile
 import threading
 import time
 
@@ -59,8 +57,8 @@ import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
 import h2.settings  # noqa: E402
+import checks  # noqa: E402
 import procs  # noqa: E402
-import protos  # noqa: E402
 from bad_input import pb_field  # noqa: E402
 
 START_TIMEOUT_S = 60
@@ -519,57 +517,22 @@ def check_gather(p, args, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build", metavar="BUILD_DIR")
-    ap.add_argument("source", metavar="SOURCE_DIR")
-    ap.add_argument("--only", metavar="NAMES")
-    args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    p = protos.load(argparse.Namespace(
-        proto_path=None, proto="server_test.proto",
-        health_proto=protos.DEFAULT_HEALTH_PROTO, protoc="protoc",
-        grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    compose = protos.load(argparse.Namespace(
-        proto_path=[os.path.join(args.source, "tests", "client", "proto"),
-                    os.path.join(args.source, "proto")],
-        proto="compose.proto", health_proto=protos.DEFAULT_HEALTH_PROTO,
-        protoc="protoc", grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    p.compose_pb, p.compose_grpc = compose.pb, compose.grpc
-    tmp = tempfile.mkdtemp(prefix="crpc-pressure-")
-    checks = [
-        ("stalled-bidi", lambda: check_stalled(p, args, tmp, ["bidi"])),
+    args = checks.parse_args(__doc__)
+    p = checks.load_protos(args.source)
+    return checks.run([
+        ("stalled-bidi", lambda tmp: check_stalled(p, args, tmp, ["bidi"])[1]),
         ("stalled-client-streaming",
-         lambda: check_stalled(p, args, tmp, ["client-streaming"])),
+         lambda tmp: check_stalled(p, args, tmp, ["client-streaming"])[1]),
         ("stalled-server-streaming",
-         lambda: check_stalled(p, args, tmp, ["server-streaming"])),
-        ("stalled-all-kinds", lambda: check_stalled(
-            p, args, tmp, ["bidi", "client-streaming", "server-streaming"])),
-        ("share", lambda: check_share(p, args, tmp)),
-        ("stall-timeout", lambda: check_stall_timeout(p, args, tmp)),
-        ("self-call", lambda: check_self_call(p, args, tmp)),
-        ("blocked-loop", lambda: check_blocked_loop(p, args, tmp)),
-        ("gather", lambda: check_gather(p, args, tmp)),
-    ]
-    only = set(args.only.split(",")) if args.only else None
-    passed = failed = 0
-    for name, fn in checks:
-        if only and name not in only:
-            continue
-        try:
-            _, note = fn()
-            print("ok - %s # %s" % (name, note), flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - a failed check, reported
-            print("not ok - %s: %s" % (name, e), flush=True)
-            failed += 1
-    for f in sorted(os.listdir(tmp)):
-        path = os.path.join(tmp, f)
-        with open(path, errors="replace") as fh:
-            sys.stderr.write("--- %s ---\n%s" % (f, fh.read()))
-        os.unlink(path)
-    os.rmdir(tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+         lambda tmp: check_stalled(p, args, tmp, ["server-streaming"])[1]),
+        ("stalled-all-kinds", lambda tmp: check_stalled(
+            p, args, tmp, ["bidi", "client-streaming", "server-streaming"])[1]),
+        ("share", lambda tmp: check_share(p, args, tmp)[1]),
+        ("stall-timeout", lambda tmp: check_stall_timeout(p, args, tmp)[1]),
+        ("self-call", lambda tmp: check_self_call(p, args, tmp)[1]),
+        ("blocked-loop", lambda tmp: check_blocked_loop(p, args, tmp)[1]),
+        ("gather", lambda tmp: check_gather(p, args, tmp)[1]),
+    ], args.only, "crpc-pressure-")
 
 
 if __name__ == "__main__":
