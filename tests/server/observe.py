@@ -31,7 +31,6 @@ running.
 import json
 import os
 import re
-import signal
 import sys
 import time
 
@@ -41,9 +40,7 @@ import require  # noqa: E402
 require.modules("grpc")
 import grpc  # noqa: E402
 import checks  # noqa: E402
-import procs  # noqa: E402
 
-START_TIMEOUT_S = 60
 CALL_S = 20  # deadline of calls that should just work, sanitizers included
 LOG_WAIT_S = 10
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -53,56 +50,18 @@ TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
 ODD_MESSAGE = 'say "no" \\ to caf\u00e9 \u2713'
 
 
-class Server:
-    """crpc-server with some modules and flags; stdout and stderr kept."""
-
-    def __init__(self, args, tmp, name, modules, flags=()):
-        cmd = [os.path.join(args.build, "server/bin/crpc-server"),
-               "--listen", "127.0.0.1:0"] + list(flags)
-        for m in modules:
-            cmd += m
-        self.proc = procs.LoggedProcess(cmd, os.path.join(tmp, name + ".log"))
-        m, = self.proc.wait_for([r"listening on 127\.0\.0\.1:(\d+) \(h2c\)"],
-                                START_TIMEOUT_S)
-        self.target = "127.0.0.1:%d" % int(m.group(1))
-
-    def log(self):
-        return self.proc.read_log()
-
-    def wait_log(self, pattern, count):
-        """Waits until |pattern| matches |count| lines of the log; returns
-        the matches."""
-        end = time.monotonic() + LOG_WAIT_S
-        while True:
-            found = [m for m in (re.search(pattern, line)
-                                 for line in self.log().splitlines()) if m]
-            if len(found) >= count or time.monotonic() > end:
-                return found
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.proc.poll() is None:
-            self.proc.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 - killed below
-                pass
-        self.proc.kill()
-
-
 def channel(target):
     return grpc.insecure_channel(target, options=[
         ("grpc.use_local_subchannel_pool", 1), ("grpc.enable_retries", 0)])
 
 
 def test_module(args):
-    return ["--module", os.path.join(args.build,
-                                     "tests/server/crpc_server_test_module.so")]
+    return [os.path.join(args.build, "tests/server/crpc_server_test_module.so")]
 
 
 def compose_module(args):
-    return ["--module", os.path.join(args.build,
-                                     "tests/client/crpc_client_compose_module.so")]
+    return [os.path.join(args.build,
+                         "tests/client/crpc_client_compose_module.so")]
 
 
 def expect_code(fn, code, details=None):
@@ -124,7 +83,7 @@ def headers_of(call):
 
 
 def check_interceptor(p, args, tmp):
-    srv = Server(args, tmp, "interceptor",
+    srv = checks.Server(args, tmp, "interceptor",
                  [test_module(args) + ["--module-arg", "interceptor=1"]])
     try:
         ch = channel(srv.target)
@@ -194,12 +153,12 @@ def all_kinds(p, target):
 
 
 def check_access_log(p, args, tmp):
-    srv = Server(args, tmp, "access-text", [test_module(args)],
+    srv = checks.Server(args, tmp, "access-text", [test_module(args)],
                  ["--access-log", "text"])
     try:
         want = all_kinds(p, srv.target)
         lines = srv.wait_log(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z peer=",
-                             len(want))
+                             len(want), LOG_WAIT_S)
         lines = [m.string for m in lines]
         if len(lines) != len(want):
             raise AssertionError("%d access lines for %d calls:\n%s"
@@ -225,11 +184,12 @@ def check_access_log(p, args, tmp):
 
 
 def check_access_log_json(p, args, tmp):
-    srv = Server(args, tmp, "access-json", [test_module(args)],
+    srv = checks.Server(args, tmp, "access-json", [test_module(args)],
                  ["--access-log", "json"])
     try:
         want = all_kinds(p, srv.target)
-        lines = [m.string for m in srv.wait_log(r"^\{", len(want))]
+        lines = [m.string
+                 for m in srv.wait_log(r"^\{", len(want), LOG_WAIT_S)]
         if len(lines) != len(want):
             raise AssertionError("%d JSON lines for %d calls"
                                  % (len(lines), len(want)))
@@ -253,7 +213,7 @@ def check_access_log_json(p, args, tmp):
                                  (got, failed["code"]))
     finally:
         srv.stop()
-    quiet = Server(args, tmp, "access-hidden", [test_module(args)],
+    quiet = checks.Server(args, tmp, "access-hidden", [test_module(args)],
                    ["--access-log", "json", "--access-log-level", "debug"])
     try:
         ch = channel(quiet.target)
@@ -276,7 +236,7 @@ def parse_tp(value):
 
 
 def check_trace(p, args, tmp):
-    srv = Server(args, tmp, "trace", [test_module(args), compose_module(args)],
+    srv = checks.Server(args, tmp, "trace", [test_module(args), compose_module(args)],
                  ["--access-log", "json"])
     try:
         ch = channel(srv.target)
@@ -302,7 +262,8 @@ def check_trace(p, args, tmp):
                 raise AssertionError("a trace appeared from nowhere: %r"
                                      % headers_of(call))
         ch.close()
-        lines = [json.loads(m.string) for m in srv.wait_log(r"^\{", 8)]
+        lines = [json.loads(m.string)
+                 for m in srv.wait_log(r"^\{", 8, LOG_WAIT_S)]
         traced = [o for o in lines if o.get("trace_id") == TRACE_ID]
         hops = sorted(o["method"].rsplit("/", 1)[1] for o in traced)
         if hops != ["Nested", "NestedCo", "Unary", "Unary"]:

@@ -39,7 +39,6 @@ end. Bounded in time; leaves nothing running.
 import os
 import re
 import select
-import signal
 import socket
 import statistics
 import struct
@@ -58,10 +57,8 @@ import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
 import h2.settings  # noqa: E402
 import checks  # noqa: E402
-import procs  # noqa: E402
 from bad_input import pb_field  # noqa: E402
 
-START_TIMEOUT_S = 60
 GOOD_CALLS = 8
 GOOD_DEADLINE_S = 5
 # 1000 one-second calls through 100 streams per connection take 10 s on
@@ -183,35 +180,6 @@ class RawPeer:
             pass
 
 
-class Server:
-    """crpc-server with some modules and flags; its log is kept."""
-
-    def __init__(self, args, tmp, name, modules, flags):
-        self.name = name
-        cmd = [os.path.join(args.build, "server/bin/crpc-server"),
-               "--listen", "127.0.0.1:0"] + flags
-        for m in modules:
-            cmd += ["--module", m]
-        self.proc = procs.LoggedProcess(cmd, os.path.join(tmp, name + ".log"))
-        m, = self.proc.wait_for([r"listening on 127\.0\.0\.1:(\d+) \(h2c\)"],
-                                START_TIMEOUT_S)
-        self.port = int(m.group(1))
-        self.target = "127.0.0.1:%d" % self.port
-
-    def log(self):
-        return self.proc.read_log()
-
-    def stop(self):
-        """SIGTERM; returns the exit status (or "timeout")."""
-        if self.proc.proc.poll() is None:
-            self.proc.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 - reported by the caller
-                return "timeout"
-        return self.proc.proc.returncode
-
-
 def channel(target):
     return grpc.insecure_channel(target, options=[
         ("grpc.use_local_subchannel_pool", 1), ("grpc.enable_retries", 0)])
@@ -309,7 +277,7 @@ def check_stalled(p, args, tmp, kinds):
             flags += ["--max-workers", "2",
                       "--max-worker-calls-per-connection", "2",
                       "--pressure-stall-ms", "300000"]
-        server = Server(args, tmp, "stalled-%s%s" % (
+        server = checks.Server(args, tmp, "stalled-%s%s" % (
             "+".join(kinds), "-control" if control else ""),
             [os.path.join(args.build,
                           "tests/server/crpc_server_test_module.so")], flags)
@@ -341,7 +309,7 @@ def check_stalled(p, args, tmp, kinds):
 
 def check_share(p, args, tmp):
     for share in ("4", "2"):
-        server = Server(args, tmp, "share-" + share, [
+        server = checks.Server(args, tmp, "share-" + share, [
             os.path.join(args.build,
                          "tests/server/crpc_server_test_module.so")],
             ["--workers", "2", "--loops", "1", "--max-workers", "4",
@@ -381,7 +349,7 @@ def check_share(p, args, tmp):
 
 
 def check_stall_timeout(p, args, tmp):
-    server = Server(args, tmp, "stall-timeout",
+    server = checks.Server(args, tmp, "stall-timeout",
                     [os.path.join(args.build,
                                   "tests/server/crpc_server_test_module.so")],
                     ["--workers", "2", "--loops", "1",
@@ -412,7 +380,7 @@ def check_self_call(p, args, tmp):
     modules = [
         os.path.join(args.build, "tests/server/crpc_server_test_module.so"),
         os.path.join(args.build, "tests/client/crpc_client_compose_module.so")]
-    control = Server(args, tmp, "self-call-control", modules,
+    control = checks.Server(args, tmp, "self-call-control", modules,
                      ["--workers", "1", "--loops", "1", "--max-workers", "1"])
     try:
         ch = channel(control.target)
@@ -424,7 +392,7 @@ def check_self_call(p, args, tmp):
             ch.close()
     finally:
         control.stop()
-    server = Server(args, tmp, "self-call", modules,
+    server = checks.Server(args, tmp, "self-call", modules,
                     ["--workers", "1", "--loops", "1"])
     try:
         ch = channel(server.target)
@@ -447,7 +415,7 @@ def check_self_call(p, args, tmp):
 
 
 def check_blocked_loop(p, args, tmp):
-    server = Server(args, tmp, "blocked-loop",
+    server = checks.Server(args, tmp, "blocked-loop",
                     [os.path.join(args.build,
                                   "tests/server/crpc_server_test_module.so")],
                     ["--workers", "2", "--loops", "2"])
@@ -492,7 +460,7 @@ def check_blocked_loop(p, args, tmp):
 
 
 def check_gather(p, args, tmp):
-    server = Server(args, tmp, "gather", [
+    server = checks.Server(args, tmp, "gather", [
         os.path.join(args.build, "tests/server/crpc_server_test_module.so"),
         os.path.join(args.build, "tests/client/crpc_client_compose_module.so")],
         ["--workers", "2", "--loops", "2", "--max-concurrent-streams", "100"])

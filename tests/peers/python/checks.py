@@ -3,10 +3,60 @@ observe.py) share: their command line, the stubs of the test services, and
 running named checks with one "ok"/"not ok" line each."""
 import argparse
 import os
+import re
+import signal
 import sys
 import tempfile
+import time
 
+import procs
 import protos
+
+START_TIMEOUT_S = 60
+
+
+class Server:
+    """crpc-server on a free loopback port with |modules| (each a path, or
+    a list: the path and its --module-arg flags) and |flags|; its stdout
+    and stderr go to NAME.log in |tmp|."""
+
+    def __init__(self, args, tmp, name, modules, flags=()):
+        cmd = [os.path.join(args.build, "server/bin/crpc-server"),
+               "--listen", "127.0.0.1:0"] + list(flags)
+        for m in modules:
+            m = [m] if isinstance(m, str) else m
+            cmd += ["--module", m[0]] + list(m[1:])
+        self.proc = procs.LoggedProcess(cmd, os.path.join(tmp, name + ".log"))
+        m, = self.proc.wait_for([r"listening on 127\.0\.0\.1:(\d+) \(h2c\)"],
+                                START_TIMEOUT_S)
+        self.port = int(m.group(1))
+        self.target = "127.0.0.1:%d" % self.port
+
+    def log(self):
+        return self.proc.read_log()
+
+    def wait_log(self, pattern, count, timeout_s=10):
+        """Waits (at most |timeout_s|) until |pattern| matches |count| lines
+        of the log; returns the matches found."""
+        end = time.monotonic() + timeout_s
+        while True:
+            found = [m for m in (re.search(pattern, line)
+                                 for line in self.log().splitlines()) if m]
+            if len(found) >= count or time.monotonic() > end:
+                return found
+            time.sleep(0.05)
+
+    def stop(self):
+        """SIGTERM; returns the exit status (or "timeout", and then it is
+        killed)."""
+        if self.proc.proc.poll() is None:
+            self.proc.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001 - reported by the caller
+                self.proc.kill()
+                return "timeout"
+        return self.proc.proc.returncode
 
 
 def parse_args(doc):
