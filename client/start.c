@@ -332,6 +332,8 @@ static void call_post(crpc__client_call *call, const crpc_call_opts *opts) {
     /* The channel is closing: the call ends here, never started. */
     call->done = 1;
     call->ended = 1;
+    if (call->ic)
+      end_unsent(call, CRPC_STATUS_CANCELLED, "the channel was closed");
     crpc_future_complete(call->done_f, CRPC_STATUS_CANCELLED,
                          "the channel was closed", NULL, NULL);
     crpc_future_unref(call->done_f);

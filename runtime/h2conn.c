@@ -23,6 +23,7 @@ void crpc__h2conn_unref(crpc__h2conn *c) {
   if (--c->refs > 0)
     return;
   crpc__buf_cleanup(&c->wbuf);
+  crpc__peer_auth_free(c->peer_auth);
   c->role->destroy(c);
 }
 
@@ -37,6 +38,12 @@ crpc__h2limits crpc__h2limits_or_default(const crpc__h2limits *l) {
   if (!d.idle_frame_rate)
     d.idle_frame_rate = CRPC__H2_IDLE_FRAMES_PER_SECOND;
   return d;
+}
+
+const crpc_peer_auth *crpc__h2conn_peer_auth(const crpc__h2conn *c) {
+  const crpc_peer_auth *a =
+      c->tls ? crpc__tls_conn_peer_auth(c->tls) : c->peer_auth;
+  return a ? a : &crpc__peer_auth_plaintext;
 }
 
 void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
@@ -547,6 +554,9 @@ static void on_closed(uv_handle_t *h) {
     nghttp2_session_del(c->ng);
     c->ng = NULL;
   }
+  /* Streams still holding the connection may read who the peer was. */
+  if (c->tls)
+    c->peer_auth = crpc__tls_conn_take_peer_auth(c->tls);
   crpc__tls_conn_free(c->tls);
   c->tls = NULL;
   c->role->closed(c);

@@ -143,8 +143,11 @@ struct crpc__h2conn {
   const crpc_logger *lg;
   crpc__stream_handle h; /* its data is the connection */
   crpc__tls_conn *tls;   /* NULL without TLS */
-  nghttp2_session *ng;   /* NULL until started, and once closed */
-  crpc__buf wbuf;        /* bytes being written */
+  /* Who the peer is, taken from |tls| when that is freed at the close, so
+   * that it lasts as long as the connection. */
+  crpc_peer_auth *peer_auth;
+  nghttp2_session *ng; /* NULL until started, and once closed */
+  crpc__buf wbuf;      /* bytes being written */
   uv_write_t wreq;
   int refs;
   int writing;     /* |wreq| is in flight */
@@ -197,6 +200,16 @@ void crpc__h2conn_close(crpc__h2conn *c, const char *why);
 
 void crpc__h2conn_ref(crpc__h2conn *c);
 void crpc__h2conn_unref(crpc__h2conn *c);
+
+/*
+ * Who the peer of |c| is: for TLS, what its handshake established
+ * (crpc__tls_conn_peer_auth()); for a plaintext connection, or TLS whose
+ * handshake is not done, crpc__peer_auth_plaintext. Never NULL.
+ * Ownership: borrowed; once the handshake is done it stays at the same
+ * address until the last reference to |c| is gone, so a stream that holds
+ * a reference may keep the pointer and read it on any thread.
+ */
+const crpc_peer_auth *crpc__h2conn_peer_auth(const crpc__h2conn *c);
 
 /* The data provider of a stream whose body the role's read_body() reads;
  * |stream| must be the stream's user data. */

@@ -1,7 +1,6 @@
 /* runtime/tls.c: TLS over OpenSSL as bytes in, bytes out. */
 #include "tls.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "buf.h"
 #include "crpc/error.h"
+#include "peer_auth_internal.h"
 
 /* TLS 1.2 suites that HTTP/2 allows (RFC 7540, 9.2.2): ephemeral key
  * exchange and AEAD only. Every TLS 1.3 suite qualifies. */
@@ -43,10 +43,11 @@ struct crpc__tls_conn {
   const uint8_t *in;
   size_t in_len;
   size_t in_used;
-  crpc__buf out;  /* ciphertext waiting to be sent */
-  int err;        /* what every call returns once failed; 0 until then */
-  int out_failed; /* the output could not grow: out of memory */
-  char *msg;      /* why it failed; NULL until then */
+  crpc__buf out;        /* ciphertext waiting to be sent */
+  int err;              /* what every call returns once failed; 0 until then */
+  int out_failed;       /* the output could not grow: out of memory */
+  char *msg;            /* why it failed; NULL until then */
+  crpc_peer_auth *peer; /* made when the handshake completes */
   unsigned char handshake_done;
   unsigned char shut;        /* close_notify queued */
   unsigned char peer_closed; /* close_notify received */
@@ -510,6 +511,7 @@ void crpc__tls_conn_free(crpc__tls_conn *c) {
   SSL_free(c->ssl); /* and the BIO with it */
   crpc__buf_cleanup(&c->out);
   free(c->msg);
+  crpc__peer_auth_free(c->peer);
   free(c);
 }
 
@@ -574,6 +576,24 @@ static int alpn_is_h2(const crpc__tls_conn *c) {
   return len == 2 && memcmp(p, CRPC__TLS_ALPN, 2) == 0;
 }
 
+/* Who the peer is, once: what it negotiated and its certificate, which
+ * on a resumed session is the one the session was made with. */
+static int peer_auth_make(crpc__tls_conn *c) {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  X509 *cert = SSL_get0_peer_certificate(c->ssl);
+#else
+  X509 *cert = SSL_get_peer_certificate(c->ssl);
+#endif
+  int verified = cert != NULL && SSL_get_verify_result(c->ssl) == X509_V_OK;
+  int rc = crpc__peer_auth_new(SSL_get_version(c->ssl),
+                               alpn_is_h2(c) ? CRPC__TLS_ALPN : NULL, cert,
+                               verified, &c->peer);
+#if OPENSSL_VERSION_NUMBER < 0x30000000L
+  X509_free(cert);
+#endif
+  return rc;
+}
+
 /* Notices the end of the handshake, where a client also insists on h2. */
 static int check_handshake(crpc__tls_conn *c) {
   if (c->handshake_done || !SSL_is_init_finished(c->ssl))
@@ -581,6 +601,8 @@ static int check_handshake(crpc__tls_conn *c) {
   if (!c->ctx->server && !alpn_is_h2(c))
     return fail(c, CRPC_EPROTO,
                 "TLS handshake failed: the server did not select ALPN h2");
+  if (peer_auth_make(c) != 0)
+    return fail(c, CRPC_ENOMEM, "TLS handshake failed: out of memory");
   c->handshake_done = 1;
   return 0;
 }
@@ -707,35 +729,16 @@ const char *crpc__tls_conn_version(const crpc__tls_conn *c) {
   return SSL_get_version(c->ssl);
 }
 
-int crpc__tls_conn_peer_subject(const crpc__tls_conn *c, char *dst,
-                                size_t cap) {
-  X509 *cert = NULL;
-  BIO *m = NULL;
-  int rc = 0, n;
+const crpc_peer_auth *crpc__tls_conn_peer_auth(const crpc__tls_conn *c) {
+  return c->handshake_done ? c->peer : NULL;
+}
 
-  dst[0] = '\0';
-  if (!c->handshake_done)
-    return CRPC_ENOTFOUND;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-  cert = SSL_get1_peer_certificate(c->ssl);
-#else
-  cert = SSL_get_peer_certificate(c->ssl);
-#endif
-  if (cert == NULL)
-    return CRPC_ENOTFOUND;
-  m = BIO_new(BIO_s_mem());
-  if (m == NULL || X509_NAME_print_ex(m, X509_get_subject_name(cert), 0,
-                                      XN_FLAG_RFC2253) < 0) {
-    rc = CRPC_ENOMEM;
-    goto done;
-  }
-  n = BIO_read(m, dst, cap - 1 > INT_MAX ? INT_MAX : (int)(cap - 1));
-  dst[n > 0 ? n : 0] = '\0';
-done:
-  ERR_clear_error();
-  BIO_free(m);
-  X509_free(cert);
-  return rc;
+crpc_peer_auth *crpc__tls_conn_take_peer_auth(crpc__tls_conn *c) {
+  crpc_peer_auth *a = c->handshake_done ? c->peer : NULL;
+
+  if (a != NULL)
+    c->peer = NULL;
+  return a;
 }
 
 const char *crpc__tls_conn_error(const crpc__tls_conn *c) {

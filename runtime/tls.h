@@ -40,6 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "peer_auth_internal.h"
+
 /* The one ALPN protocol crpc speaks. */
 #define CRPC__TLS_ALPN "h2"
 
@@ -241,14 +243,25 @@ const char *crpc__tls_conn_alpn(const crpc__tls_conn *c);
 const char *crpc__tls_conn_version(const crpc__tls_conn *c);
 
 /*
- * Writes the subject of the peer's certificate as one RFC 2253 line, such
- * as "CN=localhost,O=crpc test", NUL-terminated and cut to fit, to |dst|
- * (room for |cap| bytes, at least 1). For logs.
+ * Who the peer is (crpc/peer_auth.h): the version and ALPN protocol
+ * negotiated, and the subject and subjectAltNames of its certificate when
+ * it presented one that verified. Made once, when the handshake
+ * completes; a resumed session has the certificate it was made with.
+ * Ownership: borrowed from |c|, valid until |c| is freed or the auth is
+ * taken with crpc__tls_conn_take_peer_auth().
  * Thread: the connection's.
- * Returns 0, or CRPC_ENOTFOUND when the peer presented no certificate (or
- * the handshake is not done), and then |dst| holds "", or CRPC_ENOMEM.
+ * Returns NULL before the handshake is done, and once taken.
  */
-int crpc__tls_conn_peer_subject(const crpc__tls_conn *c, char *dst, size_t cap);
+const crpc_peer_auth *crpc__tls_conn_peer_auth(const crpc__tls_conn *c);
+
+/*
+ * Hands the peer auth of |c| over to the caller, who frees it with
+ * crpc__peer_auth_free(); crpc__tls_conn_peer_auth() returns NULL from
+ * then on. The pointer is the one crpc__tls_conn_peer_auth() returned.
+ * Thread: the connection's.
+ * Returns NULL before the handshake is done, and once taken.
+ */
+crpc_peer_auth *crpc__tls_conn_take_peer_auth(crpc__tls_conn *c);
 
 /*
  * The one-line reason the connection failed, such as "TLS handshake

@@ -14,6 +14,13 @@
 typedef struct pong_box {
   crpc__task ping;
   atomic_int refs;
+  /* Pings are numbered: |asked| is the one in flight (set by the
+   * watchdog before it posts it), |answered| the last one the loop ran.
+   * A ping is posted again only once it has run: comparing times instead
+   * let one answered just after the watchdog read the clock pass for the
+   * answer to the next, and the same task was queued twice. */
+  uint64_t asked;
+  _Atomic uint64_t answered;
   _Atomic int64_t pong_ns; /* when the loop last ran a ping */
 } pong_box;
 
@@ -48,7 +55,8 @@ static void box_unref(pong_box *box) {
 static void pong(crpc__task *t) {
   pong_box *box = (pong_box *)t;
   atomic_store_explicit(&box->pong_ns, (int64_t)uv_hrtime(),
-                        memory_order_release);
+                        memory_order_relaxed);
+  atomic_store_explicit(&box->answered, box->asked, memory_order_release);
   box_unref(box);
 }
 
@@ -78,12 +86,13 @@ static void report_stall(crpc__watchdog *w, size_t i, int64_t now) {
 static void look(crpc__watchdog *w, size_t i, int64_t now) {
   watched *lw = &w->loops[i];
   if (lw->sent_ns != 0) {
-    int64_t got = atomic_load_explicit(&lw->box->pong_ns, memory_order_acquire);
-    if (got < lw->sent_ns) {
+    if (atomic_load_explicit(&lw->box->answered, memory_order_acquire) !=
+        lw->box->asked) {
       if (!lw->stalled && now - lw->sent_ns >= w->stall_ns)
         report_stall(w, i, now);
       return;
     }
+    int64_t got = atomic_load_explicit(&lw->box->pong_ns, memory_order_relaxed);
     if (lw->stalled) {
       lw->stalled = 0;
       crpc__log(&w->logger, CRPC_LOG_WARN,
@@ -94,6 +103,7 @@ static void look(crpc__watchdog *w, size_t i, int64_t now) {
     lw->sent_ns = 0;
   }
   lw->sent_ns = now;
+  lw->box->asked++;
   lw->box->ping.fn = pong;
   atomic_fetch_add(&lw->box->refs, 1); /* the ping's */
   if (crpc__loop_post_task(lw->loop, &lw->box->ping) != 0) {
@@ -135,6 +145,7 @@ int crpc__watchdog_new(crpc_loop *const *loops, size_t n, uint32_t stall_ms,
     w->n = i + 1;
     atomic_init(&w->loops[i].box->refs, 1);
     atomic_init(&w->loops[i].box->pong_ns, 0);
+    atomic_init(&w->loops[i].box->answered, 0);
   }
   uv_mutex_init(&w->mu);
   uv_cond_init(&w->cv);

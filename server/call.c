@@ -71,6 +71,7 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   call->deadline = CRPC_DEADLINE_INFINITE;
   call->resp_enc = CRPC__ENCODING_IDENTITY;
   call->peer = c->h2.name; /* the call holds the connection */
+  call->peer_auth = crpc__h2conn_peer_auth(&c->h2); /* as long-lived */
   if (!reused) {
     crpc__grpc_request_init(&call->req);
     crpc_metadata_init(&call->resp_headers);
@@ -481,6 +482,11 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
              call->route ? "method not implemented" : "unknown method", path);
     crpc__server_count_rejected(srv, CRPC__REJECT_UNIMPLEMENTED);
     fail_call(call, CRPC_STATUS_UNIMPLEMENTED, msg);
+    return;
+  }
+  const char *refusal = crpc__server_conn_refusal(call->conn);
+  if (refusal) {
+    fail_call(call, CRPC_STATUS_PERMISSION_DENIED, refusal);
     return;
   }
   if (call->route->svc->chain.n)

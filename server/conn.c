@@ -101,6 +101,7 @@ static void conn_destroy(crpc__h2conn *h) {
   crpc__server_conn *c = conn_of(h);
   /* Every call has gone, and with it every byte it counted. */
   assert(atomic_load(&c->out_bytes) == 0);
+  free(c->refusal);
   free(c);
 }
 
@@ -150,8 +151,8 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t cap) {
   }
 }
 
-void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
-                              crpc__tls_ctx *tls) {
+void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd,
+                              const crpc__acceptor *l) {
   CRPC__ASSERT_LOOP_THREAD(sl->loop);
   const crpc_logger *lg = &sl->srv->opts.logger;
   crpc__server_conn *c = sl->drained ? NULL : calloc(1, sizeof(*c));
@@ -164,12 +165,13 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
   crpc__h2conn_init(&c->h2, &server_role, &sl->h2, lg);
   atomic_init(&c->out_bytes, 0);
   c->sl = sl;
+  c->acceptor = l;
   c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
   c->idle_since_ms = c->accepted_ms;
   uv_loop_t *uv = crpc_loop_uv(sl->loop);
   crpc__h2conn *h = &c->h2;
   int rc;
-  if (is_unix) {
+  if (l->is_unix) {
     uv_pipe_init(uv, &h->h.pipe, 0);
     rc = uv_pipe_open(&h->h.pipe, fd);
     snprintf(h->name, sizeof(h->name), "unix:");
@@ -195,8 +197,8 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
     crpc__h2conn_close(h, "cannot adopt the socket");
     return;
   }
-  if (tls)
-    rc = crpc__tls_conn_new_server(tls, &h->tls);
+  if (l->tls)
+    rc = crpc__tls_conn_new_server(l->tls, &h->tls);
   nghttp2_mem mem = crpc__h2mem_allocator(&sl->h2mem);
   if (rc == 0)
     rc = crpc__h2conn_start(h, &mem);
@@ -228,4 +230,43 @@ void crpc__server_conn_final_goaway(crpc__server_conn *c) {
                         nghttp2_session_get_last_proc_stream_id(c->h2.ng),
                         NGHTTP2_NO_ERROR, NULL, 0);
   crpc__server_conn_mark_dirty(c);
+}
+
+/* Who may call. */
+
+/* The refusal for a peer whose certificate |a| carries none of the
+ * client names, in memory of its own (NULL when out of memory). */
+static char *refusal_text(const crpc_peer_auth *a) {
+  char what[CRPC__PEER_AUTH_DESCRIBE_MAX], msg[sizeof(what) + 64];
+  if (!a->verified) {
+    snprintf(msg, sizeof(msg), "a verified client certificate is required");
+  } else {
+    crpc__peer_auth_describe(a, what, sizeof(what));
+    snprintf(msg, sizeof(msg), "client certificate %s is not allowed", what);
+  }
+  return strdup(msg);
+}
+
+/* Decides whether the peer of |c| may call, and logs a refusal. */
+static void check_peer(crpc__server_conn *c) {
+  const crpc__acceptor *l = c->acceptor;
+  const crpc_peer_auth *a = crpc__h2conn_peer_auth(&c->h2);
+  c->peer_checked = 1;
+  if (!l->n_client_names ||
+      crpc__peer_auth_has_name(a, (const char *const *)l->client_names,
+                               l->n_client_names))
+    return;
+  c->refused = 1;
+  c->refusal = refusal_text(a);
+  crpc__log(c->h2.lg, CRPC_LOG_WARN, "%s: %s: its calls are refused",
+            c->h2.name, crpc__server_conn_refusal(c));
+}
+
+const char *crpc__server_conn_refusal(crpc__server_conn *c) {
+  if (!c->peer_checked)
+    check_peer(c);
+  if (!c->refused)
+    return NULL;
+  /* Out of memory for the text is no reason to let it call. */
+  return c->refusal ? c->refusal : "client certificate is not allowed";
 }

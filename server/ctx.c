@@ -47,6 +47,10 @@ const char *crpc_ctx_peer(const crpc_ctx *ctx) {
   return ctx->call->peer;
 }
 
+const crpc_peer_auth *crpc_ctx_peer_auth(const crpc_ctx *ctx) {
+  return ctx->call->peer_auth;
+}
+
 crpc_loop *crpc_ctx_loop(const crpc_ctx *ctx) {
   return ctx->call->sl->loop;
 }

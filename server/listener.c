@@ -21,13 +21,12 @@ typedef struct handoff {
   crpc__task task;
   crpc__sloop *sl;
   uv_os_sock_t fd;
-  int is_unix;
-  crpc__tls_ctx *tls;
+  const crpc__acceptor *l;
 } handoff;
 
 static void handoff_task(crpc__task *t) {
   handoff *h = (handoff *)t;
-  crpc__server_conn_accept(h->sl, h->fd, h->is_unix, h->tls);
+  crpc__server_conn_accept(h->sl, h->fd, h->l);
   free(h);
 }
 
@@ -79,11 +78,8 @@ static void on_connection(uv_stream_t *server, int status) {
     close(dup_fd);
     return;
   }
-  *h = (handoff){.task.fn = handoff_task,
-                 .sl = &srv->loops[i],
-                 .fd = dup_fd,
-                 .is_unix = l->is_unix,
-                 .tls = l->tls};
+  *h = (handoff){
+      .task.fn = handoff_task, .sl = &srv->loops[i], .fd = dup_fd, .l = l};
   if (crpc__loop_post_task(srv->loops[i].loop, &h->task) != 0) {
     atomic_fetch_sub(&srv->open_conns, 1);
     close(dup_fd);

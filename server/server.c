@@ -266,6 +266,64 @@ const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,
   }
 }
 
+/* Copies the |n| |names| into one allocation: the pointers, then the
+ * strings. NULL when out of memory. */
+static char **names_copy(const char *const *names, size_t n) {
+  size_t size = n * sizeof(char *);
+  for (size_t i = 0; i < n; i++)
+    size += strlen(names[i]) + 1;
+  char **out = malloc(size);
+  if (!out)
+    return NULL;
+  char *at = (char *)(out + n);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(names[i]) + 1;
+    memcpy(at, names[i], len);
+    out[i] = at;
+    at += len;
+  }
+  return out;
+}
+
+/* Gives |l| the TLS of |tls|: its context and its client names. Returns
+ * 0, or an error with its message in the server's error buffer. */
+static int acceptor_tls(crpc_server *srv, crpc__acceptor *l,
+                        const crpc_tls_opts *tls) {
+  if (!tls->cert_file || !tls->key_file) {
+    set_error(srv, "TLS needs both a certificate and a key file");
+    return CRPC_EINVAL;
+  }
+  if (tls->n_client_names && !tls->client_ca_file) {
+    set_error(srv, "TLS client names need a client CA file: without one no "
+                   "client certificate is asked for");
+    return CRPC_EINVAL;
+  }
+  for (size_t i = 0; i < tls->n_client_names; i++) {
+    if (!tls->client_names || !tls->client_names[i] ||
+        !tls->client_names[i][0]) {
+      set_error(srv, "TLS client name %zu is empty", i);
+      return CRPC_EINVAL;
+    }
+  }
+  if (tls->n_client_names) {
+    l->client_names = names_copy(tls->client_names, tls->n_client_names);
+    if (!l->client_names)
+      return CRPC_ENOMEM;
+    l->n_client_names = tls->n_client_names;
+  }
+  return crpc__tls_ctx_new_server(tls->cert_file, tls->key_file,
+                                  tls->client_ca_file, &l->tls, srv->err,
+                                  sizeof(srv->err));
+}
+
+static void acceptor_free(crpc__acceptor *l) {
+  crpc__tls_ctx_free(l->tls);
+  free(l->client_names);
+  free(l->addr);
+  free(l->shown);
+  free(l);
+}
+
 int crpc_server_listen(crpc_server *srv, const char *addr,
                        const crpc_tls_opts *tls) {
   if (!addr || !*addr) {
@@ -283,23 +341,11 @@ int crpc_server_listen(crpc_server *srv, const char *addr,
   }
   l->srv = srv;
   l->port = -1;
-  int rc = 0;
-  if (tls) {
-    if (!tls->cert_file || !tls->key_file) {
-      set_error(srv, "TLS needs both a certificate and a key file");
-      rc = CRPC_EINVAL;
-    } else {
-      rc = crpc__tls_ctx_new_server(tls->cert_file, tls->key_file,
-                                    tls->client_ca_file, &l->tls, srv->err,
-                                    sizeof(srv->err));
-    }
-  }
+  int rc = tls ? acceptor_tls(srv, l, tls) : 0;
   if (rc == 0)
     rc = crpc__acceptor_open(srv, l);
   if (rc != 0) {
-    crpc__tls_ctx_free(l->tls);
-    free(l->addr);
-    free(l);
+    acceptor_free(l);
     return rc;
   }
   /* Keep the order of the calls: crpc_server_port() indexes it. */
@@ -366,7 +412,9 @@ int crpc_server_start(crpc_server *srv) {
     set_error(srv, "the server is already started");
     return CRPC_ESTATE;
   }
-  int rc = build_routes(srv);
+  int rc = crpc__access_log_install(srv);
+  if (rc == 0)
+    rc = build_routes(srv);
   if (rc != 0)
     return rc;
   if ((rc = crpc__server_metrics_start(srv)) != 0)
@@ -440,10 +488,7 @@ static void server_release(crpc_server *srv) {
   crpc__modules_free(srv);
   for (crpc__acceptor *l = srv->listeners, *n; l; l = n) {
     n = l->next;
-    crpc__tls_ctx_free(l->tls);
-    free(l->addr);
-    free(l->shown);
-    free(l);
+    acceptor_free(l);
   }
   for (crpc_service *s = srv->services, *n; s; s = n) {
     n = s->next;

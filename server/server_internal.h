@@ -62,7 +62,8 @@ typedef struct crpc__route {
   int implemented; /* the handler table has a function for it */
 } crpc__route;
 
-/* One listen address. Lives on the first loop. */
+/* One listen address. Lives on the first loop; freed with the server,
+ * after every connection it accepted. */
 struct crpc__acceptor {
   crpc_server *srv;
   char *addr;  /* as given */
@@ -70,6 +71,10 @@ struct crpc__acceptor {
   int is_unix;
   int port; /* bound TCP port, or -1 */
   crpc__tls_ctx *tls;
+  /* The names a client certificate must carry one of (crpc_tls_opts), in
+   * one allocation; NULL when any will do. */
+  char **client_names;
+  size_t n_client_names;
   crpc__stream_handle h;
   int open;
   crpc__acceptor *next;
@@ -137,6 +142,7 @@ struct crpc_server {
   unsigned n_loops;
   crpc_service *services;
   crpc__ichain chain;  /* crpc_server_add_interceptor(), for every service */
+  int access_log_on;   /* its interceptor is first in |chain| */
   crpc__route *routes; /* open addressing, |route_cap| slots */
   size_t route_cap;
   crpc__acceptor *listeners;
@@ -203,7 +209,8 @@ struct crpc__server_call {
   const crpc__route *route;
   crpc__grpc_request req; /* what they said */
   crpc_deadline deadline;
-  const char *peer; /* its connection's h2.name */
+  const char *peer;                /* its connection's h2.name */
+  const crpc_peer_auth *peer_auth; /* its connection's */
 
   /* Request messages (loop thread, then shared under |mu|). */
   crpc__frame_decoder dec;
@@ -287,6 +294,13 @@ struct crpc__server_call {
 struct crpc__server_conn {
   crpc__h2conn h2; /* its data is this connection; h2.name is the peer */
   crpc__sloop *sl;
+  const crpc__acceptor *acceptor; /* that accepted it */
+  /* Whether its peer may call (the acceptor's client names), decided at
+   * its first call; |refusal| is the status message of its calls (NULL
+   * when memory ran out for it). */
+  int peer_checked;
+  int refused;
+  char *refusal;
   crpc__server_conn *next, *prev; /* in the loop's list */
   crpc__server_call *calls;
   size_t n_calls;
@@ -308,9 +322,15 @@ struct crpc__server_conn {
 };
 
 /* Connections (conn.c). */
-/* Adopts the accepted socket |fd| (TCP or unix) on |sl|'s loop thread. */
-void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd, int is_unix,
-                              crpc__tls_ctx *tls);
+/* Adopts the socket |fd| (TCP or unix) that |l| accepted on |sl|'s loop
+ * thread. */
+void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd,
+                              const crpc__acceptor *l);
+/* The PERMISSION_DENIED message for calls on |c| when its client
+ * certificate carries none of its acceptor's client names, or NULL when
+ * they may go on. Decided once per connection, at its first call, and the
+ * refusal logged then at warning level. Loop thread. */
+const char *crpc__server_conn_refusal(crpc__server_conn *c);
 /* Queues |c| for the end-of-iteration flush. Loop thread. */
 void crpc__server_conn_mark_dirty(crpc__server_conn *c);
 /* Starts a graceful close of |c|: GOAWAY now, final GOAWAY later. */
@@ -430,6 +450,11 @@ void crpc__sloop_post_shutdown(crpc__sloop *sl);
 /* Closes connections that have not finished their TLS and HTTP/2
  * handshakes within the handshake timeout. Loop thread. */
 void crpc__sloop_sweep(crpc__sloop *sl);
+
+/* The access log (access_log.c): puts its interceptor first in the
+ * server's chain when the options ask for one. Returns 0 or CRPC_ENOMEM.
+ * Thread: the one starting the server. */
+int crpc__access_log_install(crpc_server *srv);
 
 /* Routing (server.c). NULL when |path| is no method's. */
 const crpc__route *crpc__server_route(const crpc_server *srv, const char *path,

@@ -15,6 +15,7 @@
 #include "crpc/metadata.h"
 #include "crpc/method.h"
 #include "crpc/metrics.h"
+#include "crpc/peer_auth.h"
 #include "crpc/pool.h"
 #include "crpc/status.h"
 #include "crpc/trace.h"

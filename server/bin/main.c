@@ -40,7 +40,8 @@
 static const char usage_line[] =
     "usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so "
     "[--module-arg KEY=VALUE...] [--module ...] "
-    "[--tls-cert F --tls-key F [--tls-client-ca F]] "
+    "[--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name "
+    "NAME...]]] "
     "[--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] "
     "[--log-level L] [--worker-queue N] [--handshake-timeout-ms N] "
     "[--max-workers N] [--max-worker-calls-per-connection N] "
@@ -48,7 +49,8 @@ static const char usage_line[] =
     "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
     "[--idle-frames-per-second N] [--max-send-buffer-bytes N] "
-    "[--pressure-stall-ms N] [--metrics-listen ADDR]\n";
+    "[--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] "
+    "[--metrics-listen ADDR]\n";
 
 static const char usage_text[] =
     "\n"
@@ -66,6 +68,10 @@ static const char usage_text[] =
     "  --tls-key F              PEM private key of --tls-cert\n"
     "  --tls-client-ca F        require client certificates signed by these\n"
     "                           PEM CAs (mutual TLS)\n"
+    "  --tls-client-name NAME   with --tls-client-ca: a client certificate\n"
+    "                           must carry NAME as its CN or a DNS or URI\n"
+    "                           subjectAltName, or its calls get\n"
+    "                           PERMISSION_DENIED; repeatable (any of them)\n"
     "  --loops N                I/O loop threads (default: the number of "
     "CPUs)\n"
     "  --workers N              worker threads (default: the number of CPUs)\n"
@@ -117,6 +123,10 @@ static const char usage_text[] =
     "  --pressure-stall-ms N    while every worker is taken and calls wait,\n"
     "                           a worker call waiting on its client this\n"
     "                           long is cancelled (default: 1000)\n"
+    "  --access-log FORMAT      one line per finished call on stdout: text\n"
+    "                           (key=value pairs) or json (default: off)\n"
+    "  --access-log-level L     the level of those lines: --log-level above\n"
+    "                           it hides them (default: info)\n"
     "  --metrics-listen ADDR    serve Prometheus metrics over plain HTTP at\n"
     "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
     "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
@@ -137,6 +147,7 @@ typedef struct config {
   const char **args;
   size_t n_all_args;
   size_t *first_arg, *n_args;
+  const char **client_names; /* --tls-client-name values, borrowed */
   crpc_tls_opts tls;
   const char *metrics_listen; /* borrowed from argv */
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
@@ -147,6 +158,8 @@ typedef struct config {
   unsigned long long max_send_buffer, pressure_stall_ms;
   int max_message_set, drain_set;
   crpc_log_level log_level;
+  crpc_access_log_format access_log;
+  crpc_log_level access_log_level;
   int help;
 } config;
 
@@ -186,9 +199,12 @@ typedef enum {
   F_TLS_CERT,
   F_TLS_KEY,
   F_TLS_CLIENT_CA,
+  F_TLS_CLIENT_NAME,
   F_MAX_MESSAGE_BYTES,
   F_DRAIN_SECONDS,
   F_LOG_LEVEL,
+  F_ACCESS_LOG,
+  F_ACCESS_LOG_LEVEL,
   F_METRICS_LISTEN,
   F_NUMBER /* stored as is in the config field the flag names */
 } flag_id;
@@ -208,6 +224,7 @@ static const struct flag {
     {"--tls-cert", F_TLS_CERT, 0, 0, 0},
     {"--tls-key", F_TLS_KEY, 0, 0, 0},
     {"--tls-client-ca", F_TLS_CLIENT_CA, 0, 0, 0},
+    {"--tls-client-name", F_TLS_CLIENT_NAME, 0, 0, 0},
     {"--loops", NUMBER(loops), 1, 1024},
     {"--workers", NUMBER(workers), 1, 4096},
     /* The gRPC length prefix is 32 bits. */
@@ -215,6 +232,8 @@ static const struct flag {
     /* The drain deadline is a uint32_t of milliseconds. */
     {"--drain-seconds", F_DRAIN_SECONDS, 0, 0, UINT32_MAX / 1000},
     {"--log-level", F_LOG_LEVEL, 0, 0, 0},
+    {"--access-log", F_ACCESS_LOG, 0, 0, 0},
+    {"--access-log-level", F_ACCESS_LOG_LEVEL, 0, 0, 0},
     {"--worker-queue", NUMBER(worker_queue), 1, 1u << 24},
     {"--handshake-timeout-ms", NUMBER(handshake_timeout_ms), 1, UINT32_MAX},
     {"--max-workers", NUMBER(max_workers), 1, 65536},
@@ -272,6 +291,10 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_TLS_CLIENT_CA:
     cfg->tls.client_ca_file = value;
     break;
+  case F_TLS_CLIENT_NAME:
+    cfg->client_names[cfg->tls.n_client_names++] = value;
+    cfg->tls.client_names = cfg->client_names;
+    break;
   case F_MAX_MESSAGE_BYTES:
     cfg->max_message_bytes = n;
     cfg->max_message_set = 1;
@@ -287,6 +310,21 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
       return fail("--log-level: '%s' is not one of debug, info, warn, "
                   "error, off",
+                  value);
+    break;
+  case F_ACCESS_LOG:
+    if (strcmp(value, "text") == 0)
+      cfg->access_log = CRPC_ACCESS_LOG_TEXT;
+    else if (strcmp(value, "json") == 0)
+      cfg->access_log = CRPC_ACCESS_LOG_JSON;
+    else
+      return fail("--access-log: '%s' is not text or json", value);
+    break;
+  case F_ACCESS_LOG_LEVEL:
+    if (crpc_log_level_parse(value, &cfg->access_log_level) != 0 ||
+        cfg->access_log_level == CRPC_LOG_OFF)
+      return fail("--access-log-level: '%s' is not one of debug, info, warn, "
+                  "error",
                   value);
     break;
   }
@@ -347,11 +385,27 @@ static int check_config(const config *cfg) {
                 cfg->tls.cert_file ? "--tls-key" : "--tls-cert");
   if (cfg->tls.client_ca_file != NULL && cfg->tls.cert_file == NULL)
     return fail("--tls-client-ca needs --tls-cert and --tls-key");
+  if (cfg->tls.n_client_names != 0 && cfg->tls.client_ca_file == NULL)
+    return fail("--tls-client-name needs --tls-client-ca: without a client "
+                "CA no client certificate is asked for");
   if (cfg->max_workers != 0 && cfg->workers != 0 &&
       cfg->max_workers < cfg->workers)
     return fail("--max-workers %llu is fewer than --workers %llu",
                 cfg->max_workers, cfg->workers);
   return 0;
+}
+
+/* The access log's sink: one line on stdout each, written whole (stdio
+ * locks the stream), flushed so that a pipeline sees it at once. */
+static void access_line(crpc_log_level level, const char *msg,
+                        void *user_data) {
+  (void)level;
+  (void)user_data;
+  flockfile(stdout);
+  fputs(msg, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+  funlockfile(stdout);
 }
 
 static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
@@ -384,6 +438,13 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
         cfg->drain_seconds == 0 ? 1 : (uint32_t)(cfg->drain_seconds * 1000);
   opts->logger.level = cfg->log_level;
   opts->logger.level_set = 1;
+  opts->access_log = cfg->access_log;
+  opts->access_log_level = cfg->access_log_level;
+  opts->access_log_level_set = 1;
+  /* Bare lines on stdout, as --log-level lets them through. */
+  opts->access_logger.fn = access_line;
+  opts->access_logger.level = cfg->log_level;
+  opts->access_logger.level_set = 1;
 }
 
 /* Logs one of crpc-server's own lines through the same sink and level as
@@ -496,7 +557,7 @@ static void raise_fd_limit(void) {
 }
 
 int main(int argc, char **argv) {
-  config cfg = {.log_level = CRPC_LOG_INFO};
+  config cfg = {.log_level = CRPC_LOG_INFO, .access_log_level = CRPC_LOG_INFO};
   sigset_t sigs;
   int rc;
 
@@ -513,8 +574,9 @@ int main(int argc, char **argv) {
   cfg.args = calloc((size_t)argc, sizeof(*cfg.args));
   cfg.first_arg = calloc((size_t)argc, sizeof(*cfg.first_arg));
   cfg.n_args = calloc((size_t)argc, sizeof(*cfg.n_args));
+  cfg.client_names = calloc((size_t)argc, sizeof(*cfg.client_names));
   if (cfg.listen == NULL || cfg.modules == NULL || cfg.args == NULL ||
-      cfg.first_arg == NULL || cfg.n_args == NULL) {
+      cfg.first_arg == NULL || cfg.n_args == NULL || cfg.client_names == NULL) {
     rc = fail("out of memory");
     goto done;
   }
@@ -533,5 +595,6 @@ done:
   free(cfg.args);
   free(cfg.first_arg);
   free(cfg.n_args);
+  free(cfg.client_names);
   return rc;
 }

@@ -279,8 +279,10 @@ static crpc_status nested(crpc_ctx *ctx, const Crpc__Composetest__NestReq *in,
   req_t req = CRPC__SERVERTEST__REQ__INIT;
   rep_t *rep = NULL;
   crpc_status_info si;
+  crpc_metadata inner_headers;
   crpc_call_opts opts = {.timeout_ms = in->timeout_ms,
                          .no_propagation = in->no_propagation,
+                         .headers_out = &inner_headers,
                          .status_out = &si};
   crpc_status st;
   int64_t start = now_ms();
@@ -291,11 +293,22 @@ static crpc_status nested(crpc_ctx *ctx, const Crpc__Composetest__NestReq *in,
   req.sleep_ms = in->sleep_ms;
   req.wait_cancel = in->wait_cancel;
   crpc_status_info_init(&si);
+  crpc_metadata_init(&inner_headers);
   if (in->worker)
     st = crpc_servertest_worker_test_unary(ch, &req, &rep, &opts);
   else
     st = crpc_servertest_loop_test_unary(ch, &req, &rep, &opts);
   outcome_record(tag, st, si.message, now_ms() - start);
+  /* The trace context the second hop saw, for the trace tests. */
+  const crpc_metadata_entry *tp =
+      crpc_metadata_get(&inner_headers, "x-seen-traceparent");
+  const crpc_metadata_entry *ts =
+      crpc_metadata_get(&inner_headers, "x-seen-tracestate");
+  if (tp != NULL)
+    crpc_ctx_add_header(ctx, "x-inner-traceparent", tp->value, tp->value_len);
+  if (ts != NULL)
+    crpc_ctx_add_header(ctx, "x-inner-tracestate", ts->value, ts->value_len);
+  crpc_metadata_cleanup(&inner_headers);
   if (st == CRPC_STATUS_OK) {
     out->text = crpc_ctx_strdup(ctx, str_or_empty(rep->text));
     out->placement = crpc_ctx_strdup(ctx, str_or_empty(rep->placement));

@@ -33,6 +33,7 @@
 #include "crpc/channel.h"
 #include "crpc/error.h"
 #include "crpc/future.h"
+#include "crpc/interceptor.h"
 #include "crpc/metadata.h"
 #include "server_test.crpc.h"
 
@@ -65,14 +66,24 @@ static int has_client_cert(void) {
   return env("CRPC_TEST_CLIENT_CERT") != NULL;
 }
 
-/* A channel to the server; |client_cert| 0 leaves out the client
+static int uses_tls(void) {
+  const char *tls = env("CRPC_TEST_TLS");
+  return tls != NULL && strcmp(tls, "0") != 0;
+}
+
+/* A channel to the server with |base| (NULL: the defaults) and the
+ * configured TLS settings; |client_cert| 0 leaves out the client
  * certificate even when one is configured. */
-static crpc_channel *channel_with(int client_cert) {
+static crpc_channel *channel_opts_with(int client_cert,
+                                       const crpc_channel_opts *base) {
   const char *target = env("CRPC_TEST_TARGET");
   cr_assert_not_null(target, "CRPC_TEST_TARGET is not set: run this suite "
                              "through tests/client/run-peer-tests.sh");
   crpc_channel_opts o;
-  crpc_channel_opts_init(&o);
+  if (base != NULL)
+    o = *base;
+  else
+    crpc_channel_opts_init(&o);
   const char *tls = env("CRPC_TEST_TLS");
   if (tls != NULL && strcmp(tls, "0") != 0) {
     o.tls = 1;
@@ -88,6 +99,10 @@ static crpc_channel *channel_with(int client_cert) {
   cr_assert_eq(rc, 0, "crpc_channel_new(%s): %s", target, crpc_strerror(rc));
   cr_assert_not_null(ch);
   return ch;
+}
+
+static crpc_channel *channel_with(int client_cert) {
+  return channel_opts_with(client_cert, NULL);
 }
 
 static crpc_channel *channel(void) {
@@ -1169,5 +1184,105 @@ Test(peers, fire_and_forget) {
   cr_assert(s.cancelled == 1 && s.deadline == 0,
             "the server saw cancelled=%d deadline=%d, want 1 and 0",
             s.cancelled, s.deadline);
+  crpc_channel_free(ch);
+}
+
+/* Interceptors and credentials on crpc's channel, as the peer sees them. */
+
+static crpc_icall_end seen_end;
+static int seen_ends;
+
+static crpc_status add_echo_start(void *data, crpc_icall *call, void *state) {
+  (void)data;
+  (void)state;
+  return crpc_metadata_add_str(crpc_icall_metadata(call), "x-echo-intercepted",
+                               "by-crpc") == 0
+             ? CRPC_STATUS_OK
+             : CRPC_STATUS_RESOURCE_EXHAUSTED;
+}
+
+static void record_end(void *data, crpc_icall *call, void *state,
+                       const crpc_icall_end *e) {
+  (void)data;
+  (void)call;
+  (void)state;
+  seen_end = *e;
+  seen_ends++;
+}
+
+Test(peers, client_interceptor_metadata_reaches_the_server) {
+  crpc_interceptor ic = {.start = add_echo_start, .end = record_end};
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.interceptors = &ic;
+  o.n_interceptors = 1;
+  crpc_channel *ch = channel_opts_with(1, &o);
+  crpc_metadata headers;
+  crpc_metadata_init(&headers);
+  const crpc_call_opts co = {.timeout_ms = CALL_MS, .headers_out = &headers};
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.name = "ic";
+  rep_t *rep = NULL;
+  crpc_status st = worker.unary(ch, &req, &rep, &co);
+  expect_status(st, CRPC_STATUS_OK, NULL, "Unary");
+  /* The server echoed what the interceptor added. */
+  expect_entry(&headers, "headers", "x-echo-intercepted", "by-crpc", 7);
+  cr_assert_eq(seen_ends, 1);
+  cr_assert_eq(seen_end.code, CRPC_STATUS_OK);
+  cr_assert_eq(seen_end.messages_sent, 1);
+  cr_assert_eq(seen_end.messages_received, 1);
+  cr_assert_gt(seen_end.bytes_received, 5);
+  rep_free(rep);
+  crpc_metadata_cleanup(&headers);
+  crpc_channel_free(ch);
+}
+
+static int bearer_token(void *data, const crpc_method *method,
+                        const char *target, crpc_metadata *md) {
+  (void)data;
+  (void)method;
+  (void)target;
+  /* The peers echo x-echo-* keys: the token comes back to be checked. */
+  if (crpc_metadata_add_str(md, "authorization", "Bearer s3cret") != 0)
+    return -1;
+  return crpc_metadata_add_str(md, "x-echo-token", "Bearer s3cret");
+}
+
+Test(peers, bearer_token_only_over_tls_unless_allowed) {
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.credentials.get = bearer_token;
+  crpc_channel *ch = channel_opts_with(1, &o);
+  crpc_metadata headers;
+  crpc_metadata_init(&headers);
+  crpc_status_info si;
+  crpc_status_info_init(&si);
+  const crpc_call_opts co = {
+      .timeout_ms = CALL_MS, .headers_out = &headers, .status_out = &si};
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.name = "token";
+  rep_t *rep = NULL;
+  crpc_status st = worker.unary(ch, &req, &rep, &co);
+  if (uses_tls()) {
+    expect_status(st, CRPC_STATUS_OK, NULL, "Unary over TLS");
+    expect_entry(&headers, "headers", "x-echo-token", "Bearer s3cret", 13);
+  } else {
+    cr_assert_eq(st, CRPC_STATUS_UNAUTHENTICATED, "%s: %s",
+                 crpc_status_name(st), or_empty(si.message));
+    cr_assert_eq(crpc_metadata_count(&headers), 0, "the call was sent");
+  }
+  rep_free(rep);
+  rep = NULL;
+  crpc_channel_free(ch);
+  crpc_metadata_clear(&headers);
+  /* Allowed in the clear: sent either way. */
+  o.credentials.allow_insecure = 1;
+  ch = channel_opts_with(1, &o);
+  st = worker.unary(ch, &req, &rep, &co);
+  expect_status(st, CRPC_STATUS_OK, NULL, "Unary, allow_insecure");
+  expect_entry(&headers, "headers", "x-echo-token", "Bearer s3cret", 13);
+  rep_free(rep);
+  crpc_status_info_cleanup(&si);
+  crpc_metadata_cleanup(&headers);
   crpc_channel_free(ch);
 }

@@ -158,6 +158,10 @@ def server_seeds():
             unary, [("x-text", "value"), ("x-data-bin", "AAEC/w"),
                     ("user-agent", "fuzz/1"), ("grpc-timeout", "5S")])) +
         data(1, grpc_msg(bytes_value(b"\x06echo")), True),
+        "unary_traced": headers(1, request(
+            unary, [("traceparent", "00-0af7651916cd43dd8448eb211c80319c-"
+                     "b7ad6b7169203331-01"), ("tracestate", "a=1,b=2")])) +
+        data(1, grpc_msg(bytes_value(b"\x06echo")), True),
         "unary_error": headers(1, request(unary)) + data(1, grpc_msg(
             bytes_value(b"\x08\x03bad argument %\xff")), True),
         "unary_split": headers(1, request(unary)) + data(1, msg[:3]) +
@@ -371,6 +375,14 @@ def text_seeds():
                        "lower": b"%c3%a9", "bad": b"100% %zz %4",
                        "controls": b"%00%0A%7F", "empty": b""}.items():
         write("percent", name, seed)
+    tid, pid = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    for name, seed in {"sampled": "00-%s-%s-01" % (tid, pid),
+                       "later_version": "cc-%s-%s-09-what-comes" % (tid, pid),
+                       "zero_trace": "00-%s-%s-00" % ("0" * 32, pid),
+                       "upper": "00-%s-%s-01" % (tid.upper(), pid),
+                       "short": "00-%s-%s" % (tid, pid),
+                       "ff": "ff-%s-%s-01" % (tid, pid)}.items():
+        write("trace", name, seed.encode())
     for name, seed in {"padded": b"aGVsbG8=", "unpadded": b"aGVsbG8",
                        "two_pad": b"aGk=", "url": b"a-_b", "bad_pad": b"a=bc",
                        "one_mod_four": b"abcde", "bits": b"aGVsbG9",

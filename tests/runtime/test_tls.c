@@ -357,8 +357,16 @@ static void assert_up(pair *p) {
 
 /* --- Handshakes --- */
 
+/* The subject of the verified certificate of |c|'s peer, "" without. */
+static const char *peer_subject(const crpc__tls_conn *c) {
+  const crpc_peer_auth *a = crpc__tls_conn_peer_auth(c);
+
+  cr_assert_not_null(a, "no peer auth once the handshake is done");
+  return a->subject != NULL ? a->subject : "";
+}
+
 Test(tls, handshake_selects_h2) {
-  char subject[256];
+  const crpc_peer_auth *a;
   pair p;
 
   pair_open(&p, NULL, ca_pem, 0, "localhost");
@@ -367,16 +375,28 @@ Test(tls, handshake_selects_h2) {
   cr_assert_str_eq(crpc__tls_conn_alpn(p.server.conn), "h2");
   cr_assert_str_eq(crpc__tls_conn_version(p.server.conn), "TLSv1.3");
   cr_assert_str_eq(crpc__tls_conn_error(p.server.conn), "");
-  cr_assert_eq(
-      crpc__tls_conn_peer_subject(p.client.conn, subject, sizeof(subject)), 0);
-  cr_assert_str_eq(subject, "CN=localhost,O=crpc test");
-  cr_assert_eq(
-      crpc__tls_conn_peer_subject(p.server.conn, subject, sizeof(subject)),
-      CRPC_ENOTFOUND);
-  cr_assert_str_eq(subject, "");
-  /* Cut to fit. */
-  cr_assert_eq(crpc__tls_conn_peer_subject(p.client.conn, subject, 5), 0);
-  cr_assert_str_eq(subject, "CN=l");
+  /* The client sees the server's certificate, verified. */
+  a = crpc__tls_conn_peer_auth(p.client.conn);
+  cr_assert_not_null(a);
+  cr_assert(a->tls && a->verified);
+  cr_assert_str_eq(a->tls_version, "TLSv1.3");
+  cr_assert_str_eq(a->alpn, "h2");
+  cr_assert_str_eq(a->subject, "CN=localhost,O=crpc test");
+  cr_assert_str_eq(a->common_name, "localhost");
+  cr_assert_eq(a->n_sans, 3);
+  cr_assert_str_eq(a->sans[0], "DNS:localhost");
+  cr_assert_str_eq(a->sans[1], "IP:127.0.0.1");
+  cr_assert_str_eq(a->sans[2], "IP:::1");
+  /* The server asked for no client certificate. */
+  a = crpc__tls_conn_peer_auth(p.server.conn);
+  cr_assert_not_null(a);
+  cr_assert(a->tls && !a->verified);
+  cr_assert_str_eq(a->tls_version, "TLSv1.3");
+  cr_assert_str_eq(a->alpn, "h2");
+  cr_assert_null(a->subject);
+  cr_assert_null(a->common_name);
+  cr_assert_null(a->sans);
+  cr_assert_eq(a->n_sans, 0);
   /* Once done, advancing the handshake does nothing. */
   cr_assert_eq(crpc__tls_conn_handshake(p.client.conn), 0);
   cr_assert_eq(crpc__tls_conn_handshake(p.server.conn), 0);
@@ -471,18 +491,33 @@ Test(tls, server_from_another_ca_fails) {
 /* --- mTLS --- */
 
 Test(tls, mtls_succeeds_with_client_cert) {
-  char subject[256];
+  const crpc_peer_auth *a;
+  crpc_peer_auth *taken;
   pair p;
 
   pair_open(&p, ca_pem, ca_pem, 1, "localhost");
   assert_up(&p);
-  cr_assert_eq(
-      crpc__tls_conn_peer_subject(p.server.conn, subject, sizeof(subject)), 0);
-  cr_assert_str_eq(subject, "CN=crpc test client,O=crpc test");
+  a = crpc__tls_conn_peer_auth(p.server.conn);
+  cr_assert_not_null(a);
+  cr_assert(a->tls && a->verified);
+  cr_assert_str_eq(a->subject, "CN=crpc test client,O=crpc test");
+  cr_assert_str_eq(a->common_name, "crpc test client");
+  cr_assert_eq(a->n_sans, 4);
+  cr_assert_str_eq(a->sans[0], "DNS:client.crpc.test");
+  cr_assert_str_eq(a->sans[1], "URI:spiffe://crpc.test/client");
+  cr_assert_str_eq(a->sans[2], "IP:127.0.0.1");
+  cr_assert_str_eq(a->sans[3], "email:client@crpc.test");
+  /* Taken, it outlives the connection. */
+  taken = crpc__tls_conn_take_peer_auth(p.server.conn);
+  cr_assert_eq(taken, a);
+  cr_assert_null(crpc__tls_conn_peer_auth(p.server.conn));
+  cr_assert_null(crpc__tls_conn_take_peer_auth(p.server.conn));
   send_text(&p.client, "hello");
   pump(&p.client, &p.server);
   assert_got(&p.server, "hello");
   pair_free(&p);
+  cr_assert_str_eq(taken->sans[3], "email:client@crpc.test");
+  crpc__peer_auth_free(taken);
 }
 
 Test(tls, mtls_fails_without_client_cert) {
@@ -575,6 +610,7 @@ Test(tls, client_offering_no_alpn_is_accepted) {
   cr_assert_eq(c.rc, 0);
   cr_assert(done(&s) && done(&c));
   cr_assert_null(crpc__tls_conn_alpn(s.conn));
+  cr_assert_null(crpc__tls_conn_peer_auth(s.conn)->alpn);
   cr_assert_eq(SSL_write_ex(c.raw, "PRI", 3, &n), 1);
   pump(&c, &s);
   assert_got(&s, "PRI");
@@ -599,6 +635,7 @@ Test(tls, tls12_client_is_accepted) {
   cr_assert(done(&s) && done(&c));
   cr_assert_str_eq(crpc__tls_conn_version(s.conn), "TLSv1.2");
   cr_assert_str_eq(crpc__tls_conn_alpn(s.conn), "h2");
+  cr_assert_str_eq(crpc__tls_conn_peer_auth(s.conn)->tls_version, "TLSv1.2");
   /* An HTTP/2-approved suite: ECDHE with AEAD. */
   cr_assert_not_null(strstr(SSL_get_cipher_name(c.raw), "ECDHE"), "%s",
                      SSL_get_cipher_name(c.raw));
@@ -656,7 +693,6 @@ Test(tls, sessions_resume_with_the_client_identity) {
   SSL_CTX *rctx = raw_client_ctx(h2, sizeof(h2));
   crpc__tls_ctx *sctx = server_ctx(ca_pem);
   SSL_SESSION *sess = NULL;
-  char subject[256];
 
   cr_assert_eq(SSL_CTX_use_certificate_chain_file(rctx, client_pem), 1);
   cr_assert_eq(SSL_CTX_use_PrivateKey_file(rctx, client_key, SSL_FILETYPE_PEM),
@@ -669,9 +705,9 @@ Test(tls, sessions_resume_with_the_client_identity) {
     cr_assert_eq(s.rc, 0, "%s", crpc__tls_conn_error(s.conn));
     cr_assert_eq(c.rc, 0);
     cr_assert_eq(SSL_session_reused(c.raw), round == 1);
-    cr_assert_eq(crpc__tls_conn_peer_subject(s.conn, subject, sizeof(subject)),
-                 0);
-    cr_assert_str_eq(subject, "CN=crpc test client,O=crpc test");
+    cr_assert_str_eq(peer_subject(s.conn), "CN=crpc test client,O=crpc test");
+    cr_assert(crpc__tls_conn_peer_auth(s.conn)->verified);
+    cr_assert_eq(crpc__tls_conn_peer_auth(s.conn)->n_sans, 4);
     /* Sessions stay resumable only after a clean shutdown. */
     cr_assert_eq(crpc__tls_conn_shutdown(s.conn), 0);
     SSL_shutdown(c.raw);
@@ -915,8 +951,8 @@ Test(tls, calls_out_of_order) {
                0);
   cr_assert_eq(got, 0);
   cr_assert_gt(crpc__tls_conn_pending(c), 0);
-  cr_assert_eq(crpc__tls_conn_peer_subject(c, (char *)buf, sizeof(buf)),
-               CRPC_ENOTFOUND);
+  cr_assert_null(crpc__tls_conn_peer_auth(c));
+  cr_assert_null(crpc__tls_conn_take_peer_auth(c));
   cr_assert_null(crpc__tls_conn_alpn(c));
   crpc__tls_conn_free(c);
   crpc__tls_conn_free(NULL);

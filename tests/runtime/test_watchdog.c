@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -126,4 +127,48 @@ Test(watchdog, a_loop_that_polls_is_never_reported, .timeout = 30) {
   crpc__watchdog_free(w);
   cr_assert_eq(crpc_loop_stop(loop), 0);
   crpc_loop_free(loop);
+}
+
+/* Many loops answering pings while they run a stream of short tasks: a
+ * ping is posted again only once its last post has run. (It used to be
+ * posted again when a ping answered just after the watchdog read the
+ * clock looked like the answer to the next one: the same task was then
+ * queued twice, and the loop ran a freed box or lost its other tasks.) */
+#define BUSY_LOOPS 32
+#define BUSY_MS 3000
+
+static atomic_int tasks_ran;
+
+static void count_task(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&tasks_ran, 1);
+}
+
+Test(watchdog, pings_of_busy_loops_are_never_queued_twice, .timeout = 60) {
+  crpc_loop *loops[BUSY_LOOPS];
+  for (int i = 0; i < BUSY_LOOPS; i++) {
+    cr_assert_eq(crpc_loop_new(NULL, NULL, &loops[i]), 0);
+    cr_assert_eq(crpc_loop_start_thread(loops[i]), 0);
+  }
+  /* Busy loops are stalls of a millisecond now and then: not logged. */
+  crpc_logger lg = {.level = CRPC_LOG_OFF, .level_set = 1};
+  crpc__watchdog *w;
+  cr_assert_eq(crpc__watchdog_new(loops, BUSY_LOOPS, 1, &lg, &w), 0);
+  atomic_init(&tasks_ran, 0);
+  /* Batches of tasks for BUSY_MS, each waited for: a lost task stalls. */
+  int posted = 0;
+  crpc_deadline end = crpc_deadline_after_ms(BUSY_MS);
+  while (!crpc_deadline_expired(end)) {
+    for (int i = 0; i < 64 * BUSY_LOOPS; i++, posted++)
+      cr_assert_eq(crpc_loop_post(loops[i % BUSY_LOOPS], count_task, NULL), 0);
+    crpc_deadline d = crpc_deadline_after_ms(10000);
+    while (atomic_load(&tasks_ran) < posted && !crpc_deadline_expired(d))
+      sched_yield();
+    cr_assert_eq(atomic_load(&tasks_ran), posted, "tasks were lost");
+  }
+  crpc__watchdog_free(w);
+  for (int i = 0; i < BUSY_LOOPS; i++) {
+    cr_assert_eq(crpc_loop_stop(loops[i]), 0);
+    crpc_loop_free(loops[i]);
+  }
 }

@@ -72,7 +72,7 @@ expect_error() {
 checks=$((checks + 1))
 rc=0
 "$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
-usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--metrics-listen ADDR]'
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR]'
 if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
   fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
 else
@@ -117,12 +117,22 @@ expect_error "--drain-seconds trailing junk" "--drain-seconds: '5s'" \
   --listen 127.0.0.1:0 --module "$empty" --drain-seconds 5s
 expect_error "--log-level unknown" "--log-level: 'loud'" \
   --listen 127.0.0.1:0 --module "$empty" --log-level loud
+expect_error "--access-log unknown" "--access-log: 'xml' is not text or json" \
+  --listen 127.0.0.1:0 --module "$empty" --access-log xml
+expect_error "--access-log-level off" "--access-log-level: 'off'" \
+  --listen 127.0.0.1:0 --module "$empty" --access-log-level off
 expect_error "--tls-cert without --tls-key" "--tls-cert without --tls-key" \
   --listen 127.0.0.1:0 --module "$empty" --tls-cert "$tmp/x.pem"
 expect_error "--tls-key without --tls-cert" "--tls-key without --tls-cert" \
   --listen 127.0.0.1:0 --module "$empty" --tls-key "$tmp/x.key"
 expect_error "--tls-client-ca alone" "--tls-client-ca needs" \
   --listen 127.0.0.1:0 --module "$empty" --tls-client-ca "$tmp/ca.pem"
+expect_error "--tls-client-name without --tls-client-ca" \
+  "--tls-client-name needs --tls-client-ca" \
+  --listen 127.0.0.1:0 --module "$empty" --tls-cert "$tmp/x.pem" \
+  --tls-key "$tmp/x.key" --tls-client-name client.example.com
+expect_error "--tls-client-name empty" "--tls-client-name needs a value" \
+  --listen 127.0.0.1:0 --module "$empty" --tls-client-name=
 expect_error "--max-workers below --workers" \
   "--max-workers 2 is fewer than --workers 4" \
   --listen 127.0.0.1:0 --module "$empty" --workers 4 --max-workers 2

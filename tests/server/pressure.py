@@ -36,16 +36,13 @@ Prints "ok - NAME" or "not ok - NAME: reason" per check and "N passed, M
 failed"; exits 1 if a check failed. Every server's log is printed at the
 end. Bounded in time; leaves nothing running.
 """
-import argparse
 import os
 import re
 import select
-import signal
 import socket
 import statistics
 import struct
 import sys
-import tempfile
 import threading
 import time
 
@@ -59,11 +56,9 @@ import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
 import h2.settings  # noqa: E402
-import procs  # noqa: E402
-import protos  # noqa: E402
+import checks  # noqa: E402
 from bad_input import pb_field  # noqa: E402
 
-START_TIMEOUT_S = 60
 GOOD_CALLS = 8
 GOOD_DEADLINE_S = 5
 # 1000 one-second calls through 100 streams per connection take 10 s on
@@ -185,35 +180,6 @@ class RawPeer:
             pass
 
 
-class Server:
-    """crpc-server with some modules and flags; its log is kept."""
-
-    def __init__(self, args, tmp, name, modules, flags):
-        self.name = name
-        cmd = [os.path.join(args.build, "server/bin/crpc-server"),
-               "--listen", "127.0.0.1:0"] + flags
-        for m in modules:
-            cmd += ["--module", m]
-        self.proc = procs.LoggedProcess(cmd, os.path.join(tmp, name + ".log"))
-        m, = self.proc.wait_for([r"listening on 127\.0\.0\.1:(\d+) \(h2c\)"],
-                                START_TIMEOUT_S)
-        self.port = int(m.group(1))
-        self.target = "127.0.0.1:%d" % self.port
-
-    def log(self):
-        return self.proc.read_log()
-
-    def stop(self):
-        """SIGTERM; returns the exit status (or "timeout")."""
-        if self.proc.proc.poll() is None:
-            self.proc.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 - reported by the caller
-                return "timeout"
-        return self.proc.proc.returncode
-
-
 def channel(target):
     return grpc.insecure_channel(target, options=[
         ("grpc.use_local_subchannel_pool", 1), ("grpc.enable_retries", 0)])
@@ -311,7 +277,7 @@ def check_stalled(p, args, tmp, kinds):
             flags += ["--max-workers", "2",
                       "--max-worker-calls-per-connection", "2",
                       "--pressure-stall-ms", "300000"]
-        server = Server(args, tmp, "stalled-%s%s" % (
+        server = checks.Server(args, tmp, "stalled-%s%s" % (
             "+".join(kinds), "-control" if control else ""),
             [os.path.join(args.build,
                           "tests/server/crpc_server_test_module.so")], flags)
@@ -343,7 +309,7 @@ def check_stalled(p, args, tmp, kinds):
 
 def check_share(p, args, tmp):
     for share in ("4", "2"):
-        server = Server(args, tmp, "share-" + share, [
+        server = checks.Server(args, tmp, "share-" + share, [
             os.path.join(args.build,
                          "tests/server/crpc_server_test_module.so")],
             ["--workers", "2", "--loops", "1", "--max-workers", "4",
@@ -383,7 +349,7 @@ def check_share(p, args, tmp):
 
 
 def check_stall_timeout(p, args, tmp):
-    server = Server(args, tmp, "stall-timeout",
+    server = checks.Server(args, tmp, "stall-timeout",
                     [os.path.join(args.build,
                                   "tests/server/crpc_server_test_module.so")],
                     ["--workers", "2", "--loops", "1",
@@ -414,7 +380,7 @@ def check_self_call(p, args, tmp):
     modules = [
         os.path.join(args.build, "tests/server/crpc_server_test_module.so"),
         os.path.join(args.build, "tests/client/crpc_client_compose_module.so")]
-    control = Server(args, tmp, "self-call-control", modules,
+    control = checks.Server(args, tmp, "self-call-control", modules,
                      ["--workers", "1", "--loops", "1", "--max-workers", "1"])
     try:
         ch = channel(control.target)
@@ -426,7 +392,7 @@ def check_self_call(p, args, tmp):
             ch.close()
     finally:
         control.stop()
-    server = Server(args, tmp, "self-call", modules,
+    server = checks.Server(args, tmp, "self-call", modules,
                     ["--workers", "1", "--loops", "1"])
     try:
         ch = channel(server.target)
@@ -449,7 +415,7 @@ def check_self_call(p, args, tmp):
 
 
 def check_blocked_loop(p, args, tmp):
-    server = Server(args, tmp, "blocked-loop",
+    server = checks.Server(args, tmp, "blocked-loop",
                     [os.path.join(args.build,
                                   "tests/server/crpc_server_test_module.so")],
                     ["--workers", "2", "--loops", "2"])
@@ -494,7 +460,7 @@ def check_blocked_loop(p, args, tmp):
 
 
 def check_gather(p, args, tmp):
-    server = Server(args, tmp, "gather", [
+    server = checks.Server(args, tmp, "gather", [
         os.path.join(args.build, "tests/server/crpc_server_test_module.so"),
         os.path.join(args.build, "tests/client/crpc_client_compose_module.so")],
         ["--workers", "2", "--loops", "2", "--max-concurrent-streams", "100"])
@@ -519,57 +485,22 @@ def check_gather(p, args, tmp):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build", metavar="BUILD_DIR")
-    ap.add_argument("source", metavar="SOURCE_DIR")
-    ap.add_argument("--only", metavar="NAMES")
-    args = ap.parse_args()
-    args.build = os.path.abspath(args.build)
-    p = protos.load(argparse.Namespace(
-        proto_path=None, proto="server_test.proto",
-        health_proto=protos.DEFAULT_HEALTH_PROTO, protoc="protoc",
-        grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    compose = protos.load(argparse.Namespace(
-        proto_path=[os.path.join(args.source, "tests", "client", "proto"),
-                    os.path.join(args.source, "proto")],
-        proto="compose.proto", health_proto=protos.DEFAULT_HEALTH_PROTO,
-        protoc="protoc", grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-    p.compose_pb, p.compose_grpc = compose.pb, compose.grpc
-    tmp = tempfile.mkdtemp(prefix="crpc-pressure-")
-    checks = [
-        ("stalled-bidi", lambda: check_stalled(p, args, tmp, ["bidi"])),
+    args = checks.parse_args(__doc__)
+    p = checks.load_protos(args.source)
+    return checks.run([
+        ("stalled-bidi", lambda tmp: check_stalled(p, args, tmp, ["bidi"])[1]),
         ("stalled-client-streaming",
-         lambda: check_stalled(p, args, tmp, ["client-streaming"])),
+         lambda tmp: check_stalled(p, args, tmp, ["client-streaming"])[1]),
         ("stalled-server-streaming",
-         lambda: check_stalled(p, args, tmp, ["server-streaming"])),
-        ("stalled-all-kinds", lambda: check_stalled(
-            p, args, tmp, ["bidi", "client-streaming", "server-streaming"])),
-        ("share", lambda: check_share(p, args, tmp)),
-        ("stall-timeout", lambda: check_stall_timeout(p, args, tmp)),
-        ("self-call", lambda: check_self_call(p, args, tmp)),
-        ("blocked-loop", lambda: check_blocked_loop(p, args, tmp)),
-        ("gather", lambda: check_gather(p, args, tmp)),
-    ]
-    only = set(args.only.split(",")) if args.only else None
-    passed = failed = 0
-    for name, fn in checks:
-        if only and name not in only:
-            continue
-        try:
-            _, note = fn()
-            print("ok - %s # %s" % (name, note), flush=True)
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - a failed check, reported
-            print("not ok - %s: %s" % (name, e), flush=True)
-            failed += 1
-    for f in sorted(os.listdir(tmp)):
-        path = os.path.join(tmp, f)
-        with open(path, errors="replace") as fh:
-            sys.stderr.write("--- %s ---\n%s" % (f, fh.read()))
-        os.unlink(path)
-    os.rmdir(tmp)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+         lambda tmp: check_stalled(p, args, tmp, ["server-streaming"])[1]),
+        ("stalled-all-kinds", lambda tmp: check_stalled(
+            p, args, tmp, ["bidi", "client-streaming", "server-streaming"])[1]),
+        ("share", lambda tmp: check_share(p, args, tmp)[1]),
+        ("stall-timeout", lambda tmp: check_stall_timeout(p, args, tmp)[1]),
+        ("self-call", lambda tmp: check_self_call(p, args, tmp)[1]),
+        ("blocked-loop", lambda tmp: check_blocked_loop(p, args, tmp)[1]),
+        ("gather", lambda tmp: check_gather(p, args, tmp)[1]),
+    ], args.only, "crpc-pressure-")
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ Each value is polled from the API until it is what is expected or a
 deadline passes, never after a fixed sleep. SIGTERM then stops both
 processes; crpc-server must exit 0.
 
-Usage: prometheus.py BUILD_DIR SOURCE_DIR
+Usage: prometheus.py BUILD_DIR SOURCE_DIR [--only NAME[,NAME...]]
 Prints "ok - NAME" or "not ok - NAME: reason" per check and then
-"N passed, M failed"; exits 1 if a check failed.
+"N passed, M failed"; exits 1 if a check failed. Bounded in time; leaves
+nothing running.
 """
-import argparse
 import json
 import os
 import shutil
@@ -38,12 +38,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "peers", "python"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "peers", "python"))
 import require  # noqa: E402
 require.modules("grpc")
 require.programs("prometheus")
 import grpc  # noqa: E402
+import checks  # noqa: E402
+import procs  # noqa: E402
 
 START_TIMEOUT_S = 30
 # Under a sanitizer crpc-server is several times slower; Prometheus
@@ -72,11 +74,13 @@ def http_get(url, timeout=5):
 
 
 class Prometheus:
-    """A prometheus process scraping |target| every second."""
+    """A prometheus process scraping |target| every second, its
+    configuration and storage in |data| (a directory of its own), its log
+    in |logs|."""
 
-    def __init__(self, procs, tmp, target):
+    def __init__(self, data, logs, target):
         self.port = free_port()
-        cfg = os.path.join(tmp, "prometheus.yml")
+        cfg = os.path.join(data, "prometheus.yml")
         with open(cfg, "w") as f:
             f.write("global:\n"
                     "  scrape_interval: 1s\n"
@@ -88,10 +92,11 @@ class Prometheus:
                     "      - targets: ['%s']\n" % target)
         cmd = [require.program_path("prometheus"),
                "--config.file=" + cfg,
-               "--storage.tsdb.path=" + os.path.join(tmp, "data"),
+               "--storage.tsdb.path=" + os.path.join(data, "tsdb"),
                "--web.listen-address=127.0.0.1:%d" % self.port,
                "--log.level=warn"]
-        self.proc = procs.LoggedProcess(cmd, os.path.join(tmp, "prom.log"))
+        self.proc = procs.LoggedProcess(cmd,
+                                        os.path.join(logs, "prometheus.log"))
         self.base = "http://127.0.0.1:%d" % self.port
 
     def wait_ready(self):
@@ -198,145 +203,120 @@ def make_load(p, channel):
                              timeout=10))
     if len(replies) != BIDI_MESSAGES:
         raise AssertionError("%d bidi replies" % len(replies))
+    return "%d calls" % (UNARY_OK + UNARY_NOT_FOUND + 4)
+
+
+class Scenario:
+    """One crpc-server, one Prometheus scraping it and one grpcio channel,
+    shared by the checks in turn; close() stops what is left."""
+
+    def __init__(self, args, p):
+        self.args, self.p = args, p
+        self.server = self.prom = self.channel = None
+        self.metrics_target = None
+        self.data = tempfile.mkdtemp(prefix="crpc-prometheus-data-")
+
+    def start(self, tmp):
+        module = os.path.join(self.args.build,
+                              "tests/server/crpc_server_test_module.so")
+        self.server = checks.Server(
+            self.args, tmp, "server", [module],
+            ["--metrics-listen", "127.0.0.1:0", "--loops", "2",
+             "--workers", "2", "--drain-seconds", "5"])
+        found = self.server.wait_log(
+            r"metrics on http://(127\.0\.0\.1:\d+)/metrics$", 1)
+        if not found:
+            raise AssertionError("crpc-server logged no metrics URL")
+        self.metrics_target = found[0].group(1)
+        self.prom = Prometheus(self.data, tmp, self.metrics_target)
+        self.prom.wait_ready()
+        took = self.prom.wait_value('up{job="crpc"}', 1.0)
+        samples = self.prom.query('scrape_samples_scraped{job="crpc"}')
+        return "%s up in %.1f s, %d samples" % (self.metrics_target, took,
+                                                samples)
+
+    def load(self, tmp):
+        self.channel = grpc.insecure_channel(
+            self.server.target,
+            options=[("grpc.use_local_subchannel_pool", 1),
+                     ("grpc.enable_retries", 0)])
+        return make_load(self.p, self.channel)
+
+    def value(self, expr, want):
+        def check(tmp):
+            return "%s in %.1f s" % (want, self.prom.wait_value(expr, want))
+        return (expr, check)
+
+    def close_channel(self, tmp):
+        self.channel.close()
+        self.channel = None
+        took = self.prom.wait_value('crpc_server_connections{job="crpc"}',
+                                    0.0)
+        return "0 in %.1f s" % took
+
+    def stop(self, tmp):
+        rc = self.server.stop()
+        if rc != 0:
+            raise AssertionError("crpc-server exited %s" % rc)
+        return "exit 0"
+
+    def close(self):
+        if self.channel is not None:
+            self.channel.close()
+        if self.prom is not None:
+            self.prom.stop()
+        if self.server is not None:
+            self.server.stop()
+            self.server.proc.kill()
+        shutil.rmtree(self.data, ignore_errors=True)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build", metavar="BUILD_DIR")
-    ap.add_argument("source", metavar="SOURCE_DIR")
-    args = ap.parse_args()
-    sys.path.insert(0, os.path.join(args.source, "tests", "peers", "python"))
-    import procs  # noqa: E402
-    import protos  # noqa: E402
-
-    p = protos.load(argparse.Namespace(
-        proto_path=None, proto="server_test.proto",
-        health_proto=protos.DEFAULT_HEALTH_PROTO, protoc="protoc",
-        grpc_python_plugin="/usr/bin/grpc_python_plugin"))
-
-    tmp = tempfile.mkdtemp(prefix="crpc-prometheus-")
-    cmd = [os.path.join(args.build, "server/bin/crpc-server"),
-           "--module", os.path.join(args.build,
-                                    "tests/server/crpc_server_test_module.so"),
-           "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-           "--loops", "2", "--workers", "2", "--drain-seconds", "5"]
-    server = procs.LoggedProcess(cmd, os.path.join(tmp, "server.log"))
-    prom = None
-    channel = None
-    metrics_target = None
-    results = []
-
-    def record(name, fn):
-        try:
-            note = fn()
-            results.append(True)
-            print("ok - %s%s" % (name, " # " + note if note else ""),
-                  flush=True)
-            return True
-        except Exception as e:  # noqa: BLE001 - a failed check, reported
-            results.append(False)
-            print("not ok - %s: %s" % (name, e), flush=True)
-            return False
-
+    args = checks.parse_args(__doc__)
+    p = checks.load_protos(args.source)
+    s = Scenario(args, p)
+    calls = float(UNARY_OK + UNARY_NOT_FOUND)
     try:
-        grpc_m, metrics_m = server.wait_for(
-            [r"listening on 127\.0\.0\.1:(\d+) \(h2c\)",
-             r"metrics on http://(127\.0\.0\.1:\d+)/metrics"],
-            START_TIMEOUT_S)
-        grpc_port = int(grpc_m.group(1))
-        metrics_target = metrics_m.group(1)
-
-        prom = Prometheus(procs, tmp, metrics_target)
-        prom.wait_ready()
-
-        def scraped():
-            took = prom.wait_value('up{job="crpc"}', 1.0)
-            samples = prom.query('scrape_samples_scraped{job="crpc"}')
-            return "up in %.1f s, %d samples" % (took, samples)
-        if not record("prometheus scrapes the page", scraped):
-            raise RuntimeError("no scrape: the checks below cannot pass")
-
-        channel = grpc.insecure_channel(
-            "127.0.0.1:%d" % grpc_port,
-            options=[("grpc.use_local_subchannel_pool", 1),
-                     ("grpc.enable_retries", 0)])
-        record("load: unary OK and NOT_FOUND, a missing method, server, "
-               "client and bidi streams", lambda: make_load(p, channel))
-
-        def value(expr, want):
-            def check():
-                return "%s in %.1f s" % (want, prom.wait_value(expr, want))
-            record(expr, check)
-
-        value(selector("grpc_server_handled_total", "WorkerTest", "Unary",
-                       "unary", grpc_code="OK"), float(UNARY_OK))
-        value(selector("grpc_server_handled_total", "WorkerTest", "Unary",
-                       "unary", grpc_code="NotFound"), float(UNARY_NOT_FOUND))
-        value(selector("grpc_server_started_total", "WorkerTest", "Unary",
-                       "unary"), float(UNARY_OK + UNARY_NOT_FOUND))
-        value(selector("grpc_server_handling_seconds_count", "WorkerTest",
-                       "Unary", "unary"), float(UNARY_OK + UNARY_NOT_FOUND))
-        value(selector("grpc_server_handling_seconds_bucket", "WorkerTest",
-                       "Unary", "unary", le="+Inf"),
-              float(UNARY_OK + UNARY_NOT_FOUND))
-        value(selector("grpc_server_msg_received_total", "WorkerTest",
-                       "Unary", "unary"), float(UNARY_OK + UNARY_NOT_FOUND))
-        value(selector("grpc_server_msg_sent_total", "LoopTest",
-                       "ServerStream", "server_stream"), float(STREAM_REPLIES))
-        value(selector("grpc_server_handled_total", "LoopTest",
-                       "ServerStream", "server_stream", grpc_code="OK"), 1.0)
-        value(selector("grpc_server_msg_received_total", "WorkerTest",
-                       "ClientStream", "client_stream"),
-              float(CLIENT_STREAM_MESSAGES))
-        value(selector("grpc_server_msg_sent_total", "LoopTest", "Bidi",
-                       "bidi_stream"), float(BIDI_MESSAGES))
-        value(selector("grpc_server_msg_received_total", "LoopTest", "Bidi",
-                       "bidi_stream"), float(BIDI_MESSAGES))
-        value('crpc_server_rejected_calls_total{job="crpc",'
-              'reason="unimplemented"}', 1.0)
-        value('sum(grpc_server_handled_total{job="crpc"})',
-              float(UNARY_OK + UNARY_NOT_FOUND + 3))
-        value('crpc_server_connections{job="crpc"}', 1.0)
-        channel.close()
-        channel = None
-        value('crpc_server_connections{job="crpc"}', 0.0)
-    except Exception as e:  # noqa: BLE001 - reported as a failed check
-        results.append(False)
-        print("not ok - setup: %s" % e, flush=True)
+        return checks.run([
+            ("scrape", s.start),
+            ("load", s.load),
+            s.value(selector("grpc_server_handled_total", "WorkerTest",
+                             "Unary", "unary", grpc_code="OK"),
+                    float(UNARY_OK)),
+            s.value(selector("grpc_server_handled_total", "WorkerTest",
+                             "Unary", "unary", grpc_code="NotFound"),
+                    float(UNARY_NOT_FOUND)),
+            s.value(selector("grpc_server_started_total", "WorkerTest",
+                             "Unary", "unary"), calls),
+            s.value(selector("grpc_server_handling_seconds_count",
+                             "WorkerTest", "Unary", "unary"), calls),
+            s.value(selector("grpc_server_handling_seconds_bucket",
+                             "WorkerTest", "Unary", "unary", le="+Inf"),
+                    calls),
+            s.value(selector("grpc_server_msg_received_total", "WorkerTest",
+                             "Unary", "unary"), calls),
+            s.value(selector("grpc_server_msg_sent_total", "LoopTest",
+                             "ServerStream", "server_stream"),
+                    float(STREAM_REPLIES)),
+            s.value(selector("grpc_server_handled_total", "LoopTest",
+                             "ServerStream", "server_stream",
+                             grpc_code="OK"), 1.0),
+            s.value(selector("grpc_server_msg_received_total", "WorkerTest",
+                             "ClientStream", "client_stream"),
+                    float(CLIENT_STREAM_MESSAGES)),
+            s.value(selector("grpc_server_msg_sent_total", "LoopTest", "Bidi",
+                             "bidi_stream"), float(BIDI_MESSAGES)),
+            s.value(selector("grpc_server_msg_received_total", "LoopTest",
+                             "Bidi", "bidi_stream"), float(BIDI_MESSAGES)),
+            s.value('crpc_server_rejected_calls_total{job="crpc",'
+                    'reason="unimplemented"}', 1.0),
+            s.value('sum(grpc_server_handled_total{job="crpc"})', calls + 3),
+            s.value('crpc_server_connections{job="crpc"}', 1.0),
+            ("connections after the channel closed", s.close_channel),
+            ("sigterm", s.stop),
+        ], args.only, "crpc-prometheus-", show_logs="failed")
     finally:
-        if channel is not None:
-            channel.close()
-        if prom is not None:
-            prom.stop()
-        if not all(results) and metrics_target:
-            try:
-                print("# the server's page:\n" + "\n".join(
-                    "#   " + line for line in http_get(
-                        "http://%s/metrics" % metrics_target)[1].splitlines()
-                    if not line.startswith("#")))
-            except Exception:  # noqa: BLE001 - best effort
-                pass
-        proc = server.proc
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(30)
-            except Exception:  # noqa: BLE001 - killed below
-                rc = "no exit"
-            results.append(rc == 0)
-            print("%s - crpc-server exits 0 on SIGTERM%s" %
-                  ("ok" if rc == 0 else "not ok",
-                   "" if rc == 0 else ": %s" % rc), flush=True)
-        else:
-            results.append(False)
-            print("not ok - crpc-server died: status %d" % proc.returncode)
-        server.kill()
-        sys.stdout.write("".join("# server: " + line + "\n"
-                                 for line in server.read_log().splitlines()))
-        shutil.rmtree(tmp, ignore_errors=True)
-    failed = results.count(False)
-    print("%d passed, %d failed" % (results.count(True), failed))
-    return 1 if failed else 0
+        s.close()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,7 +26,9 @@
 #include "crpc/coro.h"
 #include "crpc/ctx.h"
 #include "crpc/future.h"
+#include "crpc/interceptor.h"
 #include "crpc/metadata.h"
+#include "crpc/peer_auth.h"
 #include "crpc/server.h"
 #include "server_test.crpc.h"
 
@@ -103,11 +106,24 @@ static char *trailer_key(crpc_ctx *ctx, const char *key) {
   return out;
 }
 
-/* Every x-echo-* request header back as a header and as a trailer. */
+/* Every x-echo-* request header back as a header and as a trailer, and
+ * the traceparent and tracestate the call came with as x-seen-traceparent
+ * and x-seen-tracestate. */
 static crpc_status echo_metadata(crpc_ctx *ctx) {
   const crpc_metadata *md = crpc_ctx_request_metadata(ctx);
   size_t n = md != NULL ? crpc_metadata_count(md) : 0;
+  const crpc_metadata_entry *tp =
+      md != NULL ? crpc_metadata_get(md, "traceparent") : NULL;
 
+  const crpc_metadata_entry *ts =
+      md != NULL ? crpc_metadata_get(md, "tracestate") : NULL;
+
+  if (tp != NULL && crpc_ctx_add_header(ctx, "x-seen-traceparent", tp->value,
+                                        tp->value_len) != 0)
+    return CRPC_STATUS_INTERNAL;
+  if (ts != NULL && crpc_ctx_add_header(ctx, "x-seen-tracestate", ts->value,
+                                        ts->value_len) != 0)
+    return CRPC_STATUS_INTERNAL;
   for (size_t i = 0; i < n; i++) {
     const crpc_metadata_entry *e = crpc_metadata_at(md, i);
     if (!has_prefix(e->key, "x-echo-"))
@@ -135,6 +151,36 @@ static crpc_status begin(crpc_ctx *ctx) {
     return CRPC_STATUS_INVALID_ARGUMENT;
   }
   return echo_metadata(ctx);
+}
+
+/* x-want-peer-auth: 1 asks for what crpc_ctx_peer_auth() says, as
+ * response headers: x-peer-tls ("0" or "1"), x-peer-verified, and, when
+ * set, x-peer-tls-version, x-peer-alpn, x-peer-subject,
+ * x-peer-common-name and one x-peer-san per subjectAltName. */
+static crpc_status peer_auth_headers(crpc_ctx *ctx) {
+  const crpc_metadata *md = crpc_ctx_request_metadata(ctx);
+  const crpc_metadata_entry *want =
+      md != NULL ? crpc_metadata_get(md, "x-want-peer-auth") : NULL;
+  const crpc_peer_auth *a = crpc_ctx_peer_auth(ctx);
+  struct {
+    const char *key, *value;
+  } h[] = {{"x-peer-tls", a->tls ? "1" : "0"},
+           {"x-peer-verified", a->verified ? "1" : "0"},
+           {"x-peer-tls-version", a->tls_version},
+           {"x-peer-alpn", a->alpn},
+           {"x-peer-subject", a->subject},
+           {"x-peer-common-name", a->common_name}};
+  int rc = 0;
+
+  if (want == NULL || strcmp((const char *)want->value, "1") != 0)
+    return CRPC_STATUS_OK;
+  for (size_t i = 0; rc == 0 && i < sizeof(h) / sizeof(h[0]); i++) {
+    if (h[i].value != NULL)
+      rc = crpc_ctx_add_header(ctx, h[i].key, h[i].value, strlen(h[i].value));
+  }
+  for (size_t i = 0; rc == 0 && i < a->n_sans; i++)
+    rc = crpc_ctx_add_header(ctx, "x-peer-san", a->sans[i], strlen(a->sans[i]));
+  return rc == 0 ? CRPC_STATUS_OK : CRPC_STATUS_INTERNAL;
 }
 
 /* Waiting. */
@@ -276,6 +322,9 @@ typedef struct req_reader {
 
 static crpc_status unary(crpc_ctx *ctx, const req_t *req, rep_t *rep) {
   crpc_status st = begin(ctx);
+
+  if (st == CRPC_STATUS_OK)
+    st = peer_auth_headers(ctx);
 
   if (st == CRPC_STATUS_OK)
     st = pause_for(ctx, req);
@@ -503,7 +552,36 @@ static const crpc_servertest_loop_test_handlers loop_handlers = {
     .bidi = crpc_servertest_loop_test_bidi_h,
 };
 
+/* The interceptor of --module-arg interceptor=1: it refuses a call with
+ * x-deny (PERMISSION_DENIED, with the header's value in the message), and
+ * adds x-echo-intercepted to the request metadata, saying where it ran
+ * ("loop" or "worker"), which the handlers echo back. */
+static crpc_status intercept_start(void *data, crpc_icall *call, void *state) {
+  crpc_metadata *md = crpc_icall_metadata(call);
+  const crpc_metadata_entry *deny = crpc_metadata_get(md, "x-deny");
+  char msg[160];
+
+  (void)data;
+  (void)state;
+  if (deny != NULL) {
+    snprintf(msg, sizeof(msg), "denied by the test interceptor: %s",
+             (const char *)deny->value);
+    crpc_icall_set_message(call, msg);
+    return CRPC_STATUS_PERMISSION_DENIED;
+  }
+  if (crpc_metadata_add_str(md, "x-echo-intercepted",
+                            crpc_in_coroutine() ? "loop" : "worker") != 0)
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  return CRPC_STATUS_OK;
+}
+
+static const crpc_interceptor test_interceptor = {.start = intercept_start};
+
 static int init(crpc_module *m) {
+  const char *ic = crpc_module_arg(m, "interceptor");
+  if (ic != NULL && strcmp(ic, "1") == 0 &&
+      crpc_module_add_interceptor(m, &test_interceptor) != 0)
+    return -1;
   int rc = crpc_module_add_service(
       m, crpc_servertest_worker_test_service(&worker_handlers, &stats));
   if (rc != 0)

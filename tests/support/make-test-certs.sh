@@ -4,7 +4,15 @@
 #   ca.pem, ca.key          a test certificate authority
 #   server.pem, server.key  a server certificate for localhost, 127.0.0.1
 #                           and ::1, signed by that CA
-#   client.pem, client.key  a client certificate signed by the same CA
+#   client.pem, client.key  a client certificate signed by the same CA:
+#                           CN "crpc test client", subjectAltNames
+#                           DNS:client.crpc.test,
+#                           URI:spiffe://crpc.test/client, IP:127.0.0.1,
+#                           email:client@crpc.test
+#   other-client.pem, other-client.key
+#                           another client certificate signed by that CA,
+#                           with other names: CN "crpc other client",
+#                           DNS:other.crpc.test
 #   other-ca.pem            a second, unrelated CA, for negative tests
 #
 # Keys are EC P-256, so it takes well under a second. Idempotent: a complete
@@ -17,7 +25,8 @@ if [ $# -ne 1 ]; then
   exit 2
 fi
 dir=$1
-files="ca.pem ca.key server.pem server.key client.pem client.key other-ca.pem"
+files="ca.pem ca.key server.pem server.key client.pem client.key
+other-client.pem other-client.key other-ca.pem"
 
 /usr/bin/python3 "$(dirname "$0")/../peers/python/require.py" \
   "$(basename "$0")" openssl || exit 1
@@ -87,7 +96,9 @@ ca ca "crpc test CA"
 ca other-ca "crpc other test CA"
 leaf server localhost 2 serverAuth \
   "DNS:localhost, IP:127.0.0.1, IP:::1"
-leaf client "crpc test client" 3 clientAuth
+leaf client "crpc test client" 3 clientAuth \
+  "DNS:client.crpc.test, URI:spiffe://crpc.test/client, IP:127.0.0.1, email:client@crpc.test"
+leaf other-client "crpc other client" 4 clientAuth "DNS:other.crpc.test"
 
 for f in $files; do
   mv -f "$work/$f" "$dir/$f"

@@ -29,12 +29,15 @@
  *            messages and bytes each way and the duration.
  *
  * Order: a call's interceptors run in the order they were added, the
- * server's before its service's; start goes down that chain, end comes
- * back up it (last started, first ended), like nested calls. The hooks of
- * one call never run at the same time as each other, and each sees what
- * the hooks before it did (there is a happens-before edge between them);
- * the hooks of different calls run concurrently, on any of the threads
- * above, so data shared between calls needs its own synchronization.
+ * server's before its service's (and crpc_server_opts.access_log's before
+ * those); start goes down that chain, end comes back up it (last started,
+ * first ended), like nested calls. The hooks of one call never run at the
+ * same time as each other (a stream read on one thread and written on
+ * another takes turns), each sees what the hooks before it did, and none
+ * runs after end (a message the application reads after the call ended
+ * is not passed). The hooks of different calls run concurrently, on any
+ * of the threads above, so data shared between calls needs its own
+ * synchronization.
  *
  * Failure: a start that returns a status other than OK ends the call with
  * it, with the message set by crpc_icall_set_message() (or "rejected by an

@@ -15,6 +15,7 @@
 #include "crpc/loop.h"
 #include "crpc/metadata.h"
 #include "crpc/method.h"
+#include "crpc/peer_auth.h"
 
 CRPC_BEGIN_DECLS
 
@@ -52,6 +53,22 @@ CRPC_EXTERN const crpc_metadata *crpc_ctx_request_metadata(const crpc_ctx *ctx);
 
 /* The peer's address, "ipv4:127.0.0.1:51234" style (borrowed). */
 CRPC_EXTERN const char *crpc_ctx_peer(const crpc_ctx *ctx);
+
+/*
+ * Who the peer is, as its connection's TLS handshake established it: the
+ * TLS version and ALPN protocol, and, when the client presented a
+ * certificate that verified against the server's client CA file (mTLS),
+ * that certificate's subject, common name and subjectAltNames (see
+ * crpc/peer_auth.h). On a plaintext connection |tls| is 0. A listener
+ * with client names (crpc_tls_opts) has already refused the call when the
+ * certificate carries none of them, so a handler that runs has one.
+ * Ownership: borrowed from the call's connection, which the call holds:
+ * valid as long as |ctx| is; every call on one connection gets the same.
+ * Thread: the handler's; the struct never changes, so another thread may
+ * read it too while |ctx| is valid.
+ * Returns the connection's peer auth, never NULL.
+ */
+CRPC_EXTERN const crpc_peer_auth *crpc_ctx_peer_auth(const crpc_ctx *ctx);
 
 /* The loop that owns the call's connection. */
 CRPC_EXTERN crpc_loop *crpc_ctx_loop(const crpc_ctx *ctx);

@@ -53,6 +53,20 @@ CRPC_EXTERN int crpc_service_add_interceptor(crpc_service *svc,
 
 typedef struct crpc_server crpc_server;
 
+/* The form of the access log (crpc_server_opts.access_log). */
+typedef enum {
+  CRPC_ACCESS_LOG_OFF = 0,
+  /* key=value pairs: "2026-12-04T07:31:02.123Z peer=ipv4:127.0.0.1:40312
+   * method=/demo.Greeter/SayHello status=OK duration_ms=0.412 bytes_in=17
+   * bytes_out=25 messages_in=1 messages_out=1 placement=worker" (and
+   * message="..." for a failed call, trace_id= and span_id= for a traced
+   * one) */
+  CRPC_ACCESS_LOG_TEXT = 1,
+  /* one JSON object per line, with the same fields, "code" the number and
+   * "status" the name */
+  CRPC_ACCESS_LOG_JSON = 2
+} crpc_access_log_format;
+
 typedef struct crpc_server_opts {
   unsigned loops;           /* I/O loop threads; 0: the number of CPUs */
   unsigned workers;         /* worker handlers running at once; 0: CPUs */
@@ -136,6 +150,20 @@ typedef struct crpc_server_opts {
    * like stall_timeout_ms's, so that clients which open calls and send
    * nothing cannot keep the workers from everyone else. 0: 1000. */
   uint32_t pressure_stall_ms;
+  /* Access log: one line per finished call of the server's methods (when
+   * its handler has returned and its stream is closed): time, peer,
+   * method, status, duration, bytes and messages each way, placement, and
+   * the trace it is part of. Written by an interceptor (crpc/
+   * interceptor.h) that runs before the server's others (after the
+   * metrics' alone, see metrics_listen), so that it sees every call they
+   * refuse. The lines go to |access_logger| when its fn is set
+   * (bare lines, without the level prefix crpc_log_stderr adds: for log
+   * pipelines), else to |logger|, at |access_log_level| (with
+   * |access_log_level_set|; else CRPC_LOG_INFO). Off by default. */
+  crpc_access_log_format access_log;
+  crpc_log_level access_log_level;
+  int access_log_level_set;
+  crpc_logger access_logger;
   /* Serves the server's metrics (crpc_server_metrics_text()) in
    * Prometheus's text format at http://ADDR/metrics, plain HTTP/1.1 on
    * the first loop: "127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464", port
@@ -168,15 +196,31 @@ typedef struct crpc_tls_opts {
   const char *cert_file;      /* PEM certificate chain */
   const char *key_file;       /* PEM private key */
   const char *client_ca_file; /* non-NULL: require and verify client certs */
+  /*
+   * With |n_client_names| > 0 (which needs |client_ca_file|): the names a
+   * client certificate must carry one of, as its common name or as a DNS
+   * or URI subjectAltName ("api.example.com", "spiffe://example.com/x"),
+   * compared byte for byte. A call on a connection whose certificate
+   * carries none of them is answered PERMISSION_DENIED, naming what the
+   * certificate carried ("client certificate CN=x (DNS:a, DNS:b) is not
+   * allowed"), before any handler runs; each such connection is logged
+   * once at warning level. 0: any certificate the CAs verify will do.
+   */
+  const char *const *client_names;
+  size_t n_client_names;
 } crpc_tls_opts;
 
 /*
  * Listens on |addr|: "127.0.0.1:50051", "[::1]:50051", "0.0.0.0:0" (any
  * port; see crpc_server_port()) or "unix:/path". With |tls| non-NULL the
  * address speaks TLS with ALPN h2, else cleartext HTTP/2.
- * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL, an
- * OpenSSL-backed CRPC_EINVAL for unreadable certificates, or a libuv error
- * (UV_EADDRINUSE, ...).
+ * Ownership: |tls|, its files and its client names are read or copied
+ * during the call and not kept.
+ * Thread: any, before crpc_server_start(). Returns 0, or CRPC_EINVAL (also
+ * for client names without a client CA file, or an empty or NULL name),
+ * an OpenSSL-backed CRPC_EINVAL for unreadable certificates, CRPC_ENOMEM,
+ * CRPC_ESTATE once started, or a libuv error (UV_EADDRINUSE, ...);
+ * crpc_server_error() says why.
  */
 CRPC_EXTERN int crpc_server_listen(crpc_server *srv, const char *addr,
                                    const crpc_tls_opts *tls);

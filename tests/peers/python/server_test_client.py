@@ -14,11 +14,20 @@ Usage:
       [--server-name NAME]] [--client-cert FILE --client-key FILE]
       [--expect-placement auto|any|NAME] [--busy-calls N] [--only TEXT]
   server_test_client.py --target HOST:PORT --tls --ca FILE --expect-refused
+  server_test_client.py --target HOST:PORT [TLS flags as above] --peer-auth
+      [--expect-subject TEXT [--expect-common-name TEXT]
+       [--expect-san TEXT...] | --expect-denied MESSAGE]
 
 Prints "ok - NAME" or "not ok - NAME: reason" per check and then
 "N passed, M failed"; exits 1 if a check failed. --expect-refused makes
 one call that must fail with UNAVAILABLE (a TLS server that requires a
-client certificate, called without one).
+client certificate, called without one). --peer-auth checks, instead of
+everything else, what the Unary handler of both services says of its
+peer when asked with x-want-peer-auth: TLS or not, the TLS version, ALPN
+h2, and the client certificate's subject, common name and SANs as
+expected (none without --expect-subject); or, with --expect-denied, that
+every call is refused PERMISSION_DENIED with that message before the
+handler runs.
 """
 import argparse
 import os
@@ -267,6 +276,48 @@ class Client:
             got = md_values(md, key)
             check(got == [value], "%s %s is %r, want [%r]" % (where, key, got, value))
         check(not md_values(head, "x-other"), "x-other was echoed")
+
+    # -- who the caller is --------------------------------------------------
+
+    def peer_call(self, svc):
+        return self.stub(svc).Unary.with_call(
+            self.req(name="peer"), timeout=self.T,
+            metadata=[("x-want-peer-auth", "1")])
+
+    def peer_auth(self, svc):
+        a = self.args
+        _, call = self.peer_call(svc)
+        head = call.initial_metadata()
+
+        def want(key, values):
+            got = md_values(head, key)
+            check(got == values, "%s is %r, want %r" % (key, got, values))
+        want("x-peer-tls", ["1" if a.tls else "0"])
+        if a.tls:
+            got = md_values(head, "x-peer-tls-version")
+            check(got in (["TLSv1.2"], ["TLSv1.3"]),
+                  "x-peer-tls-version is %r, want TLSv1.2 or TLSv1.3" % got)
+            want("x-peer-alpn", ["h2"])
+        else:
+            want("x-peer-tls-version", [])
+            want("x-peer-alpn", [])
+        want("x-peer-verified", ["1" if a.expect_subject else "0"])
+        want("x-peer-subject", [a.expect_subject] if a.expect_subject else [])
+        want("x-peer-common-name",
+             [a.expect_common_name] if a.expect_common_name else [])
+        want("x-peer-san", a.expect_san or [])
+
+    def peer_refused(self, svc):
+        e = expect_error(grpc.StatusCode.PERMISSION_DENIED, self.peer_call, svc)
+        check(e.details() == self.args.expect_denied,
+              "message %r, want %r" % (e.details(), self.args.expect_denied))
+
+    def peer_auth_checks(self):
+        if self.args.expect_denied:
+            return [("%s call refused: %s" % (svc, self.args.expect_denied),
+                     lambda svc=svc: self.peer_refused(svc)) for svc in SERVICES]
+        return [("%s peer auth seen by the handler" % svc,
+                 lambda svc=svc: self.peer_auth(svc)) for svc in SERVICES]
 
     # -- message sizes ------------------------------------------------------
 
@@ -526,6 +577,15 @@ def main():
     ap.add_argument("--only", metavar="TEXT", help="run the checks whose name "
                     "contains TEXT")
     ap.add_argument("--expect-refused", action="store_true")
+    ap.add_argument("--peer-auth", action="store_true",
+                    help="check what the handler sees of its peer instead")
+    ap.add_argument("--expect-subject", metavar="TEXT",
+                    help="the client certificate's subject, RFC 2253")
+    ap.add_argument("--expect-common-name", metavar="TEXT")
+    ap.add_argument("--expect-san", action="append", metavar="TEXT",
+                    help="a subjectAltName, \"DNS:name\"; repeatable, in order")
+    ap.add_argument("--expect-denied", metavar="MESSAGE",
+                    help="every call is PERMISSION_DENIED with MESSAGE")
     protos.add_arguments(ap)
     args = ap.parse_args()
     if args.tls and not args.ca:
@@ -534,14 +594,25 @@ def main():
         ap.error("--client-cert and --client-key go together")
     if (args.client_cert or args.server_name) and not args.tls:
         ap.error("--client-cert and --server-name need --tls")
+    expects = (args.expect_subject or args.expect_common_name or args.expect_san
+               or args.expect_denied)
+    if expects and not args.peer_auth:
+        ap.error("--expect-subject, --expect-common-name, --expect-san and "
+                 "--expect-denied go with --peer-auth")
+    if (args.expect_common_name or args.expect_san) and not args.expect_subject:
+        ap.error("--expect-common-name and --expect-san need --expect-subject")
 
     client = Client(args, protos.load(args))
     print("# grpcio %s -> %s (%s)" % (grpc.__version__, args.target,
           ("mTLS" if args.client_cert else "TLS") if args.tls else "plaintext"),
           flush=True)
     try:
-        ok = expect_refused(client) if args.expect_refused \
-            else run(client.checks(), args.only)
+        if args.expect_refused:
+            ok = expect_refused(client)
+        elif args.peer_auth:
+            ok = run(client.peer_auth_checks(), args.only)
+        else:
+            ok = run(client.checks(), args.only)
     finally:
         client.close()
     sys.exit(0 if ok else 1)
