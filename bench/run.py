@@ -17,7 +17,10 @@ Scenarios: unary 1x1 (one channel, one call in flight: latency), unary 4x32
 server streaming (messages/s), h2load sending gRPC unary requests (-c 16
 -m 32), idle server memory and memory with 1000 open connections. Then the
 pairings across implementations (crpc client -> C++ server, C++ client ->
-crpc server) and crpc's server with worker placement.
+crpc server), crpc's server with worker placement, and crpc's server with
+its metrics on (--metrics_listen: every call counted and timed for
+Prometheus, as crpc-server --metrics-listen does), whose rows set against
+the same rows without give the cost of metrics.
 
 The floor: the same rounds of a bare TCP echo (crpc-bench-echo, plain C,
 one connection, 1-byte messages, closed loop) on the same two CPUs. Its
@@ -44,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests", "peers", "python"))
@@ -68,6 +72,9 @@ class Programs:
                      "--placement", "loop"],
             "crpc-worker": [os.path.join(b, "crpc", "crpc-bench-server"),
                             "--placement", "worker"],
+            "crpc-metrics": [os.path.join(b, "crpc", "crpc-bench-server"),
+                             "--placement", "loop",
+                             "--metrics_listen", "127.0.0.1:0"],
             "grpc++": [os.path.join(b, "grpcpp", "grpcpp-bench-server")],
         }
         self.client = {
@@ -93,6 +100,7 @@ class Server:
             start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
         self.port = None
+        self.metrics_port = None
         while True:
             left = deadline - time.monotonic()
             # A server that prints nothing must not hold the run up.
@@ -106,6 +114,10 @@ class Server:
             if m:
                 self.port = int(m.group(1))
                 break
+        if self.port is not None and "--metrics_listen" in argv:
+            # Printed with the line above, at once.
+            m = re.match(r"metrics on port (\d+)", self.proc.stdout.readline())
+            self.metrics_port = int(m.group(1)) if m else None
         if self.port is None:
             self.stop()
             raise RuntimeError("%s did not start: %s" %
@@ -217,8 +229,17 @@ def run_h2load(port, body, seconds, warmup, pin):
     return {"rate": ok / secs, "p50": None, "p99": None, "calls": ok}
 
 
-def one_run(progs, server_name, load, seconds, warmup, pin, work):
-    """Starts |server_name|, applies |load| once; the figures."""
+def metrics_page(port):
+    """The page a server with --metrics_listen serves."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                timeout=10) as r:
+        return r.read().decode()
+
+
+def one_run(progs, server_name, load, seconds, warmup, pin, work,
+            check=None):
+    """Starts |server_name|, applies |load| once; the figures. |check|, if
+    given, is called with the server before it stops."""
     srv = Server(progs.server[server_name], pin)
     try:
         time.sleep(0.2)
@@ -241,6 +262,8 @@ def one_run(progs, server_name, load, seconds, warmup, pin, work):
         total_calls = res["rate"] * (seconds + warmup)
         res["cpu"] = cpu / total_calls if total_calls else None
         res["rss"] = srv.rss_mib()
+        if check:
+            check(srv)
     finally:
         why = srv.stop()
     if why:
@@ -337,6 +360,13 @@ def scenarios(quick_sizes):
          ("grpc++", ("client", "grpc++", "unary", 4, 32, 0))),
         ("h2load c16 m32 0B worker placement",
          ("crpc-worker", ("h2load", 0)), ("grpc++", ("h2load", 0))),
+        # The cost of metrics: against "unary 1x1 0B" and "h2load c16 m32
+        # 0B" above, whose crpc servers are the same without them.
+        ("unary 1x1 0B metrics on",
+         ("crpc-metrics", ("client", "crpc", "unary", 1, 1, 0)),
+         ("grpc++", ("client", "grpc++", "unary", 1, 1, 0))),
+        ("h2load c16 m32 0B metrics on",
+         ("crpc-metrics", ("h2load", 0)), ("grpc++", ("h2load", 0))),
     ]
     return rows
 
@@ -369,6 +399,7 @@ def smoke(progs, work):
             failures += 1
             print("not ok - %s memory: %s" % (server, e))
         sys.stdout.flush()
+    failures += smoke_metrics(progs, work)
     try:
         r = one_run(progs, "echo", FLOOR_LOAD, 1, 0, False, work)
         print("ok - echo <- echo %d (the floor): %.0f/s" % (FLOOR_LOAD[1],
@@ -379,6 +410,32 @@ def smoke(progs, work):
     failures += bad_command_lines(progs)
     print("%s" % ("smoke run failed" if failures else "smoke run passed"))
     return 1 if failures else 0
+
+
+def smoke_metrics(progs, work):
+    """crpc's server with metrics on, under each kind of load: it serves,
+    and its page counts the calls."""
+    failures = 0
+    want = ('grpc_server_handled_total{grpc_code="OK",grpc_method='
+            '"UnaryCall",grpc_service="grpc.testing.BenchmarkService",'
+            'grpc_type="unary"} ')
+
+    def counted(srv):
+        if srv.metrics_port is None:
+            raise RuntimeError("the server named no metrics port")
+        if want not in metrics_page(srv.metrics_port):
+            raise RuntimeError("its page has no %s" % want)
+    for load in (("client", "crpc", "unary", 2, 4, 64), ("h2load", 64)):
+        try:
+            r = one_run(progs, "crpc-metrics", load, 1, 0, False, work,
+                        counted)
+            print("ok - crpc-metrics <- %s: %.0f/s, counted" % (" ".join(
+                str(x) for x in load[1:]), r["rate"]))
+        except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
+            failures += 1
+            print("not ok - crpc-metrics <- %s: %s" % (load, e))
+    sys.stdout.flush()
+    return failures
 
 
 # Command lines every bench program must refuse: exit 2, saying why.

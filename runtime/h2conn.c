@@ -402,6 +402,13 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
   return 0;
 }
 
+/* Adds |n| to a counter of the group, which only its loop thread
+ * writes: no read-modify-write instruction is needed. */
+static void count_bytes(atomic_uint_fast64_t *c, size_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
 /* Input. */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -425,6 +432,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     crpc__h2conn_close(c, why);
     return;
   }
+  count_bytes(&c->group->bytes_read, (size_t)nread);
   if (c->fatal)
     return;
   c->refs++; /* the callbacks below may close it */
@@ -468,6 +476,8 @@ int crpc__h2conn_start(crpc__h2conn *c, nghttp2_mem *mem) {
 static void on_written(uv_write_t *req, int status) {
   crpc__h2conn *c = req->data;
   c->writing = 0;
+  if (status == 0)
+    count_bytes(&c->group->bytes_written, crpc__buf_len(&c->wbuf));
   crpc__buf_reset(&c->wbuf);
   if (status < 0 && !c->closed) {
     char why[160];
@@ -497,6 +507,8 @@ static void flush_one(crpc__h2conn *c) {
       break;
     c->wreq.data = c;
     rc = crpc__h2io_write(&c->h, &c->wbuf, &c->wreq, on_written);
+    if (rc >= 0) /* what the socket took at once; on_written() the rest */
+      count_bytes(&c->group->bytes_written, len - crpc__buf_len(&c->wbuf));
     if (rc == 1) {
       c->writing = 1;
       c->refs++;

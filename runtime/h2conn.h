@@ -25,6 +25,7 @@
 #ifndef CRPC_H2CONN_H
 #define CRPC_H2CONN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,11 @@ typedef struct crpc__h2group {
   /* What its connections allow, set through crpc__h2limits_or_default()
    * before the first one starts. */
   crpc__h2limits limits;
+  /* Bytes its connections read from and wrote to their sockets, TLS
+   * records included (a write counts once the socket took it): written by
+   * the loop thread alone, read by any (relaxed). Zero when the group is
+   * made. */
+  atomic_uint_fast64_t bytes_read, bytes_written;
 } crpc__h2group;
 
 /*

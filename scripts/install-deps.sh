@@ -6,8 +6,8 @@
 #          compiler, the libraries crpc links, protoc and protoc-c
 #   test   make test, test-asan, test-tsan, fuzz: Criterion, clang-format,
 #          clang and libFuzzer, the gRPC peers (Python grpcio and h2, Node
-#          @grpc/grpc-js, gRPC C++), nginx, openssl, and the aarch64 cross
-#          compiler and qemu; it
+#          @grpc/grpc-js, gRPC C++), nginx, prometheus, openssl, and the
+#          aarch64 cross compiler and qemu; it
 #          includes bench, whose programs make test runs for a second each
 #   demo   make demo: Python grpcio for the Python client
 #   bench  make bench: gRPC C++ and h2load, the other side of the table
@@ -46,6 +46,8 @@ test=(
   openssl procps
   # a gRPC reverse proxy (grpc_pass) for the interop tests
   nginx
+  # a real Prometheus scraping crpc-server's metrics (server_prometheus)
+  prometheus
   "${bench[@]}"
 )
 
@@ -87,10 +89,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "install-deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # Installing nginx must not start the system's nginx on port 80: the tests
-  # run their own, on loopback. Debian's policy-rc.d says "do not start".
+  # Installing nginx or prometheus must not start the system's service (on
+  # ports 80 and 9090): the tests run their own, on loopback, with their
+  # own configuration. Debian's policy-rc.d says "do not start".
   policy=""
-  if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  if [[ " ${missing[*]} " == *" nginx "* || " ${missing[*]} " == *" prometheus "* ]] &&
+    [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
     trap '$sudo rm -f "$policy"' EXIT
     printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null

@@ -28,6 +28,21 @@
 static void kick_local(crpc__server_call *call);
 static void kick_task(crpc__task *t);
 
+/* Adds |d| to the open streams of |sl|, which only its loop thread
+ * writes (others read them for crpc_server_stats_get()). */
+static void count_streams(crpc__sloop *sl, int d) {
+  uint64_t n = atomic_load_explicit(&sl->streams, memory_order_relaxed);
+  atomic_store_explicit(&sl->streams, n + (uint64_t)(int64_t)d,
+                        memory_order_relaxed);
+}
+
+/* Why a request message could not be read, from the decoder's error. */
+static crpc__reject message_reject(int rc) {
+  return rc == CRPC_ETOOBIG  ? CRPC__REJECT_MESSAGE_TOO_LARGE
+         : rc == CRPC_ENOMEM ? CRPC__REJECT_OUT_OF_MEMORY
+                             : CRPC__REJECT_BAD_MESSAGE;
+}
+
 /* The loop's time in crpc_now_ns() units, as of this iteration: cheap
  * enough for every DATA frame, fine enough for stall detection. */
 static int64_t loop_now_ns(const crpc__server_call *call) {
@@ -74,6 +89,7 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
     c->calls->prev_in_conn = call;
   c->calls = call;
   c->n_calls++;
+  count_streams(c->sl, 1);
   return call;
 }
 
@@ -176,6 +192,7 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
   crpc__log(&call->sl->srv->opts.logger, CRPC_LOG_DEBUG, "%s: %s %s: cancelled",
             call->peer, call->req.path, msg);
   atomic_fetch_add(&call->sl->srv->stalled_calls, 1);
+  crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_STALLED);
   fail_call(call, CRPC_STATUS_CANCELLED, msg);
   /* The peer may not take the trailers (a window at zero): reset. */
   nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
@@ -227,6 +244,7 @@ int crpc__server_call_on_header(crpc__server_call *call, const uint8_t *name,
    * which gRPC clients read as RESOURCE_EXHAUSTED (as gRPC's own servers
    * reset a stream whose metadata is too large), where nghttp2's own
    * would say INTERNAL_ERROR. */
+  crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_HEADERS_TOO_LARGE);
   crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                           "request headers too large");
   nghttp2_submit_rst_stream(call->conn->h2.ng, NGHTTP2_FLAG_NONE,
@@ -441,6 +459,9 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
   crpc_status code;
   const char *why;
   int verdict = crpc__grpc_request_verdict(&call->req, &code, &why);
+  if (verdict != 0)
+    crpc__server_count_rejected(srv, verdict > 0 ? CRPC__REJECT_NOT_GRPC
+                                                 : CRPC__REJECT_BAD_REQUEST);
   if (verdict > 0) {
     respond_http_error(call, verdict,
                        verdict == 405 ? "method not allowed"
@@ -459,6 +480,7 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
     char msg[300];
     snprintf(msg, sizeof(msg), "%s: %.200s",
              call->route ? "method not implemented" : "unknown method", path);
+    crpc__server_count_rejected(srv, CRPC__REJECT_UNIMPLEMENTED);
     fail_call(call, CRPC_STATUS_UNIMPLEMENTED, msg);
     return;
   }
@@ -472,6 +494,7 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
   if (call->deadline != CRPC_DEADLINE_INFINITE) {
     int64_t ms = crpc_deadline_remaining_ms(call->deadline);
     if (ms <= 0) {
+      crpc__server_count_rejected(srv, CRPC__REJECT_DEADLINE_BEFORE_START);
       fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
       return;
     }
@@ -504,6 +527,7 @@ static void wake_reader_unlock(crpc__server_call *call) {
 static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
   crpc__inmsg *m = malloc(sizeof(*m) + msg->len);
   if (!m) {
+    crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
     fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     return;
   }
@@ -543,6 +567,7 @@ void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
       break;
     if (rc < 0) {
       char text[128];
+      crpc__server_count_rejected(call->sl->srv, message_reject(rc));
       if (rc == CRPC_ETOOBIG)
         snprintf(text, sizeof(text),
                  "received message larger than max (limit %zu bytes)",
@@ -563,6 +588,7 @@ void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
       continue;
     }
     if (call->n_received > 1) {
+      crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_BAD_MESSAGE);
       fail_call(call, CRPC_STATUS_INTERNAL,
                 "more than one request message for a unary request");
       break;
@@ -577,6 +603,7 @@ void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
     if (rc != 0) {
       const char *text;
       crpc_status st = crpc__server_call_unpack_status(rc, &text);
+      crpc__server_count_rejected(call->sl->srv, message_reject(rc));
       fail_call(call, st, text);
       break;
     }
@@ -592,12 +619,14 @@ void crpc__server_call_on_remote_close(crpc__server_call *call) {
       call->state == CRPC__SERVER_CALL_DONE || atomic_load(&call->cancelled))
     return;
   if (crpc__frame_decoder_mid_message(&call->dec)) {
+    crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_BAD_MESSAGE);
     fail_call(call, CRPC_STATUS_INTERNAL,
               "the request ended in the middle of a message");
     return;
   }
   if (call->state == CRPC__SERVER_CALL_WAITING) {
     if (call->n_received != 1) {
+      crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_BAD_MESSAGE);
       fail_call(call, CRPC_STATUS_INTERNAL,
                 "no request message for a unary request");
       return;
@@ -629,6 +658,7 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
     c->calls = call->next_in_conn;
   if (call->next_in_conn)
     call->next_in_conn->prev_in_conn = call->prev_in_conn;
+  count_streams(c->sl, -1);
   if (--c->n_calls == 0)
     c->idle_since_ms = uv_now(crpc_loop_uv(c->sl->loop));
   stop_timer(call);

@@ -276,6 +276,10 @@ static void start_failed(crpc__server_call *call, int rc) {
   atomic_fetch_sub(&call->refs, 1);
   call->sl->n_handlers--;
   call->state = CRPC__SERVER_CALL_DONE;
+  crpc__server_count_rejected(
+      call->sl->srv, rc == CRPC_EQUEUEFULL ? CRPC__REJECT_WORKER_QUEUE_FULL
+                     : rc == CRPC_ECLOSED  ? CRPC__REJECT_SHUTTING_DOWN
+                                           : CRPC__REJECT_OUT_OF_MEMORY);
   if (rc == CRPC_EQUEUEFULL)
     crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                             "server busy: the worker queue is full");
@@ -303,9 +307,11 @@ static void release_held(crpc__server_conn *c) {
 static void job_done(crpc__job *job, int status) {
   crpc__server_call *call =
       (crpc__server_call *)((char *)job - offsetof(crpc__server_call, job));
-  if (status != 0)
+  if (status != 0) {
+    crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_SHUTTING_DOWN);
     crpc__server_call_set_status(call, CRPC_STATUS_UNAVAILABLE,
                                  "server shutting down");
+  }
   release_held(call->conn);
   if (status == 0 && call->park_asked) {
     call->park_asked = 0;
@@ -356,6 +362,7 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
   if (crpc__method_single_reply(m)) {
     call->reply = crpc__arena_alloc(&call->arena, m->output->sizeof_message);
     if (!call->reply) {
+      crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
       crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                               "out of memory");
       call->state = CRPC__SERVER_CALL_DONE;
@@ -364,12 +371,14 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
     protobuf_c_message_init(m->output, call->reply);
   }
   if ((r->svc->chain.n || call->req.md.count) && prepare_icall(call) != 0) {
+    crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
     crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                             "out of memory");
     call->state = CRPC__SERVER_CALL_DONE;
     return;
   }
   if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
+    crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
     crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                             "out of memory");
     call->state = CRPC__SERVER_CALL_DONE;

@@ -87,17 +87,6 @@ static void on_connection(uv_stream_t *server, int status) {
   }
 }
 
-/* Listens on the bound |l| unless binding failed with |rc|. Returns 0, or
- * the error with its message in the server's error buffer. */
-static int start_listening(crpc_server *srv, crpc__acceptor *l, int rc) {
-  if (rc == 0)
-    rc = uv_listen(&l->h.stream, CRPC__BACKLOG, on_connection);
-  if (rc != 0)
-    snprintf(srv->err, sizeof(srv->err), "cannot listen on %.150s: %s", l->addr,
-             uv_strerror(rc));
-  return rc;
-}
-
 /* Splits "host:port" / "[v6]:port" into |host| and |port|. */
 static int split_host_port(const char *addr, char *host, size_t cap,
                            const char **port) {
@@ -128,57 +117,88 @@ static int split_host_port(const char *addr, char *host, size_t cap,
   return 0;
 }
 
-static int open_tcp(crpc_server *srv, crpc__acceptor *l, uv_loop_t *uv) {
+/* Sets |*port| and |*shown| from the address |tcp| is bound to. */
+static int bound_address(uv_tcp_t *tcp, int *port, char **shown) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
+  char ip[64] = "";
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    uv_ip6_name(a, ip, sizeof(ip));
+    *port = ntohs(a->sin6_port);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    uv_ip4_name(a, ip, sizeof(ip));
+    *port = ntohs(a->sin_port);
+  }
+  size_t n = strlen(ip) + 16;
+  *shown = malloc(n);
+  if (!*shown)
+    return CRPC_ENOMEM;
+  snprintf(*shown, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip,
+           *port);
+  return 0;
+}
+
+int crpc__listen_tcp(uv_loop_t *uv, const char *addr, uv_tcp_t *tcp,
+                     uv_connection_cb cb, int *inited, int *port, char **shown,
+                     char *err, size_t cap) {
   char host[256];
-  const char *port;
-  if (split_host_port(l->addr, host, sizeof(host), &port) != 0) {
-    snprintf(srv->err, sizeof(srv->err),
-             "bad listen address '%.150s' (want host:port, [v6]:port or "
-             "unix:/path)",
-             l->addr);
+  const char *port_text;
+  *inited = 0;
+  if (split_host_port(addr, host, sizeof(host), &port_text) != 0) {
+    snprintf(err, cap,
+             "bad listen address '%.150s' (want host:port or [v6]:port)", addr);
     return CRPC_EINVAL;
   }
-  if (atol(port) > 65535) {
-    snprintf(srv->err, sizeof(srv->err), "bad port in '%.150s'", l->addr);
+  if (atol(port_text) > 65535) {
+    snprintf(err, cap, "bad port in '%.150s'", addr);
     return CRPC_EINVAL;
   }
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
-  int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+  int gai = getaddrinfo(host[0] ? host : NULL, port_text, &hints, &res);
   if (gai != 0) {
-    snprintf(srv->err, sizeof(srv->err), "cannot resolve '%.100s': %s", host,
-             gai_strerror(gai));
+    snprintf(err, cap, "cannot resolve '%.100s': %s", host, gai_strerror(gai));
     return CRPC_EINVAL;
   }
-  uv_tcp_init(uv, &l->h.tcp);
-  l->open = 1;
-  int rc = uv_tcp_bind(&l->h.tcp, res->ai_addr,
+  uv_tcp_init(uv, tcp);
+  *inited = 1;
+  int rc = uv_tcp_bind(tcp, res->ai_addr,
                        res->ai_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
   freeaddrinfo(res);
-  if ((rc = start_listening(srv, l, rc)) != 0)
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)tcp, CRPC__BACKLOG, cb);
+  if (rc != 0) {
+    snprintf(err, cap, "cannot listen on %.150s: %s", addr, uv_strerror(rc));
     return rc;
-  struct sockaddr_storage ss;
-  int len = sizeof(ss);
-  uv_tcp_getsockname(&l->h.tcp, (struct sockaddr *)&ss, &len);
-  char ip[64] = "";
-  if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    uv_ip6_name(a, ip, sizeof(ip));
-    l->port = ntohs(a->sin6_port);
-  } else {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    uv_ip4_name(a, ip, sizeof(ip));
-    l->port = ntohs(a->sin_port);
   }
-  size_t n = strlen(ip) + 16;
-  l->shown = malloc(n);
-  if (!l->shown)
-    return CRPC_ENOMEM;
-  snprintf(l->shown, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip,
-           l->port);
-  return 0;
+  return bound_address(tcp, port, shown);
+}
+
+static int open_tcp(crpc_server *srv, crpc__acceptor *l, uv_loop_t *uv) {
+  int rc = crpc__listen_tcp(uv, l->addr, &l->h.tcp, on_connection, &l->open,
+                            &l->port, &l->shown, srv->err, sizeof(srv->err));
+  if (rc == CRPC_EINVAL && strncmp(srv->err, "bad listen", 10) == 0)
+    snprintf(srv->err, sizeof(srv->err),
+             "bad listen address '%.150s' (want host:port, [v6]:port or "
+             "unix:/path)",
+             l->addr);
+  return rc;
+}
+
+/* Listens on the bound |l| unless binding failed with |rc|. Returns 0, or
+ * the error with its message in the server's error buffer. */
+static int start_listening(crpc_server *srv, crpc__acceptor *l, int rc) {
+  if (rc == 0)
+    rc = uv_listen(&l->h.stream, CRPC__BACKLOG, on_connection);
+  if (rc != 0)
+    snprintf(srv->err, sizeof(srv->err), "cannot listen on %.150s: %s", l->addr,
+             uv_strerror(rc));
+  return rc;
 }
 
 static int open_unix(crpc_server *srv, crpc__acceptor *l, uv_loop_t *uv) {

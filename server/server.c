@@ -11,6 +11,7 @@
 #include "h2io.h"
 #include "health.h"
 #include "log_internal.h"
+#include "metrics_http.h"
 #include "module.h"
 #include "server_internal.h"
 #include "tls.h"
@@ -110,8 +111,12 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
   atomic_init(&srv->open_conns, 0);
   atomic_init(&srv->held_calls, 0);
   atomic_init(&srv->parked_calls, 0);
+  for (int i = 0; i < CRPC__REJECT_COUNT; i++)
+    atomic_init(&srv->rejected[i], 0);
 
-  int rc = CRPC_ENOMEM;
+  int rc = crpc__server_metrics_init(srv);
+  if (rc != 0)
+    goto fail;
   crpc_pool_opts po;
   crpc_pool_opts_init(&po);
   po.threads = o->workers;
@@ -159,6 +164,7 @@ fail:
     crpc_service_free(s);
   }
   crpc__health_free(srv->health);
+  crpc__server_metrics_free(srv);
   uv_mutex_destroy(&srv->mu);
   free(srv);
   return rc;
@@ -210,12 +216,18 @@ static int build_routes(crpc_server *srv) {
   size_t cap = 16;
   while (cap < n * 2)
     cap *= 2;
+  crpc__ichain all;
+  if (crpc__server_metrics_chain(srv, &all) != 0)
+    return CRPC_ENOMEM;
   for (crpc_service *s = srv->services; s; s = s->next) {
     crpc__ichain_free(&s->chain);
-    if ((srv->chain.n || s->own.n) &&
-        crpc__ichain_concat(&s->chain, &srv->chain, &s->own) != 0)
+    if ((all.n || s->own.n) &&
+        crpc__ichain_concat(&s->chain, &all, &s->own) != 0) {
+      crpc__ichain_free(&all);
       return CRPC_ENOMEM;
+    }
   }
+  crpc__ichain_free(&all);
   crpc__route *r = calloc(cap, sizeof(*r));
   if (!r)
     return CRPC_ENOMEM;
@@ -357,6 +369,9 @@ static void log_start(crpc_server *srv) {
   for (crpc__acceptor *l = srv->listeners; l; l = l->next)
     crpc__log(lg, CRPC_LOG_INFO, "listening on %s (%s)", l->shown,
               l->tls ? "tls" : "h2c");
+  if (srv->metrics_http)
+    crpc__log(lg, CRPC_LOG_INFO, "metrics on http://%s/metrics",
+              crpc__metrics_http_address(srv->metrics_http));
   for (crpc_service *s = srv->services; s; s = s->next) {
     for (size_t i = 0; i < s->desc->n_methods; i++) {
       const crpc_method *m = &s->desc->methods[i];
@@ -401,6 +416,8 @@ int crpc_server_start(crpc_server *srv) {
   if (rc == 0)
     rc = build_routes(srv);
   if (rc != 0)
+    return rc;
+  if ((rc = crpc__server_metrics_start(srv)) != 0)
     return rc;
   if (!srv->watchdog && (rc = start_watchdog(srv)) != 0)
     return rc;
@@ -481,6 +498,7 @@ static void server_release(crpc_server *srv) {
   if (srv->shutdown_f)
     crpc_future_unref(srv->shutdown_f);
   crpc__ichain_free(&srv->chain);
+  crpc__server_metrics_free(srv);
   free(srv->routes);
   uv_mutex_destroy(&srv->mu);
   free(srv);
@@ -499,6 +517,10 @@ static void on_app_sloop_closed(uv_handle_t *h) {
 
 static void on_app_listener_closed(uv_handle_t *h) {
   app_closed(((crpc__acceptor *)h->data)->srv);
+}
+
+static void on_app_metrics_closed(void *srv) {
+  app_closed(srv);
 }
 
 static void app_free(crpc_server *srv);
@@ -535,6 +557,8 @@ static void app_free(crpc_server *srv) {
     }
   }
   close_loop_handles(srv, on_app_sloop_closed);
+  srv->app_closing +=
+      crpc__server_metrics_close(srv, on_app_metrics_closed, srv);
   app_closed(srv);
 }
 
@@ -551,6 +575,8 @@ void crpc_server_free(crpc_server *srv) {
       crpc_future_wait(f);
       crpc_future_unref(f);
     }
+    /* The metrics page reads the watchdog: no page from here on. */
+    crpc__server_metrics_stop(srv);
     /* Before the loops stop, which it would take for stalls. */
     crpc__watchdog_free(srv->watchdog);
     srv->watchdog = NULL;
@@ -567,6 +593,7 @@ void crpc_server_free(crpc_server *srv) {
   /* The loop threads have stopped: their handles are ours to close, and
    * crpc_loop_free() (in free_loops) runs the loops until they are. */
   close_loop_handles(srv, NULL);
+  crpc__server_metrics_close(srv, NULL, NULL);
   /* Nothing of the modules' runs any more: they may free what it used. */
   crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
   server_release(srv);
@@ -580,6 +607,15 @@ void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {
   out->refused_connections = atomic_load(&srv->refused_conns);
   out->held_calls = atomic_load(&srv->held_calls);
   out->parked_calls = atomic_load(&srv->parked_calls);
+  out->streams = out->bytes_received = out->bytes_sent = 0;
+  for (unsigned i = 0; i < srv->n_loops; i++) {
+    crpc__sloop *sl = &srv->loops[i];
+    out->streams += atomic_load_explicit(&sl->streams, memory_order_relaxed);
+    out->bytes_received +=
+        atomic_load_explicit(&sl->h2.bytes_read, memory_order_relaxed);
+    out->bytes_sent +=
+        atomic_load_explicit(&sl->h2.bytes_written, memory_order_relaxed);
+  }
 }
 
 int crpc_server_set_health(crpc_server *srv, const char *service,

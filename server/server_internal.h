@@ -38,6 +38,7 @@ typedef struct crpc__server_conn crpc__server_conn;
 typedef struct crpc__server_call crpc__server_call;
 typedef struct crpc__acceptor crpc__acceptor;
 typedef struct crpc__health crpc__health;
+typedef struct crpc__metrics_http crpc__metrics_http;
 typedef struct crpc__tls_ctx crpc__tls_ctx;
 typedef struct crpc__tls_conn crpc__tls_conn;
 
@@ -105,7 +106,33 @@ struct crpc__sloop {
   crpc__server_call *free_calls;
   size_t n_free_calls;
   size_t calls_live, calls_peak; /* peak: since the last trim */
+  /* Streams of its connections open now, the sum of their n_calls:
+   * written by the loop thread alone, read by any (crpc_server_stats). */
+  atomic_uint_fast64_t streams;
 };
+
+/* Why the server refused or cut short a call, for the metrics'
+ * crpc_server_rejected_calls_total{reason}: the label value, and what it
+ * counts. */
+#define CRPC__REJECT_MAP(X)                                                    \
+  X(UNIMPLEMENTED, "unimplemented") /* no such method, or no handler */        \
+  X(NOT_GRPC, "not_grpc")           /* not a POST, or not gRPC content */      \
+  X(BAD_REQUEST, "bad_request")     /* malformed gRPC request headers */       \
+  X(HEADERS_TOO_LARGE, "headers_too_large") /* max_header_list_bytes */        \
+  X(DEADLINE_BEFORE_START, "deadline_before_start") /* already passed */       \
+  X(WORKER_QUEUE_FULL, "worker_queue_full")         /* worker_queue_max */     \
+  X(MESSAGE_TOO_LARGE, "message_too_large")         /* max_receive_bytes */    \
+  X(BAD_MESSAGE, "bad_message")     /* a request message it cannot read */     \
+  X(OUT_OF_MEMORY, "out_of_memory") /* or no coroutine stack */                \
+  X(STALLED, "stalled") /* stall_timeout_ms or pressure_stall_ms */            \
+  X(SHUTTING_DOWN, "shutting_down") /* refused or cut by the shutdown */
+
+typedef enum {
+#define X(name, label) CRPC__REJECT_##name,
+  CRPC__REJECT_MAP(X)
+#undef X
+      CRPC__REJECT_COUNT
+} crpc__reject;
 
 struct crpc_server {
   crpc_server_opts opts;   /* defaults filled in */
@@ -124,9 +151,17 @@ struct crpc_server {
   crpc_module *modules; /* loaded modules (module.c), in load order */
   struct crpc__watchdog *watchdog; /* sees its loops stall (once started) */
   unsigned app_closing; /* on an application loop: handles still closing */
-  atomic_uint_fast64_t stalled_calls, held_calls; /* crpc_server_stats */
-  atomic_uint_fast64_t parked_calls;              /* crpc_server_stats */
-  atomic_uint_fast64_t refused_conns;             /* crpc_server_stats */
+  atomic_uint_fast64_t stalled_calls, held_calls;    /* crpc_server_stats */
+  atomic_uint_fast64_t parked_calls;                 /* crpc_server_stats */
+  atomic_uint_fast64_t refused_conns;                /* crpc_server_stats */
+  atomic_uint_fast64_t rejected[CRPC__REJECT_COUNT]; /* by crpc__reject */
+  /* Metrics (metrics.c): the registry whose interceptor runs first on
+   * every call, made by metrics_listen or crpc_server_metrics() before the
+   * start (NULL: none, and nothing installed), and the HTTP endpoint of
+   * metrics_listen (a copy of it), open once started. */
+  crpc_metrics *metrics;
+  char *metrics_listen;
+  crpc__metrics_http *metrics_http;
   /* Accepted connections not yet closed, over all loops (listener.c
    * counts them in, the connection's close out). */
   atomic_uint open_conns;
@@ -430,8 +465,48 @@ void crpc__server_loop_drained(crpc_server *srv);
  * handler returned: the loop may have drained. Loop thread. */
 void crpc__sloop_check_drained(crpc__sloop *sl);
 
+/* Counts a call refused or cut short for |why|. Thread: any. */
+void crpc__server_count_rejected(crpc_server *srv, crpc__reject why);
+
+/* Metrics (metrics.c). */
+/* Makes the registry of metrics_listen, if set. Returns 0 or CRPC_ENOMEM.
+ * Thread: the one making the server. */
+int crpc__server_metrics_init(crpc_server *srv);
+/* Makes |out| the interceptors of every call the server handles, before
+ * its services' own: the metrics' first (it times the others and sees
+ * the status they end a call with), then those added to the server.
+ * Returns 0 or CRPC_ENOMEM. */
+int crpc__server_metrics_chain(crpc_server *srv, crpc__ichain *out);
+/* Opens the endpoint of metrics_listen on the first loop, unless it is
+ * open. Returns 0, or an error with its reason in the server's error
+ * buffer. Thread: the one starting the server, before the loops run. */
+int crpc__server_metrics_start(crpc_server *srv);
+/* Closes the endpoint: returns how many handles will run |closed(arg)|
+ * as they close (NULL: none to tell). Thread: the first loop's, or any
+ * once the loops have stopped. */
+unsigned crpc__server_metrics_close(crpc_server *srv, void (*closed)(void *arg),
+                                    void *arg);
+/* Closes the endpoint on the first loop, which runs, and waits until it
+ * has: the page reads the watchdog, which the server frees next.
+ * Thread: any but the server's. */
+void crpc__server_metrics_stop(crpc_server *srv);
+/* Frees the registry and the endpoint, once closed. */
+void crpc__server_metrics_free(crpc_server *srv);
+
 /* Listeners (listener.c). */
 int crpc__acceptor_open(crpc_server *srv, crpc__acceptor *l);
+/*
+ * Binds |tcp| to |addr| ("host:port", "[v6]:port"; port 0: any) on |uv|
+ * and listens with |cb|; |*port| is then the bound port and |*shown| the
+ * bound address as logged ("127.0.0.1:40123"; the caller frees it).
+ * |*inited| says whether |tcp| was initialized, and so must be closed,
+ * also after a failure. Returns 0, or CRPC_EINVAL, CRPC_ENOMEM or a libuv
+ * error with a one-line reason in |err|. Thread: |uv|'s, or any before it
+ * runs.
+ */
+int crpc__listen_tcp(uv_loop_t *uv, const char *addr, uv_tcp_t *tcp,
+                     uv_connection_cb cb, int *inited, int *port, char **shown,
+                     char *err, size_t cap);
 void crpc__acceptor_close(crpc__acceptor *l);
 
 #endif /* CRPC_SERVER_INTERNAL_H */

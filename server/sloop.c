@@ -208,6 +208,7 @@ static void on_drain_timer(uv_timer_t *t) {
   for (crpc__server_conn *c = sl->conns; c; c = c->next) {
     for (crpc__server_call *call = c->calls, *n; call; call = n) {
       n = call->next_in_conn;
+      crpc__server_count_rejected(sl->srv, CRPC__REJECT_SHUTTING_DOWN);
       crpc__server_call_abort(call, CRPC_STATUS_UNAVAILABLE,
                               "server shutting down: drain time is over");
       aborted++;

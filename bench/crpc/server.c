@@ -4,6 +4,7 @@
  *
  *   crpc-bench-server --port N [--host H] [--placement loop|worker]
  *       [--loops N] [--workers N] [--max_lifetime_s N]
+ *       [--metrics_listen ADDR]
  *
  * Serves grpc.testing.BenchmarkService and helloworld.Greeter on H:N
  * (127.0.0.1 unless given; port 0 picks a free one) with the server
@@ -13,8 +14,11 @@
  * client half-closes, StreamingBothWays is UNIMPLEMENTED, and SayHello
  * answers "Hello " + name. --placement runs every method as a coroutine on
  * the connection's loop (the default) or on the worker pool; --loops and
- * --workers size them (1 each by default). Once serving it prints
- * "listening on HOST:PORT"; SIGTERM or SIGINT (or the parent's death, or
+ * --workers size them (1 each by default). --metrics_listen serves the
+ * server's metrics at http://ADDR/metrics (crpc_server_opts.metrics_listen),
+ * so that every call is counted and timed as a scraped server's are. Once
+ * serving it prints "listening on HOST:PORT", then, with metrics, "metrics
+ * on port N"; SIGTERM or SIGINT (or the parent's death, or
  * --max_lifetime_s, default 3600) shuts it down and it exits 0.
  *
  * For example, server on core 0 and load on core 1:
@@ -41,7 +45,8 @@
 
 static const char USAGE[] =
     "usage: crpc-bench-server --port N [--host H] [--placement loop|worker]\n"
-    "           [--loops N] [--workers N] [--max_lifetime_s N]\n";
+    "           [--loops N] [--workers N] [--max_lifetime_s N]\n"
+    "           [--metrics_listen ADDR]\n";
 
 /* The largest reply payload: the server's default send limit. Replies
  * point into this one zeroed buffer (untouched pages cost no memory); it
@@ -173,6 +178,7 @@ static int place_all(crpc_service *svc, const crpc_service_desc *desc,
 typedef struct server_flags {
   int port, loops, workers, lifetime_s;
   const char *host;
+  const char *metrics_listen; /* NULL: no metrics */
   crpc_placement placement;
 } server_flags;
 
@@ -196,6 +202,7 @@ static int parse_flags(int argc, char **argv, server_flags *f) {
       {"loops", TOOL_FLAG_INT, &f->loops},
       {"workers", TOOL_FLAG_INT, &f->workers},
       {"max_lifetime_s", TOOL_FLAG_INT, &f->lifetime_s},
+      {"metrics_listen", TOOL_FLAG_STRING, &f->metrics_listen},
   };
   if (tool_flags_parse("crpc-bench-server", USAGE, argc, argv, flags,
                        sizeof(flags) / sizeof(flags[0])) != 0)
@@ -265,6 +272,7 @@ int main(int argc, char **argv) {
   crpc_server_opts_init(&opts);
   opts.loops = (unsigned)f.loops;
   opts.workers = (unsigned)f.workers;
+  opts.metrics_listen = f.metrics_listen;
   crpc_server *srv;
   if (crpc_server_new(&opts, &srv) != 0) {
     fprintf(stderr, "crpc-bench-server: out of memory\n");
@@ -288,6 +296,8 @@ int main(int argc, char **argv) {
   snprintf(addr, sizeof(addr), strchr(f.host, ':') ? "[%s]:%d" : "%s:%d",
            f.host, crpc_server_port(srv, 0));
   printf("listening on %s\n", addr);
+  if (f.metrics_listen)
+    printf("metrics on port %d\n", crpc_server_metrics_port(srv));
   fflush(stdout);
 
   struct timespec limit = {f.lifetime_s, 0};

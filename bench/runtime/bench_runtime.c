@@ -6,7 +6,9 @@
  * loop, a future created, completed and continued on its loop, the round
  * trip of a job handed to the worker pool and back, and a message framed
  * for the wire (packed by protobuf-c) next to the check that runs before
- * the packing (crpc__msgcheck), for a small message and a nested one.
+ * the packing (crpc__msgcheck), for a small message and a nested one; and
+ * what metrics cost (crpc/metrics.h): a call's start and end hooks of the
+ * registry's interceptor, and writing a page of 300 methods.
  *
  * Usage: crpc-bench-runtime [--quick]
  */
@@ -18,10 +20,12 @@
 #include "buf.h"
 #include "coro_ctx.h"
 #include "crpc/coro.h"
+#include "crpc/metrics.h"
 #include "crpc/pool.h"
 #include "frame.h"
 #include "google/protobuf/api.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "icall.h"
 #include "msgcheck.h"
 #include "stack.h"
 
@@ -211,6 +215,60 @@ static void bench_encodes(long n) {
   bench_encode("nested", &api.base, n);
 }
 
+/* The registry's hooks for one call of a method already seen, and the
+ * page of |n_methods| methods each called on the server side. */
+#define PAGE_METHODS 300
+static crpc_method page_methods[PAGE_METHODS];
+static char page_paths[PAGE_METHODS][40];
+
+static void metrics_call(crpc_metrics *m, const crpc_method *method) {
+  crpc_interceptor ic = crpc_metrics_interceptor(m);
+  crpc_icall call = {.side = CRPC_SIDE_SERVER, .method = method};
+  void *state[2];
+  crpc_icall_end end = {.code = CRPC_STATUS_OK,
+                        .duration_ns = 120000,
+                        .messages_received = 1,
+                        .messages_sent = 1};
+  ic.start(ic.data, &call, state);
+  ic.end(ic.data, &call, state, &end);
+}
+
+static void bench_metrics(long n) {
+  crpc_metrics *m;
+  if (crpc_metrics_new(&m) != 0)
+    abort();
+  for (int i = 0; i < PAGE_METHODS; i++) {
+    snprintf(page_paths[i], sizeof(page_paths[i]), "/bench.Service%d/M%d",
+             i / 10, i);
+    page_methods[i] = (crpc_method){.name = strrchr(page_paths[i], '/') + 1,
+                                    .path = page_paths[i],
+                                    .kind = (crpc_method_kind)(i % 4)};
+    metrics_call(m, &page_methods[i]);
+  }
+  double r[ROUNDS];
+  for (int k = 0; k < ROUNDS; k++) {
+    uint64_t t0 = uv_hrtime();
+    for (long i = 0; i < n; i++)
+      metrics_call(m, &page_methods[i % PAGE_METHODS]);
+    r[k] = (double)(uv_hrtime() - t0) / (double)n;
+  }
+  report("metrics_call_start_end", r, "ns");
+  size_t len = 0;
+  for (int k = 0; k < ROUNDS; k++) {
+    char *text;
+    uint64_t t0 = uv_hrtime();
+    if (crpc_metrics_text(m, &text, &len) != 0)
+      abort();
+    r[k] = (double)(uv_hrtime() - t0) / 1000.0;
+    free(text);
+  }
+  char what[64];
+  snprintf(what, sizeof(what), "metrics_page_%d_methods_%zukb", PAGE_METHODS,
+           len / 1024);
+  report(what, r, "us");
+  crpc_metrics_free(m);
+}
+
 int main(int argc, char **argv) {
   int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
   long scale = quick ? 100 : 1;
@@ -230,6 +288,7 @@ int main(int argc, char **argv) {
   bench_future(loop, 500000 / scale);
   bench_handoff(loop, 20000 / scale);
   bench_encodes(1000000 / scale);
+  bench_metrics(2000000 / scale);
   crpc_loop_free(loop);
   crpc_pool_free(pool);
   return 0;

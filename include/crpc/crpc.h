@@ -14,6 +14,7 @@
 #include "crpc/loop.h"
 #include "crpc/metadata.h"
 #include "crpc/method.h"
+#include "crpc/metrics.h"
 #include "crpc/peer_auth.h"
 #include "crpc/pool.h"
 #include "crpc/status.h"

@@ -49,7 +49,8 @@ static const char usage_line[] =
     "[--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] "
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
     "[--idle-frames-per-second N] [--max-send-buffer-bytes N] "
-    "[--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L]\n";
+    "[--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] "
+    "[--metrics-listen ADDR]\n";
 
 static const char usage_text[] =
     "\n"
@@ -126,6 +127,10 @@ static const char usage_text[] =
     "                           (key=value pairs) or json (default: off)\n"
     "  --access-log-level L     the level of those lines: --log-level above\n"
     "                           it hides them (default: info)\n"
+    "  --metrics-listen ADDR    serve Prometheus metrics over plain HTTP at\n"
+    "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
+    "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
+    "                           logged) (default: none)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -144,6 +149,7 @@ typedef struct config {
   size_t *first_arg, *n_args;
   const char **client_names; /* --tls-client-name values, borrowed */
   crpc_tls_opts tls;
+  const char *metrics_listen; /* borrowed from argv */
   unsigned long long loops, workers, max_message_bytes, drain_seconds;
   unsigned long long worker_queue, handshake_timeout_ms;
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
@@ -199,6 +205,7 @@ typedef enum {
   F_LOG_LEVEL,
   F_ACCESS_LOG,
   F_ACCESS_LOG_LEVEL,
+  F_METRICS_LISTEN,
   F_NUMBER /* stored as is in the config field the flag names */
 } flag_id;
 
@@ -243,6 +250,7 @@ static const struct flag {
     {"--idle-frames-per-second", NUMBER(idle_frames_rate), 1, UINT32_MAX},
     {"--max-send-buffer-bytes", NUMBER(max_send_buffer), 1, SIZE_MAX},
     {"--pressure-stall-ms", NUMBER(pressure_stall_ms), 1, UINT32_MAX},
+    {"--metrics-listen", F_METRICS_LISTEN, 0, 0, 0},
 };
 #undef NUMBER
 
@@ -294,6 +302,9 @@ static int set_flag(config *cfg, const struct flag *f, const char *value) {
   case F_DRAIN_SECONDS:
     cfg->drain_seconds = n;
     cfg->drain_set = 1;
+    break;
+  case F_METRICS_LISTEN:
+    cfg->metrics_listen = value;
     break;
   case F_LOG_LEVEL:
     if (crpc_log_level_parse(value, &cfg->log_level) != 0)
@@ -415,6 +426,7 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->idle_frames_per_second = (uint32_t)cfg->idle_frames_rate;
   opts->max_send_buffer_bytes = (size_t)cfg->max_send_buffer;
   opts->pressure_stall_ms = (uint32_t)cfg->pressure_stall_ms;
+  opts->metrics_listen = cfg->metrics_listen;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

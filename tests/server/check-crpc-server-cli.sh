@@ -72,7 +72,7 @@ expect_error() {
 checks=$((checks + 1))
 rc=0
 "$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
-usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L]'
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR]'
 if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
   fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
 else
@@ -179,6 +179,8 @@ expect_error "same module twice" "adding a service failed" \
 # Listen addresses and certificates.
 expect_error "bad address" "(cannot listen on|bad listen address).*nowhere" \
   --listen nowhere --module "$greeter"
+expect_error "bad metrics address" "metrics: bad listen address 'nowhere'" \
+  --listen 127.0.0.1:0 --module "$greeter" --metrics-listen nowhere
 expect_error "missing certificate" "cannot listen on 127\\.0\\.0\\.1:0: .*$tmp/missing\\.pem" \
   --listen 127.0.0.1:0 --module "$greeter" \
   --tls-cert "$tmp/missing.pem" --tls-key "$tmp/missing.key"
@@ -238,7 +240,7 @@ for sig in TERM INT; do
   checks=$((checks + 1))
   log=$tmp/serve-$sig.log
   set -- --listen 127.0.0.1:0 --module "$greeter" --loops 1 --workers 1 \
-    --drain-seconds 1
+    --drain-seconds 1 --metrics-listen 127.0.0.1:0
   if [ "$sig" = TERM ] && [ -n "${certs:-}" ] && [ -s "$certs/server.pem" ]; then
     set -- "$@" --tls-cert "$certs/server.pem" --tls-key "$certs/server.key"
   fi
@@ -252,9 +254,14 @@ for sig in TERM INT; do
     "method /greeter.Greeter/SayHellos (server_streaming) runs on worker"; do
     grep -qF -- "$want" "$log" || fail "SIG$sig: no '$want' in the log"
   done
+  grep -Eq "metrics on http://127\.0\.0\.1:[0-9]+/metrics$" "$log" ||
+    fail "SIG$sig: no 'metrics on http://127.0.0.1:PORT/metrics' in the log"
   if [ "$sig" = TERM ]; then
     expect_error "port already in use" "127\\.0\\.0\\.1:$port: address already in use" \
       --listen "127.0.0.1:$port" --module "$greeter"
+    expect_error "metrics port already in use" \
+      "metrics: cannot listen on 127\\.0\\.0\\.1:$port: address already in use" \
+      --listen 127.0.0.1:0 --module "$greeter" --metrics-listen "127.0.0.1:$port"
   fi
   stop_server "$sig"
   if [ "$rc" != 0 ]; then

@@ -9,6 +9,7 @@
 #include "crpc/interceptor.h"
 #include "crpc/log.h"
 #include "crpc/method.h"
+#include "crpc/metrics.h"
 #include "crpc/pool.h"
 
 CRPC_BEGIN_DECLS
@@ -153,8 +154,9 @@ typedef struct crpc_server_opts {
    * its handler has returned and its stream is closed): time, peer,
    * method, status, duration, bytes and messages each way, placement, and
    * the trace it is part of. Written by an interceptor (crpc/
-   * interceptor.h) that runs before the server's others, so its duration
-   * covers theirs. The lines go to |access_logger| when its fn is set
+   * interceptor.h) that runs before the server's others (after the
+   * metrics' alone, see metrics_listen), so that it sees every call they
+   * refuse. The lines go to |access_logger| when its fn is set
    * (bare lines, without the level prefix crpc_log_stderr adds: for log
    * pipelines), else to |logger|, at |access_log_level| (with
    * |access_log_level_set|; else CRPC_LOG_INFO). Off by default. */
@@ -162,13 +164,24 @@ typedef struct crpc_server_opts {
   crpc_log_level access_log_level;
   int access_log_level_set;
   crpc_logger access_logger;
+  /* Serves the server's metrics (crpc_server_metrics_text()) in
+   * Prometheus's text format at http://ADDR/metrics, plain HTTP/1.1 on
+   * the first loop: "127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464", port
+   * 0 for any free one (crpc_server_metrics_port()). The server then makes
+   * its registry (crpc_server_metrics()) and puts its interceptor first on
+   * every call. The listener opens at crpc_server_start(), which fails
+   * with the reason in crpc_server_error() when it cannot. Copied. NULL:
+   * no endpoint, and no metrics unless crpc_server_metrics() asks for
+   * them. */
+  const char *metrics_listen;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
 CRPC_EXTERN void crpc_server_opts_init(crpc_server_opts *opts);
 
-/* Creates a stopped server. |opts| is copied; NULL means the defaults.
- * Thread: any. Returns 0 or CRPC_ENOMEM; then |*out| is untouched. */
+/* Creates a stopped server. |opts| is copied (its strings too); NULL
+ * means the defaults. Thread: any. Returns 0 or CRPC_ENOMEM; then |*out|
+ * is untouched. */
 CRPC_EXTERN int crpc_server_new(const crpc_server_opts *opts,
                                 crpc_server **out);
 
@@ -262,11 +275,76 @@ typedef struct crpc_server_stats {
   uint64_t parked_calls;        /* calls that waited to start while their
                                    connection's output was past
                                    max_send_buffer_bytes */
+  uint64_t streams;             /* HTTP/2 streams (calls) open now */
+  uint64_t bytes_received;      /* read from every connection's socket, */
+  uint64_t bytes_sent;          /* and written to it: TLS included */
 } crpc_server_stats;
 
 /* Fills |out|. Thread: any. */
 CRPC_EXTERN void crpc_server_stats_get(crpc_server *srv,
                                        crpc_server_stats *out);
+
+/*
+ * The server's metrics registry (crpc/metrics.h), whose interceptor runs
+ * first on every call the server handles: the one made for
+ * opts.metrics_listen, else one made now when the server has not started
+ * (an application that reads the page through crpc_server_metrics_text()
+ * without an endpoint). An application may put its interceptor on its
+ * channels too (crpc_metrics_interceptor()), to have their calls as
+ * grpc_client_* on the same page; they must be freed before the server.
+ * Ownership: the server's; it lives until crpc_server_free().
+ * Thread: the one configuring the server before crpc_server_start(); any
+ * after. Returns NULL when memory ran out, or when the server started
+ * without metrics (none can be installed then).
+ */
+CRPC_EXTERN crpc_metrics *crpc_server_metrics(crpc_server *srv);
+
+/*
+ * Writes the server's metrics page, as GET /metrics on metrics_listen
+ * answers it, in Prometheus's text format (version 0.0.4): the
+ * registry's grpc_server_* and grpc_client_* families, when the server
+ * has one, then the server's own, read at that moment:
+ *
+ *   crpc_server_connections                  gauge: connections open
+ *   crpc_server_streams                      gauge: HTTP/2 streams open
+ *   crpc_server_worker_threads               gauge: worker threads alive
+ *   crpc_server_worker_threads_running       gauge: running a handler
+ *   crpc_server_worker_threads_blocked       gauge: of those, waiting
+ *                                            inside crpc
+ *   crpc_server_worker_threads_idle          gauge: waiting for work
+ *   crpc_server_worker_queue_length          gauge: calls waiting for a
+ *                                            worker
+ *   crpc_server_worker_compensations_total   counter: threads started
+ *                                            beyond |workers|
+ *   crpc_server_loop_stalls_total            counter: loops seen busy past
+ *                                            loop_stall_ms
+ *   crpc_server_stalled_calls_total          counter: calls cancelled by
+ *                                            the stall timeouts
+ *   crpc_server_held_calls_total             counter: worker calls that
+ *                                            waited for their connection's
+ *                                            share
+ *   crpc_server_parked_calls_total           counter: calls that waited
+ *                                            for their connection's output
+ *   crpc_server_refused_connections_total    counter: closed at accept
+ *                                            (max_connections)
+ *   crpc_server_received_bytes_total         counter: read from sockets
+ *   crpc_server_sent_bytes_total             counter: written to sockets
+ *   crpc_server_rejected_calls_total{reason} counter: calls the server
+ *                                            refused or cut short, by
+ *                                            reason (docs/guide.md lists
+ *                                            them)
+ *
+ * Ownership: |*text| is NUL-terminated, |*len| bytes without the NUL; the
+ * caller frees it with free().
+ * Thread: any. Returns 0, or CRPC_ENOMEM or CRPC_ETOOBIG (64 MiB), and
+ * then |*text| and |*len| are untouched.
+ */
+CRPC_EXTERN int crpc_server_metrics_text(crpc_server *srv, char **text,
+                                         size_t *len);
+
+/* The TCP port of the metrics endpoint (opts.metrics_listen) once the
+ * server has started, or -1. Thread: any. */
+CRPC_EXTERN int crpc_server_metrics_port(const crpc_server *srv);
 
 /*
  * Health (grpc.health.v1.Health): sets |service|'s status, "" being the

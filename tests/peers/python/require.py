@@ -29,6 +29,7 @@ PACKAGES = {
     "protoc": "protobuf-compiler",
     "grpc_python_plugin": "protobuf-compiler-grpc",
     "nginx": "nginx",
+    "prometheus": "prometheus",
     "node": "nodejs",
     "h2load": "nghttp2-client",
     "openssl": "openssl",
