@@ -146,6 +146,7 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     rc = CRPC_ENOMEM;
     goto fail;
   }
+  hs->builtin = 1;
   hs->next = srv->services;
   srv->services = hs;
   crpc__health_set(srv->health, "", CRPC_HEALTH_SERVING);
@@ -597,6 +598,43 @@ void crpc_server_free(crpc_server *srv) {
   /* Nothing of the modules' runs any more: they may free what it used. */
   crpc__modules_notify(srv, CRPC_MODULE_STOPPED);
   server_release(srv);
+}
+
+/* Appends the methods of |s| to |out| (up to |cap|) from |*n|. */
+static void list_service(const crpc_service *s, int builtin,
+                         crpc_server_method_info *out, size_t cap, size_t *n) {
+  for (size_t i = 0; i < s->desc->n_methods; i++, (*n)++) {
+    if (*n >= cap)
+      continue;
+    const crpc_method *m = &s->desc->methods[i];
+    const void *fn = NULL;
+    memcpy(&fn, (const char *)s->handlers + m->handler_offset, sizeof(fn));
+    out[*n] = (crpc_server_method_info){.service = s->desc,
+                                        .method = m,
+                                        .placement = s->placement[i],
+                                        .implemented =
+                                            fn != NULL && m->invoke != NULL,
+                                        .builtin = builtin};
+  }
+}
+
+/* Lists the services of |srv| from the end of the list (the first added)
+ * back, the built-in ones (|builtin| 1) or the others (0). */
+static void list_services(const crpc_service *s, int builtin,
+                          crpc_server_method_info *out, size_t cap, size_t *n) {
+  if (!s)
+    return;
+  list_services(s->next, builtin, out, cap, n);
+  if (s->builtin == builtin)
+    list_service(s, builtin, out, cap, n);
+}
+
+size_t crpc_server_methods(const crpc_server *srv, crpc_server_method_info *out,
+                           size_t cap) {
+  size_t n = 0;
+  list_services(srv->services, 0, out, cap, &n);
+  list_services(srv->services, 1, out, cap, &n);
+  return n;
 }
 
 void crpc_server_stats_get(crpc_server *srv, crpc_server_stats *out) {

@@ -49,6 +49,7 @@ struct crpc_service {
   crpc_placement *placement; /* per method: the effective placement */
   crpc__ichain own;          /* crpc_service_add_interceptor() */
   crpc__ichain chain;        /* the server's then |own|, made at start */
+  int builtin;               /* crpc's own (health) */
   crpc_service *next;
 };
 

@@ -131,6 +131,9 @@ static const char usage_text[] =
     "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
     "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
     "                           logged) (default: none)\n"
+    "  --list                   print the services and methods the modules\n"
+    "                           add and where each runs, then exit (no\n"
+    "                           --listen needed)\n"
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
@@ -161,6 +164,7 @@ typedef struct config {
   crpc_access_log_format access_log;
   crpc_log_level access_log_level;
   int help;
+  int list;
 } config;
 
 /* Prints "crpc-server: <msg>" on stderr; returns EXIT_STARTUP. */
@@ -354,6 +358,10 @@ static int parse_args(int argc, char **argv, config *cfg) {
       cfg->help = 1;
       return 0;
     }
+    if (strcmp(arg, "--list") == 0) {
+      cfg->list = 1;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0)
       return fail("unexpected argument '%s' (see --help)", arg);
     if ((f = find_flag(arg)) == NULL)
@@ -375,7 +383,7 @@ static int parse_args(int argc, char **argv, config *cfg) {
 
 /* Checks what no single flag can. Returns 0 or EXIT_STARTUP. */
 static int check_config(const config *cfg) {
-  if (cfg->n_listen == 0)
+  if (cfg->n_listen == 0 && !cfg->list)
     return fail("no --listen address given (see --help)");
   if (cfg->n_modules == 0)
     return fail("no --module given: there would be nothing to serve");
@@ -520,6 +528,82 @@ static int shut_down(crpc_server *srv, const sigset_t *sigs) {
   return 0;
 }
 
+/* The methods of |srv| (malloc'd; the caller frees it) in |*out|, and
+ * how many in |*n| and, of those, not built in in |*n_user|. Returns 0 or
+ * -1 when out of memory. */
+static int methods_of(const crpc_server *srv, crpc_server_method_info **out,
+                      size_t *n, size_t *n_user) {
+  *n = crpc_server_methods(srv, NULL, 0);
+  *out = calloc(*n ? *n : 1, sizeof(**out));
+  if (*out == NULL)
+    return -1;
+  crpc_server_methods(srv, *out, *n);
+  *n_user = 0;
+  while (*n_user < *n && !(*out)[*n_user].builtin)
+    (*n_user)++;
+  return 0;
+}
+
+/* Prints methods [from, to) of |m|, under their services' names. */
+static void print_methods(const crpc_server_method_info *m, size_t from,
+                          size_t to) {
+  const crpc_service_desc *svc = NULL;
+
+  for (size_t i = from; i < to; i++) {
+    if (m[i].service != svc) {
+      svc = m[i].service;
+      printf("  %s\n", svc->name);
+    }
+    printf("    %-24s %-17s %s%s\n", m[i].method->name,
+           crpc_method_kind_name(m[i].method->kind),
+           crpc_placement_name(m[i].placement),
+           m[i].implemented ? "" : " (not implemented: UNIMPLEMENTED)");
+  }
+}
+
+/* --list: loads the modules as serve() would, prints the methods each adds
+ * and those crpc adds itself, with where they run, and exits 0 (2 when a
+ * module does not load). Nothing listens. */
+static int list(const config *cfg) {
+  crpc_server_opts opts;
+  crpc_server *srv = NULL;
+  crpc_server_method_info *m = NULL;
+  char err[512];
+  size_t n, n_user, before = 0;
+  int rc;
+
+  server_opts_from(cfg, &opts);
+  if ((rc = crpc_server_new(&opts, &srv)) != 0)
+    return fail("cannot create the server: %s", crpc_strerror(rc));
+  for (size_t i = 0; i < cfg->n_modules; i++) {
+    if (crpc__module_load(srv, cfg->modules[i], cfg->args + cfg->first_arg[i],
+                          cfg->n_args[i], &n, err, sizeof(err)) != 0) {
+      rc = fail("%s", err);
+      goto done;
+    }
+    free(m);
+    if (methods_of(srv, &m, &n, &n_user) != 0) {
+      rc = fail("out of memory");
+      goto done;
+    }
+    printf("module %s\n", cfg->modules[i]);
+    print_methods(m, before, n_user);
+    before = n_user;
+  }
+  free(m);
+  if (methods_of(srv, &m, &n, &n_user) != 0) {
+    rc = fail("out of memory");
+    goto done;
+  }
+  printf("built in\n");
+  print_methods(m, n_user, n);
+  fflush(stdout);
+done:
+  free(m);
+  crpc_server_free(srv);
+  return rc;
+}
+
 static int serve(const config *cfg, const sigset_t *sigs) {
   crpc_server_opts opts;
   crpc_server *srv = NULL;
@@ -588,7 +672,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   if ((rc = check_config(&cfg)) == 0)
-    rc = serve(&cfg, &sigs);
+    rc = cfg.list ? list(&cfg) : serve(&cfg, &sigs);
 done:
   free(cfg.listen);
   free(cfg.modules);

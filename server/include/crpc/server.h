@@ -263,6 +263,27 @@ CRPC_EXTERN crpc_future *crpc_server_shutdown(crpc_server *srv);
  * Thread: any but the server's own threads. */
 CRPC_EXTERN void crpc_server_free(crpc_server *srv);
 
+/* A method the server serves, as crpc_server_methods() lists it. */
+typedef struct crpc_server_method_info {
+  const crpc_service_desc *service;
+  const crpc_method *method;
+  crpc_placement placement; /* where it runs, crpc_service_set_placement()
+                               applied */
+  int implemented;          /* the handler table has a function for it */
+  int builtin; /* a service of crpc's own (grpc.health.v1.Health) */
+} crpc_server_method_info;
+
+/*
+ * Lists the methods of every service of |srv|: the added services in the
+ * order they were added, then the built-in ones, each service's methods
+ * in .proto order. Fills |out| with the first |cap| (|out| may be NULL
+ * when |cap| is 0) and returns how many there are in all.
+ * Thread: the one configuring the server, or any once it has started.
+ */
+CRPC_EXTERN size_t crpc_server_methods(const crpc_server *srv,
+                                       crpc_server_method_info *out,
+                                       size_t cap);
+
 /* What the server is doing and has done, read at one moment. */
 typedef struct crpc_server_stats {
   crpc_pool_stats workers;      /* the worker pool (crpc/pool.h) */
