@@ -2,8 +2,9 @@
 #
 # Runs protoc with protobuf-c's generator and protoc-gen-crpc over PROTOS
 # and adds the generated .pb-c.c and .crpc.c sources to target |t|, with
-# their directory on its include path and crpc linked. A proto without
-# services (one that only declares messages for others) gets no .crpc.c.
+# their directory on its include path and crpc linked. Every proto gets a
+# .crpc.c, one without services too: it defines the file's descriptor
+# (crpc_file_desc), which the services of the files importing it need.
 # crpc's own protos (crpc/options.proto) are always importable. Outputs
 # mirror each proto's path relative to the first import directory that
 # contains it; with no IMPORT_DIRS, each proto's own directory is used.
@@ -64,16 +65,11 @@ function(crpc_generate)
     get_filename_component(abs ${p} ABSOLUTE)
     crpc_proto_relpath(rel ${abs} ${_imports})
     string(REGEX REPLACE "\\.proto$" "" base ${rel})
-    set(outs ${A_OUT_DIR}/${base}.pb-c.c ${A_OUT_DIR}/${base}.pb-c.h)
-    set(srcs ${A_OUT_DIR}/${base}.pb-c.c)
-    # protoc-gen-crpc writes nothing for a file without services (messages
-    # imported by others): look for one, and look again when it changes.
-    file(READ ${abs} _text)
-    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${abs})
-    if(_text MATCHES "(^|\n)[ \t]*service[ \t]+[A-Za-z_]")
-      list(APPEND outs ${A_OUT_DIR}/${base}.crpc.c ${A_OUT_DIR}/${base}.crpc.h)
-      list(APPEND srcs ${A_OUT_DIR}/${base}.crpc.c)
-    endif()
+    # protoc-gen-crpc writes a .crpc.c for every file, services or not:
+    # it defines the file's descriptor, which server reflection serves.
+    set(outs ${A_OUT_DIR}/${base}.pb-c.c ${A_OUT_DIR}/${base}.pb-c.h
+        ${A_OUT_DIR}/${base}.crpc.c ${A_OUT_DIR}/${base}.crpc.h)
+    set(srcs ${A_OUT_DIR}/${base}.pb-c.c ${A_OUT_DIR}/${base}.crpc.c)
     add_custom_command(OUTPUT ${outs}
       COMMAND ${_crpc_protoc} ${_iflags} --plugin=protoc-gen-crpc=${_plugin}
               --c_out=${A_OUT_DIR} --crpc_out=${A_OUT_DIR} ${abs}

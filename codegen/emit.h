@@ -27,6 +27,19 @@ extern const char *const crpc__emit_kind_words[4];
 void crpc__emit_comment(crpc__printer *out, int indent, const char *text);
 
 /*
+ * Appends the literal |s| (|n| bytes, without quotes) starting at column
+ * |col| and a comma, split as clang-format splits a literal past |limit|
+ * (to |out| unless NULL). Returns the number of splits. (emit_source.c)
+ */
+int crpc__emit_split_string(crpc__printer *out, int limit, const char *s, int n,
+                            int col);
+
+/* ".field = \"value\",\n" indented by |in|, broken or split as
+ * clang-format would. (emit_source.c) */
+void crpc__emit_string_member(crpc__printer *out, int in, const char *field,
+                              const char *value);
+
+/*
  * Appends the header (emit_header.c) or the source (emit_source.c) of the
  * file named by |n| to |out|. Returns 0, or -1 when |out| failed (out of
  * memory or past its bound).

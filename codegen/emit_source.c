@@ -1,6 +1,7 @@
 /*
- * codegen/emit_source.c: <path>.crpc.c, the method tables, service
- * descriptors and constructors, the invokers that call typed handlers, and
+ * codegen/emit_source.c: <path>.crpc.c, the file's descriptor for
+ * reflection (file_desc.c), the method tables, service descriptors and
+ * constructors, the invokers that call typed handlers, and
  * the client and server stubs over crpc/call.h and crpc/ctx.h.
  *
  * Messages cross the untyped API as ProtobufCMessage pointers (each
@@ -14,6 +15,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "file_desc.h"
 
 #define DECL(...) crpc__printer_line(out, CRPC__LINE_DECL, 0, __VA_ARGS__)
 #define STMT(...) crpc__printer_line(out, CRPC__LINE_CALL, 2, __VA_ARGS__)
@@ -70,8 +73,8 @@ static void invoker(crpc__printer *out, const crpc__service_names *s,
  * does not fit: after the last space, else '/', else other punctuation
  * that fits, else at the limit; the pieces line up under the first, and
  * "," follows the last. Returns the number of splits. */
-static int split_string(crpc__printer *out, int limit, const char *s, int n,
-                        int col) {
+int crpc__emit_split_string(crpc__printer *out, int limit, const char *s, int n,
+                            int col) {
   int splits = 0;
 
   for (;;) {
@@ -99,8 +102,8 @@ static int split_string(crpc__printer *out, int limit, const char *s, int n,
 
 /* ".field = \"value\",": on one line, after a break after "=", or split
  * where that takes fewer pieces (in place on ties), as clang-format does. */
-static void string_member(crpc__printer *out, int in, const char *field,
-                          const char *value) {
+void crpc__emit_string_member(crpc__printer *out, int in, const char *field,
+                              const char *value) {
   int n = (int)strlen(value), f = (int)strlen(field);
   int col1 = in + f + 4, col2 = in + 4, eq_break;
 
@@ -109,11 +112,11 @@ static void string_member(crpc__printer *out, int in, const char *field,
     return;
   }
   eq_break = col2 + n + 3 <= out->limit ||
-             split_string(NULL, out->limit, value, n, col2) <
-                 split_string(NULL, out->limit, value, n, col1);
+             crpc__emit_split_string(NULL, out->limit, value, n, col2) <
+                 crpc__emit_split_string(NULL, out->limit, value, n, col1);
   TEXT("%*s.%s =%s%*s", in, "", field, eq_break ? "\n" : " ",
        eq_break ? col2 : 0, "");
-  split_string(out, out->limit, value, n, eq_break ? col2 : col1);
+  crpc__emit_split_string(out, out->limit, value, n, eq_break ? col2 : col1);
 }
 
 static void method_entry(crpc__printer *out, int in,
@@ -128,8 +131,8 @@ static void method_entry(crpc__printer *out, int in,
     out->failed = 1;
     return;
   }
-  string_member(out, in, "name", m->name);
-  string_member(out, in, "path", path);
+  crpc__emit_string_member(out, in, "name", m->name);
+  crpc__emit_string_member(out, in, "path", path);
   free(path);
   TEXT("%*s.kind = %s,\n%*s.placement = %s,\n", in, "", kind_enums[m->kind], in,
        "", m->coroutine ? "CRPC_PLACEMENT_LOOP" : "CRPC_PLACEMENT_WORKER");
@@ -159,8 +162,9 @@ typedef struct desc_arg {
 static void desc_body(crpc__printer *out, int in, const void *arg) {
   const crpc__service_names *s = ((const desc_arg *)arg)->s;
 
-  string_member(out, in, "name", s->full_name);
-  string_member(out, in, "package", ((const desc_arg *)arg)->n->package);
+  crpc__emit_string_member(out, in, "name", s->full_name);
+  crpc__emit_string_member(out, in, "package",
+                           ((const desc_arg *)arg)->n->package);
   TEXT("%*s.n_methods = %zu,\n", in, "", s->n_methods);
   if (s->n_methods > 0)
     crpc__printer_line(out, CRPC__LINE_ASSIGN, in, ".methods = %s_methods,",
@@ -169,6 +173,8 @@ static void desc_body(crpc__printer *out, int in, const void *arg) {
     TEXT("%*s.methods = NULL,\n", in, "");
   crpc__printer_line(out, CRPC__LINE_ASSIGN, in,
                      ".handlers_size = sizeof(%s_handlers),", s->prefix);
+  crpc__printer_line(out, CRPC__LINE_ASSIGN, in, ".file = &%s,",
+                     ((const desc_arg *)arg)->n->file_desc);
 }
 
 /* The method table and the service descriptor. */
@@ -384,6 +390,10 @@ int crpc__emit_source(const crpc__file_names *n, crpc__printer *out) {
   crpc__emit_comment(out, 0, head);
   free(head);
   TEXT("#include \"%s.crpc.h\"\n\n#include <stddef.h>\n", n->base);
+  /* libcrpc defines the descriptors of the files it carries */
+  if (crpc__file_desc_emit(n->request, n->pb,
+                           !crpc__file_desc_builtin(n->pb->name), 0, out) != 0)
+    return -1;
   for (i = 0; i < n->n_services; i++) {
     const crpc__service_names *s = &n->services[i];
     TEXT("\n");

@@ -15,6 +15,7 @@
  */
 #include "printer.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -649,6 +650,56 @@ static void layout_init(crpc__printer *p, const char *line,
     c.cost[i] = pen[i];
   }
   cand_pick(p, &c);
+}
+
+/* The widths of the columns of |len| laid out in |c| columns, into |sizes|;
+ * the total width (with a space between columns), or -1 when clang-format
+ * rejects the layout: some column but the last holds elements more than
+ * ten apart in width, which would leave too much blank. */
+static int columns_width(const int *len, size_t n, int c, int *sizes) {
+  int min[CRPC__PRINTER_MAX_COLUMNS], total = c - 1, i;
+  size_t k;
+
+  for (i = 0; i < c; i++) {
+    sizes[i] = 0;
+    min[i] = INT_MAX;
+  }
+  for (k = 0; k < n; k++) {
+    i = (int)(k % (size_t)c);
+    sizes[i] = len[k] > sizes[i] ? len[k] : sizes[i];
+    min[i] = len[k] < min[i] ? len[k] : min[i];
+  }
+  for (i = 0; i < c; i++) {
+    if (i < c - 1 && sizes[i] - min[i] > 10)
+      return -1;
+    total += sizes[i];
+  }
+  return total;
+}
+
+int crpc__printer_columns(const int *len, size_t n, int width, int *sizes) {
+  int c, best = 1, total;
+  size_t best_lines = n;
+
+  if (n < 5)
+    return 1;
+  /* the most columns first; among the layouts that fit, the fewest columns
+   * that give the fewest lines */
+  for (c = CRPC__PRINTER_MAX_COLUMNS; c > 1; c--) {
+    size_t lines = (n + (size_t)c - 1) / (size_t)c;
+    if ((size_t)c > n)
+      continue;
+    total = columns_width(len, n, c, sizes);
+    if (total < 0 || total > width)
+      continue;
+    if (best > 1 && lines > best_lines)
+      break;
+    best = c;
+    best_lines = lines;
+  }
+  if (best > 1)
+    columns_width(len, n, best, sizes);
+  return best;
 }
 
 void crpc__printer_initializer(crpc__printer *p, crpc__printer_body_fn body,

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_desc.h"
+
 static int is_upper(char c) {
   return c >= 'A' && c <= 'Z';
 }
@@ -560,6 +562,7 @@ int crpc__file_names_build(const crpc__request *r, const crpc__pb_file *f,
 
   memset(out, 0, sizeof(*out));
   *err = NULL;
+  out->request = r;
   out->pb = f;
   out->package = f->package ? f->package : "";
   if (!usable_path(f->name))
@@ -568,7 +571,8 @@ int crpc__file_names_build(const crpc__request *r, const crpc__pb_file *f,
     return bad(err, out, "invalid package name '%s'", out->package);
   out->base = own(out, strip_proto(f->name));
   out->guard = own(out, out->base ? guard_of(out->base) : NULL);
-  if (!out->guard || crpc__request_c_package(f, &cpkg) < 0)
+  out->file_desc = own(out, crpc__file_desc_symbol(f->name));
+  if (!out->guard || !out->file_desc || crpc__request_c_package(f, &cpkg) < 0)
     return -2;
   if (cpkg && !own(out, cpkg))
     return -2;

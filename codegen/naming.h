@@ -108,7 +108,9 @@ typedef struct crpc__service_names {
 
 /* The names of one .proto file's generated code. */
 typedef struct crpc__file_names {
+  const crpc__request *request; /* the request |pb| is one of the files of */
   const crpc__pb_file *pb;
+  char *file_desc;     /* its crpc_file_desc: "crpc_file_x_dproto" */
   char *base;          /* "a/b/x" for "a/b/x.proto" */
   char *guard;         /* include guard of the header */
   const char *package; /* "demo", or "" */

@@ -100,6 +100,18 @@ void crpc__printer_initializer(crpc__printer *p, crpc__printer_body_fn body,
                                const void *arg, const char *fmt, ...)
     CRPC__PRINTF(4, 5);
 
+/*
+ * The number of columns clang-format lays out the |n| elements of a braced
+ * list with a trailing comma in, when each element starts on a new line at
+ * the list's indent and |width| columns remain from there: |len| holds
+ * each element's width with its comma. 1 means one per line; otherwise
+ * element i goes in column i % columns, padded to |sizes|[that column]
+ * (which has room for CRPC__PRINTER_MAX_COLUMNS) and followed by a space
+ * unless last on its line. Lists of fewer than five are one per line.
+ */
+#define CRPC__PRINTER_MAX_COLUMNS 26 /* a limit of 80 over 3 */
+int crpc__printer_columns(const int *len, size_t n, int width, int *sizes);
+
 /* Columns |n| bytes of UTF-8 take, as clang-format counts them: East
  * Asian wide characters two, combining marks none, bytes that do not
  * decode one each. */

@@ -12,6 +12,7 @@
 #include "crpc/coro.h"
 #include "crpc/ctx.h"
 #include "crpc/error.h"
+#include "file_descs.h"
 #include "grpc/health/v1/health.pb-c.h"
 
 typedef Grpc__Health__V1__HealthCheckRequest health_req;
@@ -311,6 +312,7 @@ const crpc_service_desc crpc__health_desc = {
     .n_methods = 2,
     .methods = health_methods,
     .handlers_size = sizeof(health_handlers),
+    .file = &crpc_file_grpc__health__v1__health_dproto,
 };
 
 static const health_handlers handlers = {

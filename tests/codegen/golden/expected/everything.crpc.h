@@ -23,6 +23,9 @@
 
 CRPC_BEGIN_DECLS
 
+/* everything.proto's descriptor, with its imports', for server reflection. */
+extern const crpc_file_desc crpc_file_everything_dproto;
+
 /*
  * service golden.everything.v1.RouteGuide
  *

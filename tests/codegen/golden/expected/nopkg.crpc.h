@@ -23,6 +23,9 @@
 
 CRPC_BEGIN_DECLS
 
+/* nopkg.proto's descriptor, with its imports', for server reflection. */
+extern const crpc_file_desc crpc_file_nopkg_dproto;
+
 /* service Greeter */
 extern const crpc_service_desc greeter_desc;
 extern const crpc_method greeter_methods[2];

@@ -23,6 +23,9 @@
 
 CRPC_BEGIN_DECLS
 
+/* renamed.proto's descriptor, with its imports', for server reflection. */
+extern const crpc_file_desc crpc_file_renamed_dproto;
+
 /* service golden.renamed.v2.Store */
 extern const crpc_service_desc gr_store_desc;
 extern const crpc_method gr_store_methods[1];

@@ -23,6 +23,9 @@
 
 CRPC_BEGIN_DECLS
 
+/* keywords.proto's descriptor, with its imports', for server reflection. */
+extern const crpc_file_desc crpc_file_keywords_dproto;
+
 /* service golden.keywords.Keywords */
 extern const crpc_service_desc golden_keywords_keywords_desc;
 extern const crpc_method golden_keywords_keywords_methods[5];

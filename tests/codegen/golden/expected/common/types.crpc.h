@@ -23,6 +23,9 @@
 
 CRPC_BEGIN_DECLS
 
+/* common/types.proto's descriptor, with its imports', for server reflection. */
+extern const crpc_file_desc crpc_file_common__types_dproto;
+
 /*
  * service golden.common.Echo
  *
