@@ -144,6 +144,7 @@ struct crpc_server {
   crpc_service *services;
   crpc__ichain chain;  /* crpc_server_add_interceptor(), for every service */
   int access_log_on;   /* its interceptor is first in |chain| */
+  int reflection_on;   /* crpc_server_enable_reflection() added its services */
   crpc__route *routes; /* open addressing, |route_cap| slots */
   size_t route_cap;
   crpc__acceptor *listeners;

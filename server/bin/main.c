@@ -131,6 +131,10 @@ static const char usage_text[] =
     "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
     "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
     "                           logged) (default: none)\n"
+    "  --no-reflection          do not serve gRPC server reflection (by\n"
+    "                           default tools such as grpcurl and buf curl\n"
+    "                           list and call the services without their\n"
+    "                           .proto files)\n"
     "  --list                   print the services and methods the modules\n"
     "                           add and where each runs, then exit (no\n"
     "                           --listen needed)\n"
@@ -165,6 +169,7 @@ typedef struct config {
   crpc_log_level access_log_level;
   int help;
   int list;
+  int no_reflection;
 } config;
 
 /* Prints "crpc-server: <msg>" on stderr; returns EXIT_STARTUP. */
@@ -360,6 +365,10 @@ static int parse_args(int argc, char **argv, config *cfg) {
     }
     if (strcmp(arg, "--list") == 0) {
       cfg->list = 1;
+      continue;
+    }
+    if (strcmp(arg, "--no-reflection") == 0) {
+      cfg->no_reflection = 1;
       continue;
     }
     if (strncmp(arg, "--", 2) != 0)
@@ -575,6 +584,10 @@ static int list(const config *cfg) {
   server_opts_from(cfg, &opts);
   if ((rc = crpc_server_new(&opts, &srv)) != 0)
     return fail("cannot create the server: %s", crpc_strerror(rc));
+  if (!cfg->no_reflection && (rc = crpc_server_enable_reflection(srv)) != 0) {
+    crpc_server_free(srv);
+    return fail("cannot serve reflection: %s", crpc_strerror(rc));
+  }
   for (size_t i = 0; i < cfg->n_modules; i++) {
     if (crpc__module_load(srv, cfg->modules[i], cfg->args + cfg->first_arg[i],
                           cfg->n_args[i], &n, err, sizeof(err)) != 0) {
@@ -612,6 +625,10 @@ static int serve(const config *cfg, const sigset_t *sigs) {
   server_opts_from(cfg, &opts);
   if ((rc = crpc_server_new(&opts, &srv)) != 0)
     return fail("cannot create the server: %s", crpc_strerror(rc));
+  if (!cfg->no_reflection && (rc = crpc_server_enable_reflection(srv)) != 0) {
+    crpc_server_free(srv);
+    return fail("cannot serve reflection: %s", crpc_strerror(rc));
+  }
   if ((rc = configure(srv, cfg)) != 0)
     goto fail;
   if ((rc = crpc_server_start(srv)) != 0) {

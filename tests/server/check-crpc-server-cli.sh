@@ -182,7 +182,11 @@ want="module $greeter
 built in
   grpc.health.v1.Health
     Check                    unary             loop
-    Watch                    server_streaming  loop"
+    Watch                    server_streaming  loop
+  grpc.reflection.v1.ServerReflection
+    ServerReflectionInfo     bidi_streaming    loop
+  grpc.reflection.v1alpha.ServerReflection
+    ServerReflectionInfo     bidi_streaming    loop"
 rc=0
 timeout 20 "$server" --list --module "$greeter" >"$tmp/out" 2>"$tmp/err" \
   </dev/null || rc=$?
@@ -340,7 +344,11 @@ want="module $greeter
 built in
   grpc.health.v1.Health
     Check                    unary             loop
-    Watch                    server_streaming  loop"
+    Watch                    server_streaming  loop
+  grpc.reflection.v1.ServerReflection
+    ServerReflectionInfo     bidi_streaming    loop
+  grpc.reflection.v1alpha.ServerReflection
+    ServerReflectionInfo     bidi_streaming    loop"
 rc=0
 timeout 20 "$server" --list --module "$greeter" >"$tmp/out" 2>"$tmp/err" \
   </dev/null || rc=$?

@@ -263,6 +263,21 @@ CRPC_EXTERN crpc_future *crpc_server_shutdown(crpc_server *srv);
  * Thread: any but the server's own threads. */
 CRPC_EXTERN void crpc_server_free(crpc_server *srv);
 
+/*
+ * Serves gRPC server reflection, grpc.reflection.v1.ServerReflection and
+ * its older name grpc.reflection.v1alpha.ServerReflection, so that grpcurl,
+ * buf curl, grpcui, Postman and other tools list and call the server's
+ * services without being given their .proto files. It answers from what
+ * protoc-gen-crpc generated: each service's .proto file and everything it
+ * imports (protobuf's well-known types, crpc/options.proto), and the
+ * health and reflection services' own. The methods run on the loop.
+ * crpc-server serves it unless given --no-reflection.
+ * Thread: the one configuring the server, before crpc_server_start().
+ * Returns 0 (also when already on), CRPC_ESTATE once started, or
+ * CRPC_ENOMEM.
+ */
+CRPC_EXTERN int crpc_server_enable_reflection(crpc_server *srv);
+
 /* A method the server serves, as crpc_server_methods() lists it. */
 typedef struct crpc_server_method_info {
   const crpc_service_desc *service;
@@ -270,7 +285,7 @@ typedef struct crpc_server_method_info {
   crpc_placement placement; /* where it runs, crpc_service_set_placement()
                                applied */
   int implemented;          /* the handler table has a function for it */
-  int builtin; /* a service of crpc's own (grpc.health.v1.Health) */
+  int builtin;              /* a service of crpc's own (health, reflection) */
 } crpc_server_method_info;
 
 /*
