@@ -121,13 +121,19 @@ static void answer_free(answer *a) {
     free(a->mem[i]);
 }
 
+/* The longest part of a request quoted in an error message. */
+#define QUOTE_MAX 200
+
 static crpc_status set_error(answer *a, crpc_status code, const char *fmt,
                              const char *what) {
-  size_t len = strlen(fmt) + strlen(what) + 1;
+  char quoted[QUOTE_MAX + 4];
+  snprintf(quoted, sizeof(quoted), "%.*s%s", QUOTE_MAX, what,
+           strlen(what) > QUOTE_MAX ? "..." : "");
+  size_t len = strlen(fmt) + strlen(quoted) + 1;
   char *msg = answer_alloc(a, len);
   if (!msg)
     return CRPC_STATUS_RESOURCE_EXHAUSTED;
-  snprintf(msg, len, fmt, what);
+  snprintf(msg, len, fmt, quoted);
   a->error.error_code = (int32_t)code;
   a->error.error_message = msg;
   a->rep.message_response_case =

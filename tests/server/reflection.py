@@ -18,6 +18,12 @@ the greeter example module and no .proto given to anyone:
   buf-curl        `buf curl` (npm @bufbuild/buf) lists the services and the
                   methods, and calls a unary and a server-streaming
                   method, through each reflection version.
+  malformed       requests that are not ServerReflectionRequests end their
+                  stream INTERNAL; an extension request with no fields, a
+                  1 MiB symbol and a symbol of control bytes are NOT_FOUND
+                  (the message quoting at most 200 bytes of it); a stream
+                  the client cancels mid-way, and 50 streams at once; the
+                  server answers a normal request after all of them.
   no-reflection   crpc-server --no-reflection answers UNIMPLEMENTED.
 
 Usage: reflection.py BUILD_DIR SOURCE_DIR [--only NAME[,NAME...]]
@@ -225,6 +231,53 @@ def check_buf(args, tmp):
         srv.stop()
 
 
+def check_malformed(args, tmp):
+    pb, stubs = reflection_stubs("v1")
+    srv = checks.Server(args, tmp, "malformed", [greeter(args)])
+    try:
+        ch = grpc.insecure_channel(srv.target)
+        raw = ch.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+        for junk in (b"\xff\xff\xff", b"\x1a\x05ab", b"\x08" * 7,
+                     b"\x2a\x02\x08"):
+            try:
+                list(raw(iter([junk]), timeout=CALL_S))
+                raise AssertionError("%r was answered" % junk)
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.INTERNAL:
+                    raise AssertionError("%r: %s" % (junk, e.code()))
+        s = Stream(pb, stubs, srv.target)
+        expect_error(s.ask(file_containing_extension=pb.ExtensionRequest()), 5)
+        big = s.ask(file_containing_symbol="x" * (1 << 20))
+        expect_error(big, 5)
+        if len(big.error_response.error_message) > 300:
+            raise AssertionError("the message quotes %d bytes"
+                                 % len(big.error_response.error_message))
+        expect_error(s.ask(file_containing_symbol="\x01\x02\n"), 5)
+        s.close()
+        stub = stubs.ServerReflectionStub(ch)
+        cut = stub.ServerReflectionInfo(
+            iter([pb.ServerReflectionRequest(list_services="")] * 3),
+            timeout=CALL_S)
+        next(cut)
+        cut.cancel()
+        many = [stub.ServerReflectionInfo(
+            iter([pb.ServerReflectionRequest(file_by_filename="greeter.proto")]),
+            timeout=CALL_S) for _ in range(50)]
+        for r in many:
+            if len(files_of(list(r)[0])) != 3:
+                raise AssertionError("a concurrent stream was answered short")
+        ch.close()
+        s = Stream(pb, stubs, srv.target)
+        if len(s.ask(list_services="").list_services_response.service) != \
+                len(SERVICES):
+            raise AssertionError("no answer after the malformed requests")
+        s.close()
+        return "INTERNAL for junk, NOT_FOUND for odd names, still serving"
+    finally:
+        srv.stop()
+
+
 def check_off(args, tmp):
     pb, stubs = reflection_stubs("v1")
     srv = checks.Server(args, tmp, "no-reflection", [greeter(args)],
@@ -248,6 +301,7 @@ def main():
         ("grpcio-v1", lambda tmp: check_grpcio("v1", args, tmp)),
         ("grpcio-v1alpha", lambda tmp: check_grpcio("v1alpha", args, tmp)),
         ("buf-curl", lambda tmp: check_buf(args, tmp)),
+        ("malformed", lambda tmp: check_malformed(args, tmp)),
         ("no-reflection", lambda tmp: check_off(args, tmp)),
     ], args.only, "crpc-reflection-", show_logs="failed")
 

@@ -13,6 +13,8 @@ import procs
 import protos
 
 START_TIMEOUT_S = 60
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|"
+                              r"WARNING: ThreadSanitizer|runtime error:")
 
 
 class Server:
@@ -91,8 +93,9 @@ def run(checks, only, prefix, show_logs="always"):
     """Runs each (name, fn(tmp)) of |checks| named in |only| (a comma list;
     None: all): fn returns a note, or raises to fail. Prints "ok - NAME #
     note" or "not ok - NAME: reason", then the logs left in the temporary
-    directory (show_logs "always", or "failed" when a check failed), and
-    "N passed, M failed". Returns the exit status."""
+    directory (show_logs "always", or "failed" when a check failed; a log
+    holding a sanitizer's report always), and "N passed, M failed".
+    Returns the exit status."""
     tmp = tempfile.mkdtemp(prefix=prefix)
     wanted = set(only.split(",")) if only else None
     passed = failed = 0
@@ -108,9 +111,11 @@ def run(checks, only, prefix, show_logs="always"):
             failed += 1
     for f in sorted(os.listdir(tmp)):
         path = os.path.join(tmp, f)
-        if show_logs == "always" or failed:
-            with open(path, errors="replace") as fh:
-                sys.stderr.write("--- %s ---\n%s" % (f, fh.read()))
+        with open(path, errors="replace") as fh:
+            text = fh.read()
+        # A sanitizer's report is always shown, for ctest to see.
+        if show_logs == "always" or failed or SANITIZER_REPORT.search(text):
+            sys.stderr.write("--- %s ---\n%s" % (f, text))
         os.unlink(path)
     os.rmdir(tmp)
     print("%d passed, %d failed" % (passed, failed))
