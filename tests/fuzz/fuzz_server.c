@@ -250,6 +250,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   check(crpc_service_new(&desc, &the_handlers, NULL, &svc) == 0,
         "crpc_service_new");
   check(crpc_server_add_service(srv, svc) == 0, "add_service");
+  check(crpc_server_enable_reflection(srv) == 0, "enable_reflection");
   char addr[128];
   snprintf(addr, sizeof(addr), "unix:%s", sock_path);
   check(crpc_server_listen(srv, addr, NULL) == 0, "listen");

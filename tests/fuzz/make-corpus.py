@@ -158,6 +158,19 @@ def server_seeds():
             unary, [("x-text", "value"), ("x-data-bin", "AAEC/w"),
                     ("user-agent", "fuzz/1"), ("grpc-timeout", "5S")])) +
         data(1, grpc_msg(bytes_value(b"\x06echo")), True),
+        "reflection": headers(1, request(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo")) +
+        data(1, grpc_msg(pb_bytes(7, b"*"))) +
+        data(1, grpc_msg(pb_bytes(4, b"grpc.health.v1.Health"))) +
+        data(1, grpc_msg(pb_bytes(3, b"grpc/health/v1/health.proto"))) +
+        data(1, grpc_msg(pb_bytes(5, pb_bytes(1, b"google.protobuf."
+                                                 b"MethodOptions") +
+                                  pb_varint(2, 51501)))) +
+        data(1, grpc_msg(pb_bytes(6, b"google.protobuf.MethodOptions"))) +
+        data(1, grpc_msg(b""), True),
+        "reflection_v1alpha": headers(1, request(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")) +
+        data(1, grpc_msg(pb_bytes(4, b"no.Such")), True),
         "unary_traced": headers(1, request(
             unary, [("traceparent", "00-0af7651916cd43dd8448eb211c80319c-"
                      "b7ad6b7169203331-01"), ("tracestate", "a=1,b=2")])) +
