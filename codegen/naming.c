@@ -512,6 +512,8 @@ static int cmp_ident(const void *a, const void *b) {
 static int find_clash(crpc__file_names *n, idents *ids, char **err) {
   size_t i;
 
+  if (ids->n < 2) /* a file without services names nothing (v NULL) */
+    return 0;
   qsort(ids->v, ids->n, sizeof(*ids->v), cmp_ident);
   for (i = 1; i < ids->n; i++) {
     const ident *a = &ids->v[i - 1], *b = &ids->v[i];
