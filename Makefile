@@ -1,6 +1,7 @@
 # Thin wrapper over CMake. Every target first installs the missing system
 # packages of what it needs through scripts/install-deps.sh: build and
-# install need only the build group; test, demo and bench add theirs.
+# install need only the build group; test, demo, bench and package add
+# theirs.
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 PREFIX ?= /usr/local
@@ -19,9 +20,10 @@ test: WITH_BENCH = ON
 demo: DEPS = build demo
 bench: DEPS = build bench
 bench: WITH_BENCH = ON
+package: DEPS = build package
 
 .PHONY: all deps configure build test check-format format demo bench \
-        install test-asan test-tsan fuzz soak clean
+        install package test-asan test-tsan fuzz soak clean
 
 all: build
 
@@ -82,6 +84,11 @@ bench: build
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package $(BUILD)/crpc_<version>_<arch>.deb of what install
+# installs, under /usr (cmake/CrpcPackage.cmake).
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

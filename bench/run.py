@@ -1,26 +1,32 @@
 #!/usr/bin/python3
 """crpc against gRPC C++, side by side in one run.
 
-Every scenario runs crpc's server and gRPC C++'s async server (both serving
-grpc.testing.BenchmarkService and helloworld.Greeter) under the same load,
-the server pinned to one CPU and the load generator to the other (taskset),
-in interleaved rounds (crpc, C++, crpc, C++, ...). Each figure is the median
-of the rounds; the ratio column is crpc / gRPC C++.
+Every row runs crpc's server and gRPC C++'s async server (both serving
+grpc.testing.BenchmarkService and helloworld.Greeter) under the same load
+from the same client, the server pinned to one CPU and the load generator
+to the other (taskset), in interleaved rounds (crpc, C++, crpc, C++, ...).
+Each figure is the median of the rounds; each ratio is crpc / gRPC C++.
 
-  rate      calls (or rounds, or streamed messages) per second
-  p50, p99  latency per call or round, from the load client, in µs
-  cpu/call  server CPU time (user + system, /proc/PID/stat) per call, µs
-  rss       the server's resident memory after the run, MiB
+  rate        calls (or rounds, or streamed messages) per second
+  p50, p99    latency per call or round, from the load client, in µs
+  cpu/call    server CPU time (user + system, /proc/PID/stat) per call, µs
+  client cpu  the load generator's CPU time (getrusage) per call, µs: what
+              the server's way of answering costs its clients
+  rss         the server's resident memory after the run, MiB
 
-Scenarios: unary 1x1 (one channel, one call in flight: latency), unary 4x32
-(throughput) with 0 B, 1 KiB and 64 KiB payloads, ping-pong streaming 1x1,
-server streaming (messages/s), h2load sending gRPC unary requests (-c 16
--m 32), idle server memory and memory with 1000 open connections. Then the
-pairings across implementations (crpc client -> C++ server, C++ client ->
-crpc server), crpc's server with worker placement, and crpc's server with
-its metrics on (--metrics_listen: every call counted and timed for
-Prometheus, as crpc-server --metrics-listen does), whose rows set against
-the same rows without give the cost of metrics.
+Rows: each load of LOADS (unary 1x1, the latency; unary 4x32 with 0 B,
+1 KiB and 64 KiB payloads and 4x8 with 1 MiB, the throughput; ping-pong
+streaming 1x1; server streaming of 0 B, 1 KiB, 64 KiB and 1 MiB messages;
+hello 4x32) once with crpc's client and once with gRPC C++'s, against both
+servers; h2load sending gRPC unary requests (-c 16 -m 32). Then crpc's
+client against gRPC C++'s on the same (C++) server, whose ratios compare
+the clients; crpc's server with busy polling (--busy_poll_us, see
+crpc_server_opts.busy_poll_us), with worker placement, and with its
+metrics on (--metrics_listen: every call counted and timed for Prometheus,
+as crpc-server --metrics-listen does), set against the same C++ rows.
+Last, memory: the server's RSS idle, with 10,000 idle connections open
+(each sent its preface and SETTINGS; fewer if the open-files limit is
+lower), per connection, and three seconds after they all closed.
 
 The floor: the same rounds of a bare TCP echo (crpc-bench-echo, plain C,
 one connection, 1-byte messages, closed loop) on the same two CPUs. Its
@@ -32,13 +38,44 @@ gives each side's distance from it and their ratio (crpc - floor) / (C++ -
 floor), for p50 and for cpu/call. The floor runs whenever a 1x1 row does,
 or when --only matches "floor".
 
+The HTTP/2 floor: the row "h2load c16 m32 0B crpc vs HTTP/2 floor" runs
+crpc's server and, in place of gRPC C++'s, crpc-bench-h2floor under the
+same h2load load. That is a bare nghttp2 server on one libuv loop that
+answers every request as crpc's server answers UnaryCall (headers, one DATA
+frame with an empty SimpleResponse, trailers) and writes as crpc does (one
+buffer per connection, one write per loop iteration), with no RPC work at
+all: no method lookup, no calls, no messages parsed or built. So that row's
+other side (in the C++ columns) is the floor, not gRPC C++, and its ratios
+are crpc / floor: cpu/call's is what crpc's server spends per call over
+HTTP/2 itself. crpc's aim is a server CPU per call at most 1.3x the
+floor's.
+
+The rows whose names end in "TLS" run over TLS: both servers serve h2 by
+ALPN with the test certificates (tests/support/make-test-certs.sh, made
+once per run in the work directory; --tls_cert and --tls_key), both
+clients verify them against the test CA (--tls_ca), and h2load asks for an
+https:// URL (it verifies nothing). They are h2load c16 m32 0B, and unary
+4x32 with 0 B payloads from each client and 64 KiB ones from gRPC C++'s,
+against both servers; set against the same rows in cleartext, they give
+each side's cost of TLS.
+
+The load generators (both clients, h2load, the echo client) run with
+glibc's heap trimming fixed (LOAD_ENV); the servers keep glibc's defaults.
+Left to glibc, whether a client gives its heap's top back after each large
+message, and faults it in again for the next, depends on where its first
+allocations happened to land: gRPC C++'s client streaming 64 KiB
+messages ran at 4-6k or at 40-90k messages/s from one run to the next,
+against either server, and so decided those rows by chance.
+
 Usage: run.py BUILD_DIR [--rounds N] [--seconds S] [--only TEXT] [--smoke]
   --smoke: every program once for about a second, nothing pinned, no
-  table: checks the programs work (ctest bench_smoke), measures nothing.
+  table: checks the programs work (ctest bench_smoke), over TLS too,
+  measures nothing.
 """
 import argparse
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -57,6 +94,9 @@ SERVER_CPU = "0"
 CLIENT_CPU = "1"
 START_TIMEOUT = 30
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+# Idle connections the memory rows open at once (fewer if the open-files
+# limit is lower).
+IDLE_CONNECTIONS = 10000
 # The floor: a bare TCP echo of 1-byte messages, and the rows set against
 # it.
 FLOOR_LOAD = ("echo", 1)
@@ -75,6 +115,9 @@ class Programs:
             "crpc-metrics": [os.path.join(b, "crpc", "crpc-bench-server"),
                              "--placement", "loop",
                              "--metrics_listen", "127.0.0.1:0"],
+            "crpc-busy-poll": [os.path.join(b, "crpc", "crpc-bench-server"),
+                               "--placement", "loop", "--busy_poll_us",
+                               str(BUSY_POLL_US)],
             "grpc++": [os.path.join(b, "grpcpp", "grpcpp-bench-server")],
         }
         self.client = {
@@ -84,6 +127,27 @@ class Programs:
         echo = os.path.join(b, "floor", "crpc-bench-echo")
         self.server["echo"] = [echo, "--serve"]
         self.client["echo"] = [echo]
+        self.server["h2floor"] = [os.path.join(b, "floor",
+                                               "crpc-bench-h2floor")]
+
+    def add_tls(self, certs):
+        """Servers and clients NAME-tls: NAME's over TLS, with the test
+        certificates in |certs|."""
+        for name in ("crpc", "grpc++"):
+            self.server[name + "-tls"] = self.server[name] + [
+                "--tls_cert", os.path.join(certs, "server.pem"),
+                "--tls_key", os.path.join(certs, "server.key")]
+            self.client[name + "-tls"] = self.client[name] + [
+                "--tls_ca", os.path.join(certs, "ca.pem")]
+
+
+def make_certs(work):
+    """The test certificates, made in |work|: their directory."""
+    certs = os.path.join(work, "certs")
+    subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "..", "tests", "support",
+                                 "make-test-certs.sh"), certs], check=True)
+    return certs
 
 
 def pinned(cpu, argv, pin):
@@ -151,18 +215,39 @@ def parse_kv(line):
     return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
 
 
+def reaped_cpu_us():
+    """CPU time (user + system) of this process's reaped children, µs."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (ru.ru_utime + ru.ru_stime) * 1e6
+
+
+# The environment of every load generator: see the docstring.
+LOAD_ENV = dict(os.environ, GLIBC_TUNABLES=(
+    "glibc.malloc.trim_threshold=268435456:"
+    "glibc.malloc.mmap_threshold=33554432"))
+
+
+def run_measured(cmd, timeout):
+    """Runs the load |cmd| to its end: its exit status, its output, and the
+    CPU it used in µs. (taskset execs the program it is given, so the
+    process is the load's own; no other child is reaped meanwhile.)"""
+    cpu0 = reaped_cpu_us()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=timeout, env=LOAD_ENV)
+    return r.returncode, r.stdout, reaped_cpu_us() - cpu0
+
+
 def run_load(prog, cmd, seconds, warmup):
-    """Runs |prog|'s command |cmd|; the figures of its one-line report."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=seconds + warmup + 60)
-    kv = parse_kv(r.stdout.strip().splitlines()[-1] if r.stdout.strip()
-                  else "")
-    if r.returncode != 0 or "rate" not in kv:
-        raise RuntimeError("%s failed (exit %d): %s %s" %
-                           (prog, r.returncode,
-                            r.stdout.strip(), r.stderr.strip()[-500:]))
+    """Runs |prog|'s command |cmd|; the figures of its one-line report,
+    and the CPU it used in µs ("client_cpu")."""
+    rc, out, cpu = run_measured(cmd, seconds + warmup + 60)
+    kv = parse_kv(out.strip().splitlines()[-1] if out.strip() else "")
+    if rc != 0 or "rate" not in kv:
+        raise RuntimeError("%s failed (exit %d): %s" %
+                           (prog, rc, out.strip()[-800:]))
     return {"rate": float(kv["rate"]), "p50": float(kv["p50_us"]),
-            "p99": float(kv["p99_us"]), "calls": int(kv["calls"])}
+            "p99": float(kv["p99_us"]), "calls": int(kv["calls"]),
+            "client_cpu": cpu}
 
 
 def run_client(argv, port, scenario, channels, outstanding, size, seconds,
@@ -207,26 +292,29 @@ def h2load_duration(seconds):
     return "%dms" % round(seconds * 1000)
 
 
-def run_h2load(port, body, seconds, warmup, pin):
+def run_h2load(port, body, seconds, warmup, pin, tls=False):
+    """h2load's gRPC unary calls; with |tls|, to an https:// URL (h2 by
+    ALPN)."""
     cmd = pinned(CLIENT_CPU, [
         "h2load", "-D", h2load_duration(seconds),
         "--warm-up-time", h2load_duration(warmup),
         "-c", "16", "-m", "32", "-t", "1",
         "-H", "content-type: application/grpc", "-H", "te: trailers",
         "-d", body,
-        "http://127.0.0.1:%d/grpc.testing.BenchmarkService/UnaryCall" % port],
+        "%s://127.0.0.1:%d/grpc.testing.BenchmarkService/UnaryCall" %
+        ("https" if tls else "http", port)],
         pin)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, timeout=seconds + warmup + 60)
+    rc, out, cpu = run_measured(cmd, seconds + warmup + 60)
     m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, "
-                  r"(\d+) succeeded, (\d+) failed, (\d+) errored", r.stdout)
-    t = re.search(r"finished in ([\d.]+)(m?s)", r.stdout)
-    if r.returncode != 0 or not m or not t or int(m.group(4)) == 0 or \
+                  r"(\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    t = re.search(r"finished in ([\d.]+)(m?s)", out)
+    if rc != 0 or not m or not t or int(m.group(4)) == 0 or \
             int(m.group(5)) or int(m.group(6)):
-        raise RuntimeError("h2load failed: %s" % r.stdout[-800:])
+        raise RuntimeError("h2load failed: %s" % out[-800:])
     secs = float(t.group(1)) / (1000.0 if t.group(2) == "ms" else 1.0)
     ok = int(m.group(4))
-    return {"rate": ok / secs, "p50": None, "p99": None, "calls": ok}
+    return {"rate": ok / secs, "p50": None, "p99": None, "calls": ok,
+            "client_cpu": cpu}
 
 
 def metrics_page(port):
@@ -245,10 +333,11 @@ def one_run(progs, server_name, load, seconds, warmup, pin, work,
         time.sleep(0.2)
         cpu0 = srv.cpu_us()
         kind = load[0]
-        if kind == "h2load":
+        if kind in ("h2load", "h2load-tls"):
             body = os.path.join(work, "body-%d" % load[1])
             grpc_body(body, load[1])
-            res = run_h2load(srv.port, body, seconds, warmup, pin)
+            res = run_h2load(srv.port, body, seconds, warmup, pin,
+                             kind == "h2load-tls")
         elif kind == "echo":
             res = run_echo(progs.client["echo"], srv.port, load[1], seconds,
                            warmup, pin)
@@ -261,6 +350,7 @@ def one_run(progs, server_name, load, seconds, warmup, pin, work,
         # Warmup calls cost CPU too; the rate says how many there were.
         total_calls = res["rate"] * (seconds + warmup)
         res["cpu"] = cpu / total_calls if total_calls else None
+        res["ccpu"] = res["client_cpu"] / total_calls if total_calls else None
         res["rss"] = srv.rss_mib()
         if check:
             check(srv)
@@ -284,6 +374,8 @@ def open_connections(port, n):
 
 
 def memory_run(progs, server_name, conns, pin):
+    """The server's RSS in MiB idle, with |conns| idle connections open,
+    and three seconds after they closed."""
     srv = Server(progs.server[server_name], pin)
     socks = []
     try:
@@ -292,13 +384,32 @@ def memory_run(progs, server_name, conns, pin):
         socks = open_connections(srv.port, conns)
         time.sleep(1.0)
         loaded = srv.rss_mib()
+        for s in socks:
+            s.close()
+        socks = []
+        # Servers give memory back on their own schedule (crpc: its sweep,
+        # at least every second, trims the heap at most once a second).
+        time.sleep(3.0)
+        after = srv.rss_mib()
     finally:
         for s in socks:
             s.close()
         why = srv.stop()
     if why:
         raise RuntimeError("%s %s" % (server_name, why))
-    return idle, loaded
+    return idle, loaded, after
+
+
+def idle_connections_possible(wanted):
+    """How many idle connections the memory row can open: |wanted|, or
+    fewer when the open-files limit is lower (each costs a descriptor here
+    and one in the server, which inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + 256
+    if soft < need and (hard == resource.RLIM_INFINITY or hard >= need):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        soft = need
+    return max(0, min(wanted, soft - 256))
 
 
 def median(xs):
@@ -318,56 +429,85 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
-# name, crpc side (server, load), gRPC C++ side (server, load)
-def scenarios(quick_sizes):
-    rows = [
-        ("unary 1x1 0B", ("crpc", ("client", "crpc", "unary", 1, 1, 0)),
-         ("grpc++", ("client", "grpc++", "unary", 1, 1, 0))),
-    ]
-    for size in quick_sizes:
-        rows.append(("unary 4x32 %s" % size_name(size),
-                     ("crpc", ("client", "crpc", "unary", 4, 32, size)),
-                     ("grpc++", ("client", "grpc++", "unary", 4, 32, size))))
-    rows += [
-        ("ping-pong 1x1 0B", ("crpc", ("client", "crpc", "pingpong", 1, 1, 0)),
-         ("grpc++", ("client", "grpc++", "pingpong", 1, 1, 0))),
-        ("server streaming 1x1 0B msgs",
-         ("crpc", ("client", "crpc", "server_stream", 1, 1, 0)),
-         ("grpc++", ("client", "grpc++", "server_stream", 1, 1, 0))),
-        ("server streaming 1x1 1KiB msgs",
-         ("crpc", ("client", "crpc", "server_stream", 1, 1, 1024)),
-         ("grpc++", ("client", "grpc++", "server_stream", 1, 1, 1024))),
-        ("hello 4x32", ("crpc", ("client", "crpc", "hello", 4, 32, 0)),
-         ("grpc++", ("client", "grpc++", "hello", 4, 32, 0))),
-    ]
+# The loads every client applies to both servers: name, scenario,
+# channels, calls in flight per channel, payload bytes each way.
+LOADS = [
+    ("unary 1x1 0B", "unary", 1, 1, 0),
+    ("unary 4x32 0B", "unary", 4, 32, 0),
+    ("unary 4x32 1KiB", "unary", 4, 32, 1024),
+    ("unary 4x32 64KiB", "unary", 4, 32, 65536),
+    ("unary 4x8 1MiB", "unary", 4, 8, 1 << 20),
+    ("ping-pong 1x1 0B", "pingpong", 1, 1, 0),
+    ("server streaming 1x1 0B msgs", "server_stream", 1, 1, 0),
+    ("server streaming 1x1 1KiB msgs", "server_stream", 1, 1, 1024),
+    ("server streaming 1x1 64KiB msgs", "server_stream", 1, 1, 65536),
+    ("server streaming 1x1 1MiB msgs", "server_stream", 1, 1, 1 << 20),
+    ("hello 4x32", "hello", 4, 32, 0),
+]
+# crpc's server with busy polling (crpc_server_opts.busy_poll_us).
+BUSY_POLL_US = 50
+
+
+# name, crpc side (server, load), other side (server, load): crpc's server
+# against gRPC C++'s under the same client, unless the name says otherwise.
+def scenarios():
+    rows = []
+    for client in ("crpc", "grpc++"):
+        for name, scenario, channels, outstanding, size in LOADS:
+            load = ("client", client, scenario, channels, outstanding, size)
+            rows.append(("%s, %s client" % (name, client),
+                         ("crpc", load), ("grpc++", load)))
     for size in (0, 1024):
         rows.append(("h2load c16 m32 %s" % size_name(size),
                      ("crpc", ("h2load", size)), ("grpc++", ("h2load", size))))
-    # Across implementations, and crpc's worker placement; the ratio is
-    # against the same C++ baseline.
+    # The clients against each other, on the same (gRPC C++) server: the
+    # ratios are crpc's client / gRPC C++'s, the client CPU column the
+    # one that counts.
+    for name, scenario, channels, outstanding, size in (
+            ("unary 4x32 0B", "unary", 4, 32, 0),
+            ("server streaming 1x1 0B msgs", "server_stream", 1, 1, 0)):
+        rows.append((
+            "%s, crpc client vs grpc++ client" % name,
+            ("grpc++", ("client", "crpc", scenario, channels, outstanding,
+                        size)),
+            ("grpc++", ("client", "grpc++", scenario, channels, outstanding,
+                        size))))
+    # crpc's server in other settings, against the same C++ baselines.
+    grpcpp_load = ("client", "grpc++", "unary", 4, 32, 0)
     rows += [
-        ("unary 4x32 0B crpc-client->grpc++",
-         ("grpc++", ("client", "crpc", "unary", 4, 32, 0)),
-         ("grpc++", ("client", "grpc++", "unary", 4, 32, 0))),
-        ("unary 4x32 0B grpc++-client->crpc",
-         ("crpc", ("client", "grpc++", "unary", 4, 32, 0)),
-         ("grpc++", ("client", "grpc++", "unary", 4, 32, 0))),
-        ("unary 1x1 0B crpc-client->grpc++",
-         ("grpc++", ("client", "crpc", "unary", 1, 1, 0)),
+        ("unary 1x1 0B, grpc++ client, busy poll",
+         ("crpc-busy-poll", ("client", "grpc++", "unary", 1, 1, 0)),
          ("grpc++", ("client", "grpc++", "unary", 1, 1, 0))),
-        ("unary 4x32 0B worker placement",
-         ("crpc-worker", ("client", "crpc", "unary", 4, 32, 0)),
-         ("grpc++", ("client", "grpc++", "unary", 4, 32, 0))),
+        ("unary 4x32 0B, grpc++ client, busy poll",
+         ("crpc-busy-poll", grpcpp_load), ("grpc++", grpcpp_load)),
+        ("ping-pong 1x1 0B, grpc++ client, busy poll",
+         ("crpc-busy-poll", ("client", "grpc++", "pingpong", 1, 1, 0)),
+         ("grpc++", ("client", "grpc++", "pingpong", 1, 1, 0))),
+        ("unary 4x32 0B, grpc++ client, worker placement",
+         ("crpc-worker", grpcpp_load), ("grpc++", grpcpp_load)),
         ("h2load c16 m32 0B worker placement",
          ("crpc-worker", ("h2load", 0)), ("grpc++", ("h2load", 0))),
-        # The cost of metrics: against "unary 1x1 0B" and "h2load c16 m32
-        # 0B" above, whose crpc servers are the same without them.
-        ("unary 1x1 0B metrics on",
+        # The cost of metrics: against "unary 1x1 0B, crpc client" and
+        # "h2load c16 m32 0B" above, whose crpc servers are the same
+        # without them.
+        ("unary 1x1 0B, crpc client, metrics on",
          ("crpc-metrics", ("client", "crpc", "unary", 1, 1, 0)),
-         ("grpc++", ("client", "grpc++", "unary", 1, 1, 0))),
+         ("grpc++", ("client", "crpc", "unary", 1, 1, 0))),
         ("h2load c16 m32 0B metrics on",
          ("crpc-metrics", ("h2load", 0)), ("grpc++", ("h2load", 0))),
     ]
+    # The HTTP/2 floor: the other side is crpc-bench-h2floor, not gRPC C++,
+    # and the ratio is crpc / floor.
+    rows.append(("h2load c16 m32 0B crpc vs HTTP/2 floor",
+                 ("crpc", ("h2load", 0)), ("h2floor", ("h2load", 0))))
+    # Over TLS: against the same rows in cleartext, the cost of TLS.
+    rows.append(("h2load c16 m32 0B TLS", ("crpc-tls", ("h2load-tls", 0)),
+                 ("grpc++-tls", ("h2load-tls", 0))))
+    for client, size in (("grpc++", 0), ("crpc", 0), ("grpc++", 65536)):
+        load = ("client", client + "-tls", "unary", 4, 32, size)
+        rows.append(("unary 4x32 %s, %s client, TLS" % (size_name(size),
+                                                         client),
+                     ("crpc-tls", load), ("grpc++-tls", load)))
     return rows
 
 
@@ -378,10 +518,14 @@ def size_name(n):
 def smoke(progs, work):
     """Every client against every server, every scenario, once, briefly."""
     failures = 0
-    for server in ("crpc", "crpc-worker", "grpc++"):
+    for server in ("crpc", "crpc-worker", "crpc-busy-poll", "grpc++"):
         loads = [("client", c, s, 2, 4, 64)
                  for c in ("crpc", "grpc++")
                  for s in ("unary", "pingpong", "server_stream", "hello")]
+        # The largest messages the table sends, each way.
+        loads += [("client", c, s, 1, 2, 1 << 20)
+                  for c in ("crpc", "grpc++")
+                  for s in ("unary", "server_stream")]
         loads.append(("h2load", 64))
         for load in loads:
             try:
@@ -392,14 +536,16 @@ def smoke(progs, work):
                 failures += 1
                 print("not ok - %s <- %s: %s" % (server, load, e))
         try:
-            idle, loaded = memory_run(progs, server, 50, False)
+            idle, loaded, after = memory_run(progs, server, 50, False)
             print("ok - %s memory: %.1f MiB idle, %.1f MiB with 50 "
-                  "connections" % (server, idle, loaded))
+                  "connections, %.1f MiB after" % (server, idle, loaded,
+                                                   after))
         except (RuntimeError, OSError) as e:
             failures += 1
             print("not ok - %s memory: %s" % (server, e))
         sys.stdout.flush()
     failures += smoke_metrics(progs, work)
+    failures += smoke_tls(progs, work)
     try:
         r = one_run(progs, "echo", FLOOR_LOAD, 1, 0, False, work)
         print("ok - echo <- echo %d (the floor): %.0f/s" % (FLOOR_LOAD[1],
@@ -407,6 +553,7 @@ def smoke(progs, work):
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         failures += 1
         print("not ok - echo <- echo %d (the floor): %s" % (FLOOR_LOAD[1], e))
+    failures += smoke_h2floor(progs, work)
     failures += bad_command_lines(progs)
     print("%s" % ("smoke run failed" if failures else "smoke run passed"))
     return 1 if failures else 0
@@ -438,6 +585,42 @@ def smoke_metrics(progs, work):
     return failures
 
 
+def smoke_h2floor(progs, work):
+    """The HTTP/2 floor's server under h2load, once."""
+    load = ("h2load", 0)
+    try:
+        r = one_run(progs, "h2floor", load, 1, 0, False, work)
+        print("ok - h2floor <- h2load %d (the HTTP/2 floor): %.0f/s" %
+              (load[1], r["rate"]))
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print("not ok - h2floor <- h2load %d (the HTTP/2 floor): %s" %
+              (load[1], e))
+        return 1
+    sys.stdout.flush()
+    return 0
+
+
+def smoke_tls(progs, work):
+    """Every client against every server over TLS, and h2load over TLS
+    against each server, once."""
+    failures = 0
+    for server in ("crpc-tls", "grpc++-tls"):
+        loads = [("client", c, "unary", 2, 4, 64)
+                 for c in ("crpc-tls", "grpc++-tls")]
+        loads.append(("h2load-tls", 64))
+        for load in loads:
+            what = " ".join(str(x) for x in
+                            (load[1:] if load[0] == "client" else load))
+            try:
+                r = one_run(progs, server, load, 1, 0, False, work)
+                print("ok - %s <- %s: %.0f/s" % (server, what, r["rate"]))
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                failures += 1
+                print("not ok - %s <- %s: %s" % (server, what, e))
+        sys.stdout.flush()
+    return failures
+
+
 # Command lines every bench program must refuse: exit 2, saying why.
 BAD_LINES = [
     ("crpc-bench-echo", "floor/crpc-bench-echo",
@@ -449,11 +632,27 @@ BAD_LINES = [
      ["--port", "0", "--placement", "nowhere"], "--placement"),
     ("crpc-bench-server", "crpc/crpc-bench-server",
      ["--port", "0", "--loops", "0"], "--loops"),
+    ("crpc-bench-server", "crpc/crpc-bench-server",
+     ["--port", "0", "--busy_poll_us", "2000000"], "--busy_poll_us"),
     ("crpc-bench-client", "crpc/crpc-bench-client",
      ["--target", "127.0.0.1:1", "--scenario", "unary", "--warmup_s", "x"],
      "--warmup_s"),
     ("crpc-bench-client", "crpc/crpc-bench-client",
      ["--target", "127.0.0.1:1", "--scenario", "nothing"], "--scenario"),
+    ("crpc-bench-h2floor", "floor/crpc-bench-h2floor",
+     ["--port", "0", "--bogus"], "--bogus"),
+    ("crpc-bench-h2floor", "floor/crpc-bench-h2floor",
+     ["--port", "0", "--resp_size", "5000000"], "--resp_size"),
+    ("crpc-bench-server", "crpc/crpc-bench-server",
+     ["--port", "0", "--tls_cert", "server.pem"], "--tls_key"),
+    ("crpc-bench-client", "crpc/crpc-bench-client",
+     ["--target", "127.0.0.1:1", "--scenario", "unary", "--tls_ca",
+      "/nonexistent/ca.pem"], "--tls_ca"),
+    ("grpcpp-bench-server", "grpcpp/grpcpp-bench-server",
+     ["--port", "0", "--tls_key", "server.key"], "--tls_cert"),
+    ("grpcpp-bench-client", "grpcpp/grpcpp-bench-client",
+     ["--target", "127.0.0.1:1", "--scenario", "unary", "--tls_ca",
+      "/nonexistent/ca.pem"], "--tls_ca"),
 ]
 
 
@@ -478,9 +677,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("build")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=3.0,
+    ap.add_argument("--seconds", type=float, default=2.0,
                     help="measured seconds per run (default %(default)s)")
-    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--only", metavar="TEXT",
                     help="only the scenarios whose name contains TEXT")
     ap.add_argument("--smoke", action="store_true")
@@ -488,6 +687,7 @@ def main():
     require.programs("taskset", "h2load")
     progs = Programs(os.path.abspath(args.build))
     work = tempfile.mkdtemp(prefix="crpc-bench-")
+    progs.add_tls(make_certs(work))
     if args.smoke:
         return smoke(progs, work)
     pin = os.cpu_count() >= 2
@@ -496,7 +696,7 @@ def main():
     seconds = int(args.seconds) if args.seconds >= 1 else args.seconds
     rows = []
     started = time.monotonic()
-    selected = [row for row in scenarios([0, 1024, 65536])
+    selected = [row for row in scenarios()
                 if not args.only or args.only in row[0]]
     floor = None
     if any(row[0].startswith(ABOVE_FLOOR) for row in selected) or \
@@ -517,19 +717,20 @@ def main():
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     print("# %s (%s): %s" % (name, side, e))
         med = {s: {k: median([r[k] for r in runs[s]])
-                   for k in ("rate", "p50", "p99", "cpu", "rss")}
+                   for k in ("rate", "p50", "p99", "cpu", "ccpu", "rss")}
                for s in runs}
         rows.append((name, med["a"], med["b"]))
-        print("# %-38s crpc %s/s, C++ %s/s (%.0f s)" %
-              (name, fmt(med["a"]["rate"]), fmt(med["b"]["rate"]),
-               time.monotonic() - started))
+        print("# %-48s %s %s/s, %s %s/s (%.0f s)" %
+              (name, a[0], fmt(med["a"]["rate"]), b[0],
+               fmt(med["b"]["rate"]), time.monotonic() - started))
         sys.stdout.flush()
     mem = []
-    if not args.only or "memory" in args.only:
+    conns = idle_connections_possible(IDLE_CONNECTIONS)
+    if (not args.only or "memory" in args.only) and conns:
         for _ in range(args.rounds):
             for server in ("crpc", "grpc++"):
-                mem.append((server, memory_run(progs, server, 1000, pin)))
-    print_table(rows, mem, args.rounds, seconds, floor)
+                mem.append((server, memory_run(progs, server, conns, pin)))
+    print_table(rows, mem, conns, args.rounds, seconds, floor)
     return 0
 
 
@@ -574,15 +775,15 @@ def print_floor(rows, floor):
                above(a["cpu"], b["cpu"], floor["cpu"], 1, "")))
 
 
-def print_table(rows, mem, rounds, seconds, floor):
+def print_table(rows, mem, conns, rounds, seconds, floor):
     print()
     print("crpc / gRPC C++ (1.51), medians of %d interleaved runs of %s s; "
           "server on CPU %s, load on CPU %s" %
           (rounds, seconds, SERVER_CPU, CLIENT_CPU))
     head = ("scenario", "crpc/s", "C++/s", "ratio", "p50 µs", "C++", "ratio",
             "p99 µs", "C++", "ratio", "cpu µs/call", "C++", "ratio",
-            "RSS MiB", "C++")
-    widths = (38, 9, 9, 6, 7, 7, 6, 7, 7, 6, 11, 7, 6, 8, 7)
+            "client cpu", "C++", "ratio", "RSS MiB", "C++")
+    widths = (48, 9, 9, 6, 7, 7, 6, 7, 7, 6, 11, 7, 6, 10, 7, 6, 8, 7)
     line = "  ".join(h.rjust(w) if i else h.ljust(w)
                      for i, (h, w) in enumerate(zip(head, widths)))
     print(line)
@@ -593,24 +794,35 @@ def print_table(rows, mem, rounds, seconds, floor):
                  ratio(a["p50"], b["p50"]), fmt(a["p99"]), fmt(b["p99"]),
                  ratio(a["p99"], b["p99"]), fmt(a["cpu"], 1),
                  fmt(b["cpu"], 1), ratio(a["cpu"], b["cpu"]),
-                 fmt(a["rss"], 1), fmt(b["rss"], 1))
+                 fmt(a["ccpu"], 1), fmt(b["ccpu"], 1),
+                 ratio(a["ccpu"], b["ccpu"]), fmt(a["rss"], 1),
+                 fmt(b["rss"], 1))
         print("  ".join(c.rjust(w) if i else c.ljust(w)
                         for i, (c, w) in enumerate(zip(cells, widths))))
     if floor:
         print_floor(rows, floor)
     if mem:
-        idle = {s: median([m[1][0] for m in mem if m[0] == s])
-                for s in ("crpc", "grpc++")}
-        full = {s: median([m[1][1] for m in mem if m[0] == s])
-                for s in ("crpc", "grpc++")}
-        print()
-        print("server RSS MiB        crpc      C++  ratio")
-        print("idle              %8.1f %8.1f  %s" %
-              (idle["crpc"], idle["grpc++"], ratio(idle["crpc"],
-                                                  idle["grpc++"])))
-        print("1000 connections  %8.1f %8.1f  %s" %
-              (full["crpc"], full["grpc++"], ratio(full["crpc"],
-                                                  full["grpc++"])))
+        print_memory(mem, conns)
+
+
+def print_memory(mem, conns):
+    """The memory rows: RSS idle, with |conns| idle connections, per
+    connection, and after they closed (medians)."""
+    def med(i, s):
+        return median([m[1][i] for m in mem if m[0] == s])
+    idle, full, after = ({s: med(i, s) for s in ("crpc", "grpc++")}
+                         for i in range(3))
+    each = {s: (full[s] - idle[s]) * 1024 / conns for s in idle}
+    print()
+    print("server RSS                          crpc       C++  ratio")
+    for name, v in (("idle, MiB", idle),
+                    ("%d idle connections, MiB" % conns, full),
+                    ("per idle connection, KiB", each),
+                    ("after they closed, MiB", after)):
+        print("%-32s %8.1f  %8.1f  %s" % (name, v["crpc"], v["grpc++"],
+                                         ratio(v["crpc"], v["grpc++"])))
+    print("after they closed / idle          %7.2f   %7.2f" %
+          (after["crpc"] / idle["crpc"], after["grpc++"] / idle["grpc++"]))
 
 
 if __name__ == "__main__":

@@ -48,11 +48,13 @@ void crpc__client_call_unref(crpc__client_call *call) {
   crpc_metadata_cleanup(&call->md);
   crpc__buf_cleanup(&call->request);
   crpc__buf_cleanup(&call->out);
+  crpc__buf_cleanup(&call->out_spare);
   crpc__frame_decoder_cleanup(&call->dec);
   crpc__grpc_response_cleanup(&call->resp);
   crpc_metadata_cleanup(&call->resp_headers);
   free(call->reply_msg);
   free_msgs(call->in_head);
+  free(call->spare);
   crpc_future_unref(call->parent);
   if (call->ic) {
     crpc__icall_cleanup(call->ic);
@@ -401,9 +403,51 @@ void crpc__client_call_on_headers_done(crpc__client_call *call,
   crpc_metadata_init(&call->resp.headers);
 }
 
-static crpc__cmsg *cmsg_new(const crpc__client_call *call,
-                            const crpc__frame_msg *m, size_t wire) {
-  crpc__cmsg *c = malloc(sizeof(*c) + (m->len ? m->len : 1));
+/* The message |m| just decoded, as a crpc__cmsg. When the decoder had to
+ * assemble it, its own memory (the message is not copied again): traded
+ * for the spare, the last message's memory, so that the next one is
+ * assembled in memory that is already warm; without a spare, taken when
+ * large. Else a copy out of the received chunk, into the spare when it
+ * fits. */
+static crpc__cmsg *cmsg_new(crpc__client_call *call, const crpc__frame_msg *m,
+                            size_t wire) {
+  const size_t head = offsetof(crpc__cmsg, data);
+  uv_mutex_lock(&call->mu);
+  crpc__cmsg *spare = call->spare;
+  call->spare = NULL;
+  uv_mutex_unlock(&call->mu);
+  size_t cap = 0;
+  crpc__cmsg *c =
+      spare ? (crpc__cmsg *)crpc__frame_decoder_trade(
+                  &call->dec, (uint8_t *)spare, head + spare->cap, &cap)
+            : NULL;
+  if (c) {
+    c->cap = cap - head; /* the decoder has the spare now */
+    spare = NULL;
+  } else if ((c = (crpc__cmsg *)crpc__frame_decoder_take(&call->dec))) {
+    c->cap = m->len;
+  } else {
+    if (spare && spare->cap >= m->len) {
+      c = spare;
+      spare = NULL;
+    } else {
+      size_t n = m->len ? m->len : 1;
+      c = malloc(sizeof(*c) + n);
+      if (c)
+        c->cap = n;
+    }
+    if (c)
+      memcpy(c->data, m->data, m->len);
+  }
+  if (spare) { /* not needed this time: kept for the next */
+    uv_mutex_lock(&call->mu);
+    if (!call->spare) {
+      call->spare = spare;
+      spare = NULL;
+    }
+    uv_mutex_unlock(&call->mu);
+    free(spare);
+  }
   if (!c)
     return NULL;
   c->next = NULL;
@@ -411,7 +455,6 @@ static crpc__cmsg *cmsg_new(const crpc__client_call *call,
   c->wire = wire;
   c->compressed = m->compressed;
   c->enc = call->resp.enc;
-  memcpy(c->data, m->data, m->len);
   return c;
 }
 
@@ -450,6 +493,7 @@ static void deliver(crpc__client_call *call, const crpc__frame_msg *m) {
   else
     call->in_head = c;
   call->in_tail = c;
+  call->in_wire += c->wire;
   crpc_future *rf = call->read_f;
   call->read_f = NULL;
   uv_mutex_unlock(&call->mu);
@@ -458,6 +502,23 @@ static void deliver(crpc__client_call *call, const crpc__frame_msg *m) {
     crpc__client_call_complete_read(call, rf);
     crpc_future_unref(rf);
   }
+}
+
+/* A stream's |n| bytes just received go back to its window at once while
+ * its queue of unread messages is short; else they wait for the reader
+ * (crpc__client_call_complete_read()). Loop thread. */
+static void give_window(crpc__client_call *call, size_t n) {
+  uv_mutex_lock(&call->mu);
+  size_t give = 0;
+  if (call->in_wire <= CRPC__H2_READ_QUEUE_BYTES) {
+    give = call->held + n;
+    call->held = 0;
+  } else {
+    call->held += n;
+  }
+  uv_mutex_unlock(&call->mu);
+  if (give)
+    nghttp2_session_consume(call->conn->h2.ng, call->stream_id, give);
 }
 
 void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
@@ -471,8 +532,10 @@ void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
     nghttp2_session_consume(c->h2.ng, call->stream_id, n);
     return; /* not gRPC: the stream's end decides the status */
   }
-  if (crpc__method_single_reply(call->method))
+  int single = crpc__method_single_reply(call->method);
+  if (single)
     nghttp2_session_consume(c->h2.ng, call->stream_id, n);
+  size_t got = n;
   while (n > 0 && !call->ended) {
     size_t used = 0;
     crpc__frame_msg m;
@@ -497,6 +560,8 @@ void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
     if (rc == 1)
       deliver(call, &m);
   }
+  if (!single && !call->ended)
+    give_window(call, got);
 }
 
 void crpc__client_call_on_stream_close(crpc__client_call *call,
@@ -538,26 +603,19 @@ void crpc__client_call_on_conn_lost(crpc__client_call *call, const char *why) {
 
 /* Sending. */
 
-ssize_t crpc__client_call_read_body(void *stream, uint8_t *buf, size_t len,
-                                    uint32_t *flags, int no_copy) {
+ssize_t crpc__client_call_read_body(void *stream, size_t len, uint32_t *flags) {
   crpc__client_call *call = stream;
   size_t n = 0;
   /* The request of a unary or server-streaming call, then what the caller
-   * wrote. With |no_copy| the bytes stay where they are until
-   * crpc__client_call_send_data() writes them. */
+   * wrote. The bytes stay where they are until
+   * crpc__client_call_send_data() takes them. */
   size_t rlen = crpc__buf_len(&call->request);
   if (call->req_off < rlen) {
     n = rlen - call->req_off;
     if (n > len)
       n = len;
     int last = call->req_off + n == rlen;
-    if (no_copy) {
-      *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    } else {
-      memcpy(buf, crpc__buf_data(&call->request) + call->req_off, n);
-      call->req_off += n;
-      call->pulled += n;
-    }
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (last && crpc__method_single_request(call->method))
       *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
@@ -566,27 +624,13 @@ ssize_t crpc__client_call_read_body(void *stream, uint8_t *buf, size_t len,
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     return 0;
   }
-  crpc_future *wf = NULL;
   uv_mutex_lock(&call->mu);
   size_t have = crpc__buf_len(&call->out);
   n = have < len ? have : len;
-  if (n && no_copy) {
+  if (n)
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  } else if (n) {
-    memcpy(buf, crpc__buf_data(&call->out), n);
-    crpc__buf_consume(&call->out, n);
-    call->pulled += n;
-  }
   int closed = call->send_closed;
-  if (call->write_f && have - n <= CRPC__OUT_LOW_WATER) {
-    wf = call->write_f;
-    call->write_f = NULL;
-  }
   uv_mutex_unlock(&call->mu);
-  if (wf) {
-    crpc_future_complete(wf, CRPC_STATUS_OK, NULL, NULL, NULL);
-    crpc_future_unref(wf);
-  }
   if (n == have && closed)
     *flags |= NGHTTP2_DATA_FLAG_EOF;
   if (n == 0 && !closed) {
@@ -596,7 +640,18 @@ ssize_t crpc__client_call_read_body(void *stream, uint8_t *buf, size_t len,
   return (ssize_t)n;
 }
 
-int crpc__client_call_send_data(void *stream, crpc__buf *out,
+size_t crpc__client_call_body_ready(void *stream) {
+  crpc__client_call *call = stream;
+  size_t n = crpc__buf_len(&call->request) - call->req_off;
+  if (n || crpc__method_single_request(call->method))
+    return n;
+  uv_mutex_lock(&call->mu);
+  n = crpc__buf_len(&call->out);
+  uv_mutex_unlock(&call->mu);
+  return n;
+}
+
+int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t len) {
   crpc__client_call *call = stream;
@@ -609,12 +664,26 @@ int crpc__client_call_send_data(void *stream, crpc__buf *out,
     if (rv == 0)
       call->req_off += len;
   } else {
+    /* A writer waiting for what it queued to drain (crpc__client_stream's
+     * writes) goes on once it is down to CRPC__OUT_LOW_WATER, checked
+     * where bytes leave |out| so that no drain goes unseen (as on the
+     * server: a frame that takes all of it leaves nghttp2 no reason to ask
+     * for more). */
+    crpc_future *wf = NULL;
     uv_mutex_lock(&call->mu);
     rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
                              len);
     if (rv == 0)
       crpc__buf_consume(&call->out, len);
+    if (call->write_f && crpc__buf_len(&call->out) <= CRPC__OUT_LOW_WATER) {
+      wf = call->write_f;
+      call->write_f = NULL;
+    }
     uv_mutex_unlock(&call->mu);
+    if (wf) {
+      crpc_future_complete(wf, CRPC_STATUS_OK, NULL, NULL, NULL);
+      crpc_future_unref(wf);
+    }
   }
   if (rv == 0)
     call->pulled += len;

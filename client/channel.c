@@ -1,7 +1,7 @@
 /*
- * client/channel.c: channels, their subchannels (one per address), name
- * resolution, load balancing and reconnection. Everything past
- * crpc_channel_new() runs on the channel's loop thread.
+ * client/channel.c: channels, their subchannels (one per address), load
+ * balancing and reconnection. Everything past crpc_channel_new() runs on
+ * the channel's loop thread.
  *
  * A subchannel goes IDLE -> CONNECTING -> READY, or to FAILED when an
  * attempt fails, and back to IDLE when its backoff has passed (gRPC's
@@ -13,6 +13,9 @@
  * no address READY or CONNECTING and none left to try is failing: its
  * fail-fast calls end UNAVAILABLE with the last error, and its
  * wait-for-ready calls keep waiting (until their deadline).
+ *
+ * Which subchannels there are is resolve.c's: the target's addresses, or
+ * its name's latest answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "client_internal.h"
 #include "crpc/error.h"
 #include "log_internal.h"
+#include "resolve.h"
 
 #define DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
 #define DEFAULT_BACKOFF_MS 1000
@@ -30,6 +34,7 @@
 #define DEFAULT_CONNS_PER_ADDRESS 16
 #define MAX_CONNS_PER_ADDRESS 256
 #define DEFAULT_KEEPALIVE_TIMEOUT_MS 20000
+#define DEFAULT_RESOLVE_INTERVAL_MS 30000
 #define CRPC_USER_AGENT "crpc-c/0.1"
 
 void crpc_channel_opts_init(crpc_channel_opts *opts) {
@@ -55,6 +60,8 @@ static void apply_defaults(crpc_channel_opts *o) {
     o->max_connections_per_address = DEFAULT_CONNS_PER_ADDRESS;
   if (o->max_connections_per_address > MAX_CONNS_PER_ADDRESS)
     o->max_connections_per_address = MAX_CONNS_PER_ADDRESS;
+  if (!o->resolve_interval_ms)
+    o->resolve_interval_ms = DEFAULT_RESOLVE_INTERVAL_MS;
 }
 
 static const crpc_logger *lg(crpc_channel *ch) {
@@ -90,7 +97,11 @@ static void channel_start(crpc__task *t) {
   ch->flush.data = ch;
   uv_prepare_start(&ch->flush, on_flush);
   uv_unref((uv_handle_t *)&ch->flush);
-  ch->open_handles++;
+  /* Looking a name up again on a timer keeps no loop running. */
+  uv_timer_init(crpc_loop_uv(ch->loop), &ch->resolve_timer);
+  ch->resolve_timer.data = ch;
+  uv_unref((uv_handle_t *)&ch->resolve_timer);
+  ch->open_handles += 2;
   ch->started = 1;
 }
 
@@ -135,16 +146,16 @@ static crpc__client_conn *pick(crpc_channel *ch) {
   if (ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN) {
     for (size_t i = 0; i < ch->n_subs; i++) {
       size_t k = (ch->rr_next + i) % ch->n_subs;
-      if (sub_usable(&ch->subs[k])) {
+      if (sub_usable(ch->subs[k])) {
         ch->rr_next = k + 1;
-        return ch->subs[k].conn;
+        return ch->subs[k]->conn;
       }
     }
     return NULL;
   }
   for (size_t i = 0; i < ch->n_subs; i++)
-    if (sub_usable(&ch->subs[i]))
-      return ch->subs[i].conn;
+    if (sub_usable(ch->subs[i]))
+      return ch->subs[i]->conn;
   return NULL;
 }
 
@@ -158,40 +169,36 @@ static void sub_connect(crpc__sub *sub) {
   }
 }
 
-static void resolve(crpc_channel *ch);
-
-/* Starts whatever connections the policy wants and none is under way. */
-static void connect_some(crpc_channel *ch) {
+void crpc__channel_connect_some(crpc_channel *ch) {
   if (ch->closing)
     return;
   if (!ch->resolved) {
-    resolve(ch);
+    crpc__channel_resolve(ch);
     return;
   }
   if (ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN) {
     for (size_t i = 0; i < ch->n_subs; i++)
-      if (ch->subs[i].state == CRPC__SUB_IDLE)
-        sub_connect(&ch->subs[i]);
+      if (ch->subs[i]->state == CRPC__SUB_IDLE)
+        sub_connect(ch->subs[i]);
     return;
   }
   for (size_t i = 0; i < ch->n_subs; i++)
-    if (ch->subs[i].state == CRPC__SUB_READY ||
-        ch->subs[i].state == CRPC__SUB_CONNECTING)
+    if (ch->subs[i]->state == CRPC__SUB_READY ||
+        ch->subs[i]->state == CRPC__SUB_CONNECTING)
       return;
   for (size_t i = 0; i < ch->n_subs; i++) {
-    if (ch->subs[i].state == CRPC__SUB_IDLE) {
-      sub_connect(&ch->subs[i]);
+    if (ch->subs[i]->state == CRPC__SUB_IDLE) {
+      sub_connect(ch->subs[i]);
       return;
     }
   }
 }
 
-/* Nonzero when no address is ready, connecting, or left to try now. */
-static int is_failing(crpc_channel *ch) {
+int crpc__channel_is_failing(crpc_channel *ch) {
   if (!ch->resolved)
     return ch->error[0] != '\0' && !ch->resolving;
   for (size_t i = 0; i < ch->n_subs; i++)
-    if (ch->subs[i].state != CRPC__SUB_FAILED)
+    if (ch->subs[i]->state != CRPC__SUB_FAILED)
       return 0;
   return 1;
 }
@@ -251,8 +258,7 @@ void crpc__channel_unqueue(crpc_channel *ch, crpc__client_call *call) {
     pending_remove(ch, call);
 }
 
-/* Ends the fail-fast calls waiting, and the readiness waiters. */
-static void fail_waiting(crpc_channel *ch) {
+void crpc__channel_fail_waiting(crpc_channel *ch) {
   crpc__client_call_list keep = {NULL, NULL};
   size_t kept = 0;
   crpc__client_call *c = ch->pending.head;
@@ -308,8 +314,8 @@ void crpc__channel_dispatch(crpc_channel *ch, crpc__client_call *call) {
     crpc__client_call_end(call, CRPC_STATUS_INTERNAL, why);
     return;
   }
-  connect_some(ch);
-  if (is_failing(ch) && !call->wait_for_ready) {
+  crpc__channel_connect_some(ch);
+  if (crpc__channel_is_failing(ch) && !call->wait_for_ready) {
     crpc__client_call_end(call, CRPC_STATUS_UNAVAILABLE, ch->error);
     return;
   }
@@ -368,7 +374,7 @@ static void on_retry_timer(uv_timer_t *t) {
   sub->state = CRPC__SUB_IDLE;
   if (ch->pending.head || ch->n_ready_waiters ||
       ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN)
-    connect_some(ch);
+    crpc__channel_connect_some(ch);
 }
 
 void crpc__sub_on_failed(crpc__sub *sub, const char *why) {
@@ -383,9 +389,11 @@ void crpc__sub_on_failed(crpc__sub *sub, const char *why) {
             sub->addr.name, why, (unsigned long long)wait);
   if (!ch->closing)
     uv_timer_start(&sub->retry, on_retry_timer, wait, 0);
-  connect_some(ch); /* pick first: the next address */
-  if (is_failing(ch))
-    fail_waiting(ch);
+  crpc__channel_connect_some(ch); /* pick first: the next address */
+  if (crpc__channel_is_failing(ch)) {
+    crpc__channel_fail_waiting(ch);
+    crpc__channel_resolve_soon(ch); /* the name may have moved on */
+  }
 }
 
 void crpc__sub_on_lost(crpc__sub *sub) {
@@ -394,96 +402,7 @@ void crpc__sub_on_lost(crpc__sub *sub) {
   if (ch->closing)
     return;
   if (ch->pending.head || ch->opts.lb_policy == CRPC_LB_ROUND_ROBIN)
-    connect_some(ch);
-}
-
-/* Name resolution. */
-
-static int make_subs(crpc_channel *ch, const crpc__addr *addrs, size_t n) {
-  ch->subs = calloc(n, sizeof(*ch->subs));
-  if (!ch->subs)
-    return CRPC_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    crpc__sub *s = &ch->subs[i];
-    s->ch = ch;
-    s->addr = addrs[i];
-    uv_timer_init(crpc_loop_uv(ch->loop), &s->retry);
-    s->retry.data = s;
-    ch->open_handles++;
-  }
-  ch->n_subs = n;
-  ch->resolved = 1;
-  return 0;
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res) {
-  crpc_channel *ch = req->data;
-  ch->resolving = 0;
-  crpc__addr *addrs = NULL;
-  size_t n = 0;
-  if (status == 0) {
-    for (struct addrinfo *a = res; a; a = a->ai_next)
-      n++;
-    addrs = calloc(n ? n : 1, sizeof(*addrs));
-    size_t k = 0;
-    for (struct addrinfo *a = res; addrs && a; a = a->ai_next) {
-      if (crpc__addr_from_sockaddr(&addrs[k], a->ai_addr) != 0)
-        continue;
-      int dup = 0; /* one per address, whatever the socket type */
-      for (size_t i = 0; i < k; i++)
-        dup |= strcmp(addrs[i].name, addrs[k].name) == 0;
-      if (!dup)
-        k++;
-    }
-    n = k;
-  }
-  uv_freeaddrinfo(res);
-  if (ch->closing) {
-    free(addrs);
-    crpc__channel_handle_closed(ch); /* the lookup */
-    return;
-  }
-  ch->open_handles--; /* the lookup */
-  if (status != 0 || n == 0 || !addrs || make_subs(ch, addrs, n) != 0) {
-    snprintf(ch->error, sizeof(ch->error), "cannot resolve %s: %s",
-             ch->target.host,
-             status ? uv_strerror(status) : "no usable address");
-    free(addrs);
-    fail_waiting(ch);
-    return;
-  }
-  free(addrs);
-  connect_some(ch);
-}
-
-static void resolve(crpc_channel *ch) {
-  if (ch->resolving || ch->resolved)
-    return;
-  if (ch->target.kind != CRPC__TARGET_DNS) {
-    if (make_subs(ch, ch->target.addrs, ch->target.n_addrs) != 0) {
-      snprintf(ch->error, sizeof(ch->error), "out of memory");
-      fail_waiting(ch);
-      return;
-    }
-    connect_some(ch);
-    return;
-  }
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  ch->gai.data = ch;
-  int rc = uv_getaddrinfo(crpc_loop_uv(ch->loop), &ch->gai, on_resolved,
-                          ch->target.host, ch->target.port, &hints);
-  if (rc != 0) {
-    snprintf(ch->error, sizeof(ch->error), "cannot resolve %s: %s",
-             ch->target.host, uv_strerror(rc));
-    fail_waiting(ch);
-    return;
-  }
-  ch->resolving = 1;
-  ch->open_handles++;
+    crpc__channel_connect_some(ch);
 }
 
 /* Creating, connecting and closing. */
@@ -506,12 +425,15 @@ static void channel_release(crpc_channel *ch) {
   free(ch->tls_cert_file);
   free(ch->tls_key_file);
   free(ch->user_agent);
-  for (size_t i = 0; i < ch->n_subs; i++)
-    free(ch->subs[i].more);
+  for (size_t i = 0; i < ch->n_subs; i++) {
+    free(ch->subs[i]->more);
+    free(ch->subs[i]);
+  }
   free(ch->subs);
   free(ch->ready_waiters);
   crpc_future_unref(ch->closed);
   crpc__arena_cleanup(&ch->scratch);
+  crpc__h2group_cleanup(&ch->h2);
   free(ch);
 }
 
@@ -522,7 +444,6 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
   if (!ch)
     return CRPC_ENOMEM;
   crpc__arena_init(&ch->scratch, NULL, 0, 0);
-  ch->h2.rbuf = ch->rbuf;
   if (opts)
     ch->opts = *opts;
   apply_defaults(&ch->opts);
@@ -585,10 +506,11 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     }
     ch->owns_loop = 1;
   }
-  ch->h2.loop = ch->loop;
-  ch->h2.limits = crpc__h2limits_or_default(NULL);
-  ch->start_task.fn = channel_start;
-  rc = crpc__loop_post_task(ch->loop, &ch->start_task);
+  rc = crpc__h2group_init(&ch->h2, ch->loop);
+  if (rc == 0) {
+    ch->start_task.fn = channel_start;
+    rc = crpc__loop_post_task(ch->loop, &ch->start_task);
+  }
   if (rc != 0) {
     if (ch->owns_loop) {
       crpc_loop_stop(ch->loop);
@@ -639,12 +561,12 @@ static void connect_run(crpc__task *t) {
   ch->ready_waiters[ch->n_ready_waiters++] = f;
   /* A failed address waiting out its backoff is tried again now. */
   for (size_t i = 0; i < ch->n_subs; i++) {
-    if (ch->subs[i].state == CRPC__SUB_FAILED) {
-      uv_timer_stop(&ch->subs[i].retry);
-      ch->subs[i].state = CRPC__SUB_IDLE;
+    if (ch->subs[i]->state == CRPC__SUB_FAILED) {
+      uv_timer_stop(&ch->subs[i]->retry);
+      ch->subs[i]->state = CRPC__SUB_IDLE;
     }
   }
-  connect_some(ch);
+  crpc__channel_connect_some(ch);
 }
 
 crpc_future *crpc_channel_connect(crpc_channel *ch) {
@@ -679,7 +601,7 @@ static void close_run(crpc__task *t) {
                           "the channel was closed");
   complete_waiters(ch, CRPC_STATUS_CANCELLED, "the channel was closed");
   for (size_t i = 0; i < ch->n_subs; i++) {
-    crpc__sub *s = &ch->subs[i];
+    crpc__sub *s = ch->subs[i];
     if (s->conn)
       crpc__client_conn_close(s->conn, "the channel was closed");
     while (s->n_more) /* each close takes itself off |more| */
@@ -688,8 +610,10 @@ static void close_run(crpc__task *t) {
   }
   if (ch->resolving)
     uv_cancel((uv_req_t *)&ch->gai);
-  if (ch->started)
+  if (ch->started) {
     uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
+    uv_close((uv_handle_t *)&ch->resolve_timer, on_handle_closed);
+  }
   crpc__h2group_flush(&ch->h2);
   if (ch->open_handles == 0)
     closed_now(ch);

@@ -86,7 +86,10 @@ struct crpc_channel {
   int resolving;        /* a DNS lookup is under way */
   int resolved;         /* |subs| are known */
   uv_getaddrinfo_t gai; /* the lookup */
-  crpc__sub *subs;
+  /* The next lookup of a DNS name, and when the last one began (uv_now). */
+  uv_timer_t resolve_timer;
+  uint64_t resolve_started_ms;
+  crpc__sub **subs; /* the current addresses' (retired ones drain apart) */
   size_t n_subs;
   size_t rr_next;                 /* round robin: where the next pick starts */
   size_t pf_index;                /* pick first: the address being tried */
@@ -94,10 +97,9 @@ struct crpc_channel {
   crpc__client_call *live;        /* every started, unfinished call */
   crpc_future **ready_waiters;    /* crpc_channel_connect() futures */
   size_t n_ready_waiters, cap_ready_waiters;
-  char error[200];    /* why the channel is failing, for statuses */
-  uv_prepare_t flush; /* writes are batched until the loop would block */
-  crpc__h2group h2;   /* its connections' flush and read buffer */
-  uint8_t rbuf[CRPC__H2IO_READ_BUF];
+  char error[200];     /* why the channel is failing, for statuses */
+  uv_prepare_t flush;  /* writes are batched until the loop would block */
+  crpc__h2group h2;    /* its connections' flush and read buffer */
   crpc__arena scratch; /* request headers until submitted */
   int open_handles;    /* handles not yet closed after close_start */
   int closing;
@@ -140,6 +142,7 @@ struct crpc__client_conn {
 typedef struct crpc__cmsg {
   struct crpc__cmsg *next;
   size_t len;
+  size_t cap;  /* bytes |data| has room for */
   size_t wire; /* DATA bytes it took, given back to the window when read */
   int compressed;
   crpc__encoding enc;
@@ -206,7 +209,6 @@ struct crpc__client_call {
   size_t req_off;        /* bytes of |request| handed to nghttp2 */
   int deferred;          /* the data source is waiting for bytes */
   size_t pulled;         /* request bytes handed to nghttp2 this attempt */
-  size_t unconsumed_now; /* window to give back on the next kick */
   crpc__kick kick;
   int local_error; /* ending locally: the code, else 0 */
   const char *local_message;
@@ -221,10 +223,19 @@ struct crpc__client_call {
   int headers_ready; /* |resp_headers| are received */
   crpc_metadata resp_headers;
   crpc__buf out; /* framed requests not yet taken by nghttp2 */
+  /* The memory a written message was serialized in, for the next one
+   * (crpc__buf_move()), as the server's out_spare. */
+  crpc__buf out_spare;
   int send_closed;
   uint64_t msgs_out, bytes_out; /* request messages written, for |ic| */
   int delivered;                /* a reply message reached the user */
   crpc__cmsg *in_head, *in_tail;
+  /* A read message's memory, kept for the next one that fits: a stream
+   * of large messages would otherwise have glibc give its heap's top
+   * back and fault it in again at every message. */
+  crpc__cmsg *spare;
+  size_t in_wire;    /* DATA bytes of the messages in that queue */
+  size_t held;       /* DATA bytes not given back while the queue is long */
   size_t to_consume; /* window the reader gave back */
   crpc_future *read_f, *write_f;
   crpc_future *done_f; /* completes with the result */
@@ -270,6 +281,11 @@ int crpc__client_conn_submit(crpc__client_conn *c, crpc__client_call *call);
 /* Takes |call| off |c| (its stream is over or abandoned). */
 void crpc__client_conn_detach(crpc__client_conn *c, crpc__client_call *call);
 
+/* |c|'s address is gone from its name's answer: |c| leaves its
+ * subchannel; one still connecting closes now, a ready one takes no new
+ * calls and closes once its calls have ended (as after GOAWAY). */
+void crpc__client_conn_retire(crpc__client_conn *c);
+
 /* Closes |c| now; its calls end UNAVAILABLE with |why|. */
 void crpc__client_conn_close(crpc__client_conn *c, const char *why);
 
@@ -291,11 +307,11 @@ void crpc__client_call_on_stream_close(crpc__client_call *call,
 void crpc__client_call_on_conn_lost(crpc__client_call *call, const char *why);
 
 /* The request body for the connection core (crpc__h2conn_role's
- * read_body and send_data): copies into |buf|, or with |no_copy| sets
+ * read_body, send_data and body_ready): read_body sets
  * NGHTTP2_DATA_FLAG_NO_COPY and leaves the bytes for send_data. */
-ssize_t crpc__client_call_read_body(void *call, uint8_t *buf, size_t len,
-                                    uint32_t *flags, int no_copy);
-int crpc__client_call_send_data(void *call, crpc__buf *out,
+ssize_t crpc__client_call_read_body(void *call, size_t len, uint32_t *flags);
+size_t crpc__client_call_body_ready(void *call);
+int crpc__client_call_send_data(void *call, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t len);
 

@@ -44,6 +44,16 @@ static void on_ready(crpc__client_conn *c) {
     crpc__sub_on_ready(c->sub);
 }
 
+/* Takes |c| off |sub->more|. */
+static void unlink_more(crpc__sub *sub, crpc__client_conn *c) {
+  for (size_t i = 0; i < sub->n_more; i++) {
+    if (sub->more[i] == c) {
+      sub->more[i] = sub->more[--sub->n_more];
+      return;
+    }
+  }
+}
+
 /* |c| leaves its subchannel (GOAWAY, closed): the subchannel learns, for
  * its own connection, or forgets it, for one of |more|. */
 static void leave_sub(crpc__client_conn *c, int was_connecting) {
@@ -52,12 +62,7 @@ static void leave_sub(crpc__client_conn *c, int was_connecting) {
   if (!sub)
     return;
   if (c->extra) {
-    for (size_t i = 0; i < sub->n_more; i++) {
-      if (sub->more[i] == c) {
-        sub->more[i] = sub->more[--sub->n_more];
-        break;
-      }
-    }
+    unlink_more(sub, c);
     /* One that could not be opened is not tried again for a while. */
     if (was_connecting)
       sub->more_after_ms =
@@ -83,6 +88,26 @@ static void on_goaway(crpc__client_conn *c, const nghttp2_goaway *ga) {
   c->state = CRPC__CLIENT_CONN_DRAINING;
   snprintf(c->h2.error, sizeof(c->h2.error), "the server sent GOAWAY");
   leave_sub(c, was_connecting);
+}
+
+void crpc__client_conn_retire(crpc__client_conn *c) {
+  crpc__sub *sub = c->sub;
+  c->sub = NULL;
+  if (sub && c->extra)
+    unlink_more(sub, c);
+  else if (sub && sub->conn == c)
+    sub->conn = NULL;
+  if (c->state == CRPC__CLIENT_CONN_CONNECTING) {
+    crpc__client_conn_close(c, "its address is no longer resolved");
+    return;
+  }
+  if (c->state != CRPC__CLIENT_CONN_READY)
+    return;
+  crpc__log(lg(c), CRPC_LOG_DEBUG,
+            "%s: no longer resolved: closing once its %zu calls end",
+            c->h2.name, c->n_calls);
+  c->state = CRPC__CLIENT_CONN_DRAINING;
+  crpc__client_conn_mark_dirty(c); /* the flush closes it once idle */
 }
 
 /* The role's callbacks. */
@@ -176,6 +201,7 @@ static const crpc__h2conn_role client_role = {
     .stream_close = on_stream_close,
     .read_body = crpc__client_call_read_body,
     .send_data = crpc__client_call_send_data,
+    .body_ready = crpc__client_call_body_ready,
     .done = conn_done,
     .closing = conn_closing,
     .closed = conn_closed,

@@ -5,6 +5,7 @@
  * channel's loop; the unary and streaming entry points of crpc/call.h.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,7 +263,9 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
   crpc_metadata_init(&call->resp_headers);
   crpc__buf_init(&call->request, SIZE_MAX);
   crpc__buf_init(&call->out, SIZE_MAX);
+  crpc__buf_init(&call->out_spare, SIZE_MAX);
   crpc__frame_decoder_init(&call->dec, ch->opts.max_receive_bytes);
+  crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__cmsg, data));
   const crpc__call_scope *scope =
       opts->no_propagation ? NULL : crpc__call_scope_current();
   call->deadline = call_deadline(opts, scope, &call->parent);

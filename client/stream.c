@@ -32,10 +32,16 @@ void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f) {
     call->in_head = m->next;
     if (!call->in_head)
       call->in_tail = NULL;
-    call->to_consume += m->wire;
+    call->in_wire -= m->wire;
     call->delivered = 1;
-    if (!call->done)
-      crpc__client_call_kick_locked(call);
+    /* Short enough again: what arrived meanwhile goes back to the
+     * window. */
+    if (call->held && call->in_wire <= CRPC__H2_READ_QUEUE_BYTES) {
+      call->to_consume += call->held;
+      call->held = 0;
+      if (!call->done)
+        crpc__client_call_kick_locked(call);
+    }
   }
   crpc_status code = call->final_code;
   uv_mutex_unlock(&call->mu);
@@ -49,6 +55,16 @@ void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f) {
   ProtobufCMessage *out = NULL;
   int rc = crpc__client_call_unpack(call, m, &out);
   size_t wire = m->len + CRPC__FRAME_PREFIX_LEN;
+  /* Kept for the next message (the larger of the two, when there is a
+   * spare already): the decoder assembles the next one in it, or it is
+   * copied into. One per call, at most the largest message received. */
+  uv_mutex_lock(&call->mu);
+  crpc__cmsg *old = call->spare;
+  if (!old || old->cap < m->cap) {
+    call->spare = m;
+    m = old;
+  }
+  uv_mutex_unlock(&call->mu);
   free(m);
   if (rc != 0) {
     crpc__client_call_cancel(call, CRPC_STATUS_INTERNAL);
@@ -127,8 +143,11 @@ crpc_status crpc_call_read(crpc_call *call, ProtobufCMessage **msg) {
 crpc_future *crpc_call_write_async(crpc_call *handle,
                                    const ProtobufCMessage *msg) {
   crpc__client_call *call = (crpc__client_call *)handle;
-  crpc__buf b;
-  crpc__buf_init(&b, SIZE_MAX);
+  /* Serialized outside the lock, into the memory the last message left. */
+  uv_mutex_lock(&call->mu);
+  crpc__buf b = call->out_spare;
+  crpc__buf_init(&call->out_spare, SIZE_MAX);
+  uv_mutex_unlock(&call->mu);
   int rc = crpc__frame_encode_compressed(&b, msg, call->enc,
                                          call->ch->opts.max_send_bytes);
   if (rc != 0) {
@@ -157,14 +176,14 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   } else if (call->write_f) {
     code = CRPC_STATUS_FAILED_PRECONDITION;
     why = "another write is pending";
-  } else if (crpc__buf_len(&call->out) == 0) {
-    crpc__buf tmp = call->out;
-    call->out = b;
-    b = tmp;
-  } else if (crpc__buf_append(&call->out, crpc__buf_data(&b),
-                              crpc__buf_len(&b)) != 0) {
+  } else if (crpc__buf_move(&call->out, &b) != 0) {
     code = CRPC_STATUS_RESOURCE_EXHAUSTED;
     why = "out of memory";
+  }
+  if (call->out_spare.mem == NULL) {
+    crpc__buf_reset(&b);
+    call->out_spare = b;
+    crpc__buf_init(&b, SIZE_MAX);
   }
   int wait = 0;
   if (code == CRPC_STATUS_OK) {

@@ -81,6 +81,68 @@ int crpc__addr_from_sockaddr(crpc__addr *a, const struct sockaddr *sa) {
   return CRPC_EINVAL;
 }
 
+int crpc__addr_equal(const crpc__addr *a, const crpc__addr *b) {
+  if (a->is_unix || b->is_unix)
+    return a->is_unix && b->is_unix && strcmp(a->path, b->path) == 0;
+  if (a->ss.ss_family != b->ss.ss_family)
+    return 0;
+  if (a->ss.ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const struct sockaddr_in *)&a->ss;
+    const struct sockaddr_in *y = (const struct sockaddr_in *)&b->ss;
+    return x->sin_port == y->sin_port &&
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->ss;
+    const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->ss;
+    return x->sin6_port == y->sin6_port &&
+           x->sin6_scope_id == y->sin6_scope_id &&
+           memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+  }
+  return 0;
+}
+
+int crpc__addrs_from_addrinfo(const struct addrinfo *res, crpc__addr **out,
+                              size_t *n) {
+  size_t cap = 0, k = 0;
+  for (const struct addrinfo *a = res; a; a = a->ai_next)
+    cap++;
+  crpc__addr *addrs = calloc(cap ? cap : 1, sizeof(*addrs));
+  if (!addrs)
+    return CRPC_ENOMEM;
+  for (const struct addrinfo *a = res; a; a = a->ai_next) {
+    if (!a->ai_addr || crpc__addr_from_sockaddr(&addrs[k], a->ai_addr) != 0)
+      continue;
+    int dup = 0; /* one per address, whatever the socket type */
+    for (size_t i = 0; i < k && !dup; i++)
+      dup = crpc__addr_equal(&addrs[i], &addrs[k]);
+    if (!dup)
+      k++;
+  }
+  *out = addrs;
+  *n = k;
+  return 0;
+}
+
+size_t crpc__addrs_diff(const crpc__addr *const *cur, size_t n_cur,
+                        const crpc__addr *next, size_t n_next, size_t *found,
+                        unsigned char *kept) {
+  size_t gone = n_cur;
+  for (size_t j = 0; j < n_cur; j++)
+    kept[j] = 0;
+  for (size_t i = 0; i < n_next; i++) {
+    found[i] = SIZE_MAX;
+    for (size_t j = 0; j < n_cur && found[i] == SIZE_MAX; j++) {
+      if (!kept[j] && crpc__addr_equal(cur[j], &next[i])) {
+        found[i] = j;
+        kept[j] = 1;
+        gone--;
+      }
+    }
+  }
+  return gone;
+}
+
 /* One element of an ipv4: or ipv6: list. */
 static int parse_literal(const char *s, size_t n, int v6, crpc__addr *a) {
   char host[64];
@@ -153,6 +215,25 @@ static int parse_unix(const char *path, crpc__target *t) {
   return t->authority && t->tls_name ? 0 : CRPC_ENOMEM;
 }
 
+/* A host that is a numeric address: |t|'s one literal address. */
+static int parse_numeric(const char *host, int port, crpc__target *t) {
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+  const struct sockaddr *sa;
+  if (uv_ip4_addr(host, port, &in4) == 0)
+    sa = (const struct sockaddr *)&in4;
+  else if (uv_ip6_addr(host, port, &in6) == 0)
+    sa = (const struct sockaddr *)&in6;
+  else
+    return 0;
+  t->addrs = calloc(1, sizeof(*t->addrs));
+  if (!t->addrs)
+    return CRPC_ENOMEM;
+  t->n_addrs = 1;
+  t->kind = CRPC__TARGET_ADDRS;
+  return crpc__addr_from_sockaddr(&t->addrs[0], sa);
+}
+
 static int parse_dns(const char *s, crpc__target *t) {
   char host[256];
   int port, br;
@@ -168,7 +249,7 @@ static int parse_dns(const char *s, crpc__target *t) {
   if (!t->host || !t->authority || !t->tls_name)
     return CRPC_ENOMEM;
   snprintf(t->authority, alen, br ? "[%s]:%d" : "%s:%d", host, port);
-  return 0;
+  return parse_numeric(host, port, t);
 }
 
 int crpc__target_parse(const char *s, crpc__target *out) {

@@ -29,6 +29,10 @@ install(FILES ${PROJECT_BINARY_DIR}/crpcConfig.cmake
               ${PROJECT_SOURCE_DIR}/cmake/CrpcGenerate.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/crpc)
 
+# crpc.pc finds the prefix from its own directory, however deep the
+# library directory is (lib, or lib/<triplet> when the prefix is /usr).
+file(RELATIVE_PATH CRPC_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+string(REGEX REPLACE "/$" "" CRPC_PC_TO_PREFIX "${CRPC_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/crpc.pc.in
                ${PROJECT_BINARY_DIR}/crpc.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/crpc.pc

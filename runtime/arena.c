@@ -38,6 +38,7 @@ void crpc__arena_init(crpc__arena *a, const ProtobufCAllocator *base,
   }
   a->head = NULL;
   a->first = NULL;
+  a->spare = NULL;
   a->block_size = block_size != 0 ? block_size : CRPC__ARENA_DEFAULT_BLOCK;
   a->max_bytes = max_bytes != 0 ? max_bytes : SIZE_MAX;
   a->footprint = 0;
@@ -56,17 +57,29 @@ void crpc__arena_cleanup(crpc__arena *a) {
     next = b->next;
     block_free(a, b);
   }
+  if (a->spare != NULL)
+    block_free(a, a->spare);
   a->head = NULL;
   a->first = NULL;
+  a->spare = NULL;
 }
 
-void crpc__arena_reset(crpc__arena *a) {
+/* Frees every block but the first standard one and, when |max| allows,
+ * keeps the largest other one within |max| usable bytes as the spare. */
+static void reset(crpc__arena *a, size_t max) {
   crpc__arena_block *b;
   crpc__arena_block *next;
 
   for (b = a->head; b != NULL; b = next) {
     next = b->next;
-    if (b != a->first)
+    if (b == a->first)
+      continue;
+    if (b->cap <= max && (a->spare == NULL || b->cap > a->spare->cap)) {
+      crpc__arena_block *old = a->spare;
+      a->spare = b;
+      b = old;
+    }
+    if (b != NULL)
       block_free(a, b);
   }
   a->head = a->first;
@@ -74,6 +87,18 @@ void crpc__arena_reset(crpc__arena *a) {
     a->first->next = NULL;
     a->first->used = 0;
   }
+}
+
+void crpc__arena_reset(crpc__arena *a) {
+  reset(a, 0);
+  if (a->spare != NULL)
+    block_free(a, a->spare);
+  a->spare = NULL;
+}
+
+size_t crpc__arena_keep(crpc__arena *a, size_t max) {
+  reset(a, max);
+  return a->spare != NULL ? a->spare->size : 0;
 }
 
 /* Takes a block with |cap| usable bytes from the base allocator, within
@@ -103,8 +128,16 @@ static crpc__arena_block *block_new(crpc__arena *a, size_t cap) {
 /* A large allocation gets a block of its own, linked behind the head so
  * that the head keeps serving small ones. */
 static void *alloc_own(crpc__arena *a, size_t n) {
-  crpc__arena_block *b = block_new(a, n);
+  crpc__arena_block *b = a->spare;
 
+  if (b != NULL && b->cap < n) {
+    /* Too small this time: it would only stand in the budget's way. */
+    block_free(a, b);
+    b = NULL;
+  }
+  a->spare = NULL;
+  if (b == NULL)
+    b = block_new(a, n);
   if (b == NULL)
     return NULL;
   b->used = n;

@@ -31,6 +31,7 @@ typedef struct crpc__arena {
   ProtobufCAllocator base;  /* where blocks come from */
   crpc__arena_block *head;  /* the block bumped from, then older blocks */
   crpc__arena_block *first; /* the first standard block, kept by reset */
+  crpc__arena_block *spare; /* a large block kept by crpc__arena_keep() */
   size_t block_size;        /* usable bytes of a standard block */
   size_t max_bytes;         /* bound on |footprint| */
   size_t footprint;         /* bytes currently taken from |base| */
@@ -62,6 +63,17 @@ void crpc__arena_cleanup(crpc__arena *a);
  * Thread: any, on an |a| the caller owns.
  */
 void crpc__arena_reset(crpc__arena *a);
+
+/*
+ * As crpc__arena_reset(), but also keeps the largest block that a large
+ * allocation had to itself, when its usable size is at most |max| bytes
+ * (or the one kept before, when that is larger): the next allocation too
+ * large for a standard block takes it if it fits, instead of a new one.
+ * A pooled call whose messages are large this way allocates nothing for
+ * them once warm. Returns the bytes the kept large block takes.
+ * Thread: any, on an |a| the caller owns.
+ */
+size_t crpc__arena_keep(crpc__arena *a, size_t max);
 
 /*
  * Returns |n| bytes (uninitialized, aligned to CRPC__ARENA_ALIGN) from |a|;

@@ -43,6 +43,17 @@ void crpc__buf_cleanup(crpc__buf *b);
 void crpc__buf_reset(crpc__buf *b);
 
 /*
+ * Moves the content of |from| to the end of |to|, and leaves |from| empty
+ * with memory to reuse: when |to| is empty the two trade memory (nothing
+ * is copied, and |from| gets |to|'s), else the bytes are appended. A
+ * writer that serializes into a buffer of its own and hands each message
+ * over this way allocates nothing once both buffers are warm.
+ * Thread: any, on buffers the caller owns (or holds the lock of).
+ * Returns 0, or as crpc__buf_reserve() on |to|, and then neither changed.
+ */
+int crpc__buf_move(crpc__buf *to, crpc__buf *from);
+
+/*
  * Makes room for |n| more bytes after the content, starting at
  * crpc__buf_tail(). The content is kept but may move.
  * Thread: any, on a |b| the caller owns.
@@ -110,6 +121,19 @@ uint8_t *crpc__buf_data(const crpc__buf *b);
  * Returns the length of the content. Thread: any, on a |b| the caller owns.
  */
 size_t crpc__buf_len(const crpc__buf *b);
+
+/*
+ * Hands the memory of |b| to the caller with its content at the start
+ * (|*len| bytes, in |*cap| bytes of memory), and gives |b| the |n| bytes
+ * at |mem| (from malloc) in exchange, empty: a buffer that fills and is
+ * handed on this way takes back memory that is already warm instead of
+ * growing new memory.
+ * Ownership: the caller frees the result with free(); |b| owns |mem|.
+ * Thread: any, on a |b| the caller owns.
+ * Returns the old memory, NULL when |b| had none (|mem| is its own then).
+ */
+uint8_t *crpc__buf_exchange(crpc__buf *b, uint8_t *mem, size_t n, size_t *len,
+                            size_t *cap);
 
 /*
  * Hands the content of |b| to the caller, sets |*len| to its length, and

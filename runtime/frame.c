@@ -37,6 +37,29 @@ void crpc__frame_decoder_init(crpc__frame_decoder *d, size_t max_size) {
   crpc__buf_init(&d->payload, max_size);
 }
 
+void crpc__frame_decoder_set_headroom(crpc__frame_decoder *d, size_t n) {
+  d->headroom = n;
+  crpc__buf_cleanup(&d->payload);
+  crpc__buf_init(&d->payload, d->max_size + n);
+}
+
+uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d) {
+  if (!d->delivered || d->cur.length < CRPC__FRAME_TAKE_MIN)
+    return NULL;
+  d->delivered = 0;
+  size_t len;
+  return crpc__buf_detach(&d->payload, &len);
+}
+
+uint8_t *crpc__frame_decoder_trade(crpc__frame_decoder *d, uint8_t *mem,
+                                   size_t n, size_t *cap) {
+  if (!d->delivered)
+    return NULL;
+  d->delivered = 0;
+  size_t len;
+  return crpc__buf_exchange(&d->payload, mem, n, &len, cap);
+}
+
 void crpc__frame_decoder_cleanup(crpc__frame_decoder *d) {
   crpc__buf_cleanup(&d->payload);
 }
@@ -86,7 +109,8 @@ static int deliver(crpc__frame_decoder *d, const uint8_t *data,
  * when all |n| bytes were buffered and more are needed. */
 static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
                         size_t *used, crpc__frame_msg *out) {
-  size_t have = crpc__buf_len(&d->payload);
+  size_t len = crpc__buf_len(&d->payload);
+  size_t have = len ? len - d->headroom : 0; /* of this message */
   size_t need = d->cur.length - have;
   size_t k = need < n ? need : n;
   int rc;
@@ -96,11 +120,13 @@ static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
     *used += need;
     return deliver(d, p, out);
   }
-  if (have == 0) {
+  if (len == 0) {
     rc = crpc__buf_reserve_exact(
-        &d->payload, need < RESERVE_AHEAD_MAX ? need : RESERVE_AHEAD_MAX);
+        &d->payload,
+        d->headroom + (need < RESERVE_AHEAD_MAX ? need : RESERVE_AHEAD_MAX));
     if (rc != 0)
       return rc;
+    crpc__buf_commit(&d->payload, d->headroom);
   }
   rc = crpc__buf_append(&d->payload, p, k);
   if (rc != 0)
@@ -109,7 +135,7 @@ static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
   if (k < need)
     return 0;
   d->delivered = 1;
-  return deliver(d, crpc__buf_data(&d->payload), out);
+  return deliver(d, crpc__buf_data(&d->payload) + d->headroom, out);
 }
 
 int crpc__frame_decoder_feed(crpc__frame_decoder *d, const uint8_t *p, size_t n,

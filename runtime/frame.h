@@ -31,11 +31,12 @@ typedef struct crpc__frame_msg {
 } crpc__frame_msg;
 
 typedef struct crpc__frame_decoder {
-  size_t max_size;                        /* largest accepted message */
-  int err;                                /* sticky error, or 0 */
-  int in_payload;                         /* the prefix is complete */
-  int delivered;                          /* |payload| was handed out */
-  size_t prefix_len;                      /* bytes of |prefix| so far */
+  size_t max_size;   /* largest accepted message */
+  int err;           /* sticky error, or 0 */
+  int in_payload;    /* the prefix is complete */
+  int delivered;     /* |payload| was handed out */
+  size_t headroom;   /* bytes before a buffered message, for its taker */
+  size_t prefix_len; /* bytes of |prefix| so far */
   uint8_t prefix[CRPC__FRAME_PREFIX_LEN]; /* prefix being assembled */
   crpc__frame_prefix cur;                 /* parsed prefix */
   crpc__buf payload;                      /* payload split across chunks */
@@ -60,6 +61,48 @@ void crpc__frame_write_prefix(uint8_t p[5], const crpc__frame_prefix *fp);
  * Thread: any, on a |d| the caller owns.
  */
 void crpc__frame_decoder_init(crpc__frame_decoder *d, size_t max_size);
+
+/*
+ * Makes |d| keep |n| bytes free in front of every message it has to
+ * buffer (one split across chunks), so that crpc__frame_decoder_take()
+ * can hand the buffer over with room for the taker's header: a queued
+ * message is then never copied. Call it before the first feed.
+ * Thread: any, on a |d| the caller owns.
+ */
+void crpc__frame_decoder_set_headroom(crpc__frame_decoder *d, size_t n);
+
+/* Messages smaller than this are left to be copied out of the decoder,
+ * whose buffer, kept warm, serves the next: memory new to the process
+ * costs page faults that outweigh copying that much, and a larger buffer
+ * is new memory in any case (malloc maps it afresh). */
+#define CRPC__FRAME_TAKE_MIN ((size_t)128 << 10)
+
+/*
+ * Takes the memory of the message the last feed completed, when |d|
+ * buffered it and it is at least CRPC__FRAME_TAKE_MIN bytes: |headroom|
+ * bytes, then the message (where that feed's |out->data| points). The
+ * next message is buffered in new memory.
+ * Ownership: the caller frees the result with free().
+ * Thread: any, on a |d| the caller owns.
+ * Returns NULL when the message was not buffered (|out->data| points into
+ * the fed chunk), is smaller, or was already taken: the caller copies it.
+ */
+uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d);
+
+/*
+ * As crpc__frame_decoder_take(), for a message of any size, when the
+ * caller gives |d| memory in exchange: the |n| bytes at |mem| (from
+ * malloc), which |d| buffers its next messages in. A reader that hands
+ * each message's memory back once done with it (and gets it back here)
+ * then neither copies a message nor allocates for one.
+ * Ownership: the caller frees the result with free(); |d| owns |mem|, and
+ * the caller keeps it when NULL is returned.
+ * Thread: any, on a |d| the caller owns.
+ * Returns the memory, |*cap| bytes with |headroom| first, or NULL when
+ * the message was not buffered or was already taken.
+ */
+uint8_t *crpc__frame_decoder_trade(crpc__frame_decoder *d, uint8_t *mem,
+                                   size_t n, size_t *cap);
 
 /*
  * Frees the memory of |d|. Calling crpc__frame_decoder_init() again makes

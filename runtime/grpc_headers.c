@@ -365,11 +365,20 @@ void crpc__grpc_response_headers(crpc__nvlist *l, crpc__encoding enc) {
   crpc__nvlist_str(l, "grpc-accept-encoding", "identity,gzip");
 }
 
+/* grpc-status values, written on every call: no formatting for these. */
+static const char *const status_text[] = {"0",  "1",  "2",  "3",  "4",  "5",
+                                          "6",  "7",  "8",  "9",  "10", "11",
+                                          "12", "13", "14", "15", "16"};
+
 void crpc__grpc_trailers(crpc__nvlist *l, crpc_status code, const char *message,
                          const uint8_t *details, size_t details_len) {
-  char text[12];
-  int n = snprintf(text, sizeof(text), "%d", (int)code);
-  crpc__nvlist_copy(l, "grpc-status", text, (size_t)n);
+  if ((unsigned)code < sizeof(status_text) / sizeof(status_text[0])) {
+    crpc__nvlist_str(l, "grpc-status", status_text[code]);
+  } else {
+    char text[12];
+    int n = snprintf(text, sizeof(text), "%d", (int)code);
+    crpc__nvlist_copy(l, "grpc-status", text, (size_t)n);
+  }
   if (message && *message) {
     size_t len = strlen(message);
     size_t el = crpc__percent_encoded_len((const uint8_t *)message, len);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -14,6 +15,22 @@
 #define INITIAL_PEER_MAX_STREAMS 100
 /* The largest header block either side sends. */
 #define MAX_SEND_HEADER_BLOCK (64 * 1024)
+
+int crpc__h2group_init(crpc__h2group *g, crpc_loop *loop) {
+  memset(g, 0, sizeof(*g));
+  g->loop = loop;
+  g->limits = crpc__h2limits_or_default(NULL);
+  crpc__h2io_out_init(&g->wbuf);
+  /* Not calloc: a read touches only the pages it fills. */
+  g->rbuf = malloc(CRPC__H2IO_READ_BUF);
+  return g->rbuf ? 0 : CRPC_ENOMEM;
+}
+
+void crpc__h2group_cleanup(crpc__h2group *g) {
+  crpc__h2io_out_cleanup(&g->wbuf);
+  free(g->rbuf);
+  g->rbuf = NULL;
+}
 
 void crpc__h2conn_ref(crpc__h2conn *c) {
   c->refs++;
@@ -104,6 +121,13 @@ static int peer_error(crpc__h2conn *c, uint32_t code, const char *why) {
   return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
+void crpc__h2conn_goaway(crpc__h2conn *c, uint32_t code, const char *why) {
+  if (c->closed || !c->ng)
+    return;
+  set_error(c, "%s: %s", nghttp2_http2_strerror(code), why);
+  peer_error(c, code, why);
+}
+
 /* Whether a frame with header |hd| asks nothing of the connection. A
  * PING after HEADERS or DATA with a payload does (flow-control probes,
  * as gRPC's BDP estimation sends along with data, are not counted: the
@@ -122,6 +146,8 @@ static int idle_frame(crpc__h2conn *c, const nghttp2_frame_hd *hd) {
   case NGHTTP2_PING:
     if (hd->flags & NGHTTP2_FLAG_ACK)
       return 0;
+    c->ping_with_work = c->work_since_ping || c->sent_since_ping;
+    c->sent_since_ping = 0;
     if (c->work_since_ping) {
       c->work_since_ping = 0;
       return 0;
@@ -282,9 +308,10 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
               (const char *)frame->goaway.opaque_data);
     return 0;
   }
-  int ends =
-      (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+  int work =
+      frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA;
+  c->sent_since_ping |= work;
+  int ends = work && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
   if (ends && c->role->end_sent) {
     void *stream =
         nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
@@ -313,11 +340,38 @@ static int stale(nghttp2_session *ng, int32_t stream_id, void *source) {
 static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
                          size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data) {
+  (void)buf;
   crpc__h2conn *c = user_data;
   if (stale(ng, stream_id, source->ptr))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  return c->role->read_body(source->ptr, buf, length, data_flags,
-                            CRPC__H2IO_NO_COPY(c->tls));
+  return c->role->read_body(source->ptr, length, data_flags);
+}
+
+/* DATA frames as large as the peer takes, up to CRPC__H2_MAX_DATA_FRAME,
+ * but never larger than what the stream has ready: nghttp2 grows its
+ * frame buffer to the length asked for, and a connection of small
+ * messages should keep its 16 KiB one. nghttp2 applies the flow-control
+ * windows afterwards. */
+static ssize_t data_length(nghttp2_session *ng, uint8_t frame_type,
+                           int32_t stream_id, int32_t session_window,
+                           int32_t stream_window, uint32_t peer_max,
+                           void *user_data) {
+  (void)frame_type;
+  (void)session_window;
+  (void)stream_window;
+  crpc__h2conn *c = user_data;
+  size_t n = CRPC__H2_FRAME_PAYLOAD;
+  if (peer_max <= n)
+    return (ssize_t)n;
+  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  size_t ready = stream ? c->role->body_ready(stream) : 0;
+  if (ready > n)
+    n = ready;
+  if (n > peer_max)
+    n = peer_max;
+  if (n > CRPC__H2_MAX_DATA_FRAME)
+    n = CRPC__H2_MAX_DATA_FRAME;
+  return (ssize_t)n;
 }
 
 nghttp2_data_provider crpc__h2conn_body(void *stream) {
@@ -331,7 +385,9 @@ static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
   crpc__h2conn *c = user_data;
   if (stale(ng, frame->hd.stream_id, source->ptr))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  return c->role->send_data(source->ptr, &c->wbuf, frame, framehd, length);
+  /* Only the flush collects: the batch is the group's. */
+  return c->role->send_data(source->ptr, &c->group->wbuf, frame, framehd,
+                            length);
 }
 
 static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
@@ -351,6 +407,8 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_session_callbacks_set_send_data_callback(cb, on_send_data);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+                                                                 data_length);
   nghttp2_session_callbacks_set_error_callback2(cb, on_error);
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);
@@ -433,6 +491,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   count_bytes(&c->group->bytes_read, (size_t)nread);
+  crpc__loop_note_work(c->group->loop);
+  c->read_ms = uv_now(c->h.handle.loop);
   if (c->fatal)
     return;
   c->refs++; /* the callbacks below may close it */
@@ -478,7 +538,9 @@ static void on_written(uv_write_t *req, int status) {
   c->writing = 0;
   if (status == 0)
     count_bytes(&c->group->bytes_written, crpc__buf_len(&c->wbuf));
-  crpc__buf_reset(&c->wbuf);
+  /* Only a connection whose socket fell behind holds a buffer, until
+   * then. */
+  crpc__buf_cleanup(&c->wbuf);
   if (status < 0 && !c->closed) {
     char why[160];
     snprintf(why, sizeof(why), "write failed: %s", uv_strerror(status));
@@ -492,8 +554,9 @@ static void on_written(uv_write_t *req, int status) {
 static void flush_one(crpc__h2conn *c) {
   if (c->closed || c->writing || !c->ng)
     return;
+  crpc__h2io_out *out = &c->group->wbuf;
   for (;;) {
-    int rc = crpc__h2io_collect(c->ng, c->tls, &c->wbuf);
+    int rc = crpc__h2io_collect(c->ng, c->tls, out);
     if (rc != 0) {
       if (!c->fatal)
         set_error(c, "%s",
@@ -502,11 +565,11 @@ static void flush_one(crpc__h2conn *c) {
       c->fatal = 1;
       break;
     }
-    size_t len = crpc__buf_len(&c->wbuf);
+    size_t len = crpc__h2io_out_len(out);
     if (len == 0)
       break;
     c->wreq.data = c;
-    rc = crpc__h2io_write(&c->h, &c->wbuf, &c->wreq, on_written);
+    rc = crpc__h2io_write(&c->h, out, &c->wbuf, &c->wreq, on_written);
     if (rc >= 0) /* what the socket took at once; on_written() the rest */
       count_bytes(&c->group->bytes_written, len - crpc__buf_len(&c->wbuf));
     if (rc == 1) {
@@ -516,7 +579,8 @@ static void flush_one(crpc__h2conn *c) {
     }
     if (rc < 0) {
       if (!c->fatal)
-        set_error(c, "write failed: %s", uv_strerror(rc));
+        set_error(c, "write failed: %s",
+                  rc == CRPC_ENOMEM ? crpc_strerror(rc) : uv_strerror(rc));
       c->fatal = 1;
       break;
     }
@@ -524,6 +588,8 @@ static void flush_one(crpc__h2conn *c) {
     if (len < CRPC__H2IO_WRITE_BATCH)
       break;
   }
+  /* What a failed collect or write left is dropped, as the connection. */
+  crpc__h2io_out_reset(out);
   if (c->fatal) {
     crpc__h2conn_close(c, c->error[0] ? NULL : "connection failed");
     return;

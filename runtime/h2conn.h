@@ -42,12 +42,36 @@
  * window, and 16 KiB of header list. */
 #define CRPC__H2_STREAM_WINDOW (1 << 20)
 #define CRPC__H2_CONN_WINDOW (8 << 20)
+
+/* A stream's received messages not yet read, in bytes, past which its
+ * window stops being given back (the reader's backpressure on the peer).
+ * Bytes are given back as they arrive while the queue is shorter, those
+ * of a message still arriving included: a message larger than the window
+ * could never be completed otherwise. */
+#define CRPC__H2_READ_QUEUE_BYTES (1u << 20)
 #define CRPC__H2_MAX_HEADER_LIST (16 * 1024)
 
+/* The largest DATA frame either side sends, when the peer's
+ * SETTINGS_MAX_FRAME_SIZE allows more than HTTP/2's 16 KiB (gRPC's C core
+ * announces 4 MiB). Fewer frames cost the peer less: gRPC C++'s client
+ * spent 250 us per 1 MiB message in 16 KiB frames, 176 us in 256 KiB
+ * ones. And a frame that takes all a stream has queued (up to the high
+ * water mark below) hands the sender's buffer to the socket whole instead
+ * of copying it (crpc__h2io_put_owned()). It is also how long a small
+ * reply on another stream of the connection may wait behind it, and
+ * nghttp2 grows a session's frame buffer to the largest frame it made
+ * (address space only: with NGHTTP2_DATA_FLAG_NO_COPY it writes just the
+ * frame header there). */
+#define CRPC__H2_MAX_DATA_FRAME (1024 * 1024)
+
 /* A call's writer waits while more than HIGH bytes of its messages are
- * queued for its stream, until they drain to LOW. */
-#define CRPC__OUT_HIGH_WATER (256u * 1024)
-#define CRPC__OUT_LOW_WATER (64u * 1024)
+ * queued for its stream, until they drain to LOW. Streaming 64 KiB
+ * messages to gRPC C++'s client, 1 MiB and 256 KiB (with 1 MiB frames)
+ * took 15-16 us of server CPU per message where 256 KiB and 64 KiB (with
+ * 256 KiB frames) took 18-22: the writer waits and wakes a quarter as
+ * often, and each frame carries all that is queued. */
+#define CRPC__OUT_HIGH_WATER (1024u * 1024)
+#define CRPC__OUT_LOW_WATER (256u * 1024)
 
 /* Frames that ask nothing of the connection (empty DATA without
  * END_STREAM, PRIORITY, unknown types, SETTINGS that are not
@@ -79,7 +103,12 @@ typedef struct crpc__h2conn crpc__h2conn;
 typedef struct crpc__h2group {
   crpc_loop *loop;     /* the one thread its connections run on */
   crpc__h2conn *dirty; /* marked for the next flush */
-  uint8_t *rbuf;       /* CRPC__H2IO_READ_BUF bytes; borrowed */
+  uint8_t *rbuf;       /* CRPC__H2IO_READ_BUF bytes, malloc'd: only the
+                        * pages reads fill are ever touched */
+  /* The batch being written, shared by its connections as |rbuf| is:
+   * what the socket does not take at once moves to the connection's own
+   * |wbuf|. Made by crpc__h2group_init(). */
+  crpc__h2io_out wbuf;
   /* What its connections allow, set through crpc__h2limits_or_default()
    * before the first one starts. */
   crpc__h2limits limits;
@@ -89,6 +118,17 @@ typedef struct crpc__h2group {
    * made. */
   atomic_uint_fast64_t bytes_read, bytes_written;
 } crpc__h2group;
+
+/* Makes |g| a group of no connection yet on |loop|, with a read buffer of
+ * its own; its limits are the defaults.
+ * Thread: any, before its first connection starts.
+ * Returns 0, or CRPC_ENOMEM; crpc__h2group_cleanup() is safe either way. */
+int crpc__h2group_init(crpc__h2group *g, crpc_loop *loop);
+
+/* Frees what |g| holds; its connections must all be gone. Also safe on a
+ * zeroed |g| and after a failed init. Thread: its loop's, or any once that
+ * has stopped. */
+void crpc__h2group_cleanup(crpc__h2group *g);
 
 /*
  * What a side does with its connection. |stream| is the stream's user
@@ -117,14 +157,19 @@ typedef struct crpc__h2conn_role {
    * END_STREAM) went out. May be NULL. */
   void (*end_sent)(void *stream);
   /* The body of |stream|, for the data provider crpc__h2conn_body()
-   * makes: nghttp2_data_source_read_callback's contract, with |no_copy|
-   * saying whether NGHTTP2_DATA_FLAG_NO_COPY may be used. */
-  ssize_t (*read_body)(void *stream, uint8_t *buf, size_t len, uint32_t *flags,
-                       int no_copy);
+   * makes: nghttp2_data_source_read_callback's contract for a frame of
+   * up to |len| bytes, except that nothing is copied: when the frame
+   * carries bytes, |flags| gets NGHTTP2_DATA_FLAG_NO_COPY, and send_data()
+   * appends them where they are. */
+  ssize_t (*read_body)(void *stream, size_t len, uint32_t *flags);
+  /* How many bytes of |stream|'s body are ready to send now: the largest
+   * DATA frame worth making for it. */
+  size_t (*body_ready)(void *stream);
   /* Appends to |out| the DATA frame read_body() left in place
    * (crpc__h2io_put_data()'s contract). */
-  int (*send_data)(void *stream, crpc__buf *out, const nghttp2_frame *frame,
-                   const uint8_t *framehd, size_t len);
+  int (*send_data)(void *stream, crpc__h2io_out *out,
+                   const nghttp2_frame *frame, const uint8_t *framehd,
+                   size_t len);
   /* After a flush: whether the connection is done and closes now.
    * |session_idle| says the session wants neither to read nor to write. */
   int (*done)(crpc__h2conn *c, int session_idle);
@@ -147,7 +192,7 @@ struct crpc__h2conn {
    * that it lasts as long as the connection. */
   crpc_peer_auth *peer_auth;
   nghttp2_session *ng; /* NULL until started, and once closed */
-  crpc__buf wbuf;      /* bytes being written */
+  crpc__buf wbuf;      /* bytes the socket did not take at once */
   uv_write_t wreq;
   int refs;
   int writing;     /* |wreq| is in flight */
@@ -159,7 +204,12 @@ struct crpc__h2conn {
   int32_t last_peer_stream; /* the highest stream the peer opened */
   double idle_frames;       /* what is left of the idle-frame budget */
   int work_since_ping;      /* HEADERS or DATA came since the last PING */
-  uint64_t idle_frames_ms;  /* when it was last refilled (uv_now) */
+  int sent_since_ping;      /* HEADERS or DATA went out since the last PING */
+  /* The last PING came after HEADERS or DATA either way: not a strike
+   * for a server's ping policy. */
+  int ping_with_work;
+  uint64_t read_ms;        /* uv_now() when the peer last sent bytes */
+  uint64_t idle_frames_ms; /* when it was last refilled (uv_now) */
   /* uv_now() + 1 when the peer began a header block it has not finished
    * (nothing else may come on the connection until it does); 0 else. */
   uint64_t block_since_ms;
@@ -190,6 +240,11 @@ void crpc__h2conn_mark_dirty(crpc__h2conn *c);
 /* Records |why| as the reason unless one is recorded, stops reading, and
  * queues a flush, which sends what is left and closes. */
 void crpc__h2conn_fail(crpc__h2conn *c, const char *why);
+
+/* Ends |c| for what the peer did: GOAWAY with |code| and |why| as its
+ * debug data (gRPC's "too_many_pings"), no more reading, and |why| as the
+ * reason; then as crpc__h2conn_fail(). */
+void crpc__h2conn_goaway(crpc__h2conn *c, uint32_t code, const char *why);
 
 /*
  * Closes |c| now: records |why| (NULL keeps the reason there is, else

@@ -4,7 +4,31 @@
  */
 #include "h2io.h"
 
+#include <string.h>
+
 #include "crpc/error.h"
+
+void crpc__h2io_out_init(crpc__h2io_out *o) {
+  memset(o, 0, sizeof(*o));
+  crpc__buf_init(&o->bytes, SIZE_MAX);
+}
+
+void crpc__h2io_out_reset(crpc__h2io_out *o) {
+  for (size_t i = 0; i < o->n_seg; i++)
+    o->seg[i].release(o->seg[i].owner, &o->seg[i].buf);
+  o->n_seg = 0;
+  o->seg_bytes = 0;
+  crpc__buf_reset(&o->bytes);
+}
+
+void crpc__h2io_out_cleanup(crpc__h2io_out *o) {
+  crpc__h2io_out_reset(o);
+  crpc__buf_cleanup(&o->bytes);
+}
+
+size_t crpc__h2io_out_len(const crpc__h2io_out *o) {
+  return crpc__buf_len(&o->bytes) + o->seg_bytes + o->staged;
+}
 
 int crpc__h2io_feed(nghttp2_session *ng, crpc__tls_conn *tls, const uint8_t *p,
                     size_t n) {
@@ -40,61 +64,164 @@ static int take_tls_output(crpc__tls_conn *tls, crpc__buf *out) {
   return 0;
 }
 
+/* Encrypts the bytes staged in |out| into its bytes as one record. */
+static int flush_stage(crpc__h2io_out *out) {
+  if (out->staged == 0)
+    return 0;
+  int rc =
+      crpc__tls_conn_write_to(out->tls, out->stage, out->staged, &out->bytes);
+  out->staged = 0;
+  return rc;
+}
+
+/* Under TLS: the |n| bytes at |p| gathered into the stage while they fit
+ * in one record with it, else the stage encrypted first; then |p|
+ * encrypted from where it is when large, else staged. */
+static int tls_put(crpc__h2io_out *out, const uint8_t *p, size_t n) {
+  if (out->staged + n <= sizeof(out->stage)) {
+    memcpy(out->stage + out->staged, p, n);
+    out->staged += n;
+    return 0;
+  }
+  int rc = flush_stage(out);
+  if (rc != 0)
+    return rc;
+  if (n >= sizeof(out->stage) / 2)
+    return crpc__tls_conn_write_to(out->tls, p, n, &out->bytes);
+  memcpy(out->stage, p, n);
+  out->staged = n;
+  return 0;
+}
+
+/* Under TLS, frames go out in as few records as they fit: the small ones
+ * (headers, trailers, small DATA, control frames) are gathered into one
+ * record of up to 16 KiB, since every record costs both sides a cipher
+ * pass and 22 bytes or more; a frame too large to gather is encrypted
+ * from where nghttp2 left it. Records go straight to |out|. */
+static int collect_tls(nghttp2_session *ng, crpc__tls_conn *tls,
+                       crpc__h2io_out *out) {
+  int rc = 0;
+  out->tls = tls;
+  out->staged = 0;
+  while (rc == 0 && crpc__h2io_out_len(out) < CRPC__H2IO_WRITE_BATCH) {
+    const uint8_t *p;
+    /* DATA payloads come through crpc__h2io_put_data() meanwhile. */
+    ssize_t n = nghttp2_session_mem_send(ng, &p);
+    if (n <= 0) {
+      rc = (int)n;
+      break;
+    }
+    rc = tls_put(out, p, (size_t)n);
+  }
+  int rc2 = flush_stage(out);
+  out->tls = NULL;
+  return rc != 0 ? rc : rc2;
+}
+
 int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
-                       crpc__buf *out) {
-  int rc = tls ? take_tls_output(tls, out) : 0;
+                       crpc__h2io_out *out) {
+  int rc = tls ? take_tls_output(tls, &out->bytes) : 0;
   if (rc != 0 || ng == NULL)
     return rc;
-  /* Under TLS, HTTP/2 starts once the handshake is done. */
-  if (tls && !crpc__tls_conn_handshake_done(tls))
-    return 0;
-  while (crpc__buf_len(out) < CRPC__H2IO_WRITE_BATCH) {
+  if (tls) {
+    /* Under TLS, HTTP/2 starts once the handshake is done. */
+    return crpc__tls_conn_handshake_done(tls) ? collect_tls(ng, tls, out) : 0;
+  }
+  while (crpc__h2io_out_len(out) < CRPC__H2IO_WRITE_BATCH) {
     const uint8_t *p;
     ssize_t n = nghttp2_session_mem_send(ng, &p);
     if (n < 0)
       return (int)n;
     if (n == 0)
       break;
-    if (tls) {
-      rc = crpc__tls_conn_write(tls, p, (size_t)n);
-      if (rc == 0)
-        rc = take_tls_output(tls, out);
-    } else {
-      rc = crpc__buf_append(out, p, (size_t)n);
-    }
+    rc = crpc__buf_append(&out->bytes, p, (size_t)n);
     if (rc != 0)
       return rc;
   }
   return 0;
 }
 
-int crpc__h2io_put_data(crpc__buf *out, const nghttp2_frame *frame,
+int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
                         const uint8_t *framehd, const uint8_t *p, size_t n) {
-  if (crpc__buf_len(out) >= CRPC__H2IO_WRITE_BATCH)
+  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)
     return NGHTTP2_ERR_WOULDBLOCK;
-  if (frame->data.padlen != 0 ||
-      crpc__buf_reserve(out, CRPC__H2_FRAME_HDLEN + n))
+  if (frame->data.padlen != 0)
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  if (out->tls) {
+    /* Encrypted from where it is; a failure fails the connection. */
+    if (tls_put(out, framehd, CRPC__H2_FRAME_HDLEN) != 0 ||
+        tls_put(out, p, n) != 0)
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
+  }
+  if (crpc__buf_reserve(&out->bytes, CRPC__H2_FRAME_HDLEN + n))
     return NGHTTP2_ERR_CALLBACK_FAILURE;
   /* Room is reserved: neither append can fail. */
-  crpc__buf_append(out, framehd, CRPC__H2_FRAME_HDLEN);
-  crpc__buf_append(out, p, n);
+  crpc__buf_append(&out->bytes, framehd, CRPC__H2_FRAME_HDLEN);
+  crpc__buf_append(&out->bytes, p, n);
   return 0;
 }
 
-int crpc__h2io_write(crpc__stream_handle *s, crpc__buf *out, uv_write_t *req,
-                     uv_write_cb cb) {
-  size_t len = crpc__buf_len(out);
-  uv_buf_t b = uv_buf_init((char *)crpc__buf_data(out), (unsigned)len);
-  int n = uv_try_write(&s->stream, &b, 1);
-  if (n < 0 && n != UV_EAGAIN)
-    return n;
-  size_t done = n > 0 ? (size_t)n : 0;
-  if (done == len) {
-    crpc__buf_reset(out);
-    return 0;
+int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
+                         const uint8_t *framehd, crpc__buf *payload,
+                         void *owner,
+                         void (*release)(void *owner, crpc__buf *buf)) {
+  if (out->tls) /* encrypted in put_data(), never handed over */
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH ||
+      out->n_seg == CRPC__H2IO_SEGS)
+    return NGHTTP2_ERR_WOULDBLOCK;
+  if (frame->data.padlen != 0 ||
+      crpc__buf_append(&out->bytes, framehd, CRPC__H2_FRAME_HDLEN) != 0)
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+  crpc__h2io_seg *s = &out->seg[out->n_seg++];
+  s->at = crpc__buf_len(&out->bytes);
+  s->buf = *payload;
+  s->owner = owner;
+  s->release = release;
+  out->seg_bytes += crpc__buf_len(payload);
+  crpc__buf_init(payload, payload->max);
+  return 0;
+}
+
+int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
+                     crpc__buf *rest, uv_write_t *req, uv_write_cb cb) {
+  /* The bytes, with each payload between the bytes before and after it. */
+  uv_buf_t iov[2 * CRPC__H2IO_SEGS + 1];
+  unsigned n_iov = 0;
+  const uint8_t *bytes = crpc__buf_data(&out->bytes);
+  size_t from = 0;
+  for (size_t i = 0; i < out->n_seg; i++) {
+    const crpc__h2io_seg *g = &out->seg[i];
+    if (g->at > from)
+      iov[n_iov++] =
+          uv_buf_init((char *)bytes + from, (unsigned)(g->at - from));
+    iov[n_iov++] = uv_buf_init((char *)crpc__buf_data(&g->buf),
+                               (unsigned)crpc__buf_len(&g->buf));
+    from = g->at;
   }
-  crpc__buf_consume(out, done);
-  b = uv_buf_init((char *)crpc__buf_data(out), (unsigned)crpc__buf_len(out));
-  int rc = uv_write(req, &s->stream, &b, 1, cb);
+  size_t blen = crpc__buf_len(&out->bytes);
+  if (blen > from)
+    iov[n_iov++] = uv_buf_init((char *)bytes + from, (unsigned)(blen - from));
+  int n = n_iov ? uv_try_write(&s->stream, iov, n_iov) : 0;
+  size_t skip = n > 0 ? (size_t)n : 0; /* what the socket took */
+  int rc = n < 0 && n != UV_EAGAIN ? n : 0;
+  /* What it did not take is copied aside. */
+  for (unsigned i = 0; rc == 0 && i < n_iov; i++) {
+    size_t l = iov[i].len;
+    if (skip >= l) {
+      skip -= l;
+      continue;
+    }
+    if (crpc__buf_append(rest, iov[i].base + skip, l - skip) != 0)
+      rc = CRPC_ENOMEM;
+    skip = 0;
+  }
+  crpc__h2io_out_reset(out);
+  if (rc != 0 || crpc__buf_len(rest) == 0)
+    return rc;
+  uv_buf_t b =
+      uv_buf_init((char *)crpc__buf_data(rest), (unsigned)crpc__buf_len(rest));
+  rc = uv_write(req, &s->stream, &b, 1, cb);
   return rc == 0 ? 1 : rc;
 }

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SMALLEST 64 /* bytes of class 0; each class doubles */
+/* Bytes of class 0; an odd class is 1.5 times the class below it. */
+#define SMALLEST 64
 #define LARGE CRPC__H2MEM_CLASSES
 
 /* In front of every block: its class (LARGE: straight from malloc). The
@@ -21,15 +22,16 @@ struct crpc__h2mem_block {
   crpc__h2mem_block *next;
 };
 
-static size_t class_of(size_t size) {
-  size_t cls = 0;
-  for (size_t cap = SMALLEST; cap < size && cls < LARGE; cap *= 2)
-    cls++;
-  return cls;
+static size_t class_size(size_t cls) {
+  size_t base = cls % 2 == 0 ? SMALLEST : SMALLEST * 3 / 2;
+  return base << (cls / 2);
 }
 
-static size_t class_size(size_t cls) {
-  return (size_t)SMALLEST << cls;
+size_t crpc__h2mem_class_of(size_t size) {
+  size_t cls = 0;
+  while (cls < LARGE && class_size(cls) < size)
+    cls++;
+  return cls;
 }
 
 static void *payload(header *h) {
@@ -42,7 +44,7 @@ static header *header_of(void *p) {
 
 static void *h2_malloc(size_t size, void *user) {
   crpc__h2mem *m = user;
-  size_t cls = class_of(size);
+  size_t cls = crpc__h2mem_class_of(size);
   header *h;
 
   if (cls == LARGE) {
@@ -95,7 +97,7 @@ static void *h2_realloc(void *ptr, size_t size, void *user) {
   if (ptr == NULL)
     return h2_malloc(size, user);
   header *h = header_of(ptr);
-  if (h->cls == LARGE && class_of(size) == LARGE) {
+  if (h->cls == LARGE && crpc__h2mem_class_of(size) == LARGE) {
     if (size > SIZE_MAX - sizeof(header))
       return NULL;
     h = realloc(h, sizeof(header) + size);
@@ -117,7 +119,6 @@ void crpc__h2mem_init(crpc__h2mem *m) {
   memset(m, 0, sizeof(*m));
 }
 
-/* Frees the blocks of class |cls| beyond the first |keep|. */
 /* Frees the free blocks of class |cls| past |keep|; returns how many. */
 static size_t drop(crpc__h2mem *m, size_t cls, size_t keep) {
   size_t n = 0;

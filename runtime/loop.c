@@ -118,6 +118,7 @@ static void drain_local(crpc_loop *loop) {
 static void on_async(uv_async_t *h) {
   crpc_loop *loop = h->data;
   crpc_loop *prev = crpc__loop_set_current(loop);
+  crpc__loop_note_work(loop);
   drain_remote(loop);
   sync_ref(loop);
   crpc__loop_set_current(prev);
@@ -296,9 +297,30 @@ int crpc_loop_run(crpc_loop *loop, crpc_run_mode mode) {
   return rc;
 }
 
+/* Runs |loop| until it is stopped, polling without sleeping for
+ * busy_poll_us after each turn that found work. */
+static void run_busy_polling(crpc_loop *loop) {
+  const uint64_t spin_ns = (uint64_t)loop->opts.busy_poll_us * 1000;
+  uint64_t last_work_ns = 0;
+  while (!loop->stop_requested) {
+    uint64_t seen = loop->work_seen;
+    uint64_t now = uv_hrtime();
+    if (now - last_work_ns < spin_ns) {
+      uv_run(loop->uv, UV_RUN_NOWAIT);
+    } else {
+      uv_run(loop->uv, UV_RUN_ONCE);
+      now = uv_hrtime();
+    }
+    if (loop->work_seen != seen)
+      last_work_ns = now;
+  }
+}
+
 static void thread_main(void *arg) {
   crpc_loop *loop = arg;
   crpc__loop_set_current(loop);
+  if (loop->opts.busy_poll_us)
+    run_busy_polling(loop);
   while (!loop->stop_requested)
     uv_run(loop->uv, UV_RUN_DEFAULT);
   crpc__loop_set_current(NULL);

@@ -65,6 +65,9 @@ struct crpc_loop {
   /* crpc__loop_retire(): what the thread runs once it has freed the loop. */
   void (*retired)(void *arg);
   void *retired_arg;
+  /* Busy polling (crpc_loop_opts.busy_poll_us): turns that found work so
+   * far. Loop thread only. */
+  uint64_t work_seen;
 
   /* Coroutine scheduler (coro.c). */
   crpc__coro *current;
@@ -135,6 +138,12 @@ void crpc__kick_taken(crpc__kick *k);
  */
 void crpc__loop_hold(crpc_loop *loop);
 void crpc__loop_release(crpc_loop *loop);
+
+/* Tells |loop| that this turn found work (bytes from a peer): a busy-polling
+ * loop keeps polling for a while after it. Thread: the loop's. */
+static inline void crpc__loop_note_work(crpc_loop *loop) {
+  loop->work_seen++;
+}
 
 /*
  * Ends a loop started with crpc_loop_start_thread() from its own thread,

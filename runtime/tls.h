@@ -22,8 +22,10 @@
  * Writing: crpc__tls_conn_write() encrypts plaintext and appends the
  * records to the connection's output, which the transport sends from
  * crpc__tls_conn_peek()/crpc__tls_conn_consume() or takes whole with
- * crpc__tls_conn_take(). Reading may queue output too (handshake messages,
- * alerts, session tickets): after every read, send what is pending.
+ * crpc__tls_conn_take(); crpc__tls_conn_write_to() appends them to the
+ * caller's buffer instead, once the connection's own output is empty.
+ * Reading may queue output too (handshake messages, alerts, session
+ * tickets): after every read, send what is pending.
  *
  * Bounding memory: the output grows by what is written to it, so the
  * caller bounds it. Before each write it checks crpc__tls_conn_pending()
@@ -40,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "peer_auth_internal.h"
 
 /* The one ALPN protocol crpc speaks. */
@@ -183,6 +186,16 @@ int crpc__tls_conn_read(crpc__tls_conn *c, const uint8_t *in, size_t in_len,
  *   CRPC_ENOMEM   out of memory; the connection failed.
  */
 int crpc__tls_conn_write(crpc__tls_conn *c, const void *p, size_t n);
+
+/*
+ * As crpc__tls_conn_write(), but the records go straight to the end of
+ * |out| instead of the connection's own output (which must be empty: send
+ * or take it first), saving a copy of the ciphertext.
+ * Ownership: |p| and |out| are borrowed for the call.
+ * Thread: the connection's.
+ */
+int crpc__tls_conn_write_to(crpc__tls_conn *c, const void *p, size_t n,
+                            crpc__buf *out);
 
 /*
  * Queues a close_notify alert, after which nothing more can be written.

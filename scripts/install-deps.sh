@@ -2,15 +2,18 @@
 # scripts/install-deps.sh [GROUP...]: installs what GROUPs need on Debian 12,
 # as root or through sudo. With no GROUP, every group.
 #
-#   build  compile and install crpc (make build, make install): the
-#          compiler, the libraries crpc links, protoc and protoc-c
-#   test   make test, test-asan, test-tsan, fuzz: Criterion, clang-format,
-#          clang and libFuzzer, the gRPC peers (Python grpcio and h2, Node
-#          @grpc/grpc-js, gRPC C++), nginx, prometheus, openssl, and the
-#          aarch64 cross compiler and qemu; it
-#          includes bench, whose programs make test runs for a second each
-#   demo   make demo: Python grpcio for the Python client
-#   bench  make bench: gRPC C++ and h2load, the other side of the table
+#   build    compile and install crpc (make build, make install): the
+#            compiler, the libraries crpc links, protoc and protoc-c
+#   test     make test, test-asan, test-tsan, fuzz: Criterion, clang-format,
+#            clang and libFuzzer, the gRPC peers (Python grpcio and h2, Node
+#            @grpc/grpc-js, gRPC C++), nginx, prometheus, openssl, groff,
+#            unshare and mount, and the aarch64 cross compiler and qemu;
+#            it includes bench, whose programs make test runs for a second
+#            each, and package, whose Debian package a test builds
+#   demo     make demo: Python grpcio for the Python client
+#   bench    make bench: gRPC C++ and h2load, the other side of the table
+#   package  make package: dpkg-shlibdeps and file, which CPack's Debian
+#            generator runs to find the package's library dependencies
 #
 # Each group is one list below. Idempotent: only missing packages are
 # installed, so a machine that has everything does no network work.
@@ -33,6 +36,11 @@ bench=(
   python3 libgrpc++-dev protobuf-compiler-grpc
   # h2load
   nghttp2-client
+  # the certificates of the TLS rows (tests/support/make-test-certs.sh)
+  openssl
+)
+package=(
+  dpkg-dev file
 )
 test=(
   libcriterion-dev clang-format git
@@ -44,15 +52,20 @@ test=(
   # peer (h2, hpack), test certificates, pkill
   python3 python3-grpcio python3-protobuf python3-h2 protobuf-compiler-grpc
   openssl procps
+  # unshare and mount: the DNS tests' own /etc/hosts, in a mount namespace
+  util-linux mount
   # a gRPC reverse proxy (grpc_pass) for the interop tests
   nginx
   # a real Prometheus scraping crpc-server's metrics (server_prometheus)
   prometheus
+  # crpc-server's manual page rendered with warnings on (server_crpc_server_man)
+  groff-base
   "${bench[@]}"
+  "${package[@]}"
 )
 
 groups=("$@")
-[ ${#groups[@]} -gt 0 ] || groups=(build test demo bench)
+[ ${#groups[@]} -gt 0 ] || groups=(build test demo bench package)
 packages=()
 node_peers=0
 for g in "${groups[@]}"; do
@@ -60,6 +73,7 @@ for g in "${groups[@]}"; do
   build) packages+=("${build[@]}") ;;
   demo) packages+=("${demo[@]}") ;;
   bench) packages+=("${bench[@]}") ;;
+  package) packages+=("${package[@]}") ;;
   test)
     packages+=("${test[@]}")
     node_peers=1
@@ -69,7 +83,7 @@ for g in "${groups[@]}"; do
     command -v npm >/dev/null 2>&1 || packages+=(npm)
     ;;
   *)
-    echo "install-deps: unknown group '$g' (build, test, demo, bench)" >&2
+    echo "install-deps: unknown group '$g' (build, test, demo, bench, package)" >&2
     exit 2
     ;;
   esac

@@ -10,6 +10,7 @@
  * server_internal.h for which fields the two share.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,6 @@
 #define CRPC__DEADLINE_SLACK_MS 100
 /* Received messages a handler has not read yet, before the window stops
  * being given back to the client. */
-#define CRPC__IN_QUEUE_BYTES (1u << 20)
 
 static void kick_local(crpc__server_call *call);
 static void kick_task(crpc__task *t);
@@ -81,8 +81,10 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   }
   call->req.max_bytes = o->max_header_list_bytes;
   crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
+  crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__inmsg, data));
   call->alloc = crpc__arena_allocator(&call->arena);
   crpc__buf_init(&call->scratch, o->max_receive_bytes);
+  crpc__buf_init(&call->out_spare, SIZE_MAX);
   uv_mutex_init(&call->mu);
   call->next_in_conn = c->calls;
   if (c->calls)
@@ -326,34 +328,20 @@ static void respond_http_error(crpc__server_call *call, int http_status,
   crpc__server_conn_mark_dirty(call->conn);
 }
 
-ssize_t crpc__server_call_read_body(void *stream, uint8_t *buf, size_t length,
-                                    uint32_t *data_flags, int no_copy) {
+ssize_t crpc__server_call_read_body(void *stream, size_t length,
+                                    uint32_t *data_flags) {
   crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
   size_t avail = crpc__buf_len(&call->out);
   size_t n = avail < length ? avail : length;
-  if (n && no_copy) {
-    /* The bytes stay in |out| until crpc__server_call_send_data() writes them.
-     */
+  /* The bytes stay in |out| until crpc__server_call_send_data() takes them
+   * (and wakes a writer waiting for them to drain). */
+  if (n)
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  } else if (n) {
-    memcpy(buf, crpc__buf_data(&call->out), n);
-    crpc__buf_consume(&call->out, n);
-    crpc__server_call_out_taken(call, n);
-  }
-  crpc_future *w = NULL;
-  if (call->write_wait && avail - n <= CRPC__OUT_LOW_WATER) {
-    w = call->write_wait;
-    call->write_wait = NULL;
-  }
   int fin = call->status_set && avail == n;
   uv_mutex_unlock(&call->mu);
   if (n)
     call->progress_ns = loop_now_ns(call);
-  if (w) {
-    crpc_future_complete(w, CRPC_STATUS_OK, NULL, NULL, NULL);
-    crpc_future_unref(w);
-  }
   if (fin) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
     submit_trailers(call);
@@ -366,18 +354,99 @@ ssize_t crpc__server_call_read_body(void *stream, uint8_t *buf, size_t length,
   return (ssize_t)n;
 }
 
-int crpc__server_call_send_data(void *stream, crpc__buf *out,
+size_t crpc__server_call_body_ready(void *stream) {
+  crpc__server_call *call = stream;
+  uv_mutex_lock(&call->mu);
+  size_t n = crpc__buf_len(&call->out);
+  uv_mutex_unlock(&call->mu);
+  return n;
+}
+
+/* A payload handed over by send_data, written: its memory becomes the
+ * spare the writer serializes its next message into, unless it has one. */
+static void release_payload(void *owner, crpc__buf *buf) {
+  crpc__server_call *call = owner;
+  uv_mutex_lock(&call->mu);
+  if (call->out_spare.mem == NULL) {
+    crpc__buf_reset(buf);
+    call->out_spare = *buf;
+    crpc__buf_init(buf, SIZE_MAX);
+  }
+  uv_mutex_unlock(&call->mu);
+  crpc__buf_cleanup(buf);
+  crpc__server_call_unref(call);
+}
+
+/* A writer waits while more than CRPC__OUT_HIGH_WATER bytes are queued
+ * (crpc_server_stream_write()); once what is left is down to
+ * CRPC__OUT_LOW_WATER, it may go on. Checked where bytes leave |out|, so
+ * that no drain goes unseen: a frame that takes all that is queued leaves
+ * nghttp2 no reason to ask the stream for more, and a waiting writer
+ * would otherwise wait for the peer's next WINDOW_UPDATE, which may
+ * never come while the peer waits for this stream. With |mu| held: returns
+ * the writer's future to complete, once |mu| is released, with
+ * wake_writer(). */
+static crpc_future *drained_locked(crpc__server_call *call) {
+  crpc_future *w = NULL;
+  if (call->write_wait && crpc__buf_len(&call->out) <= CRPC__OUT_LOW_WATER) {
+    w = call->write_wait;
+    call->write_wait = NULL;
+  }
+  return w;
+}
+
+static void wake_writer(crpc_future *w) {
+  if (w) {
+    crpc_future_complete(w, CRPC_STATUS_OK, NULL, NULL, NULL);
+    crpc_future_unref(w);
+  }
+}
+
+int crpc__server_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t length) {
   crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
-  int rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
-                               length);
+  int rv = -1;
+  /* A large payload is not copied: the batch takes the buffer it is in,
+   * and what the call queued behind it (when that is less) is copied to
+   * the buffer it queues its next messages in. */
+  size_t queued = crpc__buf_len(&call->out);
+  if (out->tls == NULL && /* under TLS it is encrypted from here instead */
+      length >= CRPC__H2IO_OWNED_MIN && queued - length <= length) {
+    crpc__buf next = call->out_spare;
+    crpc__buf_init(&call->out_spare, SIZE_MAX);
+    crpc__buf_reset(&next);
+    crpc__buf payload = call->out;
+    crpc__buf_truncate(&payload, length);
+    if (crpc__buf_append(&next, crpc__buf_data(&call->out) + length,
+                         queued - length) == 0)
+      rv = crpc__h2io_put_owned(out, frame, framehd, &payload, call,
+                                release_payload);
+    if (rv == 0) {
+      call->out = next;
+      crpc__server_call_ref(call);
+      crpc__server_call_out_taken(call, length);
+      crpc_future *w = drained_locked(call);
+      uv_mutex_unlock(&call->mu);
+      wake_writer(w);
+      return 0;
+    }
+    /* |out| is as it was; the spare goes back empty. */
+    crpc__buf_reset(&next);
+    call->out_spare = next;
+  }
+  if (rv != NGHTTP2_ERR_WOULDBLOCK)
+    rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
+                             length);
+  crpc_future *w = NULL;
   if (rv == 0) {
     crpc__buf_consume(&call->out, length);
     crpc__server_call_out_taken(call, length);
+    w = drained_locked(call);
   }
   uv_mutex_unlock(&call->mu);
+  wake_writer(w);
   return rv;
 }
 
@@ -403,7 +472,7 @@ static void give_window(crpc__server_call *call) {
   if (call->stream_closed || !call->unconsumed)
     return;
   uv_mutex_lock(&call->mu);
-  int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
+  int room = call->in_bytes <= CRPC__H2_READ_QUEUE_BYTES;
   uv_mutex_unlock(&call->mu);
   give_window_if(call, room);
 }
@@ -414,7 +483,7 @@ static void kick_local(crpc__server_call *call) {
   if (call->stream_closed)
     return;
   uv_mutex_lock(&call->mu);
-  int room = call->in_bytes <= CRPC__IN_QUEUE_BYTES;
+  int room = call->in_bytes <= CRPC__H2_READ_QUEUE_BYTES;
   int has_data = crpc__buf_len(&call->out) > 0;
   int fin = call->status_set;
   uv_mutex_unlock(&call->mu);
@@ -524,8 +593,13 @@ static void wake_reader_unlock(crpc__server_call *call) {
   }
 }
 
+/* Queues the message |msg| just decoded for the handler: in the decoder's
+ * own memory when it had to assemble it (no second copy), else copied out
+ * of the received chunk. */
 static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
-  crpc__inmsg *m = malloc(sizeof(*m) + msg->len);
+  crpc__inmsg *m = (crpc__inmsg *)crpc__frame_decoder_take(&call->dec);
+  if (!m && (m = malloc(sizeof(*m) + msg->len)) != NULL)
+    memcpy(m->data, msg->data, msg->len);
   if (!m) {
     crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
     fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
@@ -534,7 +608,6 @@ static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
   m->next = NULL;
   m->len = msg->len;
   m->compressed = msg->compressed;
-  memcpy(m->data, msg->data, msg->len);
   uv_mutex_lock(&call->mu);
   if (call->in_tail)
     call->in_tail->next = m;

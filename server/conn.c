@@ -44,9 +44,62 @@ static int on_header(void *stream, const nghttp2_frame *frame,
   return crpc__server_call_on_header(stream, name, nlen, value, vlen);
 }
 
+/* max_connection_age's GOAWAY comes in two, as gRPC's: the first (the
+ * largest stream id) with a PING of this payload, the second (the last
+ * stream id the server took) once the client answers it, so that no
+ * stream the client opened meanwhile is refused; or after the keepalive
+ * timeout if no answer comes. */
+#define AGE_PING "crpc-age"
+
+/* Pings more often than a PING each this long, with no call open, are
+ * strikes unless permit_keepalive_without_calls (gRPC's two hours). */
+#define IDLE_PING_INTERVAL_MS (2u * 3600 * 1000)
+/* Strikes a client may have; the next ends the connection (gRPC's). */
+#define MAX_PING_STRIKES 2
+
+/* A PING from the client, counted as gRPC's keepalive enforcement does:
+ * one sooner than the policy allows after the last, with no HEADERS or
+ * DATA since, is a strike; past MAX_PING_STRIKES the connection ends with
+ * GOAWAY ENHANCE_YOUR_CALM. gRPC resets the strikes when the server sends
+ * HEADERS or DATA; crpc when either side does, so pings that ride with
+ * data (flow-control probes) never count. */
+static void on_ping(crpc__server_conn *c, const nghttp2_frame *frame) {
+  const crpc_server_opts *o = &c->sl->srv->opts;
+  uint64_t now = uv_now(crpc_loop_uv(c->sl->loop));
+  if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+    c->ka_ping_ms = 0;
+    /* The client has read the age's first GOAWAY: it opens no stream
+     * after this, and the last stream id can follow. */
+    if (c->aged_ms &&
+        memcmp(frame->ping.opaque_data, AGE_PING, sizeof(AGE_PING) - 1) == 0)
+      crpc__server_conn_final_goaway(c);
+    return;
+  }
+  if (o->min_ping_interval_ms == UINT32_MAX)
+    return;
+  if (c->h2.ping_with_work) {
+    c->ping_strikes = 0;
+    c->ping_recv_ms = 0;
+  }
+  uint64_t min = c->n_calls > 0 || o->permit_keepalive_without_calls
+                     ? o->min_ping_interval_ms
+                     : IDLE_PING_INTERVAL_MS;
+  if (c->ping_recv_ms && now + 1 - c->ping_recv_ms < min &&
+      ++c->ping_strikes > MAX_PING_STRIKES) {
+    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_INFO,
+              "%s: PINGs more often than every %llu ms: too_many_pings",
+              c->h2.name, (unsigned long long)min);
+    crpc__h2conn_goaway(&c->h2, NGHTTP2_ENHANCE_YOUR_CALM, "too_many_pings");
+  }
+  c->ping_recv_ms = now + 1;
+}
+
 static void on_frame_recv(crpc__h2conn *h, void *stream,
                           const nghttp2_frame *frame) {
-  (void)h;
+  if (frame->hd.type == NGHTTP2_PING) {
+    on_ping(conn_of(h), frame);
+    return;
+  }
   if (!stream ||
       (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA))
     return;
@@ -116,6 +169,7 @@ static const crpc__h2conn_role server_role = {
     .end_sent = on_end_sent,
     .read_body = crpc__server_call_read_body,
     .send_data = crpc__server_call_send_data,
+    .body_ready = crpc__server_call_body_ready,
     .done = conn_done,
     .closing = conn_closing,
     .closed = conn_closed,
@@ -168,6 +222,18 @@ void crpc__server_conn_accept(crpc__sloop *sl, uv_os_sock_t fd,
   c->acceptor = l;
   c->accepted_ms = uv_now(crpc_loop_uv(sl->loop));
   c->idle_since_ms = c->accepted_ms;
+  uint32_t age = sl->srv->opts.max_connection_age_ms;
+  if (age) {
+    /* Give or take 10 %, so that connections made together do not all
+     * go at once: a hash of the time and the connection's address. */
+    uint64_t r = uv_hrtime() ^ (uint64_t)(uintptr_t)c;
+    r ^= r >> 33;
+    r *= 0xff51afd7ed558ccdull;
+    r ^= r >> 33;
+    uint64_t tenth = age / 10;
+    c->age_limit_ms =
+        c->accepted_ms + age - tenth + (tenth ? r % (2 * tenth + 1) : 0);
+  }
   uv_loop_t *uv = crpc_loop_uv(sl->loop);
   crpc__h2conn *h = &c->h2;
   int rc;
@@ -219,6 +285,65 @@ void crpc__server_conn_shutdown_notice(crpc__server_conn *c) {
   c->goaway_sent = 1;
   nghttp2_submit_shutdown_notice(c->h2.ng);
   crpc__server_conn_mark_dirty(c);
+}
+
+int crpc__server_conn_sweep(crpc__server_conn *c, uint64_t now) {
+  const crpc_server_opts *o = &c->sl->srv->opts;
+  const crpc_logger *lg = &o->logger;
+  if (!c->h2.established || c->h2.closed)
+    return 0;
+  if (c->ka_ping_ms && now + 1 - c->ka_ping_ms >= o->keepalive_timeout_ms) {
+    crpc__log(lg, CRPC_LOG_INFO,
+              "%s: keepalive PING not answered within %u ms: closing",
+              c->h2.name, (unsigned)o->keepalive_timeout_ms);
+    crpc__h2conn_fail(&c->h2, "keepalive PING not answered");
+    return 1;
+  }
+  uint64_t heard =
+      c->h2.read_ms > c->accepted_ms ? c->h2.read_ms : c->accepted_ms;
+  if (o->keepalive_time_ms && !c->ka_ping_ms &&
+      now - heard >= o->keepalive_time_ms &&
+      nghttp2_submit_ping(c->h2.ng, NGHTTP2_FLAG_NONE, NULL) == 0) {
+    c->ka_ping_ms = now + 1;
+    crpc__server_conn_mark_dirty(c);
+  }
+  if (!c->age_limit_ms)
+    return 0;
+  if (!c->aged_ms && !c->goaway_sent && now >= c->age_limit_ms) {
+    crpc__log(lg, CRPC_LOG_DEBUG,
+              "%s: open for %llu ms, past the max connection age: GOAWAY",
+              c->h2.name, (unsigned long long)(now - c->accepted_ms));
+    crpc__server_conn_shutdown_notice(c);
+    nghttp2_submit_ping(c->h2.ng, NGHTTP2_FLAG_NONE, (const uint8_t *)AGE_PING);
+    c->aged_ms = now + 1;
+    return 0;
+  }
+  if (!c->aged_ms)
+    return 0;
+  if (now + 1 - c->aged_ms >= o->keepalive_timeout_ms)
+    crpc__server_conn_final_goaway(c);
+  uint32_t grace = o->max_connection_age_grace_ms;
+  if (grace && now + 1 - c->aged_ms >= grace) {
+    size_t n = 0;
+    for (crpc__server_call *call = c->calls, *next; call; call = next) {
+      next = call->next_in_conn;
+      crpc__server_call_abort(call, CRPC_STATUS_UNAVAILABLE,
+                              "the connection reached its max age");
+      n++;
+    }
+    if (n)
+      crpc__log(lg, CRPC_LOG_INFO,
+                "%s: max connection age grace of %u ms over: closing, "
+                "cancelling %zu call%s",
+                c->h2.name, (unsigned)grace, n, n == 1 ? "" : "s");
+    else
+      crpc__log(lg, CRPC_LOG_DEBUG,
+                "%s: max connection age grace of %u ms over: closing",
+                c->h2.name, (unsigned)grace);
+    crpc__h2conn_fail(&c->h2, "max connection age grace over");
+    return 1;
+  }
+  return 0;
 }
 
 void crpc__server_conn_final_goaway(crpc__server_conn *c) {

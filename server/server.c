@@ -105,6 +105,10 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
     o->stall_timeout_ms = 300000;
   if (!o->loop_stall_ms)
     o->loop_stall_ms = 100;
+  if (!o->keepalive_timeout_ms)
+    o->keepalive_timeout_ms = 20000;
+  if (!o->min_ping_interval_ms)
+    o->min_ping_interval_ms = 300000;
   uv_mutex_init(&srv->mu);
   atomic_init(&srv->stalled_calls, 0);
   atomic_init(&srv->refused_conns, 0);
@@ -457,24 +461,52 @@ crpc_future *crpc_server_shutdown(crpc_server *srv) {
   }
   int first = !srv->shutdown_started;
   srv->shutdown_started = 1;
+  int lame = first && srv->started && srv->opts.lame_duck_ms > 0;
+  if (first)
+    srv->lame_duck = lame;
   crpc_future *f = crpc_future_ref(srv->shutdown_f);
   uv_mutex_unlock(&srv->mu);
-  if (!first)
+  if (!first) {
+    /* A second call cuts the lame-duck period short. */
+    crpc__server_end_lame_duck(srv);
     return f;
+  }
   if (!srv->started) {
     crpc_future_complete(srv->shutdown_f, CRPC_STATUS_OK, NULL, NULL, NULL);
     return f;
   }
-  crpc__log(&srv->opts.logger, CRPC_LOG_INFO,
-            "shutting down: draining calls for up to %u ms",
-            srv->opts.drain_ms);
+  if (lame)
+    crpc__log(&srv->opts.logger, CRPC_LOG_INFO,
+              "shutting down: lame duck for %u ms (health NOT_SERVING, "
+              "calls still served), then draining calls for up to %u ms",
+              srv->opts.lame_duck_ms, srv->opts.drain_ms);
+  else
+    crpc__log(&srv->opts.logger, CRPC_LOG_INFO,
+              "shutting down: draining calls for up to %u ms",
+              srv->opts.drain_ms);
   crpc__health_shutdown(srv->health);
   crpc__modules_notify(srv, CRPC_MODULE_DRAINING);
-  for (unsigned i = 0; i < srv->n_loops; i++) {
-    crpc__sloop *sl = &srv->loops[i];
-    crpc__sloop_post_shutdown(sl);
+  if (lame) {
+    crpc__sloop_post_lame_duck(&srv->loops[0]);
+    return f;
   }
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    crpc__sloop_post_shutdown(&srv->loops[i]);
   return f;
+}
+
+void crpc__server_end_lame_duck(crpc_server *srv) {
+  uv_mutex_lock(&srv->mu);
+  int was = srv->lame_duck;
+  srv->lame_duck = 0;
+  uv_mutex_unlock(&srv->mu);
+  if (!was)
+    return;
+  crpc__log(&srv->opts.logger, CRPC_LOG_INFO,
+            "lame duck over: draining calls for up to %u ms",
+            srv->opts.drain_ms);
+  for (unsigned i = 0; i < srv->n_loops; i++)
+    crpc__sloop_post_shutdown(&srv->loops[i]);
 }
 
 static void close_listener_task(void *arg) {
@@ -538,6 +570,7 @@ static void app_free(crpc_server *srv) {
   if (srv->started &&
       !(srv->shutdown_f && crpc_future_is_done(srv->shutdown_f))) {
     crpc_future *f = crpc_server_shutdown(srv);
+    crpc__server_end_lame_duck(srv); /* freeing waits out no lame duck */
     if (!f || crpc_future_then(f, app_free_after_shutdown, srv) != 0)
       crpc__log(&srv->opts.logger, CRPC_LOG_ERROR,
                 "out of memory: the server cannot be freed");
@@ -572,6 +605,7 @@ void crpc_server_free(crpc_server *srv) {
   }
   if (srv->started) {
     crpc_future *f = crpc_server_shutdown(srv);
+    crpc__server_end_lame_duck(srv); /* freeing waits out no lame duck */
     if (f) {
       crpc_future_wait(f);
       crpc_future_unref(f);

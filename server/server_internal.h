@@ -96,6 +96,8 @@ struct crpc__sloop {
   size_t gone; /* connections and calls freed since the last heap release */
   size_t n_handlers; /* handlers of its calls still running */
   crpc__task shutdown_task;
+  crpc__task lame_duck_task; /* the first loop's: starts |lame_duck_timer| */
+  uv_timer_t lame_duck_timer;
   int shutting_down;
   int drained; /* every connection closed after shutdown */
   uv_timer_t drain_timer;
@@ -106,6 +108,7 @@ struct crpc__sloop {
   /* Finished calls kept for reuse (call.c), linked by next_in_conn. */
   crpc__server_call *free_calls;
   size_t n_free_calls;
+  size_t free_bytes;             /* the large buffers the free calls keep */
   size_t calls_live, calls_peak; /* peak: since the last trim */
   /* Streams of its connections open now, the sum of their n_calls:
    * written by the loop thread alone, read by any (crpc_server_stats). */
@@ -170,6 +173,7 @@ struct crpc_server {
   atomic_uint next_loop; /* round robin for accepted connections */
   int started;
   int shutdown_started;
+  int lame_duck; /* in the lame-duck period (under |mu|) */
   /* Guards |loops_drained| and |shutdown_f|. Lock order: a leaf (the
    * shutdown future completes after it is released). */
   uv_mutex_t mu;
@@ -244,8 +248,15 @@ struct crpc__server_call {
   char *status_message;
   uint8_t *status_details;
   size_t status_details_len;
-  crpc__buf out;  /* framed response messages, all counted in its connection's
-                     out_bytes */
+  crpc__buf out; /* framed response messages, all counted in its connection's
+                    out_bytes */
+  /* The memory a streamed message was serialized in, for the next one
+   * (crpc__buf_move()): a stream of large messages allocates nothing once
+   * warm, where a fresh buffer each time has glibc map and unmap it. */
+  crpc__buf out_spare;
+  /* While pooled: the bytes of its output buffer and arena spare, counted
+   * in its loop's |free_bytes|. */
+  size_t pooled_bytes;
   int status_set; /* the final status is set */
   crpc_status final_status;
   char *final_message;     /* overrides |status_message| when set */
@@ -321,7 +332,22 @@ struct crpc__server_conn {
   int final_goaway;
   uint64_t accepted_ms;   /* uv_now() when accepted */
   uint64_t idle_since_ms; /* uv_now() when its last call ended */
+  /* max_connection_age_ms: when it is sent GOAWAY (0: never), and when
+   * that happened (0: not yet). */
+  uint64_t age_limit_ms, aged_ms;
+  uint64_t ka_ping_ms; /* keepalive: uv_now() + 1 of the unanswered PING */
+  /* The client's PINGs, as gRPC's keepalive enforcement counts them:
+   * uv_now() + 1 of the last, and the strikes since the server last sent
+   * HEADERS or DATA. */
+  uint64_t ping_recv_ms;
+  unsigned ping_strikes;
 };
+
+/* Keepalive and connection age (conn.c), from the loop's sweep: PINGs
+ * an idle client, closes a connection whose PING went unanswered, and
+ * ages it out (GOAWAY, then the close after the grace). Returns whether
+ * |c| is being closed. Loop thread. */
+int crpc__server_conn_sweep(crpc__server_conn *c, uint64_t now);
 
 /* Connections (conn.c). */
 /* Adopts the socket |fd| (TCP or unix) that |l| accepted on |sl|'s loop
@@ -354,11 +380,11 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
                                        uint32_t error_code);
 void crpc__server_call_on_frame_sent(crpc__server_call *call, int end_stream);
 /* The response body for the connection core (crpc__h2conn_role's
- * read_body and send_data): the call's queued output, then the trailers.
- * Loop thread. */
-ssize_t crpc__server_call_read_body(void *call, uint8_t *buf, size_t len,
-                                    uint32_t *flags, int no_copy);
-int crpc__server_call_send_data(void *call, crpc__buf *out,
+ * read_body, send_data and body_ready): the call's queued output, then
+ * the trailers. Loop thread. */
+ssize_t crpc__server_call_read_body(void *call, size_t len, uint32_t *flags);
+size_t crpc__server_call_body_ready(void *call);
+int crpc__server_call_send_data(void *call, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t length);
 /* Moves the response along after the handler wrote or finished, or gives
@@ -449,6 +475,12 @@ unsigned crpc__sloop_close_handles(crpc__sloop *sl, uv_close_cb cb);
 void crpc__sloop_start(crpc__sloop *sl);
 /* Starts the loop's part of the shutdown on its thread. Thread: any. */
 void crpc__sloop_post_shutdown(crpc__sloop *sl);
+/* Has the first loop end the lame-duck period after the server's
+ * lame_duck_ms (crpc__server_end_lame_duck()). Thread: any. */
+void crpc__sloop_post_lame_duck(crpc__sloop *sl);
+/* Ends the lame-duck period, if it has not ended: the drain begins.
+ * Thread: any. */
+void crpc__server_end_lame_duck(crpc_server *srv);
 /* Closes connections that have not finished their TLS and HTTP/2
  * handshakes within the handshake timeout. Loop thread. */
 void crpc__sloop_sweep(crpc__sloop *sl);

@@ -19,9 +19,6 @@
 
 int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
   const crpc_server_opts *o = &srv->opts;
-  sl->h2.rbuf = malloc(CRPC__H2IO_READ_BUF);
-  if (!sl->h2.rbuf)
-    return CRPC_ENOMEM;
   if (o->loop) {
     sl->loop = o->loop;
   } else {
@@ -29,17 +26,24 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
     crpc_loop_opts_init(&lo);
     lo.pool = srv->pool;
     lo.logger = o->logger;
+    lo.busy_poll_us = o->busy_poll_us;
     int rc = crpc_loop_new(NULL, &lo, &sl->loop);
     if (rc != 0) {
       sl->loop = NULL;
-      free(sl->h2.rbuf);
-      sl->h2.rbuf = NULL;
       return rc;
     }
     sl->own_loop = 1;
   }
   sl->srv = srv;
-  sl->h2.loop = sl->loop;
+  int rc = crpc__h2group_init(&sl->h2, sl->loop);
+  if (rc != 0) {
+    crpc__h2group_cleanup(&sl->h2);
+    if (sl->own_loop)
+      crpc_loop_free(sl->loop);
+    sl->own_loop = 0;
+    sl->loop = NULL;
+    return rc;
+  }
   sl->h2.limits = srv->h2limits;
   crpc__arena_init(&sl->scratch, NULL, 0, 0);
   crpc__h2mem_init(&sl->h2mem);
@@ -53,7 +57,7 @@ void crpc__sloop_cleanup(crpc__sloop *sl) {
   crpc__server_call_pool_trim(sl, 1);
   crpc__h2mem_cleanup(&sl->h2mem);
   crpc__arena_cleanup(&sl->scratch);
-  free(sl->h2.rbuf);
+  crpc__h2group_cleanup(&sl->h2);
 }
 
 void crpc__sloop_open_handles(crpc__sloop *sl) {
@@ -66,6 +70,8 @@ void crpc__sloop_open_handles(crpc__sloop *sl) {
   sl->goaway_timer.data = sl;
   uv_timer_init(uv, &sl->sweep);
   sl->sweep.data = sl;
+  uv_timer_init(uv, &sl->lame_duck_timer);
+  sl->lame_duck_timer.data = sl;
   uv_unref((uv_handle_t *)&sl->sweep);
   sl->handles_ready = 1;
 }
@@ -78,7 +84,8 @@ unsigned crpc__sloop_close_handles(crpc__sloop *sl, uv_close_cb cb) {
   uv_close((uv_handle_t *)&sl->drain_timer, cb);
   uv_close((uv_handle_t *)&sl->goaway_timer, cb);
   uv_close((uv_handle_t *)&sl->sweep, cb);
-  return 4;
+  uv_close((uv_handle_t *)&sl->lame_duck_timer, cb);
+  return 5;
 }
 
 static void on_flush(uv_prepare_t *h) {
@@ -92,14 +99,21 @@ static void on_sweep(uv_timer_t *t) {
 void crpc__sloop_start(crpc__sloop *sl) {
   const crpc_server_opts *o = &sl->srv->opts;
   uv_prepare_start(&sl->flush, on_flush);
-  /* Often enough for the handshake, stall and idle limits (a quarter of
-   * the shortest one), and at least every second, so that the caches are
+  /* Often enough for the handshake, stall, idle, keepalive and age limits
+   * (a quarter of the shortest one), and at least every second, so that
+   * the caches are
    * trimmed and a burst's memory given back within a few seconds. */
   uint32_t shortest = o->handshake_timeout_ms;
   if (o->stall_timeout_ms < shortest)
     shortest = o->stall_timeout_ms;
-  if (o->idle_timeout_ms && o->idle_timeout_ms < shortest)
-    shortest = o->idle_timeout_ms;
+  const uint32_t limits[] = {o->idle_timeout_ms, o->keepalive_time_ms,
+                             o->max_connection_age_ms,
+                             o->max_connection_age_grace_ms};
+  for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+    if (limits[i] && limits[i] < shortest)
+      shortest = limits[i];
+  if (o->keepalive_time_ms && o->keepalive_timeout_ms < shortest)
+    shortest = o->keepalive_timeout_ms;
   uint64_t every = shortest / 4 + 1;
   if (every > 1000)
     every = 1000;
@@ -159,6 +173,8 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
       crpc__server_conn_final_goaway(c);
       continue;
     }
+    if (crpc__server_conn_sweep(c, now))
+      continue;
     /* Cancelling ends no stream at once (its close comes later), so the
      * list stays as it is while it is walked. */
     for (crpc__server_call *call = c->calls; call; call = call->next_in_conn)
@@ -227,6 +243,7 @@ static void shutdown_task(crpc__task *task) {
       (crpc__sloop *)((char *)task - offsetof(crpc__sloop, shutdown_task));
   crpc_server *srv = sl->srv;
   sl->shutting_down = 1;
+  uv_timer_stop(&sl->lame_duck_timer); /* cut short by a second shutdown */
   if (sl->index == 0) {
     for (crpc__acceptor *l = srv->listeners; l; l = l->next)
       crpc__acceptor_close(l);
@@ -243,4 +260,21 @@ static void shutdown_task(crpc__task *task) {
 void crpc__sloop_post_shutdown(crpc__sloop *sl) {
   sl->shutdown_task.fn = shutdown_task;
   crpc__loop_post_task(sl->loop, &sl->shutdown_task);
+}
+
+static void on_lame_duck_timer(uv_timer_t *t) {
+  crpc__sloop *sl = t->data;
+  crpc__server_end_lame_duck(sl->srv);
+}
+
+static void lame_duck_task(crpc__task *task) {
+  crpc__sloop *sl =
+      (crpc__sloop *)((char *)task - offsetof(crpc__sloop, lame_duck_task));
+  uv_timer_start(&sl->lame_duck_timer, on_lame_duck_timer,
+                 sl->srv->opts.lame_duck_ms, 0);
+}
+
+void crpc__sloop_post_lame_duck(crpc__sloop *sl) {
+  sl->lame_duck_task.fn = lame_duck_task;
+  crpc__loop_post_task(sl->loop, &sl->lame_duck_task);
 }

@@ -87,9 +87,12 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   int cancelled = atomic_load(&call->cancelled);
   if (cancelled)
     return (crpc_status)cancelled;
-  /* Serialize outside the lock, so the loop keeps sending meanwhile. */
-  crpc__buf b;
-  crpc__buf_init(&b, SIZE_MAX);
+  /* Serialize outside the lock, so the loop keeps sending meanwhile, into
+   * the memory the last message left. */
+  uv_mutex_lock(&call->mu);
+  crpc__buf b = call->out_spare;
+  crpc__buf_init(&call->out_spare, SIZE_MAX);
+  uv_mutex_unlock(&call->mu);
   int rc = crpc__frame_encode_compressed(
       &b, msg, crpc__server_call_message_encoding(call),
       call->sl->srv->opts.max_send_bytes);
@@ -101,17 +104,16 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
   size_t added = crpc__buf_len(&b);
-  if (crpc__buf_len(&call->out) == 0) {
-    crpc__buf tmp = call->out;
-    call->out = b;
-    b = tmp;
-  } else if (crpc__buf_append(&call->out, crpc__buf_data(&b),
-                              crpc__buf_len(&b)) != 0) {
+  if (crpc__buf_move(&call->out, &b) != 0) {
     rc = CRPC_ENOMEM;
-  }
-  if (rc == 0) {
+  } else {
     call->msgs_out++;
     crpc__server_call_out_added(call, added);
+  }
+  if (call->out_spare.mem == NULL) {
+    crpc__buf_reset(&b);
+    call->out_spare = b;
+    crpc__buf_init(&b, SIZE_MAX);
   }
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(&b);

@@ -3,8 +3,9 @@
  * against gRPC C++ (issue 7).
  *
  *   crpc-bench-server --port N [--host H] [--placement loop|worker]
+ *       [--tls_cert FILE --tls_key FILE]
  *       [--loops N] [--workers N] [--max_lifetime_s N]
- *       [--metrics_listen ADDR]
+ *       [--metrics_listen ADDR] [--busy_poll_us N]
  *
  * Serves grpc.testing.BenchmarkService and helloworld.Greeter on H:N
  * (127.0.0.1 unless given; port 0 picks a free one) with the server
@@ -16,10 +17,14 @@
  * the connection's loop (the default) or on the worker pool; --loops and
  * --workers size them (1 each by default). --metrics_listen serves the
  * server's metrics at http://ADDR/metrics (crpc_server_opts.metrics_listen),
- * so that every call is counted and timed as a scraped server's are. Once
+ * so that every call is counted and timed as a scraped server's are.
+ * --busy_poll_us sets crpc_server_opts.busy_poll_us (0, off, by default).
+ * Once
  * serving it prints "listening on HOST:PORT", then, with metrics, "metrics
  * on port N"; SIGTERM or SIGINT (or the parent's death, or
  * --max_lifetime_s, default 3600) shuts it down and it exits 0.
+ * --tls_cert and --tls_key (both or neither: PEM certificate chain and
+ * private key) serve TLS with ALPN h2 instead of cleartext HTTP/2.
  *
  * For example, server on core 0 and load on core 1:
  *   taskset -c 0 crpc-bench-server --port 0 &
@@ -45,8 +50,9 @@
 
 static const char USAGE[] =
     "usage: crpc-bench-server --port N [--host H] [--placement loop|worker]\n"
+    "           [--tls_cert FILE --tls_key FILE]\n"
     "           [--loops N] [--workers N] [--max_lifetime_s N]\n"
-    "           [--metrics_listen ADDR]\n";
+    "           [--metrics_listen ADDR] [--busy_poll_us N]\n";
 
 /* The largest reply payload: the server's default send limit. Replies
  * point into this one zeroed buffer (untouched pages cost no memory); it
@@ -176,9 +182,10 @@ static int place_all(crpc_service *svc, const crpc_service_desc *desc,
 }
 
 typedef struct server_flags {
-  int port, loops, workers, lifetime_s;
+  int port, loops, workers, lifetime_s, busy_poll_us;
   const char *host;
-  const char *metrics_listen; /* NULL: no metrics */
+  const char *metrics_listen;     /* NULL: no metrics */
+  const char *tls_cert, *tls_key; /* both NULL: cleartext */
   crpc_placement placement;
 } server_flags;
 
@@ -202,13 +209,22 @@ static int parse_flags(int argc, char **argv, server_flags *f) {
       {"loops", TOOL_FLAG_INT, &f->loops},
       {"workers", TOOL_FLAG_INT, &f->workers},
       {"max_lifetime_s", TOOL_FLAG_INT, &f->lifetime_s},
+      {"tls_cert", TOOL_FLAG_STRING, &f->tls_cert},
+      {"tls_key", TOOL_FLAG_STRING, &f->tls_key},
       {"metrics_listen", TOOL_FLAG_STRING, &f->metrics_listen},
+      {"busy_poll_us", TOOL_FLAG_INT, &f->busy_poll_us},
   };
   if (tool_flags_parse("crpc-bench-server", USAGE, argc, argv, flags,
                        sizeof(flags) / sizeof(flags[0])) != 0)
     return -1;
   if (f->port < 0) {
     fprintf(stderr, "crpc-bench-server: --port N is required\n%s", USAGE);
+    return -1;
+  }
+  if ((f->tls_cert == NULL) != (f->tls_key == NULL)) {
+    fprintf(stderr, "crpc-bench-server: %s without %s: TLS needs both\n",
+            f->tls_cert ? "--tls_cert" : "--tls_key",
+            f->tls_cert ? "--tls_key" : "--tls_cert");
     return -1;
   }
   if (strcmp(placement, "loop") == 0) {
@@ -223,7 +239,8 @@ static int parse_flags(int argc, char **argv, server_flags *f) {
   if (in_range("port", f->port, 0, 65535) != 0 ||
       in_range("loops", f->loops, 1, 1024) != 0 ||
       in_range("workers", f->workers, 1, 1024) != 0 ||
-      in_range("max_lifetime_s", f->lifetime_s, 1, INT_MAX) != 0)
+      in_range("max_lifetime_s", f->lifetime_s, 1, INT_MAX) != 0 ||
+      in_range("busy_poll_us", f->busy_poll_us, 0, 1000000) != 0)
     return -1;
   return 0;
 }
@@ -273,6 +290,7 @@ int main(int argc, char **argv) {
   opts.loops = (unsigned)f.loops;
   opts.workers = (unsigned)f.workers;
   opts.metrics_listen = f.metrics_listen;
+  opts.busy_poll_us = (uint32_t)f.busy_poll_us;
   crpc_server *srv;
   if (crpc_server_new(&opts, &srv) != 0) {
     fprintf(stderr, "crpc-bench-server: out of memory\n");
@@ -281,9 +299,10 @@ int main(int argc, char **argv) {
   char addr[300];
   snprintf(addr, sizeof(addr), strchr(f.host, ':') ? "[%s]:%d" : "%s:%d",
            f.host, f.port);
+  crpc_tls_opts tls = {.cert_file = f.tls_cert, .key_file = f.tls_key};
   int rc = add_services(srv, f.placement);
   if (rc == 0)
-    rc = crpc_server_listen(srv, addr, NULL);
+    rc = crpc_server_listen(srv, addr, f.tls_cert ? &tls : NULL);
   if (rc == 0)
     rc = crpc_server_start(srv);
   if (rc != 0) {

@@ -7,13 +7,17 @@
  *   grpcpp-bench-client --target H:P
  *       --scenario unary|pingpong|server_stream|hello [--channels N (1)]
  *       [--outstanding N (1)] [--req_size B (0)] [--resp_size B (0)]
- *       [--duration_s S (10)] [--warmup_s S (1)]
+ *       [--duration_s S (10)] [--warmup_s S (1)] [--tls_ca FILE]
  *
  * Each channel is its own HTTP/2 connection with --outstanding slots on it.
+ * With --tls_ca the connections are TLS with ALPN h2, the server's
+ * certificate verified against the PEM CAs in FILE for the target's host
+ * (grpc::SslCredentials); without it, cleartext HTTP/2.
  * After the run it prints one line, "scenario=... calls=N rate=R p50_us=...
  * errors=E", and exits 1 if a call failed or none completed.
  */
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +34,7 @@
 
 #include "grpc/examples/helloworld.grpc.pb.h"
 #include "grpc/testing/benchmark_service.grpc.pb.h"
+#include "read_file.h"
 
 namespace {
 
@@ -42,6 +47,7 @@ constexpr size_t kMaxSamples = 1 << 20;
 
 struct Options {
   std::string target, scenario;
+  std::string tls_ca; /* empty: cleartext */
   int channels = 1, outstanding = 1, req_size = 0, resp_size = 0;
   double duration_s = 10, warmup_s = 1;
 };
@@ -237,7 +243,8 @@ long Percentile(const std::vector<int64_t> &v, double q) {
   std::fprintf(stderr, "usage: grpcpp-bench-client --target H:P --scenario "
                        "unary|pingpong|server_stream|hello\n"
                        "  [--channels N] [--outstanding N] [--req_size B] "
-                       "[--resp_size B] [--duration_s S] [--warmup_s S]\n");
+                       "[--resp_size B] [--duration_s S] [--warmup_s S]\n"
+                       "  [--tls_ca FILE]\n");
   std::exit(2);
 }
 
@@ -288,6 +295,8 @@ Options ParseOptions(int argc, char **argv) {
       o.duration_s = ParseSeconds(s);
     else if (a == "--warmup_s")
       o.warmup_s = ParseSeconds(s);
+    else if (a == "--tls_ca")
+      o.tls_ca = v;
     else
       Usage();
   }
@@ -344,6 +353,14 @@ int main(int argc, char **argv) {
     run.req.mutable_payload()->mutable_body()->assign(o.req_size, '\0');
   run.hello.set_name("bench");
   run.samples.reserve(kMaxSamples); /* no copying in the measured window */
+  std::shared_ptr<grpc::ChannelCredentials> creds =
+      grpc::InsecureChannelCredentials();
+  if (!o.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs =
+        ReadFile("grpcpp-bench-client", "tls_ca", o.tls_ca.c_str());
+    creds = grpc::SslCredentials(ssl);
+  }
 
   /* Without a local subchannel pool, channels to one target share one
    * connection. */
@@ -353,8 +370,7 @@ int main(int argc, char **argv) {
   std::vector<std::unique_ptr<BenchmarkService::Stub>> bench;
   std::vector<std::unique_ptr<helloworld::Greeter::Stub>> greeter;
   for (int i = 0; i < o.channels; i++) {
-    channels.push_back(grpc::CreateCustomChannel(
-        o.target, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(grpc::CreateCustomChannel(o.target, creds, args));
     if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::seconds(5))) {
       std::fprintf(stderr, "grpcpp-bench-client: cannot connect to %s\n",

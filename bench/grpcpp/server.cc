@@ -5,10 +5,15 @@
  * posted ahead for every method, one small state machine per call.
  *
  *   grpcpp-bench-server --port N [--host H] [--threads N]
+ *       [--tls_cert FILE --tls_key FILE]
  *
- * Port 0 picks a free port. Once serving it prints "listening on H:PORT";
- * SIGTERM or SIGINT stops it and it exits 0. bench/run.py drives it.
+ * Port 0 picks a free port. --tls_cert and --tls_key (both or neither: PEM
+ * certificate chain and private key) serve TLS with ALPN h2 instead of
+ * cleartext HTTP/2 (grpc::SslServerCredentials). Once serving it prints
+ * "listening on H:PORT"; SIGTERM or SIGINT stops it and it exits 0.
+ * bench/run.py drives it.
  */
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +28,7 @@
 
 #include "grpc/examples/helloworld.grpc.pb.h"
 #include "grpc/testing/benchmark_service.grpc.pb.h"
+#include "read_file.h"
 
 namespace {
 
@@ -262,8 +268,9 @@ void Poll(Poller *p) {
 }
 
 [[noreturn]] void Usage() {
-  std::fprintf(
-      stderr, "usage: grpcpp-bench-server --port N [--host H] [--threads N]\n");
+  std::fprintf(stderr,
+               "usage: grpcpp-bench-server --port N [--host H] [--threads N]\n"
+               "  [--tls_cert FILE --tls_key FILE]\n");
   std::exit(2);
 }
 
@@ -293,6 +300,7 @@ int ParseInt(const char *s, int min, int max) {
 int main(int argc, char **argv) {
   std::string host = "127.0.0.1";
   int port = -1, threads = 1;
+  const char *cert = nullptr, *key = nullptr;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if ((v = FlagValue(argc, argv, &i, "--port")))
@@ -301,11 +309,30 @@ int main(int argc, char **argv) {
       host = v;
     else if ((v = FlagValue(argc, argv, &i, "--threads")))
       threads = ParseInt(v, 1, 256);
+    else if ((v = FlagValue(argc, argv, &i, "--tls_cert")))
+      cert = v;
+    else if ((v = FlagValue(argc, argv, &i, "--tls_key")))
+      key = v;
     else
       Usage();
   }
   if (port < 0)
     Usage();
+  if ((cert == nullptr) != (key == nullptr)) {
+    std::fprintf(stderr, "grpcpp-bench-server: %s without %s: TLS needs both\n",
+                 cert ? "--tls_cert" : "--tls_key",
+                 cert ? "--tls_key" : "--tls_cert");
+    return 2;
+  }
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::InsecureServerCredentials();
+  if (cert) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back(
+        {ReadFile("grpcpp-bench-server", "tls_key", key),
+         ReadFile("grpcpp-bench-server", "tls_cert", cert)});
+    creds = grpc::SslServerCredentials(ssl);
+  }
 
   /* Signals are taken by sigwait below, so every thread must block them. */
   sigset_t sigs;
@@ -319,8 +346,7 @@ int main(int argc, char **argv) {
   Services svc;
   grpc::ServerBuilder builder;
   int bound = 0;
-  builder.AddListeningPort(shown + ":" + std::to_string(port),
-                           grpc::InsecureServerCredentials(), &bound);
+  builder.AddListeningPort(shown + ":" + std::to_string(port), creds, &bound);
   builder.RegisterService(&svc.bench);
   builder.RegisterService(&svc.greeter);
   std::vector<Poller> pollers(threads);

@@ -50,7 +50,10 @@ static const char usage_line[] =
     "[--max-header-list-bytes N] [--idle-frames-burst N] "
     "[--idle-frames-per-second N] [--max-send-buffer-bytes N] "
     "[--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] "
-    "[--metrics-listen ADDR]\n";
+    "[--metrics-listen ADDR] [--busy-poll-us N] [--lame-duck-seconds N] "
+    "[--max-connection-age-ms N] [--max-connection-age-grace-ms N] "
+    "[--keepalive-time-ms N] [--keepalive-timeout-ms N] "
+    "[--min-ping-interval-ms N] [--permit-keepalive-without-calls]\n";
 
 static const char usage_text[] =
     "\n"
@@ -79,6 +82,9 @@ static const char usage_text[] =
     "                           4194304)\n"
     "  --drain-seconds N        on shutdown, time given to calls in flight\n"
     "                           before they are cancelled (default: 5)\n"
+    "  --lame-duck-seconds N    on shutdown, first report NOT_SERVING while\n"
+    "                           still accepting and serving for N seconds,\n"
+    "                           then GOAWAY and the drain (default: 0)\n"
     "  --log-level L            debug, info, warn, error or off (default: "
     "info)\n"
     "  --worker-queue N         calls waiting for a worker before new ones\n"
@@ -102,6 +108,24 @@ static const char usage_text[] =
     "                           reported while it lasts (default: 100)\n"
     "  --idle-timeout-ms N      a connection with no call this long is\n"
     "                           sent GOAWAY and closed (default: never)\n"
+    "  --max-connection-age-ms N\n"
+    "                           a connection open this long (+-10%) is sent\n"
+    "                           GOAWAY: its client reconnects for new calls\n"
+    "                           (default: no limit)\n"
+    "  --max-connection-age-grace-ms N\n"
+    "                           then its calls in flight get this long\n"
+    "                           before it is closed (default: no limit)\n"
+    "  --keepalive-time-ms N    PING a connection its client sent nothing on\n"
+    "                           this long (default: never)\n"
+    "  --keepalive-timeout-ms N close it when the PING is not answered this\n"
+    "                           long (default: 20000)\n"
+    "  --min-ping-interval-ms N clients pinging more often (with no call\n"
+    "                           open: more often than every two hours) get\n"
+    "                           GOAWAY ENHANCE_YOUR_CALM at the third such\n"
+    "                           PING; 0: no limit (default: 300000)\n"
+    "  --permit-keepalive-without-calls\n"
+    "                           --min-ping-interval-ms applies with no call\n"
+    "                           open too\n"
     "  --max-connections N      connections open at once; more are closed\n"
     "                           as they are accepted (default: no limit)\n"
     "  --max-header-list-bytes N\n"
@@ -131,6 +155,11 @@ static const char usage_text[] =
     "                           http://ADDR/metrics: 127.0.0.1:9464,\n"
     "                           [::1]:9464, 127.0.0.1:0 (any free port,\n"
     "                           logged) (default: none)\n"
+    "  --busy-poll-us N         after reading a request, a loop polls\n"
+    "                           without sleeping for up to N microseconds:\n"
+    "                           lower latency, less CPU for clients, up to\n"
+    "                           one CPU per loop spent polling (default:\n"
+    "                           never)\n"
     "  --no-reflection          do not serve gRPC server reflection (by\n"
     "                           default tools such as grpcurl and buf curl\n"
     "                           list and call the services without their\n"
@@ -141,7 +170,8 @@ static const char usage_text[] =
     "  --help                   this text\n"
     "\n"
     "Flags also take the form --flag=VALUE. SIGTERM or SIGINT shuts down\n"
-    "gracefully and exits 0; a second one during the drain exits at once\n"
+    "gracefully and exits 0; a second one during the lame-duck period\n"
+    "starts the drain at once, and one during the drain exits at once\n"
     "with 1. Startup errors exit 2.\n";
 
 typedef struct config {
@@ -162,7 +192,10 @@ typedef struct config {
   unsigned long long max_workers, worker_share, max_streams, stall_timeout_ms;
   unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
   unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
-  unsigned long long max_send_buffer, pressure_stall_ms;
+  unsigned long long max_send_buffer, pressure_stall_ms, busy_poll_us;
+  unsigned long long lame_duck_seconds, max_age_ms, max_age_grace_ms;
+  unsigned long long keepalive_time_ms, keepalive_timeout_ms, min_ping_ms;
+  int permit_keepalive_without_calls;
   int max_message_set, drain_set;
   crpc_log_level log_level;
   crpc_access_log_format access_log;
@@ -260,6 +293,13 @@ static const struct flag {
     {"--max-send-buffer-bytes", NUMBER(max_send_buffer), 1, SIZE_MAX},
     {"--pressure-stall-ms", NUMBER(pressure_stall_ms), 1, UINT32_MAX},
     {"--metrics-listen", F_METRICS_LISTEN, 0, 0, 0},
+    {"--busy-poll-us", NUMBER(busy_poll_us), 1, 1000000},
+    {"--lame-duck-seconds", NUMBER(lame_duck_seconds), 0, UINT32_MAX / 1000},
+    {"--max-connection-age-ms", NUMBER(max_age_ms), 1, UINT32_MAX},
+    {"--max-connection-age-grace-ms", NUMBER(max_age_grace_ms), 1, UINT32_MAX},
+    {"--keepalive-time-ms", NUMBER(keepalive_time_ms), 1, UINT32_MAX},
+    {"--keepalive-timeout-ms", NUMBER(keepalive_timeout_ms), 1, UINT32_MAX},
+    {"--min-ping-interval-ms", NUMBER(min_ping_ms), 0, UINT32_MAX},
 };
 #undef NUMBER
 
@@ -371,6 +411,10 @@ static int parse_args(int argc, char **argv, config *cfg) {
       cfg->no_reflection = 1;
       continue;
     }
+    if (strcmp(arg, "--permit-keepalive-without-calls") == 0) {
+      cfg->permit_keepalive_without_calls = 1;
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0)
       return fail("unexpected argument '%s' (see --help)", arg);
     if ((f = find_flag(arg)) == NULL)
@@ -444,6 +488,17 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->max_send_buffer_bytes = (size_t)cfg->max_send_buffer;
   opts->pressure_stall_ms = (uint32_t)cfg->pressure_stall_ms;
   opts->metrics_listen = cfg->metrics_listen;
+  opts->busy_poll_us = (uint32_t)cfg->busy_poll_us;
+  opts->lame_duck_ms = (uint32_t)(cfg->lame_duck_seconds * 1000);
+  opts->max_connection_age_ms = (uint32_t)cfg->max_age_ms;
+  opts->max_connection_age_grace_ms = (uint32_t)cfg->max_age_grace_ms;
+  opts->keepalive_time_ms = (uint32_t)cfg->keepalive_time_ms;
+  opts->keepalive_timeout_ms = (uint32_t)cfg->keepalive_timeout_ms;
+  /* Not given: the default; 0: no ping policy at all. */
+  if (cfg->min_ping_ms != ULLONG_MAX)
+    opts->min_ping_interval_ms =
+        cfg->min_ping_ms == 0 ? UINT32_MAX : (uint32_t)cfg->min_ping_ms;
+  opts->permit_keepalive_without_calls = cfg->permit_keepalive_without_calls;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;
@@ -515,16 +570,36 @@ static int configure(crpc_server *srv, const config *cfg) {
   return 0;
 }
 
-/* Shuts |srv| down and frees it, cutting the drain short with exit status
- * 1 if another of |sigs| arrives meanwhile. Returns the exit status. */
-static int shut_down(crpc_server *srv, const sigset_t *sigs) {
+/* Seconds on the monotonic clock. */
+static double mono_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Shuts |srv| down and frees it. Another of |sigs| during the lame-duck
+ * period (|lame_duck_seconds|) starts the drain at once; during the drain,
+ * it cuts the drain short with exit status 1. Returns the exit status. */
+static int shut_down(crpc_server *srv, const sigset_t *sigs,
+                     unsigned long long lame_duck_seconds) {
   const struct timespec now = {0, 0};
+  double lame_duck_end = mono_now() + (double)lame_duck_seconds;
   crpc_future *f = crpc_server_shutdown(srv);
   int sig;
 
   /* Out of memory for the future: crpc_server_free() shuts down too. */
   while (f != NULL && crpc_future_wait_for(f, 100) == CRPC_ETIMEDOUT) {
-    if ((sig = sigtimedwait(sigs, NULL, &now)) > 0) {
+    if ((sig = sigtimedwait(sigs, NULL, &now)) <= 0)
+      continue;
+    if (mono_now() < lame_duck_end) {
+      fprintf(stderr,
+              "crpc-server: %s during the lame-duck period: draining now\n",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
+      lame_duck_end = 0;
+      crpc_future *again = crpc_server_shutdown(srv);
+      if (again)
+        crpc_future_unref(again);
+    } else {
       fprintf(stderr,
               "crpc-server: %s during the drain: exiting without waiting for "
               "calls in flight\n",
@@ -639,7 +714,7 @@ static int serve(const config *cfg, const sigset_t *sigs) {
     sig = SIGTERM;
   say(cfg, CRPC_LOG_INFO, "%s received: shutting down",
       sig == SIGINT ? "SIGINT" : "SIGTERM");
-  return shut_down(srv, sigs);
+  return shut_down(srv, sigs, cfg->lame_duck_seconds);
 
 fail:
   crpc_server_free(srv);
@@ -658,7 +733,9 @@ static void raise_fd_limit(void) {
 }
 
 int main(int argc, char **argv) {
-  config cfg = {.log_level = CRPC_LOG_INFO, .access_log_level = CRPC_LOG_INFO};
+  config cfg = {.log_level = CRPC_LOG_INFO,
+                .access_log_level = CRPC_LOG_INFO,
+                .min_ping_ms = ULLONG_MAX /* not given */};
   sigset_t sigs;
   int rc;
 

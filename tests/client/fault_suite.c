@@ -7,8 +7,7 @@
  * runs this suite with FAULT_TEST naming the one test to run and FAULT_*
  * variables saying where the servers listen. A test that needs the driver
  * to act on a server mid-test (kill, restart, SIGTERM, start) asks through
- * files in FAULT_CTL: it creates FAULT_CTL/<verb> and waits for
- * FAULT_CTL/<verb>.done, whose content is the driver's answer (a pid).
+ * files in FAULT_CTL (driver.h); the answer is a pid.
  *
  * Timing bounds are generous: sanitizer builds on a shared two-core
  * machine. Measured times and statuses are printed on stderr.
@@ -17,11 +16,9 @@
 
 #include <criterion/criterion.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "compose.crpc.h"
@@ -31,106 +28,11 @@
 #include "crpc/error.h"
 #include "crpc/future.h"
 #include "crpc/metadata.h"
+#include "driver.h"
 #include "server_test.crpc.h"
 
 typedef Crpc__Servertest__Req req_t;
 typedef Crpc__Servertest__Rep rep_t;
-
-#define CTL_TIMEOUT_MS 60000
-
-/* Criterion skips a test the driver did not select; the runner of TSan
- * builds has no skip and counts it as passed. */
-#ifdef cr_skip_test
-#define SKIP() cr_skip_test("not selected by FAULT_TEST")
-#else
-#define SKIP() return
-#endif
-#define SELECT(name)                                                           \
-  do {                                                                         \
-    if (!selected(name))                                                       \
-      SKIP();                                                                  \
-  } while (0)
-
-/* Whether the driver asked for |name|; if so, tells it the test ran (a
- * filter that matched nothing must not pass for a test that passed). */
-static int selected(const char *name) {
-  const char *t = getenv("FAULT_TEST");
-  const char *dir = getenv("FAULT_CTL");
-  char path[1024];
-  FILE *f;
-
-  if (t == NULL || strcmp(t, name) != 0)
-    return 0;
-  if (dir != NULL) {
-    snprintf(path, sizeof(path), "%s/.ran", dir);
-    if ((f = fopen(path, "w")) != NULL)
-      fclose(f);
-  }
-  return 1;
-}
-
-static const char *env(const char *name) {
-  const char *v = getenv(name);
-  cr_assert(v != NULL && v[0] != '\0', "%s is not set (run-fault-tests.py)",
-            name);
-  return v;
-}
-
-static int64_t now_ms(void) {
-  return crpc_now_ns() / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-  if (ms <= 0)
-    return;
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-    ;
-}
-
-/* The driver. */
-
-/* Reads |path| into a new string, or NULL when it does not exist. */
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-
-  if (f == NULL)
-    return NULL;
-  buf = calloc(1, 256);
-  cr_assert_not_null(buf);
-  n = fread(buf, 1, 255, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
-/* Asks the driver to do |verb| and waits until it has; returns its answer
- * (caller frees). */
-static char *ctl(const char *verb) {
-  char req[1024], done[1100];
-  FILE *f;
-  int64_t end = now_ms() + CTL_TIMEOUT_MS;
-
-  snprintf(req, sizeof(req), "%s/%s", env("FAULT_CTL"), verb);
-  snprintf(done, sizeof(done), "%s.done", req);
-  f = fopen(req, "w");
-  cr_assert_not_null(f, "cannot create %s", req);
-  fclose(f);
-  for (;;) {
-    char *answer = read_file(done);
-    if (answer != NULL)
-      return answer;
-    cr_assert(now_ms() < end, "the driver did not do '%s' within %d ms", verb,
-              CTL_TIMEOUT_MS);
-    sleep_ms(20);
-  }
-}
-
-static void ctl_do(const char *verb) {
-  free(ctl(verb));
-}
 
 /* Channels and calls. */
 

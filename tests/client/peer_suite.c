@@ -358,6 +358,27 @@ static seen server_saw(crpc_channel *ch, const char *tag) {
   }
 }
 
+/* Polls the server until a wait_cancel call named |tag| is waiting in its
+ * handler, so that what the test does next reaches a handler, not a call
+ * the server has yet to start. */
+static void await_waiting(crpc_channel *ch, const char *tag) {
+  Crpc__Servertest__StatsReq req = CRPC__SERVERTEST__STATS_REQ__INIT;
+  req.tag = (char *)tag;
+  const crpc_call_opts o = {.timeout_ms = CALL_MS};
+  int64_t end = now_ms() + STATS_MS;
+  for (;;) {
+    Crpc__Servertest__StatsRep *rep = NULL;
+    crpc_status st = crpc_servertest_worker_test_stats(ch, &req, &rep, &o);
+    expect_status(st, CRPC_STATUS_OK, NULL, "Stats");
+    int waiting = rep->waiting;
+    protobuf_c_message_free_unpacked(&rep->base, NULL);
+    if (waiting > 0)
+      return;
+    cr_assert_lt(now_ms(), end, "the call %s never reached its handler", tag);
+    pause_ms(10);
+  }
+}
+
 TestSuite(peers, .timeout = 120);
 
 /* The channel. */
@@ -455,14 +476,22 @@ Test(peers, unary_async_loop) {
   unary_async(&loop);
 }
 
-/* Server streaming: five replies, read blockingly or with read_async. */
-
-static void server_stream(const service *svc, int async) {
+/* Server streaming: |count| replies named |name|, read blockingly or with
+ * read_async, each with a payload of |reply_bytes| 'x's (0: the request's
+ * payload, "p"). */
+static void server_stream_of(const service *svc, int async, const char *name,
+                             int count, size_t reply_bytes) {
   crpc_channel *ch = channel();
   req_t req = CRPC__SERVERTEST__REQ__INIT;
-  req.name = "ss";
-  req.count = 5;
+  req.name = (char *)name;
+  req.count = count;
   req.payload = bytes("p", 1);
+  req.reply_bytes = (int32_t)reply_bytes;
+  uint8_t *want = reply_bytes ? malloc(reply_bytes) : NULL;
+  if (reply_bytes) {
+    cr_assert_not_null(want);
+    memset(want, 'x', reply_bytes);
+  }
   crpc_status_info si;
   crpc_status_info_init(&si);
   si.code = CRPC_STATUS_UNKNOWN;
@@ -484,20 +513,28 @@ static void server_stream(const service *svc, int async) {
     expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
     if (m == NULL)
       break;
-    cr_assert_lt(n, 5, "more than 5 replies");
-    expect_rep(svc, m, "ss", "p", 1);
+    cr_assert_lt(n, count, "more than %d replies", count);
+    if (reply_bytes)
+      expect_rep(svc, m, name, want, reply_bytes);
+    else
+      expect_rep(svc, m, name, "p", 1);
     cr_assert_eq(m->count, n, "reply %d has count %d", n, m->count);
     rep_free(m);
     n++;
   }
-  cr_assert_eq(n, 5, "%d replies, want 5", n);
+  cr_assert_eq(n, count, "%d replies, want %d", n, count);
   st = svc->ss_finish(r);
   expect_status(st, CRPC_STATUS_OK, &si, "ServerStream finish");
   cr_assert_eq(si.code, CRPC_STATUS_OK, "status_out says %s",
                crpc_status_name(si.code));
   svc->ss_free(r);
+  free(want);
   crpc_status_info_cleanup(&si);
   crpc_channel_free(ch);
+}
+
+static void server_stream(const service *svc, int async) {
+  server_stream_of(svc, async, "ss", 5, 0);
 }
 
 Test(peers, server_stream_worker) {
@@ -514,6 +551,65 @@ Test(peers, server_stream_read_async_worker) {
 
 Test(peers, server_stream_read_async_loop) {
   server_stream(&loop, 1);
+}
+
+/* Streams of many small messages at once on one connection, written by
+ * handlers while the loop sends them, so that frames carry several
+ * messages and the streams' frames share full write batches: every
+ * message arrives whole and in order. crpc-server sends them fast enough
+ * for the batches to fill; the other servers get a tenth as many, which
+ * they take as long to send. */
+static void many_streams_of_many_messages(const service *svc) {
+  enum { STREAMS = 8 };
+  const char *peer = env("CRPC_TEST_PEER");
+  const int COUNT = peer == NULL || strcmp(peer, "crpc") == 0 ? 30000 : 3000;
+  crpc_channel *ch = channel();
+  const crpc_call_opts o = {.timeout_ms = CALL_MS};
+  void *r[STREAMS];
+  for (int s = 0; s < STREAMS; s++) {
+    req_t req = CRPC__SERVERTEST__REQ__INIT;
+    req.name = "many";
+    req.count = COUNT;
+    req.reply_bytes = 64;
+    expect_status(svc->ss_start(ch, &req, &r[s], &o), CRPC_STATUS_OK, NULL,
+                  "ServerStream start");
+  }
+  uint8_t want[64];
+  memset(want, 'x', sizeof(want));
+  /* Read in turns, a few at a time from each, so that all stay busy. */
+  int n[STREAMS] = {0}, open = STREAMS;
+  while (open > 0) {
+    for (int s = 0; s < STREAMS; s++) {
+      for (int k = 0; k < 64 && n[s] >= 0; k++) {
+        rep_t *m = NULL;
+        crpc_status st = svc->ss_read(r[s], &m);
+        expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
+        if (m == NULL) {
+          cr_assert_eq(n[s], COUNT, "stream %d: %d replies", s, n[s]);
+          expect_status(svc->ss_finish(r[s]), CRPC_STATUS_OK, NULL,
+                        "ServerStream finish");
+          svc->ss_free(r[s]);
+          n[s] = -1;
+          open--;
+          break;
+        }
+        expect_rep(svc, m, "many", want, sizeof(want));
+        cr_assert_eq(m->count, n[s], "stream %d: reply %d has count %d", s,
+                     n[s], m->count);
+        rep_free(m);
+        n[s]++;
+      }
+    }
+  }
+  crpc_channel_free(ch);
+}
+
+Test(peers, many_streams_of_many_messages_worker) {
+  many_streams_of_many_messages(&worker);
+}
+
+Test(peers, many_streams_of_many_messages_loop) {
+  many_streams_of_many_messages(&loop);
 }
 
 /* Client streaming: five requests, written blockingly and with
@@ -800,8 +896,7 @@ Test(peers, future_cancel_seen_by_server) {
   const crpc_call_opts o = {.timeout_ms = CALL_MS};
   crpc_future *f = worker.unary_async(ch, &req, &o);
   cr_assert_not_null(f);
-  /* Long enough for the handler to be waiting when the cancel comes. */
-  pause_ms(500);
+  await_waiting(ch, tag);
   cr_assert_not(crpc_future_is_done(f), "the call ended by itself: %s (%s)",
                 crpc_status_name(crpc_future_status(f)),
                 crpc_future_message(f));
@@ -852,7 +947,7 @@ Test(peers, cancel_handle_seen_by_server) {
   cr_assert_eq(crpc_cancel_new(&c.cancel), 0);
   pthread_t t;
   cr_assert_eq(pthread_create(&t, NULL, wait_cancel_thread, &c), 0);
-  pause_ms(500);
+  await_waiting(ch, tag);
   int64_t t0 = now_ms();
   crpc_cancel_trigger(c.cancel);
   struct timespec limit;
@@ -993,6 +1088,21 @@ Test(peers, message_4mib_response) {
   free(want);
   rep_free(rep);
   crpc_channel_free(ch);
+}
+
+/* Streamed replies of 3 MiB, larger than a stream's 1 MiB flow-control
+ * window: the window of a message still arriving must be given back as it
+ * arrives, or the server can never finish sending it. */
+static void server_stream_big(const service *svc, int async) {
+  server_stream_of(svc, async, "ssbig", 3, 3 * MiB);
+}
+
+Test(peers, server_stream_messages_larger_than_the_window) {
+  server_stream_big(&loop, 0);
+}
+
+Test(peers, server_stream_messages_larger_than_the_window_async) {
+  server_stream_big(&worker, 1);
 }
 
 Test(peers, oversize_request_then_next_call) {
@@ -1176,6 +1286,7 @@ Test(peers, fire_and_forget) {
   expect_status(st, CRPC_STATUS_OK, NULL, "a call after the forgotten ones");
   expect_rep(&worker, rep, "after", NULL, 0);
   rep_free(rep);
+  await_waiting(ch, tag);
   crpc_channel_free(ch);
 
   /* Freeing the channel cancelled the call still waiting. */

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""The client's fault, composition and bad-input tests.
+"""The client's fault, composition, bad-input and DNS tests.
 
-Runs each scenario of fault_suite.c: starts the servers it needs
-(crpc-server with tests/server's test module and compose_module.so,
+Runs each scenario of fault_suite.c (and dns_suite.c): starts the servers it
+needs (crpc-server with tests/server's test module and compose_module.so,
 garbage_server.py), runs client_fault_suite with FAULT_TEST naming the test
 and FAULT_* variables saying where the servers are, and acts on the servers
 when the test asks through its FAULT_CTL directory (kill, restart, SIGTERM,
@@ -10,11 +10,16 @@ start). After each scenario every crpc-server still running gets SIGTERM and
 must exit 0; their logs are printed, so that a sanitizer build's reports
 reach the test output.
 
+The dns group runs client_dns_suite in a mount namespace of its own
+(unshare(1)) whose /etc/hosts is a file of the scenario's, which the suite
+rewrites to move a name between servers on 127.0.0.2, .3 and .4. Without
+a way to make that namespace the group fails, saying why.
+
 With --grpcio it instead proves garbage_server.py with Python grpcio: each
 misbehaviour gives grpcio the failure it should, retries and GOAWAY
 included.
 
-Usage: run-fault-tests.py BUILD_DIR SOURCE_DIR [--group faults|compose]
+Usage: run-fault-tests.py BUILD_DIR SOURCE_DIR [--group faults|compose|dns]
                           [--only TEST] [--grpcio]
 Prints "ok - NAME" or "not ok - NAME: reason" per scenario and "N passed,
 M failed"; exits 1 if a scenario failed.
@@ -22,6 +27,7 @@ M failed"; exits 1 if a scenario failed.
 import argparse
 import collections
 import os
+import re
 import shutil
 import signal
 import socket
@@ -62,10 +68,11 @@ class Servers:
     def _log_path(self, label):
         return os.path.join(self.tmp, "%s-%d.log" % (label, len(self.all)))
 
-    def crpc_server(self, label, port=0, compose=False, loops=1, workers=2):
+    def crpc_server(self, label, port=0, compose=False, loops=1, workers=2,
+                    host="127.0.0.1"):
         b = self.args.build
         cmd = [os.path.join(b, "server/bin/crpc-server"),
-               "--listen", "127.0.0.1:%d" % port,
+               "--listen", "%s:%d" % (host, port),
                "--module", os.path.join(b, "tests/server/crpc_server_test_module.so"),
                "--loops", str(loops), "--workers", str(workers),
                "--drain-seconds", "10"]
@@ -74,7 +81,8 @@ class Servers:
                     os.path.join(b, "tests/client/crpc_client_compose_module.so")]
         p = procs.LoggedProcess(cmd, self._log_path(label))
         self.all.append((label, p))
-        (m,) = p.wait_for([r"listening on 127\.0\.0\.1:(\d+)"], START_TIMEOUT_S)
+        (m,) = p.wait_for([r"listening on %s:(\d+)" % re.escape(host)],
+                          START_TIMEOUT_S)
         p.port = int(m.group(1))
         p.label = label
         return p
@@ -123,19 +131,20 @@ class Servers:
         sys.stdout.flush()
 
 
-def run_suite(args, test, env, actions):
-    """Runs fault_suite.c's |test| with |env|, answering its requests with
-    |actions| (verb -> function returning the answer). Returns None or the
-    reason it failed."""
+def run_suite(args, test, env, actions, suite="fault", wrap=()):
+    """Runs |test| of |suite|_suite.c with |env|, answering its requests
+    with |actions| (verb -> function returning the answer); |wrap| goes
+    before the suite's command. Returns None or the reason it failed."""
     ctl = tempfile.mkdtemp(prefix="crpc-fault-ctl-")
     e = dict(os.environ)
     e.update(env)
     e["FAULT_TEST"] = test
     e["FAULT_CTL"] = ctl
-    suite = os.path.join(args.build, "tests/client/client_fault_suite")
+    path = os.path.join(args.build, "tests/client/client_%s_suite" % suite)
+    group = "faults" if suite == "fault" else suite
     sys.stdout.flush()
-    p = subprocess.Popen([suite, "--filter=faults/" + test], env=e,
-                         preexec_fn=procs.die_with_parent)
+    p = subprocess.Popen(list(wrap) + [path, "--filter=%s/%s" % (group, test)],
+                         env=e, preexec_fn=procs.die_with_parent)
     handled = set()
     end = time.monotonic() + SCENARIO_TIMEOUT_S
     why = None
@@ -258,6 +267,91 @@ def compose_test(name):
     return scenario
 
 
+# The dns group: a name that moves between servers.
+
+DNS_NAME = "svc.crpc.test"
+
+# ctest's code for a test that could not run here (SKIP_RETURN_CODE).
+CANNOT_RUN = 77
+
+
+class CannotRun(Exception):
+    """The machine cannot give the test what it needs: a chroot, where
+    neither a user namespace nor a mount namespace of its own can be
+    made. Anywhere else a namespace that cannot be made is a failure."""
+
+
+def dns_wrap(tmp):
+    """The command that runs a suite in a mount namespace of its own with
+    tmp/hosts as its /etc/hosts and an nsswitch.conf that looks names up in
+    that file alone (no query leaves the machine); returns it and the hosts
+    file's path. The namespace is a user namespace's, or, as root (in a
+    chroot, where user namespaces are refused), one without. Raises
+    RuntimeError when neither can be made."""
+    require.programs("unshare", "mount")
+    hosts = os.path.join(tmp, "hosts")
+    nss = os.path.join(tmp, "nsswitch.conf")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    with open(nss, "w") as f:
+        f.write("hosts: files\n")
+    script = ('mount --bind "$0" /etc/hosts && '
+              'mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"')
+    tried = [["unshare", "--user", "--map-root-user", "--mount"]]
+    if os.geteuid() == 0:
+        tried.append(["unshare", "--mount"])
+    why = []
+    for cmd in tried:
+        wrap = cmd + ["sh", "-c", script, hosts, nss]
+        r = subprocess.run(wrap + ["true"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode == 0:
+            print("# mount namespace: %s" % " ".join(cmd))
+            return wrap, hosts
+        why.append("'%s' failed: %s" % (
+            " ".join(cmd), r.stdout.decode(errors="replace").strip()))
+    chroot = False
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        if "/" not in points:
+            chroot = True
+            why.append("/ is not a mount point: a chroot, where the kernel "
+                       "refuses user namespaces too")
+    except (OSError, IndexError):
+        pass
+    text = ("THE DNS TESTS CANNOT RUN: they need a mount namespace of their "
+            "own, from a user namespace or as root: " + "; ".join(why))
+    raise CannotRun(text) if chroot else RuntimeError(text)
+
+
+def dns_test(name, servers):
+    def scenario(args, s):
+        wrap, hosts = dns_wrap(s.tmp)
+        env = {"DNS_HOSTS": hosts, "DNS_NAME": DNS_NAME}
+        port = 0
+        box = {}
+        for label, host in zip(servers, ["127.0.0.2", "127.0.0.3",
+                                         "127.0.0.4"]):
+            p = s.crpc_server(label, port, compose=True, host=host)
+            port = p.port
+            box[label] = p
+            env["DNS_ADDR_" + label] = host
+            env["FAULT_PID_" + label] = str(p.proc.pid)
+        env["DNS_PORT"] = str(port)
+
+        def kill(labels):
+            for label in labels:
+                s.kill(box[label])
+            return ""
+        return run_suite(args, name, env,
+                         {"kill-ab": lambda: kill("AB"),
+                          "kill-c": lambda: kill("C")},
+                         suite="dns", wrap=wrap)
+    scenario.__name__ = "dns_" + name
+    return scenario
+
+
 SCENARIOS = {
     "faults": [killed_mid_call, goaway_drain, garbage_test("goaway_retry"),
                lb_split, lb_failover, refused, refused_then_started,
@@ -271,12 +365,15 @@ SCENARIOS = {
     "compose": [compose_test("compose_fan_out"),
                 compose_test("compose_worker_pool"),
                 compose_test("compose_deadline")],
+    "dns": [dns_test("pick_first", "AB"), dns_test("round_robin", "AB"),
+            dns_test("all_failed", "ABC")],
 }
 
 
 def run_scenarios(args):
     groups = [args.group] if args.group else sorted(SCENARIOS)
     passed = failed = 0
+    args.cannot_run = 0
     for g in groups:
         for sc in SCENARIOS[g]:
             if args.only and sc.__name__ != args.only:
@@ -287,6 +384,11 @@ def run_scenarios(args):
             t0 = time.monotonic()
             try:
                 why = sc(args, s)
+            except CannotRun as e:
+                shutil.rmtree(tmp, True)
+                print("# %s: %s" % (sc.__name__, e))
+                args.cannot_run += 1
+                continue
             except (RuntimeError, OSError) as e:
                 why = str(e)
             finally:
@@ -405,6 +507,9 @@ def main():
     else:
         passed, failed = run_scenarios(args)
     print("%d passed, %d failed" % (passed, failed))
+    if not failed and getattr(args, "cannot_run", 0):
+        print("%d could not run on this machine (see above)" % args.cannot_run)
+        return CANNOT_RUN
     if passed + failed == 0:
         print("no scenario ran")
         return 1

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,15 +30,26 @@ static const crpc_method *watch_m(void) {
 static crpc_server *srv;
 static char target[64];
 
-static void start_server(void) {
+/* The options of the tests' servers: one loop, one worker. */
+static crpc_server_opts server_opts(void) {
   crpc_server_opts o;
   crpc_server_opts_init(&o);
   o.loops = 1;
   o.workers = 1;
-  cr_assert_eq(crpc_server_new(&o, &srv), 0);
+  return o;
+}
+
+/* Starts |srv| with |o| on 127.0.0.1, and sets |target|. */
+static void start_server_with(const crpc_server_opts *o) {
+  cr_assert_eq(crpc_server_new(o, &srv), 0);
   cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
   cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
   snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+}
+
+static void start_server(void) {
+  crpc_server_opts o = server_opts();
+  start_server_with(&o);
 }
 
 static void stop_server(void) {
@@ -421,15 +433,9 @@ Test(channel, freed_in_a_continuation_on_the_application_loop,
 
 /* A server letting a connection run 2 streams at once. */
 static void start_small_server(void) {
-  crpc_server_opts o;
-  crpc_server_opts_init(&o);
-  o.loops = 1;
-  o.workers = 1;
+  crpc_server_opts o = server_opts();
   o.max_concurrent_streams = 2;
-  cr_assert_eq(crpc_server_new(&o, &srv), 0);
-  cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
-  cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
-  snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+  start_server_with(&o);
 }
 
 /* Starts |n| health Watch streams, which stay open, each with |timeout_ms|
@@ -490,4 +496,108 @@ Test(channel, one_connection_when_asked, .init = start_small_server,
   cr_assert_eq(st[2], CRPC_STATUS_DEADLINE_EXCEEDED, "%s",
                crpc_status_name(st[2]));
   crpc_channel_free(ch);
+}
+
+/* The server's debug lines that say a connection was aged out. */
+static atomic_int aged_out;
+
+static void count_aged(crpc_log_level level, const char *msg, void *ud) {
+  (void)level;
+  (void)ud;
+  if (strstr(msg, "past the max connection age"))
+    atomic_fetch_add(&aged_out, 1);
+}
+
+/* A server that sends every connection GOAWAY after 150 ms (give or take
+ * 10 %): the channel finishes its calls there and opens another for the
+ * next, and no call fails, batches of calls in flight across each GOAWAY
+ * included. */
+Test(channel, calls_go_on_across_max_connection_age, .fini = stop_server,
+     .timeout = 60) {
+  crpc_server_opts so = server_opts();
+  so.max_connection_age_ms = 150;
+  so.logger =
+      (crpc_logger){.level = CRPC_LOG_DEBUG, .fn = count_aged, .level_set = 1};
+  start_server_with(&so);
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(target, NULL, &ch), 0);
+  Grpc__Health__V1__HealthCheckRequest req =
+      GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+  req.service = "";
+  int calls = 0;
+  /* Until four connections have aged out (bounded by the test's time). */
+  while (atomic_load(&aged_out) < 4) {
+    crpc_future *fs[16];
+    for (int i = 0; i < 16; i++) {
+      fs[i] = crpc_call_unary_async(ch, check_m(), &req.base, NULL);
+      cr_assert_not_null(fs[i]);
+    }
+    for (int i = 0; i < 16; i++) {
+      ProtobufCMessage *rep = NULL;
+      crpc_status st = crpc_call_result(fs[i], &rep);
+      cr_assert_eq(st, CRPC_STATUS_OK, "call %d: %s: %s", calls,
+                   crpc_status_name(st), crpc_future_message(fs[i]));
+      protobuf_c_message_free_unpacked(rep, NULL);
+      crpc_future_unref(fs[i]);
+      calls++;
+    }
+  }
+  crpc_channel_free(ch);
+  cr_assert_gt(calls, 0);
+}
+
+/* crpc_server_opts.lame_duck_ms: after crpc_server_shutdown() the server
+ * reports NOT_SERVING but goes on accepting and serving; a second
+ * shutdown ends the period, and the drain (with nothing in flight) ends
+ * at once. */
+Test(channel, a_lame_duck_server_serves_until_a_second_shutdown,
+     .timeout = 30) {
+  crpc_server_opts so = server_opts();
+  so.lame_duck_ms = 60000;
+  start_server_with(&so);
+  crpc_channel *kept;
+  cr_assert_eq(crpc_channel_new(target, NULL, &kept), 0);
+  int serving = -1;
+  cr_assert_eq(check(kept, NULL, &serving), CRPC_STATUS_OK);
+  cr_assert_eq(
+      serving,
+      GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+
+  crpc_future *f = crpc_server_shutdown(srv);
+  cr_assert_not_null(f);
+  /* The kept connection and a new one (the listener still accepts) are
+   * both served, and both hear NOT_SERVING. */
+  crpc_channel *fresh;
+  cr_assert_eq(crpc_channel_new(target, NULL, &fresh), 0);
+  crpc_channel *chs[2] = {kept, fresh};
+  for (int i = 0; i < 2; i++) {
+    serving = -1;
+    cr_assert_eq(check(chs[i], NULL, &serving), CRPC_STATUS_OK);
+    cr_assert_eq(
+        serving,
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+  }
+  cr_assert_not(crpc_future_is_done(f), "the lame duck ended early");
+
+  int64_t t0 = now_ms();
+  crpc_future *again = crpc_server_shutdown(srv);
+  crpc_future_wait(again);
+  cr_assert_lt(now_ms() - t0, 10000, "the second shutdown waited");
+  cr_assert(crpc_future_is_done(f));
+  crpc_future_unref(again);
+  crpc_future_unref(f);
+  crpc_channel_free(kept);
+  crpc_channel_free(fresh);
+  crpc_server_free(srv);
+}
+
+/* crpc_server_free(), with no shutdown before it, does not wait out the
+ * lame-duck period. */
+Test(channel, freeing_a_lame_duck_server_does_not_wait, .timeout = 30) {
+  crpc_server_opts so = server_opts();
+  so.lame_duck_ms = 60000;
+  start_server_with(&so);
+  int64_t t0 = now_ms();
+  crpc_server_free(srv);
+  cr_assert_lt(now_ms() - t0, 10000);
 }

@@ -248,6 +248,55 @@ Test(arena, reset_after_only_a_huge_block, .timeout = 30) {
   cr_assert_eq(c.live, 0);
 }
 
+Test(arena, keep_saves_the_largest_block_for_the_next_large_one,
+     .timeout = 30) {
+  crpc__arena a;
+  counting c;
+  ProtobufCAllocator base = counting_base(&c, SIZE_MAX);
+
+  crpc__arena_init(&a, &base, 1024, 0);
+  cr_assert_not_null(crpc__arena_alloc(&a, 10));
+  cr_assert_not_null(crpc__arena_alloc(&a, 3000));
+  uint8_t *big = crpc__arena_alloc(&a, 70000);
+  cr_assert_not_null(big);
+  cr_assert_not_null(crpc__arena_alloc(&a, 200000));
+  /* Within 100000 bytes, the 70000-byte block is the largest: kept, with
+   * the first one; the others go. */
+  size_t kept = crpc__arena_keep(&a, 100000);
+  cr_assert_geq(kept, 70000);
+  cr_assert_lt(kept, 100000);
+  cr_assert_eq(c.live, 2);
+  size_t calls = c.calls;
+  /* The next large allocation that fits takes it, and another the first
+   * block cannot hold gets a new one. */
+  cr_assert_not_null(crpc__arena_alloc(&a, 10));
+  cr_assert_eq(crpc__arena_alloc(&a, 60000), big);
+  cr_assert_eq(c.calls, calls, "no new block for what the kept one holds");
+  cr_assert_not_null(crpc__arena_alloc(&a, 60000));
+  cr_assert_eq(c.calls, calls + 1);
+  /* Kept across a keep that has nothing larger; a larger one replaces it. */
+  cr_assert_geq(crpc__arena_keep(&a, 100000), 70000);
+  cr_assert_eq(c.live, 2);
+  cr_assert_not_null(crpc__arena_alloc(&a, 90000));
+  cr_assert_geq(crpc__arena_keep(&a, 100000), 90000);
+  cr_assert_eq(c.live, 2);
+  /* One too large for it drops it (it only stands in the budget's way). */
+  cr_assert_not_null(crpc__arena_alloc(&a, 150000));
+  cr_assert_eq(c.live, 2);
+  /* A keep of nothing and a plain reset keep only the first block. */
+  cr_assert_eq(crpc__arena_keep(&a, 0), 0);
+  cr_assert_eq(c.live, 1);
+  cr_assert_not_null(crpc__arena_alloc(&a, 70000));
+  cr_assert_geq(crpc__arena_keep(&a, 100000), 70000);
+  crpc__arena_reset(&a);
+  cr_assert_eq(c.live, 1);
+  cr_assert_not_null(crpc__arena_alloc(&a, 70000));
+  cr_assert_geq(crpc__arena_keep(&a, 100000), 70000);
+  crpc__arena_cleanup(&a);
+  cr_assert_eq(c.live, 0);
+  cr_assert_eq(crpc__arena_footprint(&a), 0);
+}
+
 Test(arena, calloc_zeroes_reused_memory, .timeout = 30) {
   crpc__arena a;
   uint8_t *p;

@@ -637,3 +637,94 @@ Test(frame, unpack_rejects_bad_messages, .timeout = 60) {
   cr_assert_null(u, "untouched after failures");
   crpc__buf_cleanup(&scratch);
 }
+
+/* A queued message is taken from the decoder, not copied again: the
+ * buffer it was assembled in, with the taker's headroom in front. */
+Test(frame, an_assembled_message_is_taken_with_its_headroom, .timeout = 60) {
+  const size_t len = CRPC__FRAME_TAKE_MIN + 1000, headroom = 24;
+  uint8_t *w = malloc(5 + len);
+  cr_assert_not_null(w);
+  w[0] = 0;
+  w[1] = (uint8_t)(len >> 24);
+  w[2] = (uint8_t)(len >> 16);
+  w[3] = (uint8_t)(len >> 8);
+  w[4] = (uint8_t)len;
+  for (size_t i = 0; i < len; i++)
+    w[5 + i] = (uint8_t)(i * 13);
+  crpc__frame_decoder d;
+  crpc__frame_msg m;
+  size_t used;
+  crpc__frame_decoder_init(&d, 1 << 20);
+  crpc__frame_decoder_set_headroom(&d, headroom);
+  for (int round = 0; round < 2; round++) {
+    /* Split across two chunks: assembled by the decoder. */
+    cr_assert_eq(crpc__frame_decoder_feed(&d, w, 1000, &used, &m), 0);
+    cr_assert_eq(
+        crpc__frame_decoder_feed(&d, w + 1000, 5 + len - 1000, &used, &m), 1);
+    cr_assert_eq(m.len, len);
+    uint8_t *taken = crpc__frame_decoder_take(&d);
+    cr_assert_not_null(taken);
+    cr_assert_eq(m.data, taken + headroom, "the message is where it was");
+    cr_assert_arr_eq(taken + headroom, w + 5, len);
+    cr_assert_null(crpc__frame_decoder_take(&d), "taken twice");
+    free(taken);
+  }
+  /* Whole in one chunk: it points into the chunk, nothing to take. */
+  cr_assert_eq(crpc__frame_decoder_feed(&d, w, 5 + len, &used, &m), 1);
+  cr_assert_eq(m.data, w + 5);
+  cr_assert_null(crpc__frame_decoder_take(&d));
+  /* A smaller one is copied out; the decoder keeps its buffer. */
+  uint8_t small[5 + 1000] = {0, 0, 0, 1000 >> 8, 1000 & 0xff};
+  cr_assert_eq(crpc__frame_decoder_feed(&d, small, 500, &used, &m), 0);
+  cr_assert_eq(
+      crpc__frame_decoder_feed(&d, small + 500, sizeof(small) - 500, &used, &m),
+      1);
+  cr_assert_null(crpc__frame_decoder_take(&d));
+  crpc__frame_decoder_cleanup(&d);
+  free(w);
+}
+
+/* A message of any size the decoder assembled is traded for memory the
+ * caller gives back: the caller gets the buffer it was assembled in, and
+ * the next message is assembled in the memory given. */
+Test(frame, an_assembled_message_is_traded_for_warm_memory, .timeout = 60) {
+  const size_t headroom = 24;
+  uint8_t small[5 + 1000] = {0, 0, 0, 1000 >> 8, 1000 & 0xff};
+  for (size_t i = 0; i < 1000; i++)
+    small[5 + i] = (uint8_t)(i * 7);
+  crpc__frame_decoder d;
+  crpc__frame_msg m;
+  size_t used, cap = 0;
+  crpc__frame_decoder_init(&d, 1 << 20);
+  crpc__frame_decoder_set_headroom(&d, headroom);
+  uint8_t *give = malloc(headroom + 2000);
+  cr_assert_not_null(give);
+  /* Whole in one chunk: it points into the chunk, nothing to trade. */
+  cr_assert_eq(crpc__frame_decoder_feed(&d, small, sizeof(small), &used, &m),
+               1);
+  cr_assert_null(crpc__frame_decoder_trade(&d, give, headroom + 2000, &cap));
+  size_t give_cap = headroom + 2000;
+  uint8_t *given = NULL; /* what the decoder holds since the last trade */
+  for (int round = 0; round < 3; round++) {
+    cr_assert_eq(crpc__frame_decoder_feed(&d, small, 300, &used, &m), 0);
+    cr_assert_eq(crpc__frame_decoder_feed(&d, small + 300, sizeof(small) - 300,
+                                          &used, &m),
+                 1);
+    uint8_t *got = crpc__frame_decoder_trade(&d, give, give_cap, &cap);
+    cr_assert_not_null(got);
+    cr_assert_eq(m.data, got + headroom, "the message is where it was");
+    cr_assert_arr_eq(got + headroom, small + 5, 1000);
+    cr_assert_geq(cap, headroom + 1000);
+    if (given != NULL)
+      cr_assert_eq(got, given, "assembled in the memory given last time");
+    cr_assert_null(crpc__frame_decoder_trade(&d, got, cap, &cap),
+                   "traded twice");
+    /* What the caller got back is what it gives next time: the two
+     * buffers take turns. */
+    given = give;
+    give = got;
+    give_cap = cap;
+  }
+  free(give);
+  crpc__frame_decoder_cleanup(&d);
+}

@@ -44,7 +44,31 @@ Test(h2mem, a_freed_block_serves_the_next_of_its_class) {
   cr_assert_neq(b, a);
   xfree(b);
   xfree(a);
-  cr_assert_eq(m.n_free[0] + m.n_free[1], 2);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(40)], 1);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(120)], 1);
+}
+
+Test(h2mem, classes_waste_at_most_a_third) {
+  cr_assert_eq(crpc__h2mem_class_of(0), 0);
+  cr_assert_eq(crpc__h2mem_class_of(64), 0);
+  cr_assert_eq(crpc__h2mem_class_of(65), 1);
+  cr_assert_eq(crpc__h2mem_class_of(4096), CRPC__H2MEM_CLASSES - 1);
+  cr_assert_eq(crpc__h2mem_class_of(4097), CRPC__H2MEM_CLASSES);
+  /* Each size has a class, no smaller than that of a smaller size, whose
+   * freed block serves the next of that size. */
+  for (size_t size = 65; size <= 4096; size++) {
+    size_t cls = crpc__h2mem_class_of(size);
+    void *p = xmalloc(size);
+    memset(p, 0x5A, size);
+    xfree(p);
+    cr_assert_eq(m.n_free[cls], 1, "%zu bytes", size);
+    cr_assert_eq(crpc__h2mem_class_of(size - 1) <= cls, 1);
+    cr_assert_eq(xmalloc(size), p);
+    xfree(p);
+    crpc__h2mem_cleanup(&m);
+  }
+  /* nghttp2's session (2,928 bytes in 1.52) no longer takes 4 KiB. */
+  cr_assert_lt(crpc__h2mem_class_of(2928), crpc__h2mem_class_of(4096));
 }
 
 Test(h2mem, large_blocks_are_not_cached) {
@@ -97,13 +121,13 @@ Test(h2mem, trim_keeps_the_last_peak_then_gives_it_back) {
     p[i] = xmalloc(500);
   for (int i = 0; i < 32; i++)
     xfree(p[i]);
-  cr_assert_eq(m.n_free[3], 32);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(500)], 32);
   /* The period's peak was 32 blocks out: all stay. */
   crpc__h2mem_trim(&m);
-  cr_assert_eq(m.n_free[3], 32);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(500)], 32);
   /* A quiet period: all go. */
   crpc__h2mem_trim(&m);
-  cr_assert_eq(m.n_free[3], 0);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(500)], 0);
   /* Blocks out across a trim count against the next peak. */
   for (int i = 0; i < 4; i++)
     p[i] = xmalloc(500);
@@ -111,9 +135,9 @@ Test(h2mem, trim_keeps_the_last_peak_then_gives_it_back) {
   for (int i = 0; i < 4; i++)
     xfree(p[i]);
   crpc__h2mem_trim(&m);
-  cr_assert_eq(m.n_free[3], 4);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(500)], 4);
   crpc__h2mem_trim(&m);
-  cr_assert_eq(m.n_free[3], 0);
+  cr_assert_eq(m.n_free[crpc__h2mem_class_of(500)], 0);
 }
 
 /* nghttp2 itself, through the cache: a server and a client session

@@ -1,7 +1,14 @@
 /* Tests for runtime/loop.c: posting work to a loop from any thread. */
 #include <criterion/criterion.h>
-#include <uv.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "crpc/error.h"
 #include "crpc/loop.h"
@@ -145,4 +152,98 @@ Test(loop, default_run_returns_when_idle, .timeout = 10) {
   cr_assert_null(crpc_loop_current());
   crpc_loop_free(loop);
   crpc_loop_free(NULL);
+}
+
+/* Busy polling (crpc_loop_opts.busy_poll_us). */
+
+typedef struct poller {
+  atomic_int ran;
+  clockid_t clock; /* the loop thread's CPU clock */
+  long tid;        /* and its id, for its scheduler statistics */
+} poller;
+
+static void note_thread(void *arg) {
+  poller *p = arg;
+  pthread_getcpuclockid(pthread_self(), &p->clock);
+  p->tid = (long)syscall(SYS_gettid);
+  atomic_store(&p->ran, 1);
+}
+
+static int64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* How long |p|'s thread wanted a CPU so far, in nanoseconds: the time it
+ * ran plus, where the kernel keeps scheduler statistics, the time it was
+ * runnable but waited for a CPU. A thread that spins wants one all the
+ * time, however busy the machine is; one that sleeps, almost never. */
+static int64_t wanted_ns(const poller *p) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/task/%ld/schedstat", p->tid);
+  FILE *f = fopen(path, "r");
+  long long run = 0, wait = 0;
+  int got = f != NULL ? fscanf(f, "%lld %lld", &run, &wait) : 0;
+  if (f != NULL)
+    fclose(f);
+  return got == 2 ? run + wait : clock_ns(p->clock);
+}
+
+/* How long |p|'s thread wanted a CPU during the next |ms| milliseconds of
+ * wall time, in milliseconds. */
+static int64_t wanted_ms_over(const poller *p, int64_t ms) {
+  int64_t w0 = wanted_ns(p), t0 = clock_ns(CLOCK_MONOTONIC);
+  while (clock_ns(CLOCK_MONOTONIC) - t0 < ms * 1000000) {
+    struct timespec pause = {0, 5000000};
+    nanosleep(&pause, NULL);
+  }
+  return (wanted_ns(p) - w0) / 1000000;
+}
+
+/* Starts a loop with |busy_poll_us| on its thread, hands it one task and
+ * waits until it ran there; the loop thread's CPU clock. */
+static crpc_loop *start_after_work(uint32_t busy_poll_us, poller *p,
+                                   int64_t *work_ns) {
+  crpc_loop_opts o;
+  crpc_loop_opts_init(&o);
+  o.busy_poll_us = busy_poll_us;
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, &o, &loop), 0);
+  cr_assert_eq(crpc_loop_start_thread(loop), 0);
+  cr_assert_eq(crpc_loop_post(loop, note_thread, p), 0);
+  while (!atomic_load(&p->ran))
+    sched_yield();
+  *work_ns = clock_ns(CLOCK_MONOTONIC);
+  return loop;
+}
+
+Test(loop, busy_polling_polls_after_work_then_sleeps, .timeout = 30) {
+  /* Polls for 400 ms after the task: a thread that spins wants a CPU all
+   * the time (its run time plus its wait for a CPU, which a loaded machine
+   * makes long), one that sleeps almost never. */
+  poller p = {0};
+  int64_t work_ns;
+  crpc_loop *loop = start_after_work(400000, &p, &work_ns);
+  int64_t polling = wanted_ms_over(&p, 100);
+  /* Past the 400 ms, it sleeps. */
+  while (clock_ns(CLOCK_MONOTONIC) - work_ns < 500 * 1000000LL)
+    sched_yield();
+  int64_t after = wanted_ms_over(&p, 200);
+  cr_assert_eq(crpc_loop_stop(loop), 0);
+  crpc_loop_free(loop);
+  cr_assert_geq(polling, 60, "wanted a CPU %lld ms of 100 ms of polling",
+                (long long)polling);
+  cr_assert_leq(after, 20, "wanted a CPU %lld ms of 200 ms once idle",
+                (long long)after);
+}
+
+Test(loop, without_busy_polling_an_idle_loop_sleeps, .timeout = 30) {
+  poller p = {0};
+  int64_t work_ns;
+  crpc_loop *loop = start_after_work(0, &p, &work_ns);
+  int64_t idle = wanted_ms_over(&p, 200);
+  cr_assert_eq(crpc_loop_stop(loop), 0);
+  crpc_loop_free(loop);
+  cr_assert_leq(idle, 20, "wanted a CPU %lld ms of 200 ms", (long long)idle);
 }

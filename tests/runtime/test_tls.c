@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "crpc/error.h"
+#include "h2io.h"
 #include "tls.h"
 
 extern char **environ;
@@ -1125,4 +1126,109 @@ Test(tls, system_ca_paths_load) {
       crpc__tls_ctx_new_client(NULL, NULL, NULL, &ctx, err, sizeof(err)), 0,
       "%s", err);
   crpc__tls_ctx_free(ctx);
+}
+
+/* --- Frames into records (runtime/h2io.c) --- */
+
+/* The TLS records in |n| bytes at |p|, which must hold whole records. */
+static size_t count_records(const uint8_t *p, size_t n) {
+  size_t records = 0;
+  while (n > 0) {
+    cr_assert_geq(n, 5, "a partial record header");
+    size_t len = ((size_t)p[3] << 8) | p[4];
+    cr_assert_geq(n, 5 + len, "a partial record");
+    p += 5 + len;
+    n -= 5 + len;
+    records++;
+  }
+  return records;
+}
+
+/* A data source of 10 bytes, then the trailers. */
+static ssize_t ten_bytes(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
+                         size_t length, uint32_t *flags,
+                         nghttp2_data_source *source, void *user_data) {
+  (void)source, (void)user_data;
+  cr_assert_geq(length, 10);
+  memset(buf, 'x', 10);
+  *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+  const nghttp2_nv trailer = {(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1,
+                              NGHTTP2_NV_FLAG_NONE};
+  cr_assert_eq(nghttp2_submit_trailer(ng, stream_id, &trailer, 1), 0);
+  return 10;
+}
+
+/* crpc's sessions watch the frames they send. */
+static int sent(nghttp2_session *ng, const nghttp2_frame *frame,
+                void *user_data) {
+  (void)ng, (void)frame, (void)user_data;
+  return 0;
+}
+
+static int answer(nghttp2_session *ng, const nghttp2_frame *frame,
+                  void *user_data) {
+  (void)user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS ||
+      !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+    return 0;
+  const nghttp2_nv nv[] = {
+      {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16,
+       NGHTTP2_NV_FLAG_NONE},
+  };
+  nghttp2_data_provider body = {.read_callback = ten_bytes};
+  cr_assert_eq(nghttp2_submit_response(ng, frame->hd.stream_id, nv, 2, &body),
+               0);
+  return 0;
+}
+
+Test(tls, small_frames_share_one_record) {
+  pair p;
+  pair_open(&p, NULL, ca_pem, 0, "localhost");
+  assert_up(&p);
+  /* A client session asks ten questions of a server session, which
+   * answers each with HEADERS, DATA and trailers, as a busy gRPC server
+   * does. */
+  nghttp2_session_callbacks *cbs;
+  cr_assert_eq(nghttp2_session_callbacks_new(&cbs), 0);
+  nghttp2_session *client, *server;
+  cr_assert_eq(nghttp2_session_client_new(&client, cbs, NULL), 0);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, answer);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, sent);
+  cr_assert_eq(nghttp2_session_server_new(&server, cbs, NULL), 0);
+  nghttp2_session_callbacks_del(cbs);
+  cr_assert_eq(nghttp2_submit_settings(client, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+  const nghttp2_nv nv[] = {
+      {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)":scheme", (uint8_t *)"https", 7, 5, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)":path", (uint8_t *)"/a.B/C", 5, 6, NGHTTP2_NV_FLAG_NONE},
+      {(uint8_t *)":authority", (uint8_t *)"localhost", 10, 9,
+       NGHTTP2_NV_FLAG_NONE},
+  };
+  for (int i = 0; i < 10; i++)
+    cr_assert_gt(nghttp2_submit_request(client, NULL, nv, 4, NULL, NULL), 0);
+  for (;;) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(client, &data);
+    cr_assert_geq(n, 0);
+    if (n == 0)
+      break;
+    cr_assert_eq(nghttp2_session_mem_recv(server, data, (size_t)n), n);
+  }
+  crpc__h2io_out o;
+  crpc__h2io_out_init(&o);
+  cr_assert_eq(crpc__h2io_collect(server, p.server.conn, &o), 0);
+  crpc__buf out = o.bytes;
+  /* Well under 16 KiB of frames: one record (it was several). */
+  size_t records = count_records(crpc__buf_data(&out), crpc__buf_len(&out));
+  cr_assert_eq(records, 1, "%zu records", records);
+  side_feed(&p.client, crpc__buf_data(&out), crpc__buf_len(&out));
+  cr_assert_eq(p.client.rc, 0);
+  cr_assert_eq(nghttp2_session_mem_recv(client, crpc__buf_data(&p.client.got),
+                                        crpc__buf_len(&p.client.got)),
+               (ssize_t)crpc__buf_len(&p.client.got));
+  crpc__h2io_out_cleanup(&o);
+  nghttp2_session_del(client);
+  nghttp2_session_del(server);
+  pair_free(&p);
 }

@@ -63,6 +63,7 @@ FLOOD = 3000
 
 SETTINGS_MAX_CONCURRENT_STREAMS = 3
 SETTINGS_INITIAL_WINDOW_SIZE = 4
+SETTINGS_MAX_FRAME_SIZE = 5
 SETTINGS_MAX_HEADER_LIST_SIZE = 6
 MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE's initial value
 
@@ -309,7 +310,8 @@ class Conn:
     allow, and no more is sent on a stream once the server has ended it.
     """
 
-    def __init__(self, target, timeout, preface=True, auto_window=True):
+    def __init__(self, target, timeout, preface=True, auto_window=True,
+                 max_frame=MAX_FRAME_SIZE, answer_pings=True):
         host, port = target.rsplit(":", 1)
         self.authority = target
         self.sock = socket.create_connection((host.strip("[]"), int(port)),
@@ -330,8 +332,13 @@ class Conn:
         self.ping_acks = 0
         self.send_error = None
         self.window = 65535  # connection-level credit to send DATA
+        self.max_frame = max_frame  # the SETTINGS_MAX_FRAME_SIZE announced
+        self.answer_pings = answer_pings
+        self.pings_in = 0  # PINGs the server sent
         if preface:
-            self.send(PREFACE + settings_frame())
+            pairs = [] if max_frame == MAX_FRAME_SIZE else \
+                [(SETTINGS_MAX_FRAME_SIZE, max_frame)]
+            self.send(PREFACE + settings_frame(pairs))
 
     def close(self):
         try:
@@ -478,7 +485,7 @@ class Conn:
             return
         while len(self.inbuf) >= 9:
             n = int.from_bytes(self.inbuf[:3], "big")
-            if n > MAX_FRAME_SIZE:
+            if n > self.max_frame:
                 self.garbage = bytes(self.inbuf)
                 self.inbuf.clear()
                 return
@@ -546,7 +553,9 @@ class Conn:
             else:
                 self.stream(sid).window += n
         elif ftype == PING and not flags & ACK:
-            self.send(frame(PING, ACK, 0, payload))
+            self.pings_in += 1
+            if self.answer_pings:
+                self.send(frame(PING, ACK, 0, payload))
         elif ftype == PING:
             self.ping_acks += 1
         elif ftype == GOAWAY and len(payload) >= 8:
@@ -1573,6 +1582,71 @@ def many_streams(run, ack_first):
         answered += 1
     return "%d answered, %d refused, server limit %s" % (answered, refused,
                                                          limit)
+
+
+@case
+def data_frames_as_large_as_the_client_takes(run):
+    """A large message goes out in DATA frames as large as the client's
+    SETTINGS_MAX_FRAME_SIZE allows (gRPC's C core announces 4 MiB), never
+    larger; a client that announces nothing gets 16 KiB frames."""
+    notes = []
+    for path in (WORKER, LOOP):
+        for announced in (MAX_FRAME_SIZE, 40000, 1 << 22):
+            c = run.conn(max_frame=announced)
+            # Windows wide enough that flow control does not cut frames.
+            c.send(settings_frame([(SETTINGS_INITIAL_WINDOW_SIZE, 1 << 22)]) +
+                   frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 22)))
+            st = c.unary(path + "Unary", req(name="big", reply_bytes=1000000))
+            wait_streams(run, c, [st])
+            if st.grpc_status() != OK:
+                raise Failure("%s: %s" % (path, st.describe()))
+            body = grpc_messages(bytes(st.data))
+            if len(body) != 1 or len(pb_decode(body[0])[2][-1]) != 1000000:
+                raise Failure("%s: the reply is not the 1000000 bytes asked"
+                              % path)
+            sizes = [e[1] for e in st.events if e[0] == "DATA"]
+            if max(sizes) > announced:
+                raise Failure("a %d-byte DATA frame past the %d announced" %
+                              (max(sizes), announced))
+            if announced > MAX_FRAME_SIZE and max(sizes) <= MAX_FRAME_SIZE:
+                raise Failure("%d announced, yet no DATA frame over %d" %
+                              (announced, MAX_FRAME_SIZE))
+            notes.append("%d: %d frames" % (announced, len(sizes)))
+            c.close()
+    return ", ".join(notes[:3])
+
+
+@case
+def streamed_messages_arrive_whole_and_in_order(run):
+    """Streams of many messages, written by handlers on the workers (other
+    threads) while the loop sends, some small enough that many share a
+    frame and some large: every message arrives whole, in order, byte for
+    byte, whatever frames and batches the server cut them into."""
+    c = run.conn(max_frame=1 << 20)
+    c.send(settings_frame([(SETTINGS_INITIAL_WINDOW_SIZE, 1 << 22)]) +
+           frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 24)))
+    asks = [(WORKER, 20000, 64)] * 4 + [(WORKER, 300, 20000)] * 2 + \
+        [(LOOP, 300, 20000), (WORKER, 20, 300000)]
+    sts = [c.unary(path + "ServerStream",
+                   req(name="s", count=n, reply_bytes=size))
+           for path, n, size in asks]
+    wait_streams(run, c, sts, timeout=30)
+    for (path, n, size), st in zip(asks, sts):
+        if st.grpc_status() != OK:
+            raise Failure("%s %d x %d: %s" % (path, n, size, st.describe()))
+        try:
+            msgs = grpc_messages(bytes(st.data))
+        except ValueError as e:
+            raise Failure("%s %d x %d: %s" % (path, n, size, e))
+        if len(msgs) != n:
+            raise Failure("%s: %d messages, want %d" % (path, len(msgs), n))
+        for i, m in enumerate(msgs):
+            f = pb_decode(m)
+            if f.get(2, [b""])[-1] != b"x" * size or \
+                    f.get(3, [0])[-1] != i:
+                raise Failure("%s %d x %d: message %d is not the one sent"
+                              % (path, n, size, i))
+    return "%d streams" % len(sts)
 
 
 @case

@@ -35,13 +35,15 @@
 typedef Crpc__Servertest__Req req_t;
 typedef Crpc__Servertest__Rep rep_t;
 
-/* What Stats reports: wait_cancel calls by tag, and how each ended. */
+/* What Stats reports: wait_cancel calls by tag, how many are waiting and
+ * how those that ended saw their end. */
 #define STATS_MAX_TAGS 1024
 
 typedef struct tag_count {
   char *tag;
   int cancelled;
   int deadline;
+  int waiting;
 } tag_count;
 
 typedef struct stats_table {
@@ -68,9 +70,19 @@ static tag_count *tag_find(stats_table *t, const char *tag) {
   return &t->tags[t->n++];
 }
 
+static void stats_begin(stats_table *t, const char *tag) {
+  pthread_mutex_lock(&t->mu);
+  tag_count *c = tag_find(t, tag);
+  if (c != NULL)
+    c->waiting++;
+  pthread_mutex_unlock(&t->mu);
+}
+
 static void stats_record(stats_table *t, const char *tag, crpc_status how) {
   pthread_mutex_lock(&t->mu);
   tag_count *c = tag_find(t, tag);
+  if (c != NULL)
+    c->waiting--;
   if (c != NULL && how == CRPC_STATUS_CANCELLED)
     c->cancelled++;
   else if (c != NULL && how == CRPC_STATUS_DEADLINE_EXCEEDED)
@@ -226,8 +238,12 @@ static crpc_status pause_for(crpc_ctx *ctx, const req_t *req) {
 static crpc_status wait_cancel(crpc_ctx *ctx, const req_t *req) {
   crpc_future *c = crpc_ctx_cancelled(ctx);
 
-  if (crpc_await(c) != 0)
+  stats_begin(crpc_ctx_user_data(ctx), str_or_empty(req->name));
+  if (crpc_await(c) != 0) {
+    stats_record(crpc_ctx_user_data(ctx), str_or_empty(req->name),
+                 CRPC_STATUS_INTERNAL);
     return CRPC_STATUS_INTERNAL;
+  }
   crpc_status how = crpc_future_status(c);
   stats_record(crpc_ctx_user_data(ctx), str_or_empty(req->name), how);
   return how;
@@ -348,6 +364,7 @@ static crpc_status stats_handler(crpc_ctx *ctx,
     if (strcmp(t->tags[i].tag, tag) == 0) {
       rep->cancelled = t->tags[i].cancelled;
       rep->deadline = t->tags[i].deadline;
+      rep->waiting = t->tags[i].waiting;
       break;
     }
   }

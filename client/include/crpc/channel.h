@@ -2,8 +2,9 @@
  * crpc/channel.h: a channel to a gRPC server.
  *
  * A channel names a target, connects lazily (or on crpc_channel_connect()),
- * reconnects with backoff, and multiplexes calls from any thread over its
- * HTTP/2 connections. By default it runs its own I/O thread; it can instead
+ * reconnects with backoff, follows the DNS answer of a host name as it
+ * changes, and multiplexes calls from any thread over its HTTP/2
+ * connections. By default it runs its own I/O thread; it can instead
  * attach to a crpc_loop the application runs.
  */
 #ifndef CRPC_CHANNEL_H
@@ -20,6 +21,9 @@
 CRPC_BEGIN_DECLS
 
 typedef struct crpc_channel crpc_channel;
+
+/* crpc_channel_opts.resolve_interval_ms: no lookup on a timer. */
+#define CRPC_RESOLVE_INTERVAL_OFF UINT32_MAX
 
 typedef enum {
   CRPC_LB_PICK_FIRST = 0, /* the first address that connects */
@@ -73,6 +77,18 @@ typedef struct crpc_channel_opts {
   uint32_t backoff_initial_ms;
   uint32_t backoff_max_ms;
   uint32_t connect_timeout_ms;
+  /* DNS re-resolution, for a target that names a host (not a numeric
+   * address, an ipv4:/ipv6: list or unix:, which are never looked up
+   * again): the name is looked up again every |resolve_interval_ms| (0:
+   * 30 s; CRPC_RESOLVE_INTERVAL_OFF: never on a timer), and at once when
+   * every address has failed, but no sooner than 1 s after the previous
+   * lookup began. An address the answer adds gets connections; one it
+   * drops takes no new calls, its calls in flight finish, and its
+   * connections close once idle. Pick-first stays on its address while
+   * the answer has it, else moves to the first that connects, in the
+   * answer's order. A failed or empty answer keeps the addresses the
+   * channel has, and is logged at warning level. */
+  uint32_t resolve_interval_ms;
   const char *user_agent; /* prepended to crpc's; NULL: crpc's alone */
   crpc_logger logger;
   /* Connections to one address at most. When every connection to the

@@ -174,6 +174,46 @@ typedef struct crpc_server_opts {
    * no endpoint, and no metrics unless crpc_server_metrics() asks for
    * them. */
   const char *metrics_listen;
+  /* Busy polling of the server's own loops (crpc_loop_opts.busy_poll_us):
+   * after a turn that read a request, a loop keeps polling without
+   * sleeping for up to this many microseconds. Lower latency, and cheaper
+   * sends for clients that send one request at a time, for up to one CPU
+   * per loop spent polling while traffic is steady. Not applied to
+   * |loop|. 0 (the default): never. */
+  uint32_t busy_poll_us;
+  /* The lame-duck period of crpc_server_shutdown(): for this long health
+   * reports NOT_SERVING while the listeners keep accepting and calls are
+   * served as before, so that load balancers which health-check over a
+   * kept-open connection, and endpoints that have not yet learnt the
+   * server is going, move away without a refusal; then GOAWAY, the
+   * listeners close and the drain runs. A second crpc_server_shutdown()
+   * ends the period at once. 0 (the default): none. */
+  uint32_t lame_duck_ms;
+  /* A connection open this long (give or take 10 %, so that connections
+   * made together do not all go at once) is sent GOAWAY: its client
+   * opens a new one for further calls, which a load balancer may place
+   * elsewhere, as gRPC's max_connection_age does. Calls in flight on it
+   * get |max_connection_age_grace_ms| more (0: as long as they take);
+   * then the connection is closed and they end UNAVAILABLE. 0 (the
+   * default): no limit. */
+  uint32_t max_connection_age_ms;
+  uint32_t max_connection_age_grace_ms;
+  /* Keepalive, the server's side: a connection the client has sent
+   * nothing on for |keepalive_time_ms| is sent a PING, and closed when no
+   * answer comes within |keepalive_timeout_ms| (0: 20000), so that clients
+   * gone without a word (a host that vanished, a NAT that forgot the
+   * flow) do not hold connections forever. 0 (the default): no PINGs. */
+  uint32_t keepalive_time_ms;
+  uint32_t keepalive_timeout_ms;
+  /* What the server lets clients ping, as gRPC's keepalive enforcement:
+   * a PING that comes sooner than |min_ping_interval_ms| after the
+   * previous one, with no HEADERS or DATA sent or received in between,
+   * is a strike (while no call is open and |permit_keepalive_without_calls|
+   * is 0, sooner than two hours is); the third strike ends the connection
+   * with GOAWAY ENHANCE_YOUR_CALM and "too_many_pings". 0: 300000 (five
+   * minutes, gRPC's default); UINT32_MAX: no limit. */
+  uint32_t min_ping_interval_ms;
+  int permit_keepalive_without_calls;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
@@ -252,14 +292,17 @@ CRPC_EXTERN int crpc_server_port(const crpc_server *srv, size_t index);
 CRPC_EXTERN int crpc_server_start(crpc_server *srv);
 
 /*
- * Graceful shutdown: sends GOAWAY, stops accepting, lets calls in flight
- * finish for up to the drain deadline, then cancels the rest. The future
- * (one reference, the caller's) completes once every connection is
- * closed. Thread: any.
+ * Graceful shutdown: health turns NOT_SERVING; after the lame-duck period
+ * (lame_duck_ms), if any, during which the server goes on accepting and
+ * serving, sends GOAWAY, stops accepting, lets calls in flight finish for
+ * up to the drain deadline, then cancels the rest. A second call ends the
+ * lame-duck period at once. The future (one reference, the caller's)
+ * completes once every connection is closed. Thread: any.
  */
 CRPC_EXTERN crpc_future *crpc_server_shutdown(crpc_server *srv);
 
-/* Shuts down (waiting for it) if needed and frees. NULL is a no-op.
+/* Shuts down (waiting for it) if needed and frees. NULL is a no-op. A
+ * lame-duck period still running ends at once: the drain begins.
  * Thread: any but the server's own threads. */
 CRPC_EXTERN void crpc_server_free(crpc_server *srv);
 
@@ -453,9 +496,10 @@ CRPC_EXTERN int crpc_module_add_interceptor(crpc_module *m,
 CRPC_EXTERN int crpc_module_set_error(crpc_module *m, const char *message);
 
 typedef enum {
-  /* Shutdown began: health already reports NOT_SERVING and calls in
-   * flight get the drain time; the server still runs. Stop what feeds
-   * new work (timers, subscriptions). Runs on the thread that called
+  /* Shutdown began: health already reports NOT_SERVING, and calls go on
+   * through the lame-duck period (lame_duck_ms) if there is one, then get
+   * the drain time; the server still runs. Stop what feeds new work
+   * (timers, subscriptions). Runs on the thread that called
    * crpc_server_shutdown() (crpc-server's main thread). */
   CRPC_MODULE_DRAINING = 1,
   /* The server has stopped: no handler runs and none will. Free what the

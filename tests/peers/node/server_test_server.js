@@ -100,16 +100,27 @@ function loadProtos(a) {
   };
 }
 
-/* Cancellations seen by wait_cancel handlers, per tag. */
+/* wait_cancel handlers per tag: how many are waiting, and how those that
+ * ended saw their end. */
 class Stats {
   constructor() { this.seen = new Map(); }
 
-  record(tag, kind) {
-    if (!this.seen.has(tag)) this.seen.set(tag, { cancelled: 0, deadline: 0 });
-    this.seen.get(tag)[kind]++;
+  count(tag, kind, by) {
+    if (!this.seen.has(tag))
+      this.seen.set(tag, { cancelled: 0, deadline: 0, waiting: 0 });
+    this.seen.get(tag)[kind] += by;
   }
 
-  get(tag) { return { ...(this.seen.get(tag) || { cancelled: 0, deadline: 0 }) }; }
+  begin(tag) { this.count(tag, 'waiting', 1); }
+
+  record(tag, kind) {
+    this.count(tag, 'waiting', -1);
+    this.count(tag, kind, 1);
+  }
+
+  get(tag) {
+    return { ...(this.seen.get(tag) || { cancelled: 0, deadline: 0, waiting: 0 }) };
+  }
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -195,6 +206,7 @@ function testService(stats) {
       const req = call.request;
       const trailers = echoMetadata(call);
       if (req.wait_cancel) {
+        stats.begin(req.name);
         stats.record(req.name, await waitCancel(call));
         callback(null, rep({}));
         return;

@@ -38,20 +38,30 @@ DEADLINE_SLACK_S = 0.05
 
 
 class Stats:
-    """Cancellations seen by wait_cancel handlers, per tag."""
+    """wait_cancel handlers per tag: how many are waiting, and how those
+    that ended saw their end."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._seen = {}
 
-    def record(self, tag, kind):
+    def _count(self, tag, kind, by):
         with self._lock:
-            self._seen.setdefault(tag, {"cancelled": 0, "deadline": 0})
-            self._seen[tag][kind] += 1
+            seen = self._seen.setdefault(
+                tag, {"cancelled": 0, "deadline": 0, "waiting": 0})
+            seen[kind] += by
+
+    def begin(self, tag):
+        self._count(tag, "waiting", 1)
+
+    def record(self, tag, kind):
+        self._count(tag, "waiting", -1)
+        self._count(tag, kind, 1)
 
     def get(self, tag):
         with self._lock:
-            return dict(self._seen.get(tag, {"cancelled": 0, "deadline": 0}))
+            return dict(self._seen.get(
+                tag, {"cancelled": 0, "deadline": 0, "waiting": 0}))
 
 
 def pause(req):
@@ -112,6 +122,7 @@ class TestService:
 
     def _wait_cancel(self, req, ctx):
         done = threading.Event()
+        self.stats.begin(req.name)
         if ctx.add_callback(done.set):
             done.wait(120)
         remaining = ctx.time_remaining()
@@ -165,7 +176,8 @@ class TestService:
     def Stats(self, req, ctx):
         seen = self.stats.get(req.tag)
         return self.pb.StatsRep(cancelled=seen["cancelled"],
-                                deadline=seen["deadline"])
+                                deadline=seen["deadline"],
+                                waiting=seen["waiting"])
 
 
 def health_servicer(p, services):

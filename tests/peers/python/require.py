@@ -35,7 +35,14 @@ PACKAGES = {
     "openssl": "openssl",
     "pkill": "procps",
     "taskset": "util-linux",
+    "unshare": "util-linux",
+    "mount": "mount",
     "clang": "clang",
+    "groff": "groff-base",
+    "cpack": "cmake",
+    "dpkg-deb": "dpkg",
+    "dpkg-shlibdeps": "dpkg-dev",
+    "file": "file",
 }
 
 

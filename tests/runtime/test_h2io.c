@@ -1,0 +1,189 @@
+/*
+ * tests/runtime/test_h2io.c: a batch of output with DATA payloads left
+ * with their owners (runtime/h2io.c): written in order among the bytes
+ * around them, what the socket does not take copied aside, and every
+ * payload given back once, on every path.
+ */
+#include <criterion/criterion.h>
+#include <nghttp2/nghttp2.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "h2io.h"
+
+typedef struct owner {
+  int released;
+  size_t bytes; /* of the buffers given back */
+} owner;
+
+static void release(void *o, crpc__buf *buf) {
+  owner *w = o;
+  w->released++;
+  w->bytes += crpc__buf_len(buf);
+  crpc__buf_cleanup(buf);
+}
+
+/* A DATA frame header for |n| payload bytes on stream 1. */
+static void data_header(uint8_t hd[9], size_t n) {
+  hd[0] = (uint8_t)(n >> 16);
+  hd[1] = (uint8_t)(n >> 8);
+  hd[2] = (uint8_t)n;
+  hd[3] = NGHTTP2_DATA;
+  hd[4] = 0;
+  hd[5] = hd[6] = hd[7] = 0;
+  hd[8] = 1;
+}
+
+/* Puts a frame of |n| bytes of |fill| into |out| as an owned payload,
+ * and appends what must reach the peer to |want|. */
+static void put(crpc__h2io_out *out, owner *w, size_t n, uint8_t fill,
+                crpc__buf *want) {
+  nghttp2_frame frame;
+  memset(&frame, 0, sizeof(frame));
+  uint8_t hd[9];
+  data_header(hd, n);
+  crpc__buf p;
+  crpc__buf_init(&p, SIZE_MAX);
+  cr_assert_eq(crpc__buf_reserve(&p, n), 0);
+  memset(crpc__buf_tail(&p), fill, n);
+  crpc__buf_commit(&p, n);
+  cr_assert_eq(crpc__h2io_put_owned(out, &frame, hd, &p, w, release), 0);
+  cr_assert_null(crpc__buf_data(&p), "the payload was not taken");
+  crpc__buf_append(want, hd, sizeof(hd));
+  uint8_t *t;
+  cr_assert_eq(crpc__buf_reserve(want, n), 0);
+  t = crpc__buf_tail(want);
+  memset(t, fill, n);
+  crpc__buf_commit(want, n);
+}
+
+static void put_bytes(crpc__h2io_out *out, const char *s, crpc__buf *want) {
+  crpc__buf_append(&out->bytes, s, strlen(s));
+  crpc__buf_append(want, s, strlen(s));
+}
+
+static uv_loop_t loop;
+static uv_pipe_t pipe_h;
+static int fds[2];
+static int written;
+
+static void setup(void) {
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  /* A small send buffer, so that a large batch is taken in part. */
+  int small = 4096;
+  setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  cr_assert_eq(uv_pipe_init(&loop, &pipe_h, 0), 0);
+  cr_assert_eq(uv_pipe_open(&pipe_h, fds[0]), 0);
+  written = 0;
+}
+
+static void teardown(void) {
+  uv_close((uv_handle_t *)&pipe_h, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  close(fds[1]);
+}
+
+static void on_written(uv_write_t *req, int status) {
+  (void)req;
+  cr_assert_eq(status, 0);
+  written = 1;
+}
+
+/* Reads from the peer's end until |n| bytes came, running the loop so
+ * that a pending write goes on. */
+static void read_all(crpc__buf *got, size_t n) {
+  uint8_t chunk[65536];
+  while (crpc__buf_len(got) < n) {
+    uv_run(&loop, UV_RUN_NOWAIT);
+    ssize_t r = recv(fds[1], chunk, sizeof(chunk), MSG_DONTWAIT);
+    if (r > 0)
+      crpc__buf_append(got, chunk, (size_t)r);
+  }
+}
+
+Test(h2io, payloads_go_out_in_place_and_back_once, .init = setup,
+     .fini = teardown, .timeout = 30) {
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  crpc__buf want, got, rest;
+  crpc__buf_init(&want, SIZE_MAX);
+  crpc__buf_init(&got, SIZE_MAX);
+  crpc__buf_init(&rest, SIZE_MAX);
+  owner w = {0};
+  /* Bytes, a payload, bytes, two payloads back to back, bytes: a batch
+   * (under CRPC__H2IO_WRITE_BATCH) far larger than the socket takes at
+   * once. */
+  put_bytes(&out, "headers", &want);
+  put(&out, &w, 30000, 'a', &want);
+  put_bytes(&out, "between", &want);
+  put(&out, &w, 20000, 'b', &want);
+  put(&out, &w, 10000, 'c', &want);
+  put_bytes(&out, "trailers", &want);
+  cr_assert_eq(crpc__h2io_out_len(&out), crpc__buf_len(&want));
+
+  uv_write_t req;
+  int rc = crpc__h2io_write((crpc__stream_handle *)&pipe_h, &out, &rest, &req,
+                            on_written);
+  cr_assert_eq(rc, 1, "a partial write carries on through |req|: %d", rc);
+  /* The payloads are back with their owner already: what was not written
+   * was copied aside. */
+  cr_assert_eq(w.released, 3);
+  cr_assert_eq(w.bytes, 60000);
+  cr_assert_eq(crpc__h2io_out_len(&out), 0);
+  read_all(&got, crpc__buf_len(&want));
+  cr_assert(written);
+  cr_assert_eq(crpc__buf_len(&got), crpc__buf_len(&want));
+  cr_assert_arr_eq(crpc__buf_data(&got), crpc__buf_data(&want),
+                   crpc__buf_len(&want));
+  crpc__buf_cleanup(&want);
+  crpc__buf_cleanup(&got);
+  crpc__buf_cleanup(&rest);
+  crpc__h2io_out_cleanup(&out);
+}
+
+Test(h2io, a_dropped_batch_gives_its_payloads_back, .timeout = 10) {
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  crpc__buf want;
+  crpc__buf_init(&want, SIZE_MAX);
+  owner w = {0};
+  put(&out, &w, 20000, 'x', &want);
+  put(&out, &w, 30000, 'y', &want);
+  crpc__h2io_out_reset(&out);
+  cr_assert_eq(w.released, 2);
+  cr_assert_eq(crpc__h2io_out_len(&out), 0);
+  put(&out, &w, 20000, 'z', &want);
+  crpc__h2io_out_cleanup(&out);
+  cr_assert_eq(w.released, 3);
+  crpc__buf_cleanup(&want);
+}
+
+Test(h2io, a_full_batch_refuses_and_leaves_the_payload, .timeout = 10) {
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  crpc__buf want;
+  crpc__buf_init(&want, SIZE_MAX);
+  owner w = {0};
+  put(&out, &w, CRPC__H2IO_WRITE_BATCH, 'x', &want);
+  nghttp2_frame frame;
+  memset(&frame, 0, sizeof(frame));
+  uint8_t hd[9];
+  data_header(hd, 5);
+  crpc__buf p;
+  crpc__buf_init(&p, SIZE_MAX);
+  crpc__buf_append(&p, "hello", 5);
+  cr_assert_eq(crpc__h2io_put_owned(&out, &frame, hd, &p, &w, release),
+               NGHTTP2_ERR_WOULDBLOCK);
+  cr_assert_eq(crpc__buf_len(&p), 5, "a refused payload stays put");
+  cr_assert_eq(crpc__h2io_put_data(&out, &frame, hd, crpc__buf_data(&p), 5),
+               NGHTTP2_ERR_WOULDBLOCK);
+  crpc__buf_cleanup(&p);
+  crpc__h2io_out_cleanup(&out);
+  cr_assert_eq(w.released, 1);
+  crpc__buf_cleanup(&want);
+}
