@@ -124,7 +124,7 @@ void crpc__client_call_kick_run(crpc__task *t) {
       int has_body = crpc__buf_len(&call->out) > 0 || call->send_closed;
       uv_mutex_unlock(&call->mu);
       if (give)
-        nghttp2_session_consume(ng, call->stream_id, give);
+        nghttp2_session_consume_stream(ng, call->stream_id, give);
       if (call->deferred && has_body) {
         call->deferred = 0;
         nghttp2_session_resume_data(ng, call->stream_id);
@@ -518,7 +518,7 @@ static void give_window(crpc__client_call *call, size_t n) {
   }
   uv_mutex_unlock(&call->mu);
   if (give)
-    nghttp2_session_consume(call->conn->h2.ng, call->stream_id, give);
+    nghttp2_session_consume_stream(call->conn->h2.ng, call->stream_id, give);
 }
 
 void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
@@ -529,12 +529,12 @@ void crpc__client_call_on_data(crpc__client_call *call, const uint8_t *p,
   call->bytes_in += n;
   if (!call->resp.saw_headers || call->resp.http_status != 200 ||
       !call->resp.content_type_ok) {
-    nghttp2_session_consume(c->h2.ng, call->stream_id, n);
+    nghttp2_session_consume_stream(c->h2.ng, call->stream_id, n);
     return; /* not gRPC: the stream's end decides the status */
   }
   int single = crpc__method_single_reply(call->method);
   if (single)
-    nghttp2_session_consume(c->h2.ng, call->stream_id, n);
+    nghttp2_session_consume_stream(c->h2.ng, call->stream_id, n);
   size_t got = n;
   while (n > 0 && !call->ended) {
     size_t used = 0;

@@ -269,14 +269,23 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
+/* Flow control: the connection's window is given back as DATA arrives,
+ * each stream's as its reader takes the messages (the role calls
+ * nghttp2_session_consume_stream()). A stream whose reader is slow or
+ * never reads then holds at most its own window, and never the
+ * connection's: were the connection's window held for unread streams, a
+ * few of them would stop every other stream on the connection, the one
+ * its reader waits for among them. Received bytes a connection holds stay
+ * bounded by its streams' windows and read queues. */
 static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
                          const uint8_t *data, size_t len, void *user_data) {
   (void)flags;
   crpc__h2conn *c = user_data;
+  nghttp2_session_consume_connection(ng, len);
   void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
   if (!stream) {
-    /* A stream no one tracks any more: give the window back at once. */
-    nghttp2_session_consume(ng, stream_id, len);
+    /* A stream no one tracks any more: its window goes back at once. */
+    nghttp2_session_consume_stream(ng, stream_id, len);
     return 0;
   }
   c->role->data(stream, data, len);

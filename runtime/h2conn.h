@@ -149,7 +149,9 @@ typedef struct crpc__h2conn_role {
   /* A whole frame arrived. |stream| is looked up for HEADERS and DATA
    * only: NULL for other frames and for streams without user data. */
   void (*frame_recv)(crpc__h2conn *c, void *stream, const nghttp2_frame *frame);
-  /* DATA payload of |stream|. The role gives the window back. */
+  /* DATA payload of |stream|. The connection's window is given back
+   * already; the role gives the stream's back, with
+   * nghttp2_session_consume_stream(), as its reader takes the bytes. */
   void (*data)(void *stream, const uint8_t *p, size_t n);
   /* |stream| closed with |error_code|; its user data is already unset. */
   void (*stream_close)(void *stream, uint32_t error_code);

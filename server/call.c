@@ -464,7 +464,8 @@ void crpc__server_call_out_taken(crpc__server_call *call, size_t n) {
 static void give_window_if(crpc__server_call *call, int room) {
   if (!room || call->stream_closed || !call->unconsumed)
     return;
-  nghttp2_session_consume(call->conn->h2.ng, call->stream_id, call->unconsumed);
+  nghttp2_session_consume_stream(call->conn->h2.ng, call->stream_id,
+                                 call->unconsumed);
   call->unconsumed = 0;
 }
 

@@ -612,6 +612,70 @@ Test(peers, many_streams_of_many_messages_loop) {
   many_streams_of_many_messages(&loop);
 }
 
+/* Sixteen streams nobody reads fill their windows (1 MiB each, of which
+ * at least half arrives after the 1 MiB queue crpc's client takes ahead of
+ * its reader); another on the same connection still gets all its replies.
+ * Were the connection's window held for unread streams, theirs would use
+ * it up (8 MiB) and the other would wait forever. */
+static void unread_streams_hold_only_their_own_window(const service *svc) {
+  enum { UNREAD = 16, MSG = 64 * 1024 };
+  crpc_channel *ch = channel();
+  const crpc_call_opts o = {.timeout_ms = CALL_MS};
+  void *r[UNREAD];
+  for (int s = 0; s < UNREAD; s++) {
+    req_t req = CRPC__SERVERTEST__REQ__INIT;
+    req.name = "unread";
+    req.count = 40; /* 2.5 MiB: more than the window and the queue */
+    req.reply_bytes = MSG;
+    expect_status(svc->ss_start(ch, &req, &r[s], &o), CRPC_STATUS_OK, NULL,
+                  "ServerStream start");
+    rep_t *m = NULL;
+    expect_status(svc->ss_read(r[s], &m), CRPC_STATUS_OK, NULL,
+                  "ServerStream read");
+    cr_assert_not_null(m, "stream %d ended at once", s);
+    rep_free(m);
+  }
+  enum { COUNT = 160 }; /* 10 MiB, more than the connection's window */
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.name = "read";
+  req.count = COUNT;
+  req.reply_bytes = MSG;
+  const crpc_call_opts po = {.timeout_ms = CALL_MS / 2};
+  void *probe = NULL;
+  expect_status(svc->ss_start(ch, &req, &probe, &po), CRPC_STATUS_OK, NULL,
+                "ServerStream start");
+  uint8_t *want = malloc(MSG);
+  cr_assert_not_null(want);
+  memset(want, 'x', MSG);
+  int n = 0;
+  for (;;) {
+    rep_t *m = NULL;
+    expect_status(svc->ss_read(probe, &m), CRPC_STATUS_OK, NULL,
+                  "the read stream's read");
+    if (m == NULL)
+      break;
+    expect_rep(svc, m, "read", want, MSG);
+    rep_free(m);
+    n++;
+  }
+  cr_assert_eq(n, COUNT, "%d replies, want %d", n, COUNT);
+  expect_status(svc->ss_finish(probe), CRPC_STATUS_OK, NULL,
+                "ServerStream finish");
+  svc->ss_free(probe);
+  for (int s = 0; s < UNREAD; s++)
+    svc->ss_free(r[s]); /* cancels them */
+  free(want);
+  crpc_channel_free(ch);
+}
+
+Test(peers, unread_streams_hold_only_their_own_window_worker) {
+  unread_streams_hold_only_their_own_window(&worker);
+}
+
+Test(peers, unread_streams_hold_only_their_own_window_loop) {
+  unread_streams_hold_only_their_own_window(&loop);
+}
+
 /* Client streaming: five requests, written blockingly and with
  * write_async in turn, then the reply from finish or finish_async. */
 

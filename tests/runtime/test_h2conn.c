@@ -63,8 +63,8 @@ static void data(void *stream, const uint8_t *p, size_t n) {
   (void)p;
   side *s = side_of_stream(stream);
   s->data += n;
-  /* The window is the role's to give back. */
-  nghttp2_session_consume(s->c.ng, 1, n);
+  /* The stream's window is the role's to give back. */
+  nghttp2_session_consume_stream(s->c.ng, 1, n);
 }
 
 static void stream_close(void *stream, uint32_t code) {

@@ -1278,6 +1278,37 @@ def message_over_limit_then_next_call(run):
 
 
 @case
+def unread_streams_hold_only_their_own_window(run):
+    """Sixteen client streams whose handler sleeps on its first message,
+    and so reads no more, are sent 2.5 MiB each, more than the server
+    takes ahead of a handler (its 1 MiB read queue and the stream's 1 MiB
+    window). They are sent first whenever a window allows, so a call on
+    the same connection gets credit only once every one of them is held by
+    its own window. The call must be answered: the connection's window
+    goes back as DATA arrives. Were it held for unread streams, theirs
+    would use it up (each holds at least half a window: 8 MiB in all)
+    and the call would wait forever."""
+    c = run.conn()
+    bulk = grpc_message(req(name="bulk", payload=b"p" * 65536)) * 40
+    held = []
+    for _ in range(16):
+        st = c.open(LOOP + "ClientStream")
+        c.data(st, grpc_message(req(name="sleep", sleep_ms=60000)) + bulk)
+        held.append(st)
+    probe = c.unary(WORKER + "Unary", req(name="probe"))
+    wait_streams(run, c, [probe])
+    if not probe.done:
+        raise Failure("no answer while the unread streams hold their "
+                      "windows (connection window %d, %d streams still "
+                      "sending; %s)" % (c.window,
+                                        sum(1 for s in held if s.pending),
+                                        c.describe()))
+    expect_ok_reply(probe, "probe")
+    if not all(s.pending for s in held):
+        raise Failure("a sleeping stream was taken all it was sent")
+
+
+@case
 def content_type_text_plain(run):
     c = run.conn()
     st = c.open(WORKER + "Unary", content_type="text/plain")
