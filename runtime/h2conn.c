@@ -39,7 +39,7 @@ void crpc__h2conn_ref(crpc__h2conn *c) {
 void crpc__h2conn_unref(crpc__h2conn *c) {
   if (--c->refs > 0)
     return;
-  crpc__buf_cleanup(&c->wbuf);
+  crpc__h2io_rest_cleanup(&c->rest);
   crpc__peer_auth_free(c->peer_auth);
   c->role->destroy(c);
 }
@@ -70,7 +70,7 @@ void crpc__h2conn_init(crpc__h2conn *c, const crpc__h2conn_role *role,
   c->group = group;
   c->lg = lg;
   c->refs = 1;
-  crpc__buf_init(&c->wbuf, SIZE_MAX);
+  crpc__h2io_rest_init(&c->rest);
 }
 
 void crpc__h2conn_mark_dirty(crpc__h2conn *c) {
@@ -546,10 +546,10 @@ static void on_written(uv_write_t *req, int status) {
   crpc__h2conn *c = req->data;
   c->writing = 0;
   if (status == 0)
-    count_bytes(&c->group->bytes_written, crpc__buf_len(&c->wbuf));
-  /* Only a connection whose socket fell behind holds a buffer, until
-   * then. */
-  crpc__buf_cleanup(&c->wbuf);
+    count_bytes(&c->group->bytes_written, crpc__h2io_rest_len(&c->rest));
+  /* Only a connection whose socket fell behind holds a rest, until then;
+   * its payloads go back to their owners now. */
+  crpc__h2io_rest_cleanup(&c->rest);
   if (status < 0 && !c->closed) {
     char why[160];
     snprintf(why, sizeof(why), "write failed: %s", uv_strerror(status));
@@ -578,9 +578,10 @@ static void flush_one(crpc__h2conn *c) {
     if (len == 0)
       break;
     c->wreq.data = c;
-    rc = crpc__h2io_write(&c->h, out, &c->wbuf, &c->wreq, on_written);
+    rc = crpc__h2io_write(&c->h, out, &c->rest, &c->wreq, on_written);
     if (rc >= 0) /* what the socket took at once; on_written() the rest */
-      count_bytes(&c->group->bytes_written, len - crpc__buf_len(&c->wbuf));
+      count_bytes(&c->group->bytes_written,
+                  len - crpc__h2io_rest_len(&c->rest));
     if (rc == 1) {
       c->writing = 1;
       c->refs++;

@@ -107,7 +107,7 @@ typedef struct crpc__h2group {
                         * pages reads fill are ever touched */
   /* The batch being written, shared by its connections as |rbuf| is:
    * what the socket does not take at once moves to the connection's own
-   * |wbuf|. Made by crpc__h2group_init(). */
+   * |rest|. Made by crpc__h2group_init(). */
   crpc__h2io_out wbuf;
   /* What its connections allow, set through crpc__h2limits_or_default()
    * before the first one starts. */
@@ -193,8 +193,8 @@ struct crpc__h2conn {
   /* Who the peer is, taken from |tls| when that is freed at the close, so
    * that it lasts as long as the connection. */
   crpc_peer_auth *peer_auth;
-  nghttp2_session *ng; /* NULL until started, and once closed */
-  crpc__buf wbuf;      /* bytes the socket did not take at once */
+  nghttp2_session *ng;  /* NULL until started, and once closed */
+  crpc__h2io_rest rest; /* what the socket did not take at once */
   uv_write_t wreq;
   int refs;
   int writing;     /* |wreq| is in flight */

@@ -4,6 +4,7 @@
  */
 #include "h2io.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "crpc/error.h"
@@ -15,7 +16,8 @@ void crpc__h2io_out_init(crpc__h2io_out *o) {
 
 void crpc__h2io_out_reset(crpc__h2io_out *o) {
   for (size_t i = 0; i < o->n_seg; i++)
-    o->seg[i].release(o->seg[i].owner, &o->seg[i].buf);
+    if (o->seg[i].release) /* else handed over to a rest */
+      o->seg[i].release(o->seg[i].owner, &o->seg[i].buf);
   o->n_seg = 0;
   o->seg_bytes = 0;
   crpc__buf_reset(&o->bytes);
@@ -184,44 +186,124 @@ int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
   return 0;
 }
 
-int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
-                     crpc__buf *rest, uv_write_t *req, uv_write_cb cb) {
-  /* The bytes, with each payload between the bytes before and after it. */
-  uv_buf_t iov[2 * CRPC__H2IO_SEGS + 1];
-  unsigned n_iov = 0;
-  const uint8_t *bytes = crpc__buf_data(&out->bytes);
-  size_t from = 0;
-  for (size_t i = 0; i < out->n_seg; i++) {
-    const crpc__h2io_seg *g = &out->seg[i];
-    if (g->at > from)
-      iov[n_iov++] =
-          uv_buf_init((char *)bytes + from, (unsigned)(g->at - from));
-    iov[n_iov++] = uv_buf_init((char *)crpc__buf_data(&g->buf),
-                               (unsigned)crpc__buf_len(&g->buf));
-    from = g->at;
-  }
-  size_t blen = crpc__buf_len(&out->bytes);
-  if (blen > from)
-    iov[n_iov++] = uv_buf_init((char *)bytes + from, (unsigned)(blen - from));
-  int n = n_iov ? uv_try_write(&s->stream, iov, n_iov) : 0;
-  size_t skip = n > 0 ? (size_t)n : 0; /* what the socket took */
-  int rc = n < 0 && n != UV_EAGAIN ? n : 0;
-  /* What it did not take is copied aside. */
-  for (unsigned i = 0; rc == 0 && i < n_iov; i++) {
+void crpc__h2io_rest_init(crpc__h2io_rest *r) {
+  crpc__buf_init(&r->bytes, SIZE_MAX);
+  r->seg = NULL;
+  r->n_seg = 0;
+}
+
+void crpc__h2io_rest_cleanup(crpc__h2io_rest *r) {
+  for (size_t i = 0; i < r->n_seg; i++)
+    r->seg[i].release(r->seg[i].owner, &r->seg[i].buf);
+  free(r->seg);
+  crpc__buf_cleanup(&r->bytes);
+  crpc__h2io_rest_init(r);
+}
+
+size_t crpc__h2io_rest_len(const crpc__h2io_rest *r) {
+  size_t n = crpc__buf_len(&r->bytes);
+  for (size_t i = 0; i < r->n_seg; i++)
+    n += crpc__buf_len(&r->seg[i].buf);
+  return n;
+}
+
+/* The most pieces a batch is written in: its payloads, and the bytes
+ * before, between and after them. */
+#define MAX_PIECES (2 * CRPC__H2IO_SEGS + 1)
+
+/* A piece of what the socket did not take: |len| bytes from |off| in the
+ * rest's bytes, or (|seg| >= 0) that payload of the rest, whole. */
+typedef struct piece {
+  int seg;
+  size_t off, len;
+} piece;
+
+/* Moves what the socket did not take of |iov| (|seg_of| says which
+ * pieces are |out|'s payloads), after the first |skip| bytes, to |rest|;
+ * fills |left| in order. Returns how many pieces are left, or
+ * CRPC_ENOMEM. */
+static int keep_rest(crpc__h2io_out *out, const uv_buf_t *iov,
+                     const int *seg_of, unsigned n_iov, size_t skip,
+                     crpc__h2io_rest *rest, piece *left) {
+  int n = 0;
+  for (unsigned i = 0; i < n_iov; i++) {
     size_t l = iov[i].len;
     if (skip >= l) {
       skip -= l;
       continue;
     }
-    if (crpc__buf_append(rest, iov[i].base + skip, l - skip) != 0)
-      rc = CRPC_ENOMEM;
+    if (seg_of[i] < 0) {
+      left[n] = (piece){-1, crpc__buf_len(&rest->bytes), l - skip};
+      if (crpc__buf_append(&rest->bytes, iov[i].base + skip, l - skip) != 0)
+        return CRPC_ENOMEM;
+    } else {
+      if (rest->seg == NULL &&
+          (rest->seg = malloc(CRPC__H2IO_SEGS * sizeof(*rest->seg))) == NULL)
+        return CRPC_ENOMEM;
+      crpc__h2io_seg *g = &out->seg[seg_of[i]];
+      crpc__h2io_seg *k = &rest->seg[rest->n_seg];
+      *k = *g;
+      g->release = NULL; /* the rest's to give back now */
+      crpc__buf_consume(&k->buf, skip);
+      left[n] = (piece){(int)rest->n_seg++, 0, l - skip};
+    }
+    n++;
     skip = 0;
   }
+  return n;
+}
+
+int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
+                     crpc__h2io_rest *rest, uv_write_t *req, uv_write_cb cb) {
+  /* The bytes, with each payload between the bytes before and after it. */
+  uv_buf_t iov[MAX_PIECES];
+  int seg_of[MAX_PIECES];
+  unsigned n_iov = 0;
+  const uint8_t *bytes = crpc__buf_data(&out->bytes);
+  size_t from = 0;
+  for (size_t i = 0; i < out->n_seg; i++) {
+    const crpc__h2io_seg *g = &out->seg[i];
+    if (g->at > from) {
+      seg_of[n_iov] = -1;
+      iov[n_iov++] =
+          uv_buf_init((char *)bytes + from, (unsigned)(g->at - from));
+    }
+    seg_of[n_iov] = (int)i;
+    iov[n_iov++] = uv_buf_init((char *)crpc__buf_data(&g->buf),
+                               (unsigned)crpc__buf_len(&g->buf));
+    from = g->at;
+  }
+  size_t blen = crpc__buf_len(&out->bytes);
+  if (blen > from) {
+    seg_of[n_iov] = -1;
+    iov[n_iov++] = uv_buf_init((char *)bytes + from, (unsigned)(blen - from));
+  }
+  int n = n_iov ? uv_try_write(&s->stream, iov, n_iov) : 0;
+  int rc = n < 0 && n != UV_EAGAIN ? n : 0;
+  piece left[MAX_PIECES];
+  int n_left = 0;
+  if (rc == 0) {
+    n_left =
+        keep_rest(out, iov, seg_of, n_iov, n > 0 ? (size_t)n : 0, rest, left);
+    if (n_left < 0)
+      rc = n_left;
+  }
   crpc__h2io_out_reset(out);
-  if (rc != 0 || crpc__buf_len(rest) == 0)
+  if (rc != 0 || n_left == 0) {
+    crpc__h2io_rest_cleanup(rest);
     return rc;
-  uv_buf_t b =
-      uv_buf_init((char *)crpc__buf_data(rest), (unsigned)crpc__buf_len(rest));
-  rc = uv_write(req, &s->stream, &b, 1, cb);
+  }
+  /* The rest's bytes are where they will stay: point at them now. */
+  for (int i = 0; i < n_left; i++) {
+    const piece *p = &left[i];
+    iov[i] = p->seg < 0
+                 ? uv_buf_init((char *)crpc__buf_data(&rest->bytes) + p->off,
+                               (unsigned)p->len)
+                 : uv_buf_init((char *)crpc__buf_data(&rest->seg[p->seg].buf),
+                               (unsigned)p->len);
+  }
+  rc = uv_write(req, &s->stream, iov, (unsigned)n_left, cb);
+  if (rc != 0)
+    crpc__h2io_rest_cleanup(rest);
   return rc == 0 ? 1 : rc;
 }

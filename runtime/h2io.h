@@ -26,8 +26,7 @@
  * payloads written from where their owners keep them (crpc__h2io_put_owned())
  * instead of being copied in, each going out after the first |at| bytes.
  * A payload's |release| gives its buffer back to |owner| once the socket
- * took it, or once it was copied aside because the socket did not, or
- * dropped (crpc__h2io_out_reset()).
+ * took it, or dropped (crpc__h2io_out_reset()).
  */
 typedef struct crpc__h2io_seg {
   size_t at;
@@ -115,21 +114,44 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
                        crpc__h2io_out *out);
 
 /*
+
+ * What of a batch the socket did not take at once, kept until the write
+ * carrying it is done: the bytes among the payloads, copied (frame
+ * headers and small frames: at most a batch), and the payloads, left in
+ * their owners' buffers. A 1 MiB message the socket takes 64 KiB of is
+ * then not copied once more on its way out.
+ */
+typedef struct crpc__h2io_rest {
+  crpc__buf bytes;
+  crpc__h2io_seg *seg; /* allocated while it holds payloads */
+  size_t n_seg;
+} crpc__h2io_rest;
+
+/* Makes |r| empty; allocates nothing. */
+void crpc__h2io_rest_init(crpc__h2io_rest *r);
+/* Gives its payloads back to their owners and frees its memory. */
+void crpc__h2io_rest_cleanup(crpc__h2io_rest *r);
+/* Bytes it holds, payloads included. */
+size_t crpc__h2io_rest_len(const crpc__h2io_rest *r);
+
+/*
  * Writes the bytes of |out| to |s|, its payloads in place among them:
  * first as many as the socket takes at once (uv_try_write(): no request,
  * no callback, and no change to what the loop polls for, so a reply that
- * fits costs one write(2)); the rest, if any, is copied to |rest| (empty)
- * and written from there through |req| and |cb|. |out| is empty
- * afterwards, its payloads released.
+ * fits costs one write(2)); the rest, if any, goes to |rest| (empty: the
+ * bytes copied, the payloads handed over) and is written from there
+ * through |req| and |cb|. |out| is empty afterwards, the payloads the
+ * socket took released.
  * Ownership: when it returns 1, |rest| belongs to the write until |cb|
- * runs: neither append to it nor free it before.
+ * runs, which then gives it back with crpc__h2io_rest_cleanup(); else
+ * |rest| is left empty.
  * Thread: the connection's loop.
  * Returns 0 when all of |out| was written, 1 when |req| carries the rest,
  * CRPC_ENOMEM, or a negative libuv error (the connection is done for;
  * uv_strerror() says why).
  */
 int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
-                     crpc__buf *rest, uv_write_t *req, uv_write_cb cb);
+                     crpc__h2io_rest *rest, uv_write_t *req, uv_write_cb cb);
 
 /*
  * Appends to |out| a DATA frame nghttp2 prepared with

@@ -262,8 +262,9 @@ Test(h2conn, settings_then_a_stream_both_ways) {
   cr_assert_eq(srv->closing, 0);
   /* Every write went out at once: the batches were the groups', and
    * neither connection holds memory for output. */
-  cr_assert_null(crpc__buf_data(&srv->c.wbuf));
-  cr_assert_null(crpc__buf_data(&cli->c.wbuf));
+  cr_assert_null(crpc__buf_data(&srv->c.rest.bytes));
+  cr_assert_null(crpc__buf_data(&cli->c.rest.bytes));
+  cr_assert_null(srv->c.rest.seg);
   cr_assert_gt(crpc__buf_room(&srv->g.wbuf.bytes), 0);
 }
 

@@ -1,8 +1,9 @@
 /*
  * tests/runtime/test_h2io.c: a batch of output with DATA payloads left
  * with their owners (runtime/h2io.c): written in order among the bytes
- * around them, what the socket does not take copied aside, and every
- * payload given back once, on every path.
+ * around them, what the socket does not take kept aside (the bytes
+ * copied, the payloads where they are), and every payload given back
+ * once, on every path.
  */
 #include <criterion/criterion.h>
 #include <nghttp2/nghttp2.h>
@@ -88,9 +89,10 @@ static void teardown(void) {
   close(fds[1]);
 }
 
+/* As a connection does: the rest goes back once written. */
 static void on_written(uv_write_t *req, int status) {
-  (void)req;
   cr_assert_eq(status, 0);
+  crpc__h2io_rest_cleanup(req->data);
   written = 1;
 }
 
@@ -110,10 +112,11 @@ Test(h2io, payloads_go_out_in_place_and_back_once, .init = setup,
      .fini = teardown, .timeout = 30) {
   crpc__h2io_out out;
   crpc__h2io_out_init(&out);
-  crpc__buf want, got, rest;
+  crpc__buf want, got;
   crpc__buf_init(&want, SIZE_MAX);
   crpc__buf_init(&got, SIZE_MAX);
-  crpc__buf_init(&rest, SIZE_MAX);
+  crpc__h2io_rest rest;
+  crpc__h2io_rest_init(&rest);
   owner w = {0};
   /* Bytes, a payload, bytes, two payloads back to back, bytes: a batch
    * (under CRPC__H2IO_WRITE_BATCH) far larger than the socket takes at
@@ -127,22 +130,63 @@ Test(h2io, payloads_go_out_in_place_and_back_once, .init = setup,
   cr_assert_eq(crpc__h2io_out_len(&out), crpc__buf_len(&want));
 
   uv_write_t req;
+  req.data = &rest;
+  size_t total = crpc__h2io_out_len(&out);
   int rc = crpc__h2io_write((crpc__stream_handle *)&pipe_h, &out, &rest, &req,
                             on_written);
   cr_assert_eq(rc, 1, "a partial write carries on through |req|: %d", rc);
-  /* The payloads are back with their owner already: what was not written
-   * was copied aside. */
-  cr_assert_eq(w.released, 3);
-  cr_assert_eq(w.bytes, 60000);
   cr_assert_eq(crpc__h2io_out_len(&out), 0);
+  /* What the socket did not take waits in |rest|: the bytes copied, the
+   * payloads not (each still its owner's until written). */
+  size_t left = crpc__h2io_rest_len(&rest);
+  cr_assert(left > 0 && left < total, "%zu of %zu bytes left", left, total);
+  cr_assert_gt(rest.n_seg, 0, "the payloads not written are kept, not copied");
+  cr_assert_lt(crpc__buf_len(&rest.bytes), 64, "only bytes are copied: %zu",
+               crpc__buf_len(&rest.bytes));
+  cr_assert_eq(w.released + (int)rest.n_seg, 3);
   read_all(&got, crpc__buf_len(&want));
   cr_assert(written);
+  cr_assert_eq(w.released, 3, "each payload given back once");
+  cr_assert_eq(crpc__h2io_rest_len(&rest), 0);
   cr_assert_eq(crpc__buf_len(&got), crpc__buf_len(&want));
   cr_assert_arr_eq(crpc__buf_data(&got), crpc__buf_data(&want),
                    crpc__buf_len(&want));
   crpc__buf_cleanup(&want);
   crpc__buf_cleanup(&got);
-  crpc__buf_cleanup(&rest);
+  crpc__h2io_out_cleanup(&out);
+}
+
+static int cancelled;
+
+static void on_cancelled(uv_write_t *req, int status) {
+  cr_assert_eq(status, UV_ECANCELED);
+  crpc__h2io_rest_cleanup(req->data);
+  cancelled = 1;
+}
+
+Test(h2io, a_closed_socket_gives_the_rest_back, .init = setup, .timeout = 30) {
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  crpc__buf want;
+  crpc__buf_init(&want, SIZE_MAX);
+  crpc__h2io_rest rest;
+  crpc__h2io_rest_init(&rest);
+  owner w = {0};
+  put(&out, &w, 30000, 'a', &want);
+  put_bytes(&out, "between", &want);
+  put(&out, &w, 20000, 'b', &want);
+  uv_write_t req;
+  req.data = &rest;
+  cancelled = 0;
+  cr_assert_eq(crpc__h2io_write((crpc__stream_handle *)&pipe_h, &out, &rest,
+                                &req, on_cancelled),
+               1);
+  cr_assert_gt(rest.n_seg, 0);
+  /* Closed before the peer read anything more: libuv cancels the write. */
+  teardown();
+  cr_assert(cancelled);
+  cr_assert_eq(w.released, 2, "each payload given back once: %d", w.released);
+  crpc__buf_cleanup(&want);
   crpc__h2io_out_cleanup(&out);
 }
 
