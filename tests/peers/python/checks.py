@@ -2,6 +2,7 @@
 observe.py) share: their command line, the stubs of the test services, and
 running named checks with one "ok"/"not ok" line each."""
 import argparse
+import faulthandler
 import os
 import re
 import signal
@@ -11,6 +12,10 @@ import time
 
 import procs
 import protos
+
+# A crash in the peer's own native code (grpcio's core) shows every
+# thread's Python stack, so that the run's log says where it was.
+faulthandler.enable()
 
 START_TIMEOUT_S = 60
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|"
