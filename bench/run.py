@@ -13,6 +13,10 @@ Each figure is the median of the rounds; each ratio is crpc / gRPC C++.
   client cpu  the load generator's CPU time (getrusage) per call, µs: what
               the server's way of answering costs its clients
   rss         the server's resident memory after the run, MiB
+  range       the lowest and highest of the rounds' own rate ratios (round
+              i of crpc over round i of C++): how far this machine's noise
+              moves the row; a median ratio inside a wide range decides
+              little
 
 Rows: each load of LOADS (unary 1x1, the latency; unary 4x32 with 0 B,
 1 KiB and 64 KiB payloads and 4x8 with 1 MiB, the throughput; ping-pong
@@ -429,6 +433,20 @@ def ratio(a, b):
     return "%.2f" % (a / b)
 
 
+def round_ratios(a_runs, b_runs):
+    """The lowest and highest rate ratio of paired rounds, or None (also
+    when a round failed on one side, which leaves nothing to pair)."""
+    if len(a_runs) != len(b_runs):
+        return None
+    rs = [a["rate"] / b["rate"] for a, b in zip(a_runs, b_runs)
+          if a["rate"] is not None and b["rate"]]
+    return (min(rs), max(rs)) if rs else None
+
+
+def fmt_range(r):
+    return "%.2f-%.2f" % r if r else "-"
+
+
 # The loads every client applies to both servers: name, scenario,
 # channels, calls in flight per channel, payload bytes each way.
 LOADS = [
@@ -719,6 +737,7 @@ def main():
         med = {s: {k: median([r[k] for r in runs[s]])
                    for k in ("rate", "p50", "p99", "cpu", "ccpu", "rss")}
                for s in runs}
+        med["a"]["range"] = round_ratios(runs["a"], runs["b"])
         rows.append((name, med["a"], med["b"]))
         print("# %-48s %s %s/s, %s %s/s (%.0f s)" %
               (name, a[0], fmt(med["a"]["rate"]), b[0],
@@ -780,17 +799,18 @@ def print_table(rows, mem, conns, rounds, seconds, floor):
     print("crpc / gRPC C++ (1.51), medians of %d interleaved runs of %s s; "
           "server on CPU %s, load on CPU %s" %
           (rounds, seconds, SERVER_CPU, CLIENT_CPU))
-    head = ("scenario", "crpc/s", "C++/s", "ratio", "p50 µs", "C++", "ratio",
-            "p99 µs", "C++", "ratio", "cpu µs/call", "C++", "ratio",
+    head = ("scenario", "crpc/s", "C++/s", "ratio", "range", "p50 µs", "C++",
+            "ratio", "p99 µs", "C++", "ratio", "cpu µs/call", "C++", "ratio",
             "client cpu", "C++", "ratio", "RSS MiB", "C++")
-    widths = (48, 9, 9, 6, 7, 7, 6, 7, 7, 6, 11, 7, 6, 10, 7, 6, 8, 7)
+    widths = (48, 9, 9, 6, 9, 7, 7, 6, 7, 7, 6, 11, 7, 6, 10, 7, 6, 8, 7)
     line = "  ".join(h.rjust(w) if i else h.ljust(w)
                      for i, (h, w) in enumerate(zip(head, widths)))
     print(line)
     print("-" * len(line))
     for name, a, b in rows:
         cells = (name, fmt(a["rate"]), fmt(b["rate"]),
-                 ratio(a["rate"], b["rate"]), fmt(a["p50"]), fmt(b["p50"]),
+                 ratio(a["rate"], b["rate"]), fmt_range(a.get("range")),
+                 fmt(a["p50"]), fmt(b["p50"]),
                  ratio(a["p50"], b["p50"]), fmt(a["p99"]), fmt(b["p99"]),
                  ratio(a["p99"], b["p99"]), fmt(a["cpu"], 1),
                  fmt(b["cpu"], 1), ratio(a["cpu"], b["cpu"]),
