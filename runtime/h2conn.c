@@ -453,16 +453,17 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
   nghttp2_session_callbacks_del(cb);
   if (rv != 0)
     return CRPC_ENOMEM;
-  nghttp2_settings_entry iv[3] = {
+  nghttp2_settings_entry iv[4] = {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CRPC__H2_STREAM_WINDOW},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, l->max_header_list},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, CRPC__H2_MAX_DATA_FRAME},
       /* A server's stream limit; a client refuses pushes. */
       c->role->server
           ? (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
                                      l->max_streams}
           : (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
-  if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+  if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
       nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                             CRPC__H2_CONN_WINDOW) != 0)
     return CRPC_ENOMEM;

@@ -230,6 +230,14 @@ Test(h2conn, settings_then_a_stream_both_ways) {
   cr_assert_eq(nghttp2_session_get_remote_settings(
                    srv->c.ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
                CRPC__H2_STREAM_WINDOW);
+  /* Each side may send the other frames as large as crpc sends, not
+   * HTTP/2's initial 16 KiB. */
+  cr_assert_eq(nghttp2_session_get_remote_settings(
+                   srv->c.ng, NGHTTP2_SETTINGS_MAX_FRAME_SIZE),
+               CRPC__H2_MAX_DATA_FRAME);
+  cr_assert_eq(nghttp2_session_get_remote_settings(
+                   cli->c.ng, NGHTTP2_SETTINGS_MAX_FRAME_SIZE),
+               CRPC__H2_MAX_DATA_FRAME);
 
   const nghttp2_nv req[] = {
       {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, 0},

@@ -817,12 +817,18 @@ def invalid_hpack_block(run):
 
 @case
 def frame_over_max_frame_size(run):
-    """A HEADERS frame declaring 16385 bytes; only its start is sent, as the
-    length alone is the error (RFC 9113 4.2: a field block's frame too
-    large is a connection error)."""
+    """A HEADERS frame declaring one byte more than the server's
+    SETTINGS_MAX_FRAME_SIZE; only its start is sent, as the length alone is
+    the error (RFC 9113 4.2: a field block's frame too large is a
+    connection error). The server announces more than the initial 16 KiB,
+    so that its peers may send it large DATA frames."""
     c = run.conn()
-    c.send(frame(HEADERS, END_HEADERS, 1, b"\x00" * 64,
-                 length=MAX_FRAME_SIZE + 1))
+    c.pump(lambda: c.server_settings is not None, run.left())
+    said = c.server_settings.get(SETTINGS_MAX_FRAME_SIZE, MAX_FRAME_SIZE)
+    if said <= MAX_FRAME_SIZE:
+        raise Failure("the server announced SETTINGS_MAX_FRAME_SIZE %d"
+                      % said)
+    c.send(frame(HEADERS, END_HEADERS, 1, b"\x00" * 64, length=said + 1))
     expect_connection_error(run, c, FRAME_SIZE_ERROR)
 
 
