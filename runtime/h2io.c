@@ -4,6 +4,7 @@
  */
 #include "h2io.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,7 +108,8 @@ static int collect_tls(nghttp2_session *ng, crpc__tls_conn *tls,
   out->staged = 0;
   while (rc == 0 && crpc__h2io_out_len(out) < CRPC__H2IO_WRITE_BATCH) {
     const uint8_t *p;
-    /* DATA payloads come through crpc__h2io_put_data() meanwhile. */
+    /* DATA payloads come through crpc__h2io_put_frame() and its pieces
+     * meanwhile. */
     ssize_t n = nghttp2_session_mem_send(ng, &p);
     if (n <= 0) {
       rc = (int)n;
@@ -143,25 +145,49 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
   return 0;
 }
 
-int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
-                        const uint8_t *framehd, const uint8_t *p, size_t n) {
+int crpc__h2io_put_frame(crpc__h2io_out *out, const nghttp2_frame *frame,
+                         const uint8_t *framehd) {
   if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)
     return NGHTTP2_ERR_WOULDBLOCK;
   if (frame->data.padlen != 0)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
-  if (out->tls) {
-    /* Encrypted from where it is; a failure fails the connection. */
-    if (tls_put(out, framehd, CRPC__H2_FRAME_HDLEN) != 0 ||
-        tls_put(out, p, n) != 0)
-      return NGHTTP2_ERR_CALLBACK_FAILURE;
-    return 0;
-  }
-  if (crpc__buf_reserve(&out->bytes, CRPC__H2_FRAME_HDLEN + n))
+  return crpc__h2io_put_piece(out, framehd, CRPC__H2_FRAME_HDLEN);
+}
+
+int crpc__h2io_put_piece(crpc__h2io_out *out, const uint8_t *p, size_t n) {
+  /* Under TLS encrypted from where it is; a failure fails the connection. */
+  int rc = out->tls ? tls_put(out, p, n) : crpc__buf_append(&out->bytes, p, n);
+  return rc != 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+size_t crpc__h2io_owned_room(const crpc__h2io_out *out) {
+  /* Under TLS a payload is encrypted from where it is, never handed over. */
+  return out->tls ? 0 : CRPC__H2IO_SEGS - out->n_seg;
+}
+
+void crpc__h2io_put_owned_piece(crpc__h2io_out *out, crpc__buf *payload,
+                                void *owner,
+                                void (*release)(void *owner, crpc__buf *buf)) {
+  assert(crpc__h2io_owned_room(out) > 0);
+  crpc__h2io_seg *s = &out->seg[out->n_seg++];
+  s->at = crpc__buf_len(&out->bytes);
+  s->buf = *payload;
+  s->owner = owner;
+  s->release = release;
+  out->seg_bytes += crpc__buf_len(payload);
+  crpc__buf_init(payload, payload->max);
+}
+
+int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
+                        const uint8_t *framehd, const uint8_t *p, size_t n) {
+  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)
+    return NGHTTP2_ERR_WOULDBLOCK;
+  /* One allocation for the header and the payload. */
+  if (out->tls == NULL &&
+      crpc__buf_reserve(&out->bytes, CRPC__H2_FRAME_HDLEN + n) != 0)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
-  /* Room is reserved: neither append can fail. */
-  crpc__buf_append(&out->bytes, framehd, CRPC__H2_FRAME_HDLEN);
-  crpc__buf_append(&out->bytes, p, n);
-  return 0;
+  int rv = crpc__h2io_put_frame(out, frame, framehd);
+  return rv != 0 ? rv : crpc__h2io_put_piece(out, p, n);
 }
 
 int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
@@ -170,20 +196,12 @@ int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
                          void (*release)(void *owner, crpc__buf *buf)) {
   if (out->tls) /* encrypted in put_data(), never handed over */
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH ||
-      out->n_seg == CRPC__H2IO_SEGS)
+  if (crpc__h2io_owned_room(out) == 0)
     return NGHTTP2_ERR_WOULDBLOCK;
-  if (frame->data.padlen != 0 ||
-      crpc__buf_append(&out->bytes, framehd, CRPC__H2_FRAME_HDLEN) != 0)
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
-  crpc__h2io_seg *s = &out->seg[out->n_seg++];
-  s->at = crpc__buf_len(&out->bytes);
-  s->buf = *payload;
-  s->owner = owner;
-  s->release = release;
-  out->seg_bytes += crpc__buf_len(payload);
-  crpc__buf_init(payload, payload->max);
-  return 0;
+  int rv = crpc__h2io_put_frame(out, frame, framehd);
+  if (rv == 0)
+    crpc__h2io_put_owned_piece(out, payload, owner, release);
+  return rv;
 }
 
 void crpc__h2io_rest_init(crpc__h2io_rest *r) {

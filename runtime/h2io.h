@@ -35,8 +35,9 @@ typedef struct crpc__h2io_seg {
   void (*release)(void *owner, crpc__buf *buf);
 } crpc__h2io_seg;
 
-/* Payloads one batch carries at most; more are copied. */
-#define CRPC__H2IO_SEGS 8
+/* Payloads one batch carries at most; more are copied. A 1 MiB frame
+ * of 64 KiB messages, each queued in its own buffer, carries 16. */
+#define CRPC__H2IO_SEGS 32
 
 /* Plaintext gathered into one TLS record: the most a record carries. */
 #define CRPC__H2IO_TLS_RECORD (16 * 1024)
@@ -154,31 +155,58 @@ int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
                      crpc__h2io_rest *rest, uv_write_t *req, uv_write_cb cb);
 
 /*
- * Appends to |out| a DATA frame nghttp2 prepared with
- * NGHTTP2_DATA_FLAG_NO_COPY: its 9-byte header |framehd| and the |n|
- * payload bytes at |p|. For a nghttp2_send_data_callback, which then
- * consumes the |n| bytes from wherever the data source keeps them.
+ * Starts in |out| a DATA frame nghttp2 prepared with
+ * NGHTTP2_DATA_FLAG_NO_COPY, for a nghttp2_send_data_callback: appends its
+ * 9-byte header |framehd|. The payload follows as pieces, copied
+ * (crpc__h2io_put_piece()) or handed over (crpc__h2io_put_owned_piece()),
+ * adding up to the frame's length, from wherever the data source keeps
+ * it; the callback then consumes those bytes there.
  * Thread: the connection's loop.
  * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| already holds
  * CRPC__H2IO_WRITE_BATCH bytes (the session offers the same frame again on
  * the next collect); NGHTTP2_ERR_CALLBACK_FAILURE when |frame| is padded
- * (crpc never pads) or memory ran out.
+ * (crpc never pads) or memory ran out. After a piece fails the frame is
+ * half written: the callback returns NGHTTP2_ERR_CALLBACK_FAILURE.
  */
+int crpc__h2io_put_frame(crpc__h2io_out *out, const nghttp2_frame *frame,
+                         const uint8_t *framehd);
+
+/* Appends the |n| bytes at |p| to the frame started: copied, or under
+ * TLS encrypted from where they are. Returns 0, or
+ * NGHTTP2_ERR_CALLBACK_FAILURE. */
+int crpc__h2io_put_piece(crpc__h2io_out *out, const uint8_t *p, size_t n);
+
+/* Payloads of DATA frames at least this large are worth handing over
+ * (crpc__h2io_put_owned_piece()) rather than copying. */
+#define CRPC__H2IO_OWNED_MIN (16 * 1024)
+
+/* How many more payloads |out| can take whole: 0 under TLS, where a
+ * payload is encrypted from where it is instead. */
+size_t crpc__h2io_owned_room(const crpc__h2io_out *out);
+
+/*
+ * Appends to the frame started the whole content of |*payload|, which is
+ * not copied: |out| takes the buffer (|*payload| is left empty) and gives
+ * it back through |release|(|owner|, buffer) once written, or dropped.
+ * Only while crpc__h2io_owned_room() is not 0.
+ */
+void crpc__h2io_put_owned_piece(crpc__h2io_out *out, crpc__buf *payload,
+                                void *owner,
+                                void (*release)(void *owner, crpc__buf *buf));
+
+/* A whole DATA frame, as crpc__h2io_put_frame(), whose payload is the |n|
+ * bytes at |p|, copied. */
 int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
                         const uint8_t *framehd, const uint8_t *p, size_t n);
 
-/* Payloads of DATA frames at least this large are worth handing over
- * (crpc__h2io_put_owned()) rather than copying. */
-#define CRPC__H2IO_OWNED_MIN (16 * 1024)
-
 /*
- * As crpc__h2io_put_data(), for a payload that is the whole content of
- * |*payload|, which is not copied: |out| takes the buffer (|*payload| is
- * left empty) and gives it back through |release|(|owner|, buffer) once
- * written. When it returns non-zero |*payload| is untouched: copy
- * instead, or let the session offer the frame again.
+ * A whole DATA frame, as crpc__h2io_put_frame(), whose payload is the
+ * whole content of |*payload|, handed over as crpc__h2io_put_owned_piece()
+ * does. When it returns non-zero |*payload| is untouched: copy instead,
+ * or let the session offer the frame again.
  * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| is full (bytes, or
- * payloads); NGHTTP2_ERR_CALLBACK_FAILURE as crpc__h2io_put_data().
+ * payloads); NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE under TLS;
+ * NGHTTP2_ERR_CALLBACK_FAILURE as crpc__h2io_put_frame().
  */
 int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
                          const uint8_t *framehd, crpc__buf *payload,

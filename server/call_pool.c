@@ -46,8 +46,7 @@ static size_t large_room(const crpc__sloop *sl) {
  * above). Returns |keep|. */
 static int call_release(crpc__server_call *call, int keep) {
   /* Output the client never took leaves its connection's count. */
-  if (crpc__buf_len(&call->out))
-    crpc__server_call_out_taken(call, crpc__buf_len(&call->out));
+  crpc__server_call_drop_output(call);
   if (call->ic)
     crpc__icall_cleanup(call->ic); /* the rest is in the arena */
   crpc_metadata_clear(&call->req.md);

@@ -175,9 +175,10 @@ static void run_handler(crpc__server_call *call) {
       call->headers_frozen = 1;
       call->msgs_out++;
     }
-    call->out = b;
-    crpc__server_call_out_added(call, crpc__buf_len(&b));
+    /* Nothing else is queued: |out| takes |b|, which cannot fail. */
+    crpc__server_call_queue_locked(call, &b);
   }
+  crpc__buf_cleanup(&b); /* a failed encoding's memory */
   crpc__server_call_set_status_locked(call, st, msg);
   uv_mutex_unlock(&call->mu);
 }

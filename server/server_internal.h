@@ -248,11 +248,19 @@ struct crpc__server_call {
   char *status_message;
   uint8_t *status_details;
   size_t status_details_len;
-  crpc__buf out; /* framed response messages, all counted in its connection's
-                    out_bytes */
-  /* The memory a streamed message was serialized in, for the next one
-   * (crpc__buf_move()): a stream of large messages allocates nothing once
-   * warm, where a fresh buffer each time has glibc map and unmap it. */
+  /* Framed response messages not yet sent, all counted in its
+   * connection's out_bytes, in |outq| and then |out|
+   * (crpc__server_call_queue_locked()): a message of
+   * CRPC__H2IO_OWNED_MIN bytes or more is queued in the buffer it was
+   * serialized in, never copied behind another; smaller ones are appended
+   * to the last buffer, so that one frame carries many. */
+  crpc__buf out;
+  crpc__buf *outq; /* the buffers before |out|, oldest first */
+  size_t outq_n, outq_cap;
+  size_t out_len; /* bytes in |outq| and |out| */
+  /* The memory a streamed message was serialized in, for the next one:
+   * a stream of large messages allocates nothing once warm, where a fresh
+   * buffer each time has glibc map and unmap it. */
   crpc__buf out_spare;
   /* While pooled: the bytes of its output buffer and arena spare, counted
    * in its loop's |free_bytes|. */
@@ -427,12 +435,15 @@ int crpc__server_call_set_status(crpc__server_call *call, crpc_status code,
 int crpc__server_call_set_status_locked(crpc__server_call *call,
                                         crpc_status code, const char *msg);
 
-/* |n| bytes were added to the call's |out| (under |mu|): its connection's
- * |out_bytes| follows. Thread: any. */
-void crpc__server_call_out_added(crpc__server_call *call, size_t n);
-/* |n| bytes left the call's |out| (taken by the session, or dropped with
- * the call). Thread: any, with |mu| held or once the call is done. */
-void crpc__server_call_out_taken(crpc__server_call *call, size_t n);
+/* Queues the framed messages in |b| behind the call's output, without
+ * copying them when they are CRPC__H2IO_OWNED_MIN bytes or more or
+ * nothing is queued: the call then takes |b|'s memory, and |b| is left
+ * with memory to reuse or none. Its connection's |out_bytes| follows.
+ * Returns 0, or CRPC_ENOMEM (nothing queued). Thread: any, with |mu|
+ * held. */
+int crpc__server_call_queue_locked(crpc__server_call *call, crpc__buf *b);
+/* Drops what the call's output still holds (the call is done). */
+void crpc__server_call_drop_output(crpc__server_call *call);
 
 /* Dispatch (dispatch.c). */
 /* Runs the handler of a call whose request headers (and, for a single

@@ -104,12 +104,10 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   uv_mutex_lock(&call->mu);
   call->headers_frozen = 1;
   size_t added = crpc__buf_len(&b);
-  if (crpc__buf_move(&call->out, &b) != 0) {
+  if (crpc__server_call_queue_locked(call, &b) != 0)
     rc = CRPC_ENOMEM;
-  } else {
+  else
     call->msgs_out++;
-    crpc__server_call_out_added(call, added);
-  }
   if (call->out_spare.mem == NULL) {
     crpc__buf_reset(&b);
     call->out_spare = b;
@@ -127,7 +125,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     uv_mutex_lock(&call->mu);
     cancelled = atomic_load(&call->cancelled);
     crpc_future *f = NULL;
-    if (!cancelled && crpc__buf_len(&call->out) > CRPC__OUT_HIGH_WATER &&
+    if (!cancelled && call->out_len > CRPC__OUT_HIGH_WATER &&
         crpc_future_new(NULL, &f) == 0) {
       call->write_wait = crpc_future_ref(f);
       call->wait_since_ns = crpc_now_ns();

@@ -1169,6 +1169,67 @@ Test(peers, server_stream_messages_larger_than_the_window_async) {
   server_stream_big(&worker, 1);
 }
 
+/* A stream of replies of many sizes, small ones between large ones, sent
+ * faster than the window lets them go: a server queues each large one in
+ * the buffer it was serialized in, behind smaller ones, and a frame may
+ * end anywhere in a message. Every byte must arrive, in order: reply i is
+ * sizes[i % n] bytes of value i % 251. */
+static const int32_t mixed_sizes[] = {
+    1,     70000, 5,     300,   (int32_t)MiB + 3,       16384,
+    16383, 0,     2,     65536, (int32_t)(3 * MiB / 2), 20000,
+    9,     17000, 17000, 17000,
+};
+#define N_MIXED (sizeof(mixed_sizes) / sizeof(mixed_sizes[0]))
+
+static void server_stream_mixed(const service *svc, int async) {
+  crpc_channel *ch = channel();
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.name = "mixed";
+  req.count = 3 * (int32_t)N_MIXED;
+  req.n_reply_sizes = N_MIXED;
+  req.reply_sizes = (int32_t *)mixed_sizes;
+  uint8_t *want = malloc(2 * MiB);
+  cr_assert_not_null(want);
+  const crpc_call_opts o = {.timeout_ms = CALL_MS};
+  void *r = NULL;
+  crpc_status st = svc->ss_start(ch, &req, &r, &o);
+  expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream start");
+  int n = 0;
+  for (;; n++) {
+    rep_t *m = NULL;
+    if (async) {
+      crpc_future *f = svc->ss_read_async(r);
+      wait_done(f, CALL_MS + PROMPT_MS, "read_async");
+      st = svc->ss_read_result(f, &m);
+      crpc_future_unref(f);
+    } else {
+      st = svc->ss_read(r, &m);
+    }
+    expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
+    if (m == NULL)
+      break;
+    cr_assert_lt(n, req.count, "more than %d replies", req.count);
+    cr_assert_eq(m->count, n, "reply %d has count %d", n, m->count);
+    size_t len = (size_t)mixed_sizes[(size_t)n % N_MIXED];
+    memset(want, n % 251, len);
+    expect_rep(svc, m, "mixed", want, len);
+    rep_free(m);
+  }
+  cr_assert_eq(n, req.count, "%d replies, want %d", n, req.count);
+  expect_status(svc->ss_finish(r), CRPC_STATUS_OK, NULL, "ServerStream finish");
+  svc->ss_free(r);
+  free(want);
+  crpc_channel_free(ch);
+}
+
+Test(peers, server_stream_of_mixed_sizes_worker) {
+  server_stream_mixed(&worker, 0);
+}
+
+Test(peers, server_stream_of_mixed_sizes_loop) {
+  server_stream_mixed(&loop, 1);
+}
+
 Test(peers, oversize_request_then_next_call) {
   crpc_channel *ch = channel();
   uint8_t *payload = malloc(LIMIT + 1024);

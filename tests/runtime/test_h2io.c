@@ -231,3 +231,68 @@ Test(h2io, a_full_batch_refuses_and_leaves_the_payload, .timeout = 10) {
   cr_assert_eq(w.released, 1);
   crpc__buf_cleanup(&want);
 }
+
+/* A payload buffer of |n| bytes of |fill|. */
+static crpc__buf filled(size_t n, uint8_t fill) {
+  crpc__buf p;
+  crpc__buf_init(&p, SIZE_MAX);
+  cr_assert_eq(crpc__buf_reserve(&p, n), 0);
+  memset(crpc__buf_tail(&p), fill, n);
+  crpc__buf_commit(&p, n);
+  return p;
+}
+
+Test(h2io, a_frame_of_pieces_goes_out_in_order, .init = setup, .fini = teardown,
+     .timeout = 30) {
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  crpc__buf want, got;
+  crpc__buf_init(&want, SIZE_MAX);
+  crpc__buf_init(&got, SIZE_MAX);
+  crpc__h2io_rest rest;
+  crpc__h2io_rest_init(&rest);
+  owner w = {0};
+  /* One frame whose payload is a copied piece, two handed over back to
+   * back, and a copied piece: as a call's queue of messages makes it. */
+  nghttp2_frame frame;
+  memset(&frame, 0, sizeof(frame));
+  uint8_t hd[9];
+  const size_t n = 5 + 30000 + 20000 + 7;
+  data_header(hd, n);
+  cr_assert_eq(crpc__h2io_owned_room(&out), CRPC__H2IO_SEGS);
+  cr_assert_eq(crpc__h2io_put_frame(&out, &frame, hd), 0);
+  crpc__buf_append(&want, hd, sizeof(hd));
+  cr_assert_eq(crpc__h2io_put_piece(&out, (const uint8_t *)"small", 5), 0);
+  crpc__buf_append(&want, "small", 5);
+  crpc__buf a = filled(30000, 'a'), b = filled(20000, 'b');
+  crpc__buf_append(&want, crpc__buf_data(&a), 30000);
+  crpc__buf_append(&want, crpc__buf_data(&b), 20000);
+  crpc__h2io_put_owned_piece(&out, &a, &w, release);
+  crpc__h2io_put_owned_piece(&out, &b, &w, release);
+  cr_assert_null(crpc__buf_data(&a), "the payload was taken");
+  cr_assert_eq(crpc__h2io_owned_room(&out), CRPC__H2IO_SEGS - 2);
+  cr_assert_eq(crpc__h2io_put_piece(&out, (const uint8_t *)"tail...", 7), 0);
+  crpc__buf_append(&want, "tail...", 7);
+  put_bytes(&out, "next frame", &want);
+  /* Only the bytes around the payloads were copied. */
+  cr_assert_eq(crpc__buf_len(&out.bytes), 9 + 5 + 7 + strlen("next frame"));
+  cr_assert_eq(crpc__h2io_out_len(&out), crpc__buf_len(&want));
+
+  uv_write_t req;
+  req.data = &rest;
+  written = 0;
+  int rc = crpc__h2io_write((crpc__stream_handle *)&pipe_h, &out, &rest, &req,
+                            on_written);
+  cr_assert_geq(rc, 0);
+  read_all(&got, crpc__buf_len(&want));
+  if (rc == 1)
+    while (!written)
+      uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(w.released, 2, "each payload given back once");
+  cr_assert_eq(crpc__buf_len(&got), crpc__buf_len(&want));
+  cr_assert_arr_eq(crpc__buf_data(&got), crpc__buf_data(&want),
+                   crpc__buf_len(&want));
+  crpc__buf_cleanup(&want);
+  crpc__buf_cleanup(&got);
+  crpc__h2io_out_cleanup(&out);
+}

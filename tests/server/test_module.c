@@ -287,8 +287,9 @@ static void scratch_free(scratch *sc) {
 }
 
 /*
- * Fills |rep| for |req|: text "hello <name>", payload the request's or
- * reply_bytes bytes of 'x', the placement, and |count|. Memory comes from
+ * Fills |rep| for |req|: text "hello <name>", payload the request's,
+ * reply_bytes bytes of 'x', or reply_sizes[count % n] bytes of value
+ * count % 251, the placement, and |count|. Memory comes from
  * the call's arena when |sc| is NULL (a reply the server packs after the
  * handler returns), else from |sc|, so that a long stream does not grow the
  * arena message by message. The payload may point into |req|.
@@ -298,6 +299,12 @@ static crpc_status fill_rep(crpc_ctx *ctx, const req_t *req, int32_t count,
   const char *name = str_or_empty(req->name);
   size_t tlen = strlen("hello ") + strlen(name) + 1;
   size_t nx = req->reply_bytes > 0 ? (size_t)req->reply_bytes : 0;
+  int fill = 'x';
+  if (req->n_reply_sizes > 0) {
+    int32_t size = req->reply_sizes[(size_t)count % req->n_reply_sizes];
+    nx = size > 0 ? (size_t)size : 0;
+    fill = count % 251;
+  }
   char *text =
       sc ? grow(&sc->text, &sc->text_cap, tlen) : crpc_ctx_alloc(ctx, tlen);
   /* A streamed message is serialized at once: a static string will do. */
@@ -316,9 +323,11 @@ static crpc_status fill_rep(crpc_ctx *ctx, const req_t *req, int32_t count,
         sc ? grow(&sc->bytes, &sc->bytes_cap, nx) : crpc_ctx_alloc(ctx, nx);
     if (x == NULL)
       return CRPC_STATUS_RESOURCE_EXHAUSTED;
-    memset(x, 'x', nx);
+    memset(x, fill, nx);
     rep->payload.data = x;
     rep->payload.len = nx;
+  } else if (req->n_reply_sizes > 0) {
+    rep->payload.len = 0;
   }
   return CRPC_STATUS_OK;
 }

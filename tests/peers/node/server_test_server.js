@@ -172,7 +172,9 @@ function failure(req, trailers) {
   return { code: req.status, details: req.message, metadata: md };
 }
 
-function payloadOf(req) {
+function payloadOf(req, i = 0) {
+  const sizes = req.reply_sizes || [];
+  if (sizes.length) return Buffer.alloc(sizes[i % sizes.length], i % 251);
   return req.reply_bytes ? Buffer.alloc(req.reply_bytes, 'x') : req.payload;
 }
 
@@ -224,7 +226,7 @@ function testService(stats) {
       for (let i = 0; i < req.count; i++) {
         if (i) await pause(req);
         if (call.cancelled) return;
-        call.write(rep({ text: `hello ${req.name}`, count: i, payload: payloadOf(req) }));
+        call.write(rep({ text: `hello ${req.name}`, count: i, payload: payloadOf(req, i) }));
       }
       if (req.status) call.emit('error', failure(req));
       else call.end();

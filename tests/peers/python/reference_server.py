@@ -117,7 +117,10 @@ class TestService:
         ctx.set_trailing_metadata(tuple(trailers) + (("x-status-trailer", "yes"),))
         ctx.abort(self._code(req.status), req.message)
 
-    def _payload(self, req):
+    def _payload(self, req, i=0):
+        if req.reply_sizes:
+            n = req.reply_sizes[i % len(req.reply_sizes)]
+            return bytes([i % 251]) * n
         return b"x" * req.reply_bytes if req.reply_bytes else req.payload
 
     def _wait_cancel(self, req, ctx):
@@ -149,7 +152,8 @@ class TestService:
             if i:
                 pause(req)
             yield self.pb.Rep(text="hello " + req.name, count=i,
-                              payload=self._payload(req), placement=PLACEMENT)
+                              payload=self._payload(req, i),
+                              placement=PLACEMENT)
         if req.status:
             self._fail(ctx, req)
 

@@ -150,6 +150,25 @@ class Client:
             check(rep.text == "hello ss" and rep.count == i and rep.payload == b"p",
                   "reply %d is %r/%d/%r" % (i, rep.text, rep.count, rep.payload))
 
+    MIXED_SIZES = [1, 70000, 5, 300, MiB + 3, 16384, 16383, 0, 2, 65536,
+                   3 * MiB // 2, 20000, 9, 17000, 17000, 17000]
+
+    def server_stream_mixed(self, svc):
+        """Replies of many sizes, small ones between large ones, faster
+        than the window lets them go: every byte arrives, in order."""
+        sizes = self.MIXED_SIZES
+        n = 3 * len(sizes)
+        reps = self.stub(svc).ServerStream(
+            self.req(name="mixed", count=n, reply_sizes=sizes), timeout=self.T)
+        got = 0
+        for i, rep in enumerate(reps):
+            want = bytes([i % 251]) * sizes[i % len(sizes)]
+            check(rep.count == i and rep.payload == want,
+                  "reply %d: count %d, %d bytes, want %d of %d" %
+                  (i, rep.count, len(rep.payload), len(want), i % 251))
+            got += 1
+        check(got == n, "%d replies, want %d" % (got, n))
+
     def client_stream(self, svc):
         reqs = [self.req(name="c%d" % i, payload=bytes([i]) * 3) for i in range(5)]
         rep = self.stub(svc).ClientStream(iter(reqs), timeout=self.T)
@@ -491,6 +510,7 @@ class Client:
             for name, fn in [
                     ("unary", self.unary),
                     ("server streaming", self.server_stream),
+                    ("server streaming of mixed sizes", self.server_stream_mixed),
                     ("client streaming", self.client_stream),
                     ("bidi streaming, interleaved", self.bidi),
                     ("status code and message", self.status),
