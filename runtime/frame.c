@@ -1,6 +1,7 @@
 /* runtime/frame.c: gRPC length-prefixed message framing, encode and decode. */
 #include "frame.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "crpc/error.h"
@@ -186,6 +187,40 @@ static int check_size(size_t len, size_t max_size) {
   return 0;
 }
 
+/* Messages at least this large are packed with
+ * protobuf_c_message_pack_to_buffer(). protobuf_c_message_pack() packs a
+ * sub-message after a 1-byte length and then moves it along when its
+ * length takes more bytes (any sub-message over 127 bytes): a second
+ * copy of everything nested, per level of nesting. pack_to_buffer()
+ * sizes each sub-message first and writes it once, in place; for small
+ * messages its call per field costs more than the move saves. Streaming
+ * 1 MiB messages, the move was 4 % of crpc's server CPU. */
+#define FLAT_PACK_MIN ((size_t)16 << 10)
+
+typedef struct flat_buffer {
+  ProtobufCBuffer base;
+  uint8_t *at;
+} flat_buffer;
+
+static void flat_append(ProtobufCBuffer *b, size_t n, const uint8_t *p) {
+  flat_buffer *f = (flat_buffer *)b;
+  if (n > 0) {
+    memcpy(f->at, p, n);
+    f->at += n;
+  }
+}
+
+/* Packs |msg|, whose packed size is |len|, at |out|. */
+static void pack(const ProtobufCMessage *msg, size_t len, uint8_t *out) {
+  if (len < FLAT_PACK_MIN) {
+    protobuf_c_message_pack(msg, out);
+    return;
+  }
+  flat_buffer f = {.base.append = flat_append, .at = out};
+  protobuf_c_message_pack_to_buffer(msg, &f.base);
+  assert(f.at == out + len);
+}
+
 /* Writes the prefix and reserves room for |len| more bytes behind it;
  * returns where they go, committed by the caller. */
 static int start_frame(crpc__buf *out, size_t len, int compressed,
@@ -222,7 +257,7 @@ int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
     return rc;
   /* Packed straight into the frame: no intermediate copy. */
   if (len > 0)
-    protobuf_c_message_pack(msg, body);
+    pack(msg, len, body);
   crpc__buf_commit(out, CRPC__FRAME_PREFIX_LEN + len);
   return 0;
 }
@@ -254,7 +289,7 @@ static int pack_into(crpc__buf *packed, const ProtobufCMessage *msg,
   rc = crpc__buf_reserve(packed, len);
   if (rc != 0)
     return rc;
-  protobuf_c_message_pack(msg, crpc__buf_tail(packed));
+  pack(msg, len, crpc__buf_tail(packed));
   crpc__buf_commit(packed, len);
   return 0;
 }

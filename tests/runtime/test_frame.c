@@ -728,3 +728,62 @@ Test(frame, an_assembled_message_is_traded_for_warm_memory, .timeout = 60) {
   free(give);
   crpc__frame_decoder_cleanup(&d);
 }
+
+/* A large message with large sub-messages, nested and repeated, in a
+ * oneof and empty: crpc__frame_encode() packs messages this large in one
+ * pass (protobuf_c_message_pack_to_buffer()), and its bytes must be the
+ * ones protobuf_c_message_pack() gives. */
+Test(frame, a_large_nested_message_packs_as_protobuf_c_does, .timeout = 60) {
+  enum { BLOB = 70000 };
+  uint8_t *blob = malloc(BLOB);
+  cr_assert_not_null(blob);
+  for (size_t i = 0; i < BLOB; i++)
+    blob[i] = (uint8_t)(i * 31 + (i >> 9));
+  Crpc__Test__Tree leaf, mid, kids[3], *kidp[3], root, empty;
+  crpc__test__tree__init(&leaf);
+  leaf.name = "leaf";
+  leaf.blob.data = blob;
+  leaf.blob.len = BLOB;
+  crpc__test__tree__init(&empty);
+  crpc__test__tree__init(&mid);
+  mid.child = &leaf;
+  mid.pick_case = CRPC__TEST__TREE__PICK_NODE;
+  mid.node = &empty;
+  for (int i = 0; i < 3; i++) {
+    crpc__test__tree__init(&kids[i]);
+    kids[i].blob.data = blob + i;
+    kids[i].blob.len = (size_t)(i == 1 ? 100 : BLOB - i);
+    kidp[i] = &kids[i];
+  }
+  Crpc__Test__Echo echo = *big_echo(BLOB / 2);
+  crpc__test__tree__init(&root);
+  root.name = "root";
+  root.child = &mid;
+  root.n_children = 3;
+  root.children = kidp;
+  root.echo = &echo;
+  ProtobufCBinaryData blobs[2] = {{BLOB, blob}, {0, NULL}};
+  root.n_blobs = 2;
+  root.blobs = blobs;
+
+  size_t len = protobuf_c_message_get_packed_size(&root.base);
+  uint8_t *want = malloc(len);
+  cr_assert_not_null(want);
+  cr_assert_eq(protobuf_c_message_pack(&root.base, want), len);
+  crpc__buf out;
+  crpc__buf_init(&out, SIZE_MAX);
+  cr_assert_eq(crpc__frame_encode(&out, &root.base, SIZE_MAX), 0);
+  cr_assert_eq(crpc__buf_len(&out), CRPC__FRAME_PREFIX_LEN + len);
+  cr_assert_arr_eq(crpc__buf_data(&out) + CRPC__FRAME_PREFIX_LEN, want, len);
+  /* And it reads back. */
+  Crpc__Test__Tree *back = crpc__test__tree__unpack(
+      NULL, len, crpc__buf_data(&out) + CRPC__FRAME_PREFIX_LEN);
+  cr_assert_not_null(back);
+  cr_assert_eq(back->child->child->blob.len, BLOB);
+  cr_assert_arr_eq(back->child->child->blob.data, blob, BLOB);
+  crpc__test__tree__free_unpacked(back, NULL);
+  crpc__buf_cleanup(&out);
+  free(want);
+  free(echo.payload.data);
+  free(blob);
+}
