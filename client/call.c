@@ -47,8 +47,7 @@ void crpc__client_call_unref(crpc__client_call *call) {
     return;
   crpc_metadata_cleanup(&call->md);
   crpc__buf_cleanup(&call->request);
-  crpc__buf_cleanup(&call->out);
-  crpc__buf_cleanup(&call->out_spare);
+  crpc__outq_cleanup(&call->out);
   crpc__frame_decoder_cleanup(&call->dec);
   crpc__grpc_response_cleanup(&call->resp);
   crpc_metadata_cleanup(&call->resp_headers);
@@ -121,7 +120,7 @@ void crpc__client_call_kick_run(crpc__task *t) {
       uv_mutex_lock(&call->mu);
       size_t give = call->to_consume;
       call->to_consume = 0;
-      int has_body = crpc__buf_len(&call->out) > 0 || call->send_closed;
+      int has_body = crpc__outq_len(&call->out) > 0 || call->send_closed;
       uv_mutex_unlock(&call->mu);
       if (give)
         nghttp2_session_consume_stream(ng, call->stream_id, give);
@@ -625,7 +624,7 @@ ssize_t crpc__client_call_read_body(void *stream, size_t len, uint32_t *flags) {
     return 0;
   }
   uv_mutex_lock(&call->mu);
-  size_t have = crpc__buf_len(&call->out);
+  size_t have = crpc__outq_len(&call->out);
   n = have < len ? have : len;
   if (n)
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
@@ -646,9 +645,24 @@ size_t crpc__client_call_body_ready(void *stream) {
   if (n || crpc__method_single_request(call->method))
     return n;
   uv_mutex_lock(&call->mu);
-  n = crpc__buf_len(&call->out);
+  n = crpc__outq_len(&call->out);
   uv_mutex_unlock(&call->mu);
   return n;
+}
+
+static void hold_call(void *owner) {
+  crpc__client_call_ref(owner);
+}
+
+/* A written message's buffer handed over by send_data, written: its
+ * memory becomes the spare, unless there is one. */
+static void release_payload(void *owner, crpc__buf *buf) {
+  crpc__client_call *call = owner;
+  uv_mutex_lock(&call->mu);
+  crpc__outq_give_spare(&call->out, buf);
+  uv_mutex_unlock(&call->mu);
+  crpc__buf_cleanup(buf);
+  crpc__client_call_unref(call);
 }
 
 int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
@@ -671,11 +685,11 @@ int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
      * for more). */
     crpc_future *wf = NULL;
     uv_mutex_lock(&call->mu);
-    rv = crpc__h2io_put_data(out, frame, framehd, crpc__buf_data(&call->out),
-                             len);
+    rv = crpc__h2io_put_frame(out, frame, framehd);
     if (rv == 0)
-      crpc__buf_consume(&call->out, len);
-    if (call->write_f && crpc__buf_len(&call->out) <= CRPC__OUT_LOW_WATER) {
+      rv = crpc__outq_put(&call->out, out, len, call, hold_call,
+                          release_payload);
+    if (call->write_f && crpc__outq_len(&call->out) <= CRPC__OUT_LOW_WATER) {
       wf = call->write_f;
       call->write_f = NULL;
     }

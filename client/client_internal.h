@@ -34,6 +34,7 @@
 #include "h2conn.h"
 #include "icall.h"
 #include "loop_internal.h"
+#include "outq.h"
 #include "target.h"
 #include "tls.h"
 
@@ -222,10 +223,9 @@ struct crpc__client_call {
   crpc_status final_code;
   int headers_ready; /* |resp_headers| are received */
   crpc_metadata resp_headers;
-  crpc__buf out; /* framed requests not yet taken by nghttp2 */
-  /* The memory a written message was serialized in, for the next one
-   * (crpc__buf_move()), as the server's out_spare. */
-  crpc__buf out_spare;
+  /* Framed requests written and not yet taken by nghttp2; its spare is
+   * the memory the last one sent was in, for the next one. */
+  crpc__outq out;
   int send_closed;
   uint64_t msgs_out, bytes_out; /* request messages written, for |ic| */
   int delivered;                /* a reply message reached the user */

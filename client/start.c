@@ -262,8 +262,7 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
   crpc__grpc_response_init(&call->resp);
   crpc_metadata_init(&call->resp_headers);
   crpc__buf_init(&call->request, SIZE_MAX);
-  crpc__buf_init(&call->out, SIZE_MAX);
-  crpc__buf_init(&call->out_spare, SIZE_MAX);
+  crpc__outq_init(&call->out);
   crpc__frame_decoder_init(&call->dec, ch->opts.max_receive_bytes);
   crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__cmsg, data));
   const crpc__call_scope *scope =

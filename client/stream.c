@@ -145,8 +145,7 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   crpc__client_call *call = (crpc__client_call *)handle;
   /* Serialized outside the lock, into the memory the last message left. */
   uv_mutex_lock(&call->mu);
-  crpc__buf b = call->out_spare;
-  crpc__buf_init(&call->out_spare, SIZE_MAX);
+  crpc__buf b = crpc__outq_take_spare(&call->out);
   uv_mutex_unlock(&call->mu);
   int rc = crpc__frame_encode_compressed(&b, msg, call->enc,
                                          call->ch->opts.max_send_bytes);
@@ -176,21 +175,17 @@ crpc_future *crpc_call_write_async(crpc_call *handle,
   } else if (call->write_f) {
     code = CRPC_STATUS_FAILED_PRECONDITION;
     why = "another write is pending";
-  } else if (crpc__buf_move(&call->out, &b) != 0) {
+  } else if (crpc__outq_push(&call->out, &b) != 0) {
     code = CRPC_STATUS_RESOURCE_EXHAUSTED;
     why = "out of memory";
   }
-  if (call->out_spare.mem == NULL) {
-    crpc__buf_reset(&b);
-    call->out_spare = b;
-    crpc__buf_init(&b, SIZE_MAX);
-  }
+  crpc__outq_give_spare(&call->out, &b);
   int wait = 0;
   if (code == CRPC_STATUS_OK) {
     call->msgs_out++;
     call->bytes_out += wire;
     crpc__client_call_kick_locked(call);
-    if (crpc__buf_len(&call->out) > CRPC__OUT_HIGH_WATER) {
+    if (crpc__outq_len(&call->out) > CRPC__OUT_HIGH_WATER) {
       call->write_f = crpc_future_ref(f);
       wait = 1;
     }

@@ -10,7 +10,6 @@
  * handler's thread may call. See server_internal.h for which fields the
  * two share.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -79,14 +78,13 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
     crpc_metadata_init(&call->resp_headers);
     crpc_metadata_init(&call->resp_trailers);
     crpc__arena_init(&call->arena, NULL, 0, 0);
-    crpc__buf_init(&call->out, SIZE_MAX);
+    crpc__outq_init(&call->out);
   }
   call->req.max_bytes = o->max_header_list_bytes;
   crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
   crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__inmsg, data));
   call->alloc = crpc__arena_allocator(&call->arena);
   crpc__buf_init(&call->scratch, o->max_receive_bytes);
-  crpc__buf_init(&call->out_spare, SIZE_MAX);
   uv_mutex_init(&call->mu);
   call->next_in_conn = c->calls;
   if (c->calls)
@@ -334,7 +332,7 @@ ssize_t crpc__server_call_read_body(void *stream, size_t length,
                                     uint32_t *data_flags) {
   crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
-  size_t avail = call->out_len;
+  size_t avail = crpc__outq_len(&call->out);
   size_t n = avail < length ? avail : length;
   /* The bytes stay queued until crpc__server_call_send_data() takes them
    * (and wakes a writer waiting for them to drain). */
@@ -359,64 +357,30 @@ ssize_t crpc__server_call_read_body(void *stream, size_t length,
 size_t crpc__server_call_body_ready(void *stream) {
   crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
-  size_t n = call->out_len;
+  size_t n = crpc__outq_len(&call->out);
   uv_mutex_unlock(&call->mu);
   return n;
 }
 
 /* Output. */
 
-/* |buf|, no longer queued, becomes the spare the writer serializes its
- * next message into, unless there is one; |buf| is left without memory
- * or with memory to free. With |mu| held. */
-static void to_spare_locked(crpc__server_call *call, crpc__buf *buf) {
-  if (call->out_spare.mem == NULL) {
-    crpc__buf_reset(buf);
-    call->out_spare = *buf;
-    crpc__buf_init(buf, SIZE_MAX);
-  }
-}
-
 int crpc__server_call_queue_locked(crpc__server_call *call, crpc__buf *b) {
   size_t n = crpc__buf_len(b);
-  if (n == 0)
-    return 0;
-  const crpc__buf *last = &call->out;
-  size_t queued = crpc__buf_len(last);
-  /* A large message, or one that would make a large buffer grow (and
-   * realloc() copy it), goes in a buffer of its own. */
-  if (queued > 0 &&
-      (n >= CRPC__H2IO_OWNED_MIN ||
-       (queued >= CRPC__H2IO_OWNED_MIN && crpc__buf_room(last) < n))) {
-    if (call->outq_n == call->outq_cap) {
-      size_t cap = call->outq_cap ? 2 * call->outq_cap : 4;
-      crpc__buf *q = realloc(call->outq, cap * sizeof(*q));
-      if (q == NULL)
-        return CRPC_ENOMEM;
-      call->outq = q;
-      call->outq_cap = cap;
-    }
-    call->outq[call->outq_n++] = call->out;
-    call->out = *b;
-    crpc__buf_init(b, SIZE_MAX);
-  } else if (crpc__buf_move(&call->out, b) != 0) {
-    return CRPC_ENOMEM; /* |b| takes |out|'s memory when |out| is empty */
+  int rc = crpc__outq_push(&call->out, b);
+  if (rc == 0) {
+    call->bytes_out += n;
+    atomic_fetch_add(&call->conn->out_bytes, n);
   }
-  call->out_len += n;
-  call->bytes_out += n;
-  atomic_fetch_add(&call->conn->out_bytes, n);
-  return 0;
+  return rc;
 }
 
-void crpc__server_call_drop_output(crpc__server_call *call) {
-  atomic_fetch_sub(&call->conn->out_bytes, call->out_len);
-  call->out_len = 0;
-  for (size_t i = 0; i < call->outq_n; i++)
-    crpc__buf_cleanup(&call->outq[i]);
-  free(call->outq);
-  call->outq = NULL;
-  call->outq_n = call->outq_cap = 0;
-  crpc__buf_reset(&call->out);
+size_t crpc__server_call_drop_output(crpc__server_call *call, size_t keep) {
+  atomic_fetch_sub(&call->conn->out_bytes, crpc__outq_len(&call->out));
+  return crpc__outq_keep(&call->out, keep);
+}
+
+static void hold_call(void *owner) {
+  crpc__server_call_ref(owner);
 }
 
 /* A payload handed over by send_data, written: its memory becomes the
@@ -424,7 +388,7 @@ void crpc__server_call_drop_output(crpc__server_call *call) {
 static void release_payload(void *owner, crpc__buf *buf) {
   crpc__server_call *call = owner;
   uv_mutex_lock(&call->mu);
-  to_spare_locked(call, buf);
+  crpc__outq_give_spare(&call->out, buf);
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(buf);
   crpc__server_call_unref(call);
@@ -441,7 +405,7 @@ static void release_payload(void *owner, crpc__buf *buf) {
  * wake_writer(). */
 static crpc_future *drained_locked(crpc__server_call *call) {
   crpc_future *w = NULL;
-  if (call->write_wait && call->out_len <= CRPC__OUT_LOW_WATER) {
+  if (call->write_wait && crpc__outq_len(&call->out) <= CRPC__OUT_LOW_WATER) {
     w = call->write_wait;
     call->write_wait = NULL;
   }
@@ -455,66 +419,17 @@ static void wake_writer(crpc_future *w) {
   }
 }
 
-/* Hands the first |take| bytes of |c|, a buffer of the queue, to |out|
- * without copying them: the batch takes the buffer, and what follows in
- * it (no more than |take|) is copied to a buffer of its own, which takes
- * its place. Returns 0, or CRPC_ENOMEM (nothing changed). With |mu|
- * held. */
-static int hand_over_locked(crpc__server_call *call, crpc__h2io_out *out,
-                            crpc__buf *c, size_t take) {
-  crpc__buf rest = call->out_spare;
-  crpc__buf_init(&call->out_spare, SIZE_MAX);
-  crpc__buf_reset(&rest);
-  if (crpc__buf_append(&rest, crpc__buf_data(c) + take,
-                       crpc__buf_len(c) - take) != 0) {
-    call->out_spare = rest;
-    return CRPC_ENOMEM;
-  }
-  crpc__buf payload = *c;
-  crpc__buf_truncate(&payload, take);
-  *c = rest;
-  crpc__h2io_put_owned_piece(out, &payload, call, release_payload);
-  crpc__server_call_ref(call);
-  return 0;
-}
-
 int crpc__server_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t length) {
   crpc__server_call *call = stream;
   uv_mutex_lock(&call->mu);
-  assert(length <= call->out_len);
+  size_t before = crpc__outq_len(&call->out);
   int rv = crpc__h2io_put_frame(out, frame, framehd);
-  /* The frame's payload, buffer by buffer: a large piece is handed to
-   * the batch, not copied (under TLS it is encrypted from here instead). */
-  size_t left = length;
-  while (rv == 0 && left > 0) {
-    int queued = call->outq_n > 0;
-    crpc__buf *c = queued ? &call->outq[0] : &call->out;
-    size_t have = crpc__buf_len(c);
-    size_t take = have < left ? have : left;
-    if (take == 0) { /* never: |out_len| counts what the buffers hold */
-      rv = NGHTTP2_ERR_CALLBACK_FAILURE;
-      break;
-    }
-    if (crpc__h2io_owned_room(out) == 0 || take < CRPC__H2IO_OWNED_MIN ||
-        have - take > take || hand_over_locked(call, out, c, take) != 0) {
-      rv = crpc__h2io_put_piece(out, crpc__buf_data(c), take);
-      if (rv != 0)
-        break;
-      crpc__buf_consume(c, take);
-    }
-    if (queued && crpc__buf_len(c) == 0) {
-      to_spare_locked(call, c);
-      crpc__buf_cleanup(c);
-      call->outq_n--;
-      memmove(&call->outq[0], &call->outq[1],
-              call->outq_n * sizeof(call->outq[0]));
-    }
-    left -= take;
-    call->out_len -= take;
-    atomic_fetch_sub(&call->conn->out_bytes, take);
-  }
+  if (rv == 0)
+    rv = crpc__outq_put(&call->out, out, length, call, hold_call,
+                        release_payload);
+  atomic_fetch_sub(&call->conn->out_bytes, before - crpc__outq_len(&call->out));
   crpc_future *w = rv == 0 ? drained_locked(call) : NULL;
   uv_mutex_unlock(&call->mu);
   wake_writer(w);
@@ -547,7 +462,7 @@ static void kick_local(crpc__server_call *call) {
     return;
   uv_mutex_lock(&call->mu);
   int room = call->in_bytes <= CRPC__H2_READ_QUEUE_BYTES;
-  int has_data = call->out_len > 0;
+  int has_data = crpc__outq_len(&call->out) > 0;
   int fin = call->status_set;
   uv_mutex_unlock(&call->mu);
   give_window_if(call, room);

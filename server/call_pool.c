@@ -45,8 +45,12 @@ static size_t large_room(const crpc__sloop *sl) {
  * what a pooled call keeps (its output buffer only within the limits
  * above). Returns |keep|. */
 static int call_release(crpc__server_call *call, int keep) {
-  /* Output the client never took leaves its connection's count. */
-  crpc__server_call_drop_output(call);
+  crpc__sloop *sl = call->sl;
+  /* Output the client never took leaves its connection's count; the
+   * largest output buffer stays for the next call, within the limits. A
+   * reply handed to the socket came back as the spare. */
+  size_t kept_out =
+      crpc__server_call_drop_output(call, keep ? large_room(sl) : 0);
   if (call->ic)
     crpc__icall_cleanup(call->ic); /* the rest is in the arena */
   crpc_metadata_clear(&call->req.md);
@@ -56,21 +60,9 @@ static int call_release(crpc__server_call *call, int keep) {
   if (call->last_read)
     protobuf_c_message_free_unpacked(call->last_read, NULL);
   crpc__buf_cleanup(&call->scratch);
-  /* The larger output buffer is the one to keep: a reply handed to the
-   * socket came back as the spare. */
-  if (call->out_spare.cap > call->out.cap) {
-    crpc__buf t = call->out;
-    call->out = call->out_spare;
-    call->out_spare = t;
-  }
-  crpc__buf_cleanup(&call->out_spare);
-  crpc__sloop *sl = call->sl;
   if (keep) {
-    if (call->out.cap > large_room(sl))
-      crpc__buf_cleanup(&call->out);
-    crpc__buf_reset(&call->out);
-    sl->free_bytes += call->out.cap;
-    call->pooled_bytes = call->out.cap;
+    sl->free_bytes += kept_out;
+    call->pooled_bytes = kept_out;
     size_t kept = crpc__arena_keep(&call->arena, large_room(sl));
     sl->free_bytes += kept;
     call->pooled_bytes += kept;
@@ -79,7 +71,7 @@ static int call_release(crpc__server_call *call, int keep) {
     crpc_metadata_cleanup(&call->req.md);
     crpc_metadata_cleanup(&call->resp_headers);
     crpc_metadata_cleanup(&call->resp_trailers);
-    crpc__buf_cleanup(&call->out);
+    crpc__outq_cleanup(&call->out);
     crpc__arena_cleanup(&call->arena);
   }
   for (crpc__inmsg *m = call->in_head, *n; m; m = n) {
@@ -132,7 +124,7 @@ size_t crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
     crpc_metadata_cleanup(&call->req.md);
     crpc_metadata_cleanup(&call->resp_headers);
     crpc_metadata_cleanup(&call->resp_trailers);
-    crpc__buf_cleanup(&call->out);
+    crpc__outq_cleanup(&call->out);
     crpc__arena_cleanup(&call->arena);
     free(call);
   }
@@ -162,7 +154,7 @@ crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused) {
   sl->n_free_calls--;
   sl->free_bytes -= call->pooled_bytes;
   crpc__arena arena = call->arena;
-  crpc__buf out = call->out;
+  crpc__outq out = call->out;
   crpc_metadata md[3] = {call->req.md, call->resp_headers, call->resp_trailers};
   memset(call, 0, sizeof(*call));
   call->arena = arena;

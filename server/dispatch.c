@@ -154,11 +154,11 @@ static void run_handler(crpc__server_call *call) {
   crpc__buf_init(&b, SIZE_MAX);
   if (st == CRPC_STATUS_OK && crpc__method_single_reply(m) &&
       !atomic_load(&call->cancelled)) {
-    /* Encoded outside the lock, into the call's own (empty) output buffer
-     * taken aside meanwhile: the loop sees no output until it is whole. */
+    /* Encoded outside the lock, into the memory the call keeps for its
+     * output (a pooled call's, or none): the loop sees no output until it
+     * is whole. */
     uv_mutex_lock(&call->mu);
-    b = call->out;
-    crpc__buf_init(&call->out, SIZE_MAX);
+    b = crpc__outq_take_spare(&call->out);
     uv_mutex_unlock(&call->mu);
     rc = crpc__frame_encode_compressed(&b, call->reply,
                                        crpc__server_call_message_encoding(call),
@@ -171,14 +171,18 @@ static void run_handler(crpc__server_call *call) {
   }
   uv_mutex_lock(&call->mu);
   if (encoded) {
+    if (rc == 0 && crpc__server_call_queue_locked(call, &b) != 0) {
+      rc = CRPC_ENOMEM;
+      st = CRPC_STATUS_RESOURCE_EXHAUSTED;
+      msg = "out of memory";
+    }
     if (rc == 0) {
       call->headers_frozen = 1;
       call->msgs_out++;
     }
-    /* Nothing else is queued: |out| takes |b|, which cannot fail. */
-    crpc__server_call_queue_locked(call, &b);
+    crpc__outq_give_spare(&call->out, &b); /* a failed encoding's memory */
   }
-  crpc__buf_cleanup(&b); /* a failed encoding's memory */
+  crpc__buf_cleanup(&b);
   crpc__server_call_set_status_locked(call, st, msg);
   uv_mutex_unlock(&call->mu);
 }

@@ -31,6 +31,7 @@
 #include "h2mem.h"
 #include "icall.h"
 #include "loop_internal.h"
+#include "outq.h"
 #include "pool_internal.h"
 
 typedef struct crpc__sloop crpc__sloop;
@@ -249,19 +250,11 @@ struct crpc__server_call {
   uint8_t *status_details;
   size_t status_details_len;
   /* Framed response messages not yet sent, all counted in its
-   * connection's out_bytes, in |outq| and then |out|
-   * (crpc__server_call_queue_locked()): a message of
-   * CRPC__H2IO_OWNED_MIN bytes or more is queued in the buffer it was
-   * serialized in, never copied behind another; smaller ones are appended
-   * to the last buffer, so that one frame carries many. */
-  crpc__buf out;
-  crpc__buf *outq; /* the buffers before |out|, oldest first */
-  size_t outq_n, outq_cap;
-  size_t out_len; /* bytes in |outq| and |out| */
-  /* The memory a streamed message was serialized in, for the next one:
-   * a stream of large messages allocates nothing once warm, where a fresh
+   * connection's out_bytes (crpc__server_call_queue_locked()). Its spare
+   * is the memory the last message sent was in, for the next one: a
+   * stream of large messages allocates nothing once warm, where a fresh
    * buffer each time has glibc map and unmap it. */
-  crpc__buf out_spare;
+  crpc__outq out;
   /* While pooled: the bytes of its output buffer and arena spare, counted
    * in its loop's |free_bytes|. */
   size_t pooled_bytes;
@@ -442,8 +435,10 @@ int crpc__server_call_set_status_locked(crpc__server_call *call,
  * Returns 0, or CRPC_ENOMEM (nothing queued). Thread: any, with |mu|
  * held. */
 int crpc__server_call_queue_locked(crpc__server_call *call, crpc__buf *b);
-/* Drops what the call's output still holds (the call is done). */
-void crpc__server_call_drop_output(crpc__server_call *call);
+/* Drops what the call's output still holds (the call is done), keeping
+ * up to |keep| bytes of its memory (crpc__outq_keep()); returns the bytes
+ * kept. */
+size_t crpc__server_call_drop_output(crpc__server_call *call, size_t keep);
 
 /* Dispatch (dispatch.c). */
 /* Runs the handler of a call whose request headers (and, for a single

@@ -90,8 +90,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   /* Serialize outside the lock, so the loop keeps sending meanwhile, into
    * the memory the last message left. */
   uv_mutex_lock(&call->mu);
-  crpc__buf b = call->out_spare;
-  crpc__buf_init(&call->out_spare, SIZE_MAX);
+  crpc__buf b = crpc__outq_take_spare(&call->out);
   uv_mutex_unlock(&call->mu);
   int rc = crpc__frame_encode_compressed(
       &b, msg, crpc__server_call_message_encoding(call),
@@ -108,11 +107,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     rc = CRPC_ENOMEM;
   else
     call->msgs_out++;
-  if (call->out_spare.mem == NULL) {
-    crpc__buf_reset(&b);
-    call->out_spare = b;
-    crpc__buf_init(&b, SIZE_MAX);
-  }
+  crpc__outq_give_spare(&call->out, &b);
   uv_mutex_unlock(&call->mu);
   crpc__buf_cleanup(&b);
   if (rc != 0)
@@ -125,7 +120,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     uv_mutex_lock(&call->mu);
     cancelled = atomic_load(&call->cancelled);
     crpc_future *f = NULL;
-    if (!cancelled && call->out_len > CRPC__OUT_HIGH_WATER &&
+    if (!cancelled && crpc__outq_len(&call->out) > CRPC__OUT_HIGH_WATER &&
         crpc_future_new(NULL, &f) == 0) {
       call->write_wait = crpc_future_ref(f);
       call->wait_since_ns = crpc_now_ns();

@@ -1,0 +1,73 @@
+/*
+ * runtime/outq.h: a call's framed messages on their way out, queued for
+ * its stream's DATA frames; the server's calls and the client's streams
+ * share it.
+ *
+ * A message of CRPC__H2IO_OWNED_MIN bytes or more stays in the buffer it
+ * was serialized in, behind the others, and is never copied there;
+ * smaller ones are appended to the last buffer, so that a frame carries
+ * many. A frame takes the bytes at the front as pieces, one per buffer it
+ * spans: a small piece is copied into the write batch, a large one is
+ * handed over whole (crpc__h2io_put_owned_piece()) and its memory comes
+ * back once written, as the spare the next message is serialized into.
+ *
+ * Not thread-safe: its owner's lock guards it.
+ */
+#ifndef CRPC_OUTQ_H
+#define CRPC_OUTQ_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "h2io.h"
+
+typedef struct crpc__outq {
+  crpc__buf *bufs; /* oldest first, none empty */
+  size_t n, cap;
+  size_t len;      /* bytes in |bufs| */
+  crpc__buf spare; /* memory for the next message, empty */
+} crpc__outq;
+
+/* Makes |q| empty; allocates nothing. */
+void crpc__outq_init(crpc__outq *q);
+/* Frees everything |q| holds. */
+void crpc__outq_cleanup(crpc__outq *q);
+
+/* Drops what is queued. The largest memory of it, and of the spare, stays
+ * as the spare when it is no more than |max| bytes; the rest is freed, as
+ * is a queue grown past a few slots. Returns the spare's bytes. */
+size_t crpc__outq_keep(crpc__outq *q, size_t max);
+
+/* Bytes queued. */
+static inline size_t crpc__outq_len(const crpc__outq *q) {
+  return q->len;
+}
+
+/* The spare, empty, to serialize the next message into (the owner's lock
+ * released meanwhile); |q| has no spare until one is given back. */
+crpc__buf crpc__outq_take_spare(crpc__outq *q);
+
+/* |b|'s memory becomes the spare unless there is one; |b| is left with no
+ * memory, or with memory for the caller to free. */
+void crpc__outq_give_spare(crpc__outq *q, crpc__buf *b);
+
+/* Queues the framed messages in |b| behind the others, taking |b|'s
+ * memory when they are CRPC__H2IO_OWNED_MIN bytes or more or nothing is
+ * queued; |b| is left as crpc__outq_give_spare() leaves it, or with its
+ * memory to give back. Returns 0, or CRPC_ENOMEM (nothing queued). */
+int crpc__outq_push(crpc__outq *q, crpc__buf *b);
+
+/*
+ * Appends the first |n| queued bytes to the DATA frame started in |out|
+ * (crpc__h2io_put_frame()) and takes them off the queue. A buffer handed
+ * over whole is |hold|(|owner|)'s, until |release|(|owner|, buffer) says
+ * it was written or dropped; release gives its memory back with
+ * crpc__outq_give_spare(), under the owner's lock.
+ * Returns 0, or NGHTTP2_ERR_CALLBACK_FAILURE (memory; the bytes put so
+ * far are off the queue).
+ */
+int crpc__outq_put(crpc__outq *q, crpc__h2io_out *out, size_t n, void *owner,
+                   void (*hold)(void *owner),
+                   void (*release)(void *owner, crpc__buf *buf));
+
+#endif /* CRPC_OUTQ_H */
