@@ -476,6 +476,23 @@ Test(peers, unary_async_loop) {
   unary_async(&loop);
 }
 
+/* The next reply of server stream |r|, by read or (|async|) read_async;
+ * NULL at its end. */
+static rep_t *ss_read(const service *svc, void *r, int async) {
+  rep_t *m = NULL;
+  crpc_status st;
+  if (async) {
+    crpc_future *f = svc->ss_read_async(r);
+    wait_done(f, CALL_MS + PROMPT_MS, "read_async");
+    st = svc->ss_read_result(f, &m);
+    crpc_future_unref(f);
+  } else {
+    st = svc->ss_read(r, &m);
+  }
+  expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
+  return m;
+}
+
 /* Server streaming: |count| replies named |name|, read blockingly or with
  * read_async, each with a payload of |reply_bytes| 'x's (0: the request's
  * payload, "p"). */
@@ -501,16 +518,7 @@ static void server_stream_of(const service *svc, int async, const char *name,
   expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream start");
   int n = 0;
   for (;;) {
-    rep_t *m = NULL;
-    if (async) {
-      crpc_future *f = svc->ss_read_async(r);
-      wait_done(f, CALL_MS + PROMPT_MS, "read_async");
-      st = svc->ss_read_result(f, &m);
-      crpc_future_unref(f);
-    } else {
-      st = svc->ss_read(r, &m);
-    }
-    expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
+    rep_t *m = ss_read(svc, r, async);
     if (m == NULL)
       break;
     cr_assert_lt(n, count, "more than %d replies", count);
@@ -1196,16 +1204,7 @@ static void server_stream_mixed(const service *svc, int async) {
   expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream start");
   int n = 0;
   for (;; n++) {
-    rep_t *m = NULL;
-    if (async) {
-      crpc_future *f = svc->ss_read_async(r);
-      wait_done(f, CALL_MS + PROMPT_MS, "read_async");
-      st = svc->ss_read_result(f, &m);
-      crpc_future_unref(f);
-    } else {
-      st = svc->ss_read(r, &m);
-    }
-    expect_status(st, CRPC_STATUS_OK, NULL, "ServerStream read");
+    rep_t *m = ss_read(svc, r, async);
     if (m == NULL)
       break;
     cr_assert_lt(n, req.count, "more than %d replies", req.count);
