@@ -654,6 +654,12 @@ static void hold_call(void *owner) {
   crpc__client_call_ref(owner);
 }
 
+/* A piece of the request, written from the call's |request|. */
+static void release_request(void *owner, crpc__buf *view) {
+  (void)view;
+  crpc__client_call_unref(owner);
+}
+
 /* A written message's buffer handed over by send_data, written: its
  * memory becomes the spare, unless there is one. */
 static void release_payload(void *owner, crpc__buf *buf) {
@@ -672,9 +678,18 @@ int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
   int rv;
   size_t rlen = crpc__buf_len(&call->request);
   if (call->req_off < rlen) {
-    rv = crpc__h2io_put_data(out, frame, framehd,
-                             crpc__buf_data(&call->request) + call->req_off,
-                             len);
+    /* The request stays whole until the call ends, for another attempt:
+     * a large piece of it is written from there, not copied. */
+    const uint8_t *p = crpc__buf_data(&call->request) + call->req_off;
+    if (len >= CRPC__H2IO_OWNED_MIN && crpc__h2io_owned_room(out) > 0) {
+      rv = crpc__h2io_put_frame(out, frame, framehd);
+      if (rv == 0) {
+        crpc__client_call_ref(call);
+        crpc__h2io_put_borrowed_piece(out, p, len, call, release_request);
+      }
+    } else {
+      rv = crpc__h2io_put_data(out, frame, framehd, p, len);
+    }
     if (rv == 0)
       call->req_off += len;
   } else {

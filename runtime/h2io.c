@@ -178,6 +178,15 @@ void crpc__h2io_put_owned_piece(crpc__h2io_out *out, crpc__buf *payload,
   crpc__buf_init(payload, payload->max);
 }
 
+void crpc__h2io_put_borrowed_piece(crpc__h2io_out *out, const uint8_t *p,
+                                   size_t n, void *owner,
+                                   void (*release)(void *owner,
+                                                   crpc__buf *buf)) {
+  crpc__buf view = {
+      .mem = (uint8_t *)p, .off = 0, .len = n, .cap = n, .max = n};
+  crpc__h2io_put_owned_piece(out, &view, owner, release);
+}
+
 int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
                         const uint8_t *framehd, const uint8_t *p, size_t n) {
   if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)

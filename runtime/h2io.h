@@ -194,6 +194,17 @@ void crpc__h2io_put_owned_piece(crpc__h2io_out *out, crpc__buf *payload,
                                 void *owner,
                                 void (*release)(void *owner, crpc__buf *buf));
 
+/*
+ * Appends to the frame started the |n| bytes at |p|, not copied and not
+ * taken: they must stay as they are until |release|(|owner|, buffer)
+ * says they were written or dropped. That buffer only views them: release
+ * must not free it. Only while crpc__h2io_owned_room() is not 0.
+ */
+void crpc__h2io_put_borrowed_piece(crpc__h2io_out *out, const uint8_t *p,
+                                   size_t n, void *owner,
+                                   void (*release)(void *owner,
+                                                   crpc__buf *buf));
+
 /* A whole DATA frame, as crpc__h2io_put_frame(), whose payload is the |n|
  * bytes at |p|, copied. */
 int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
