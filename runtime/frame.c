@@ -229,7 +229,12 @@ static int start_frame(crpc__buf *out, size_t len, int compressed,
   uint8_t *p;
   int rc;
 
-  rc = crpc__buf_reserve(out, CRPC__FRAME_PREFIX_LEN + len);
+  /* A message alone in its buffer gets just its size: doubled, a 64 KiB
+   * message's buffer would be 128 KiB, which glibc maps and unmaps for
+   * each message. */
+  rc = crpc__buf_len(out) == 0
+           ? crpc__buf_reserve_exact(out, CRPC__FRAME_PREFIX_LEN + len)
+           : crpc__buf_reserve(out, CRPC__FRAME_PREFIX_LEN + len);
   if (rc != 0)
     return rc;
   p = crpc__buf_tail(out);

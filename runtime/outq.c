@@ -6,57 +6,90 @@
 
 #include "crpc/error.h"
 
-/* Queue slots crpc__outq_keep() keeps: a unary call's reply needs one. */
+/* Queue and spare slots crpc__outq_keep() keeps: a unary call's reply
+ * needs one of each. */
 #define KEEP_SLOTS 4
 
 void crpc__outq_init(crpc__outq *q) {
   memset(q, 0, sizeof(*q));
-  crpc__buf_init(&q->spare, SIZE_MAX);
+}
+
+static void free_spares(crpc__outq *q) {
+  for (size_t i = 0; i < q->n_spares; i++)
+    crpc__buf_cleanup(&q->spares[i]);
+  q->n_spares = 0;
+  q->spare_bytes = 0;
 }
 
 void crpc__outq_cleanup(crpc__outq *q) {
   for (size_t i = 0; i < q->n; i++)
     crpc__buf_cleanup(&q->bufs[i]);
   free(q->bufs);
-  crpc__buf_cleanup(&q->spare);
+  free_spares(q);
+  free(q->spares);
   crpc__outq_init(q);
 }
 
 size_t crpc__outq_keep(crpc__outq *q, size_t max) {
-  for (size_t i = 0; i < q->n; i++) {
-    crpc__buf *b = &q->bufs[i];
-    if (b->cap > q->spare.cap) {
-      crpc__buf t = q->spare;
-      q->spare = *b;
+  /* The largest memory of all goes to the front of the queue, then
+   * becomes the one spare. */
+  crpc__buf best;
+  crpc__buf_init(&best, SIZE_MAX);
+  for (size_t i = 0; i < q->n + q->n_spares; i++) {
+    crpc__buf *b = i < q->n ? &q->bufs[i] : &q->spares[i - q->n];
+    if (b->cap > best.cap && b->cap <= max) {
+      crpc__buf t = best;
+      best = *b;
       *b = t;
     }
     crpc__buf_cleanup(b);
   }
   q->n = 0;
   q->len = 0;
+  q->n_spares = 0;
+  q->spare_bytes = 0;
   if (q->cap > KEEP_SLOTS) { /* a long stream's: not for every call */
     free(q->bufs);
     q->bufs = NULL;
     q->cap = 0;
   }
-  if (q->spare.cap > max)
-    crpc__buf_cleanup(&q->spare);
-  crpc__buf_reset(&q->spare);
-  return q->spare.cap;
+  if (q->spares_cap > KEEP_SLOTS) {
+    free(q->spares);
+    q->spares = NULL;
+    q->spares_cap = 0;
+  }
+  crpc__outq_give_spare(q, &best);
+  size_t kept = q->spare_bytes;
+  crpc__buf_cleanup(&best); /* no room for the one spare */
+  return kept;
 }
 
 crpc__buf crpc__outq_take_spare(crpc__outq *q) {
-  crpc__buf b = q->spare;
-  crpc__buf_init(&q->spare, SIZE_MAX);
+  crpc__buf b;
+  crpc__buf_init(&b, SIZE_MAX);
+  if (q->n_spares > 0) {
+    b = q->spares[--q->n_spares];
+    q->spare_bytes -= b.cap;
+  }
   return b;
 }
 
 void crpc__outq_give_spare(crpc__outq *q, crpc__buf *b) {
-  if (q->spare.mem == NULL) {
-    crpc__buf_reset(b);
-    q->spare = *b;
-    crpc__buf_init(b, SIZE_MAX);
+  if (b->mem == NULL ||
+      (q->n_spares > 0 && q->spare_bytes + b->cap > CRPC__OUTQ_SPARE_BYTES))
+    return;
+  if (q->n_spares == q->spares_cap) {
+    size_t cap = q->spares_cap ? 2 * q->spares_cap : 4;
+    crpc__buf *s = realloc(q->spares, cap * sizeof(*s));
+    if (s == NULL)
+      return;
+    q->spares = s;
+    q->spares_cap = cap;
   }
+  crpc__buf_reset(b);
+  q->spares[q->n_spares++] = *b;
+  q->spare_bytes += b->cap;
+  crpc__buf_init(b, SIZE_MAX);
 }
 
 int crpc__outq_push(crpc__outq *q, crpc__buf *b) {
@@ -108,7 +141,8 @@ static int hand_over(crpc__outq *q, crpc__h2io_out *out, crpc__buf *b,
   crpc__buf rest = crpc__outq_take_spare(q);
   if (crpc__buf_append(&rest, crpc__buf_data(b) + take,
                        crpc__buf_len(b) - take) != 0) {
-    q->spare = rest;
+    crpc__outq_give_spare(q, &rest);
+    crpc__buf_cleanup(&rest);
     return CRPC_ENOMEM;
   }
   crpc__buf payload = *b;

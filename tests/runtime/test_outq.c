@@ -162,6 +162,36 @@ Test(outq, keep_holds_the_largest_memory_within_the_limit, .timeout = 30) {
   crpc__buf c = message(300000, &next);
   cr_assert_eq(crpc__outq_push(&q, &c), 0);
   cr_assert_eq(crpc__outq_keep(&q, 100000), 0);
-  cr_assert_null(q.spare.mem);
+  cr_assert_eq(q.n_spares, 0);
+  crpc__outq_cleanup(&q);
+}
+
+/* A stream of 64 KiB messages has a few dozen buffers queued or being
+ * written: they all come back as spares, up to CRPC__OUTQ_SPARE_BYTES, so
+ * that messages to come allocate nothing. */
+Test(outq, spares_are_kept_up_to_their_budget, .timeout = 30) {
+  crpc__outq q;
+  crpc__outq_init(&q);
+  uint8_t next = 0;
+  size_t given = 0;
+  while (given < 2 * CRPC__OUTQ_SPARE_BYTES) {
+    crpc__buf b = message(64 * 1024, &next);
+    given += b.cap;
+    crpc__outq_give_spare(&q, &b);
+    crpc__buf_cleanup(&b); /* past the budget: the caller's to free */
+  }
+  cr_assert_leq(q.spare_bytes, CRPC__OUTQ_SPARE_BYTES);
+  cr_assert_gt(q.spare_bytes, CRPC__OUTQ_SPARE_BYTES - 128 * 1024);
+  size_t n = q.n_spares;
+  cr_assert_geq(n, 8);
+  for (size_t i = 0; i < n; i++) {
+    crpc__buf b = crpc__outq_take_spare(&q);
+    cr_assert_not_null(b.mem);
+    cr_assert_eq(crpc__buf_len(&b), 0);
+    crpc__buf_cleanup(&b);
+  }
+  crpc__buf none = crpc__outq_take_spare(&q);
+  cr_assert_null(none.mem);
+  cr_assert_eq(q.spare_bytes, 0);
   crpc__outq_cleanup(&q);
 }
