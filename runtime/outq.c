@@ -121,8 +121,8 @@ int crpc__outq_push(crpc__outq *q, crpc__buf *b) {
   return 0;
 }
 
-/* Takes the first buffer, emptied, off the queue: its memory becomes the
- * spare unless there is one. */
+/* Takes the first buffer, emptied, off the queue: its memory becomes a
+ * spare while the spares are under budget. */
 static void pop(crpc__outq *q) {
   crpc__buf *b = &q->bufs[0];
   crpc__outq_give_spare(q, b);
