@@ -661,7 +661,7 @@ static void release_request(void *owner, crpc__buf *view) {
 }
 
 /* A written message's buffer handed over by send_data, written: its
- * memory becomes the spare, unless there is one. */
+ * memory becomes a spare (crpc__outq_give_spare()). */
 static void release_payload(void *owner, crpc__buf *buf) {
   crpc__client_call *call = owner;
   uv_mutex_lock(&call->mu);

@@ -383,8 +383,8 @@ static void hold_call(void *owner) {
   crpc__server_call_ref(owner);
 }
 
-/* A payload handed over by send_data, written: its memory becomes the
- * spare, unless there is one. */
+/* A payload handed over by send_data, written: its memory becomes a
+ * spare (crpc__outq_give_spare()). */
 static void release_payload(void *owner, crpc__buf *buf) {
   crpc__server_call *call = owner;
   uv_mutex_lock(&call->mu);
