@@ -91,24 +91,6 @@ int crpc__buf_append(crpc__buf *b, const void *p, size_t n) {
   return 0;
 }
 
-int crpc__buf_move(crpc__buf *to, crpc__buf *from) {
-  if (to->len == 0 && from->len <= to->max) {
-    crpc__buf t = *to;
-    to->mem = from->mem;
-    to->off = from->off;
-    to->len = from->len;
-    to->cap = from->cap;
-    from->mem = t.mem;
-    from->cap = t.cap;
-  } else {
-    int rc = crpc__buf_append(to, crpc__buf_data(from), from->len);
-    if (rc != 0)
-      return rc;
-  }
-  crpc__buf_reset(from);
-  return 0;
-}
-
 uint8_t *crpc__buf_tail(crpc__buf *b) {
   return b->mem == NULL ? NULL : b->mem + b->off + b->len;
 }

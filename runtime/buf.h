@@ -43,17 +43,6 @@ void crpc__buf_cleanup(crpc__buf *b);
 void crpc__buf_reset(crpc__buf *b);
 
 /*
- * Moves the content of |from| to the end of |to|, and leaves |from| empty
- * with memory to reuse: when |to| is empty the two trade memory (nothing
- * is copied, and |from| gets |to|'s), else the bytes are appended. A
- * writer that serializes into a buffer of its own and hands each message
- * over this way allocates nothing once both buffers are warm.
- * Thread: any, on buffers the caller owns (or holds the lock of).
- * Returns 0, or as crpc__buf_reserve() on |to|, and then neither changed.
- */
-int crpc__buf_move(crpc__buf *to, crpc__buf *from);
-
-/*
  * Makes room for |n| more bytes after the content, starting at
  * crpc__buf_tail(). The content is kept but may move.
  * Thread: any, on a |b| the caller owns.

@@ -65,7 +65,7 @@
  * spent 250 us per 1 MiB message in 16 KiB frames, 176 us in 256 KiB
  * ones. And a frame that takes all a stream has queued (up to the high
  * water mark below) hands the sender's buffer to the socket whole instead
- * of copying it (crpc__h2io_put_owned()). It is also how long a small
+ * of copying it (crpc__h2io_put_owned_piece()). It is also how long a small
  * reply on another stream of the connection may wait behind it, and
  * nghttp2 grows a session's frame buffer to the largest frame it made
  * (address space only: with NGHTTP2_DATA_FLAG_NO_COPY it writes just the

@@ -199,20 +199,6 @@ int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
   return rv != 0 ? rv : crpc__h2io_put_piece(out, p, n);
 }
 
-int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
-                         const uint8_t *framehd, crpc__buf *payload,
-                         void *owner,
-                         void (*release)(void *owner, crpc__buf *buf)) {
-  if (out->tls) /* encrypted in put_data(), never handed over */
-    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  if (crpc__h2io_owned_room(out) == 0)
-    return NGHTTP2_ERR_WOULDBLOCK;
-  int rv = crpc__h2io_put_frame(out, frame, framehd);
-  if (rv == 0)
-    crpc__h2io_put_owned_piece(out, payload, owner, release);
-  return rv;
-}
-
 void crpc__h2io_rest_init(crpc__h2io_rest *r) {
   crpc__buf_init(&r->bytes, SIZE_MAX);
   r->seg = NULL;

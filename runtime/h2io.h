@@ -23,10 +23,10 @@
 
 /*
  * Output on its way to a socket: bytes (frames, TLS records), and DATA
- * payloads written from where their owners keep them (crpc__h2io_put_owned())
- * instead of being copied in, each going out after the first |at| bytes.
- * A payload's |release| gives its buffer back to |owner| once the socket
- * took it, or dropped (crpc__h2io_out_reset()).
+ * payloads written from where their owners keep them
+ * (crpc__h2io_put_owned_piece()) instead of being copied in, each going out
+ * after the first |at| bytes. A payload's |release| gives its buffer back to
+ * |owner| once the socket took it, or dropped (crpc__h2io_out_reset()).
  */
 typedef struct crpc__h2io_seg {
   size_t at;
@@ -115,7 +115,6 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
                        crpc__h2io_out *out);
 
 /*
-
  * What of a batch the socket did not take at once, kept until the write
  * carrying it is done: the bytes among the payloads, copied (frame
  * headers and small frames: at most a batch), and the payloads, left in
@@ -209,19 +208,5 @@ void crpc__h2io_put_borrowed_piece(crpc__h2io_out *out, const uint8_t *p,
  * bytes at |p|, copied. */
 int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
                         const uint8_t *framehd, const uint8_t *p, size_t n);
-
-/*
- * A whole DATA frame, as crpc__h2io_put_frame(), whose payload is the
- * whole content of |*payload|, handed over as crpc__h2io_put_owned_piece()
- * does. When it returns non-zero |*payload| is untouched: copy instead,
- * or let the session offer the frame again.
- * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| is full (bytes, or
- * payloads); NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE under TLS;
- * NGHTTP2_ERR_CALLBACK_FAILURE as crpc__h2io_put_frame().
- */
-int crpc__h2io_put_owned(crpc__h2io_out *out, const nghttp2_frame *frame,
-                         const uint8_t *framehd, crpc__buf *payload,
-                         void *owner,
-                         void (*release)(void *owner, crpc__buf *buf));
 
 #endif /* CRPC_H2IO_H */

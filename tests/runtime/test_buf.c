@@ -221,62 +221,6 @@ Test(buf, reserve_exact_grows_to_the_size_asked, .timeout = 10) {
   crpc__buf_cleanup(&b);
 }
 
-Test(buf, move_into_an_empty_buffer_trades_memory, .timeout = 10) {
-  crpc__buf to, from;
-  crpc__buf_init(&to, 100);
-  crpc__buf_init(&from, SIZE_MAX);
-  cr_assert_eq(crpc__buf_append(&to, "old", 3), 0);
-  crpc__buf_consume(&to, 3);
-  uint8_t *to_mem = crpc__buf_tail(&to);
-  cr_assert_eq(crpc__buf_append(&from, "message", 7), 0);
-  uint8_t *from_mem = crpc__buf_data(&from);
-
-  cr_assert_eq(crpc__buf_move(&to, &from), 0);
-  assert_content(&to, "message");
-  cr_assert_eq(crpc__buf_data(&to), from_mem, "nothing is copied");
-  cr_assert_eq(crpc__buf_len(&from), 0);
-  cr_assert_eq(crpc__buf_tail(&from), to_mem, "|from| gets |to|'s memory");
-  /* Each keeps its own limit. */
-  static const uint8_t more[94];
-  cr_assert_eq(crpc__buf_append(&to, more, sizeof(more)), CRPC_ETOOBIG);
-  crpc__buf_cleanup(&to);
-  crpc__buf_cleanup(&from);
-}
-
-Test(buf, move_behind_content_appends, .timeout = 10) {
-  crpc__buf to, from;
-  crpc__buf_init(&to, 10);
-  crpc__buf_init(&from, SIZE_MAX);
-  cr_assert_eq(crpc__buf_append(&to, "ab", 2), 0);
-  cr_assert_eq(crpc__buf_append(&from, "cd", 2), 0);
-  uint8_t *from_mem = crpc__buf_data(&from);
-
-  cr_assert_eq(crpc__buf_move(&to, &from), 0);
-  assert_content(&to, "abcd");
-  cr_assert_eq(crpc__buf_len(&from), 0);
-  cr_assert_eq(crpc__buf_tail(&from), from_mem, "|from| keeps its memory");
-
-  /* Past |to|'s limit neither changes. */
-  cr_assert_eq(crpc__buf_append(&from, "efghijk", 7), 0);
-  cr_assert_eq(crpc__buf_move(&to, &from), CRPC_ETOOBIG);
-  assert_content(&to, "abcd");
-  assert_content(&from, "efghijk");
-  crpc__buf_cleanup(&to);
-  crpc__buf_cleanup(&from);
-}
-
-Test(buf, move_into_empty_respects_the_limit, .timeout = 10) {
-  crpc__buf to, from;
-  crpc__buf_init(&to, 4);
-  crpc__buf_init(&from, SIZE_MAX);
-  cr_assert_eq(crpc__buf_append(&from, "too long", 8), 0);
-  cr_assert_eq(crpc__buf_move(&to, &from), CRPC_ETOOBIG);
-  cr_assert_eq(crpc__buf_len(&to), 0);
-  assert_content(&from, "too long");
-  crpc__buf_cleanup(&to);
-  crpc__buf_cleanup(&from);
-}
-
 Test(buf, exchange_hands_over_the_memory_and_takes_other, .timeout = 10) {
   crpc__buf b;
   crpc__buf_init(&b, SIZE_MAX);
