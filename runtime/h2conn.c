@@ -578,6 +578,7 @@ static void flush_one(crpc__h2conn *c) {
     size_t len = crpc__h2io_out_len(out);
     if (len == 0)
       break;
+    int full = crpc__h2io_out_full(out);
     c->wreq.data = c;
     rc = crpc__h2io_write(&c->h, out, &c->rest, &c->wreq, on_written);
     if (rc >= 0) /* what the socket took at once; on_written() the rest */
@@ -596,7 +597,7 @@ static void flush_one(crpc__h2conn *c) {
       break;
     }
     /* All written; a batch short of full means the session had no more. */
-    if (len < CRPC__H2IO_WRITE_BATCH)
+    if (!full)
       break;
   }
   /* What a failed collect or write left is dropped, as the connection. */

@@ -33,6 +33,10 @@ size_t crpc__h2io_out_len(const crpc__h2io_out *o) {
   return crpc__buf_len(&o->bytes) + o->seg_bytes + o->staged;
 }
 
+int crpc__h2io_out_full(const crpc__h2io_out *o) {
+  return crpc__buf_len(&o->bytes) + o->staged >= CRPC__H2IO_WRITE_BATCH;
+}
+
 int crpc__h2io_feed(nghttp2_session *ng, crpc__tls_conn *tls, const uint8_t *p,
                     size_t n) {
   if (tls == NULL) {
@@ -106,7 +110,7 @@ static int collect_tls(nghttp2_session *ng, crpc__tls_conn *tls,
   int rc = 0;
   out->tls = tls;
   out->staged = 0;
-  while (rc == 0 && crpc__h2io_out_len(out) < CRPC__H2IO_WRITE_BATCH) {
+  while (rc == 0 && !crpc__h2io_out_full(out)) {
     const uint8_t *p;
     /* DATA payloads come through crpc__h2io_put_frame() and its pieces
      * meanwhile. */
@@ -131,7 +135,7 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
     /* Under TLS, HTTP/2 starts once the handshake is done. */
     return crpc__tls_conn_handshake_done(tls) ? collect_tls(ng, tls, out) : 0;
   }
-  while (crpc__h2io_out_len(out) < CRPC__H2IO_WRITE_BATCH) {
+  while (!crpc__h2io_out_full(out)) {
     const uint8_t *p;
     ssize_t n = nghttp2_session_mem_send(ng, &p);
     if (n < 0)
@@ -147,7 +151,7 @@ int crpc__h2io_collect(nghttp2_session *ng, crpc__tls_conn *tls,
 
 int crpc__h2io_put_frame(crpc__h2io_out *out, const nghttp2_frame *frame,
                          const uint8_t *framehd) {
-  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)
+  if (crpc__h2io_out_full(out))
     return NGHTTP2_ERR_WOULDBLOCK;
   if (frame->data.padlen != 0)
     return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -189,7 +193,7 @@ void crpc__h2io_put_borrowed_piece(crpc__h2io_out *out, const uint8_t *p,
 
 int crpc__h2io_put_data(crpc__h2io_out *out, const nghttp2_frame *frame,
                         const uint8_t *framehd, const uint8_t *p, size_t n) {
-  if (crpc__h2io_out_len(out) >= CRPC__H2IO_WRITE_BATCH)
+  if (crpc__h2io_out_full(out))
     return NGHTTP2_ERR_WOULDBLOCK;
   /* One allocation for the header and the payload. */
   if (out->tls == NULL &&

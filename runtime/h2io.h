@@ -18,7 +18,7 @@
 #include "tls.h"
 
 /* A connection stops taking frames from its session once this many bytes
- * wait to be written. */
+ * were copied into its batch (crpc__h2io_out_full()). */
 #define CRPC__H2IO_WRITE_BATCH (64 * 1024)
 
 /*
@@ -62,6 +62,12 @@ void crpc__h2io_out_reset(crpc__h2io_out *o);
 void crpc__h2io_out_cleanup(crpc__h2io_out *o);
 /* Bytes it holds, payloads included. */
 size_t crpc__h2io_out_len(const crpc__h2io_out *o);
+/* Whether |o| takes no more frames: CRPC__H2IO_WRITE_BATCH bytes were
+ * copied into it. Payloads handed over do not count: they cost no copy,
+ * the flow-control windows bound them, and the small frames behind a
+ * large one (a message's last bytes, the trailers) then go out in the
+ * same write instead of one of their own. */
+int crpc__h2io_out_full(const crpc__h2io_out *o);
 
 /* A TCP or unix stream socket, seen as whichever libuv type a call needs. */
 typedef union crpc__stream_handle {
@@ -104,8 +110,7 @@ int crpc__h2io_feed(nghttp2_session *ng, crpc__tls_conn *tls, const uint8_t *p,
  * queued, then, once there is no TLS or its handshake is done, frames
  * from |ng| (encrypted through |tls|, small frames gathered into records
  * of up to 16 KiB, the records written straight into |out|), until |out|
- * holds at least
- * CRPC__H2IO_WRITE_BATCH bytes or the session has nothing more to send.
+ * is full (crpc__h2io_out_full()) or the session has nothing more to send.
  * |ng| may be NULL (TLS records only).
  * Thread: the connection's loop.
  * Returns 0, or CRPC_ENOMEM, CRPC_EPROTO (TLS) or nghttp2's error, and then
@@ -161,9 +166,9 @@ int crpc__h2io_write(crpc__stream_handle *s, crpc__h2io_out *out,
  * adding up to the frame's length, from wherever the data source keeps
  * it; the callback then consumes those bytes there.
  * Thread: the connection's loop.
- * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| already holds
- * CRPC__H2IO_WRITE_BATCH bytes (the session offers the same frame again on
- * the next collect); NGHTTP2_ERR_CALLBACK_FAILURE when |frame| is padded
+ * Returns 0; NGHTTP2_ERR_WOULDBLOCK when |out| is full
+ * (crpc__h2io_out_full(): the session offers the same frame again on the
+ * next collect); NGHTTP2_ERR_CALLBACK_FAILURE when |frame| is padded
  * (crpc never pads) or memory ran out. After a piece fails the frame is
  * half written: the callback returns NGHTTP2_ERR_CALLBACK_FAILURE.
  */
