@@ -12,7 +12,7 @@
  * crpc__client_result (reply, status, headers, trailers).
  *
  * References on a call: its done_f's (dropped when the future is freed),
- * the loop's while it runs, a queued kick's, its open timer's, a parent
+ * the loop's while it runs, a queued kick's, its queued timer's, a parent
  * listener's, and a streaming caller's handle. The loop holds a reference
  * on done_f while the call runs, so a future nobody keeps (fire and
  * forget) lives until the call ends and then frees it all.
@@ -152,29 +152,29 @@ void crpc__client_call_cancel(crpc__client_call *call, crpc_status code) {
 
 /* Timers: the deadline, and the wait before a retry. */
 
-static void on_timer_closed(uv_handle_t *h) {
-  crpc__client_call *call = h->data;
-  crpc__channel_handle_closed(call->ch);
+/* A queued timer holds a reference on its call. */
+static void on_timer(crpc__timer *t) {
+  crpc__client_call *call =
+      (crpc__client_call *)((char *)t - offsetof(crpc__client_call, timer));
+  if (call->deadline != CRPC_DEADLINE_INFINITE &&
+      crpc_deadline_expired(call->deadline))
+    crpc__client_call_end(call, CRPC_STATUS_DEADLINE_EXCEEDED,
+                          "the deadline was exceeded");
+  else if (call->retry_waiting)
+    crpc__client_call_retry(call);
+  else /* the loop's clock is in whole ms: early by < 1 ms */
+    crpc__client_call_arm_timer(call, -1);
+  crpc__client_call_unref(call); /* the timer's */
+}
+
+static void stop_timer(crpc__client_call *call) {
+  if (!crpc__timer_queued(&call->timer))
+    return;
+  crpc__timerq_remove(&call->ch->timers, &call->timer);
   crpc__client_call_unref(call);
 }
 
-static void on_timer(uv_timer_t *t) {
-  crpc__client_call *call = t->data;
-  if (call->deadline != CRPC_DEADLINE_INFINITE &&
-      crpc_deadline_expired(call->deadline)) {
-    crpc__client_call_end(call, CRPC_STATUS_DEADLINE_EXCEEDED,
-                          "the deadline was exceeded");
-    return;
-  }
-  if (call->retry_waiting)
-    crpc__client_call_retry(call);
-  else
-    crpc__client_call_arm_timer(
-        call, -1); /* libuv's clock is in whole ms: early by < 1 ms */
-}
-
-/* Arms the timer for |ms| from now (negative: the deadline). */
-void crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms) {
+int crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms) {
   CRPC__ASSERT_LOOP_THREAD(call->ch->loop);
   int64_t left = -1;
   if (call->deadline != CRPC_DEADLINE_INFINITE) {
@@ -184,15 +184,21 @@ void crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms) {
   if (ms < 0 || (left >= 0 && left < ms))
     ms = left;
   if (ms < 0)
-    return;
-  if (!call->timer_open) {
-    uv_timer_init(crpc_loop_uv(call->ch->loop), &call->timer);
-    call->timer.data = call;
-    call->timer_open = 1;
-    call->ch->open_handles++;
-    crpc__client_call_ref(call);
+    return 0;
+  stop_timer(call);
+  int rc =
+      crpc__timerq_add(&call->ch->timers, &call->timer, (uint64_t)ms, on_timer);
+  if (rc == 0) {
+    crpc__client_call_ref(call); /* the timer's */
+    return 0;
   }
-  uv_timer_start(&call->timer, on_timer, (uint64_t)ms, 0);
+  if (rc == CRPC_ENOMEM)
+    crpc__client_call_end(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
+                          "out of memory");
+  else
+    crpc__client_call_end(call, CRPC_STATUS_CANCELLED,
+                          "the channel was closed");
+  return -1;
 }
 
 /* Starting. */
@@ -227,7 +233,8 @@ static void start_on_loop(crpc__client_call *call) {
                           "the deadline was exceeded before the call started");
     return;
   }
-  crpc__client_call_arm_timer(call, -1);
+  if (crpc__client_call_arm_timer(call, -1) != 0)
+    return;
   crpc__channel_dispatch(ch, call);
 }
 
@@ -309,10 +316,7 @@ void crpc__client_call_end(crpc__client_call *call, crpc_status code,
     }
     crpc__client_conn_detach(c, call);
   }
-  if (call->timer_open) {
-    call->timer_open = 0;
-    uv_close((uv_handle_t *)&call->timer, on_timer_closed);
-  }
+  stop_timer(call);
   live_remove(call);
   if (call->cancel)
     crpc__cancel_unlink(call->cancel, call);

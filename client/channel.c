@@ -101,7 +101,8 @@ static void channel_start(crpc__task *t) {
   uv_timer_init(crpc_loop_uv(ch->loop), &ch->resolve_timer);
   ch->resolve_timer.data = ch;
   uv_unref((uv_handle_t *)&ch->resolve_timer);
-  ch->open_handles += 2;
+  (void)crpc__timerq_open(&ch->timers, crpc_loop_uv(ch->loop)); /* a timer */
+  ch->open_handles += 3;
   ch->started = 1;
 }
 
@@ -433,6 +434,7 @@ static void channel_release(crpc_channel *ch) {
   free(ch->ready_waiters);
   crpc_future_unref(ch->closed);
   crpc__arena_cleanup(&ch->scratch);
+  crpc__timerq_cleanup(&ch->timers);
   crpc__h2group_cleanup(&ch->h2);
   free(ch);
 }
@@ -613,6 +615,7 @@ static void close_run(crpc__task *t) {
   if (ch->started) {
     uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
     uv_close((uv_handle_t *)&ch->resolve_timer, on_handle_closed);
+    crpc__timerq_close(&ch->timers, on_handle_closed, ch);
   }
   crpc__h2group_flush(&ch->h2);
   if (ch->open_handles == 0)

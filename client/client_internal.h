@@ -36,6 +36,7 @@
 #include "loop_internal.h"
 #include "outq.h"
 #include "target.h"
+#include "timerq.h"
 #include "tls.h"
 
 typedef struct crpc__sub crpc__sub;
@@ -89,6 +90,7 @@ struct crpc_channel {
   uv_getaddrinfo_t gai; /* the lookup */
   /* The next lookup of a DNS name, and when the last one began (uv_now). */
   uv_timer_t resolve_timer;
+  crpc__timerq timers; /* its calls' deadlines and retry waits */
   uint64_t resolve_started_ms;
   crpc__sub **subs; /* the current addresses' (retired ones drain apart) */
   size_t n_subs;
@@ -198,8 +200,8 @@ struct crpc__client_call {
   int pending;
   unsigned attempt;
   int transparent_retried;
-  uv_timer_t timer; /* the deadline, or the wait before a retry */
-  int timer_open;
+  crpc__timer timer; /* the deadline, or the wait before a retry, in its
+                       channel's |timers| */
   int retry_waiting;
   crpc__frame_decoder dec;
   crpc__grpc_response resp; /* what the response said */
@@ -353,7 +355,7 @@ crpc__client_result *crpc__client_result_of(crpc_future *f);
 
 /* Arms the call's timer for |ms| from now (negative: its deadline, if
  * any). Loop thread. */
-void crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms);
+int crpc__client_call_arm_timer(crpc__client_call *call, int64_t ms);
 
 /* Unpacks a received reply message (inflated first when compressed).
  * Returns 0 or a crpc__frame_unpack() error. Thread: any. */

@@ -34,7 +34,8 @@ void crpc__client_call_retry(crpc__client_call *call) {
   call->retry_waiting = 0;
   call->attempt++;
   reset_attempt(call);
-  crpc__client_call_arm_timer(call, -1);
+  if (crpc__client_call_arm_timer(call, -1) != 0)
+    return;
   crpc__channel_dispatch(call->ch, call);
 }
 
@@ -70,7 +71,7 @@ void crpc__client_call_unavailable(crpc__client_call *call, const char *why) {
             "%s: attempt %u: %s; retrying in %llu ms", call->method->path,
             call->attempt, why, (unsigned long long)ms);
   call->retry_waiting = 1;
-  crpc__client_call_arm_timer(call, (int64_t)ms);
+  (void)crpc__client_call_arm_timer(call, (int64_t)ms); /* else ended */
 }
 
 void crpc__client_call_refused(crpc__client_call *call, const char *why) {

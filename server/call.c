@@ -210,20 +210,20 @@ void crpc__server_call_end(crpc__server_call *call, crpc_status code,
   crpc__server_call_kick(call);
 }
 
-static void on_timer_closed(uv_handle_t *h) {
-  crpc__server_call_unref(h->data);
-}
-
+/* The deadline's timer holds a reference on its call while queued. */
 static void stop_timer(crpc__server_call *call) {
-  if (!call->timer_active)
+  if (!crpc__timer_queued(&call->deadline_timer))
     return;
-  call->timer_active = 0;
-  uv_close((uv_handle_t *)&call->deadline_timer, on_timer_closed);
+  crpc__timerq_remove(&call->sl->deadlines, &call->deadline_timer);
+  crpc__server_call_unref(call);
 }
 
-static void on_deadline(uv_timer_t *t) {
-  crpc__server_call *call = t->data;
+static void on_deadline(crpc__timer *t) {
+  crpc__server_call *call =
+      (crpc__server_call *)((char *)t -
+                            offsetof(crpc__server_call, deadline_timer));
   fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
+  crpc__server_call_unref(call);
 }
 
 /* Request headers. */
@@ -545,11 +545,17 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
       fail_call(call, CRPC_STATUS_DEADLINE_EXCEEDED, "Deadline Exceeded");
       return;
     }
-    uv_timer_init(crpc_loop_uv(call->sl->loop), &call->deadline_timer);
-    call->deadline_timer.data = call;
     crpc__server_call_ref(call); /* the timer's */
-    call->timer_active = 1;
-    uv_timer_start(&call->deadline_timer, on_deadline, (uint64_t)ms, 0);
+    int rc = crpc__timerq_add(&call->sl->deadlines, &call->deadline_timer,
+                              (uint64_t)ms, on_deadline);
+    if (rc != 0) {
+      crpc__server_call_unref(call);
+      if (rc == CRPC_ENOMEM)
+        fail_call(call, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      else
+        fail_call(call, CRPC_STATUS_UNAVAILABLE, "the server is stopping");
+      return;
+    }
   }
   if (!crpc__method_single_request(call->route->method))
     crpc__server_call_dispatch(call);

@@ -33,6 +33,7 @@
 #include "loop_internal.h"
 #include "outq.h"
 #include "pool_internal.h"
+#include "timerq.h"
 
 typedef struct crpc__sloop crpc__sloop;
 typedef struct crpc__server_conn crpc__server_conn;
@@ -90,6 +91,7 @@ struct crpc__sloop {
   int handles_ready; /* the handles below are initialized */
   unsigned index;
   uv_prepare_t flush;       /* writes are batched until the loop would block */
+  crpc__timerq deadlines;   /* its calls' */
   crpc__h2group h2;         /* its connections' flush and read buffer */
   crpc__server_conn *conns; /* every open connection */
   size_t n_conns;
@@ -271,9 +273,8 @@ struct crpc__server_call {
   int response_started; /* headers (or trailers-only) submitted */
   int deferred;         /* the data provider is paused */
   int trailers_submitted;
-  int stream_closed; /* nghttp2 closed the stream */
-  uv_timer_t deadline_timer;
-  int timer_active;
+  int stream_closed;          /* nghttp2 closed the stream */
+  crpc__timer deadline_timer; /* in its loop's |deadlines| */
 
   /* Stall detection (crpc__server_call_stalled): when the stream last moved
    * (loop thread) and when the handler began to wait (under |mu|), in

@@ -55,6 +55,7 @@ void crpc__sloop_cleanup(crpc__sloop *sl) {
   if (sl->own_loop)
     crpc_loop_free(sl->loop);
   crpc__server_call_pool_trim(sl, 1);
+  crpc__timerq_cleanup(&sl->deadlines);
   crpc__h2mem_cleanup(&sl->h2mem);
   crpc__arena_cleanup(&sl->scratch);
   crpc__h2group_cleanup(&sl->h2);
@@ -64,6 +65,7 @@ void crpc__sloop_open_handles(crpc__sloop *sl) {
   uv_loop_t *uv = crpc_loop_uv(sl->loop);
   uv_prepare_init(uv, &sl->flush);
   sl->flush.data = sl;
+  (void)crpc__timerq_open(&sl->deadlines, uv); /* a timer: cannot fail */
   uv_timer_init(uv, &sl->drain_timer);
   sl->drain_timer.data = sl;
   uv_timer_init(uv, &sl->goaway_timer);
@@ -85,7 +87,8 @@ unsigned crpc__sloop_close_handles(crpc__sloop *sl, uv_close_cb cb) {
   uv_close((uv_handle_t *)&sl->goaway_timer, cb);
   uv_close((uv_handle_t *)&sl->sweep, cb);
   uv_close((uv_handle_t *)&sl->lame_duck_timer, cb);
-  return 5;
+  crpc__timerq_close(&sl->deadlines, cb, sl);
+  return 6;
 }
 
 static void on_flush(uv_prepare_t *h) {

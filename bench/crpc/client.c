@@ -20,6 +20,8 @@
  * With --tls_ca every connection is TLS with ALPN h2, the server's
  * certificate verified against the PEM CAs in FILE for the target's host;
  * without it, cleartext HTTP/2.
+ * Every call has a deadline 5 s after the run's end, as gRPC C++'s load
+ * client gives its calls.
  * Latency per call or round runs from just before the send to the
  * continuation, on the monotonic clock, into a log-linear histogram (under
  * 1% error). Nothing is counted during the warmup; after warmup + duration
@@ -384,6 +386,11 @@ static int chan_open(bench_chan *c, const char *target) {
     return -1;
   }
   c->opts.cancel = c->cancel;
+  /* Every call has a deadline, as gRPC C++'s load client gives its calls
+   * and as production clients do: calls never outlive the run by much,
+   * even against a stuck server, and the deadline's cost is measured. */
+  c->opts.deadline = crpc_deadline_after_ms(
+      (int64_t)((c->run->warmup_s + c->run->duration_s + 5) * 1000));
   crpc_future *ready = crpc_channel_connect(c->ch);
   rc = ready ? crpc_future_wait_for(ready, 10000) : CRPC_ENOMEM;
   crpc_status st = rc == 0 ? crpc_future_status(ready) : CRPC_STATUS_UNKNOWN;

@@ -69,6 +69,7 @@ MAX_FRAME_SIZE = 16384  # SETTINGS_MAX_FRAME_SIZE's initial value
 
 # gRPC status codes used below.
 OK, UNIMPLEMENTED, INTERNAL, RESOURCE_EXHAUSTED = 0, 12, 13, 8
+DEADLINE_EXCEEDED = 4
 # What a unary method answers to a request with zero or two messages. gRPC's
 # spec names no code. grpcio says UNIMPLEMENTED ("requires exactly one
 # request message") for zero and answers the first of two; gRPC C++ says
@@ -1369,6 +1370,38 @@ def grpc_timeout_nine_digits(run):
 @case
 def grpc_timeout_bad_unit(run):
     bad_timeout(run, "10x")
+
+
+@case
+def deadlines_the_peer_never_acts_on(run):
+    """Calls whose grpc-timeout passes while their handlers sleep, from a
+    peer that never resets them: the server's own timers end each with
+    DEADLINE_EXCEEDED, earliest deadline first, on both placements, and
+    a call that ends before its deadline is answered as usual."""
+    c = run.conn()
+    timeouts = {"t300": "300m", "t100": "100m", "t200": "200m"}
+    streams = {}
+    for i, (name, timeout) in enumerate(timeouts.items()):
+        svc = LOOP if i % 2 else WORKER
+        streams[name] = c.unary(svc + "Unary", req(name=name, sleep_ms=20000),
+                                extra=[("grpc-timeout", timeout)])
+    quick = c.unary(LOOP + "Unary", req(name="quick"),
+                    extra=[("grpc-timeout", "100S")])
+    order = []
+
+    def progress():
+        for name, st in streams.items():
+            if st.done and name not in order:
+                order.append(name)
+        return len(order) == len(streams) and quick.done
+
+    c.pump(progress, run.left(5))
+    for name, st in streams.items():
+        expect_status(run, c, st, DEADLINE_EXCEEDED)
+    if order != ["t100", "t200", "t300"]:
+        raise Failure("calls ended in the order %s, want their deadlines' "
+                      "order t100, t200, t300" % order)
+    expect_ok_reply(quick, "quick")
 
 
 @case
