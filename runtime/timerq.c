@@ -92,6 +92,10 @@ void crpc__timerq_close(crpc__timerq *q, uv_close_cb cb, void *data) {
 }
 
 void crpc__timerq_cleanup(crpc__timerq *q) {
+  /* An entry still queued is still held (its owner's reference): it is
+   * let go, so that removing it later does nothing. */
+  for (size_t i = 1; i <= q->n; i++)
+    q->heap[i]->slot = 0;
   free(q->heap);
   q->heap = NULL;
   q->n = q->cap = 0;

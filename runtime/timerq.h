@@ -61,8 +61,8 @@ int crpc__timerq_open(crpc__timerq *q, uv_loop_t *uv);
  * never fire; they may still be removed. */
 void crpc__timerq_close(crpc__timerq *q, uv_close_cb cb, void *data);
 
-/* Frees |q|'s memory, once it is closed (or was never opened) and no
- * entry is queued: each holds its owner, which removes it as it ends. */
+/* Frees |q|'s memory, once it is closed (or was never opened). Entries
+ * still queued are let go: removing them afterwards does nothing. */
 void crpc__timerq_cleanup(crpc__timerq *q);
 
 /*

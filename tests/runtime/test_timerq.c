@@ -175,14 +175,18 @@ Test(timerq, many_timers_with_removals_fire_in_order, .timeout = 20) {
 
 Test(timerq, a_closed_queue_takes_no_timer, .timeout = 10) {
   uv_loop_t *uv = start();
-  entry a = {.id = 0}, b = {.id = 1};
+  entry a = {.id = 0}, b = {.id = 1}, c = {.id = 2};
   cr_assert_eq(crpc__timerq_add(&q, &a.t, 5, record), 0);
+  cr_assert_eq(crpc__timerq_add(&q, &c.t, 10, record), 0);
   crpc__timerq_close(&q, on_closed, NULL);
   cr_assert_eq(crpc__timerq_add(&q, &b.t, 5, record), CRPC_ECLOSED);
   cr_assert_not(crpc__timer_queued(&b.t));
   crpc__timerq_remove(&q, &a.t); /* still possible */
   uv_run(uv, UV_RUN_DEFAULT);
   cr_assert_eq(n_fired, 0);
+  /* |c| is still queued: the cleanup lets it go. */
   crpc__timerq_cleanup(&q);
+  cr_assert_not(crpc__timer_queued(&c.t));
+  crpc__timerq_remove(&q, &c.t);
   cr_assert_eq(uv_loop_close(uv), 0);
 }
