@@ -5,7 +5,8 @@
  * Tasks from other threads go through |remote| under |mu| and wake the loop
  * with uv_async_send(); tasks from the loop's own thread go through |local|
  * without a lock and are drained by an idle handle, which also keeps the
- * poll from blocking while they wait.
+ * poll from blocking while they wait. Kicks posted by a drain's tasks run
+ * at its end (|soon|), before the loop polls.
  */
 #include "loop_internal.h"
 
@@ -99,20 +100,57 @@ void crpc__loop_release(crpc_loop *loop) {
     sync_ref(loop);
 }
 
+static void on_idle(uv_idle_t *h);
+
+static void start_idle(crpc_loop *loop) {
+  if (!loop->idle_active && !loop->closing) {
+    uv_idle_start(&loop->idle, on_idle);
+    loop->idle_active = 1;
+  }
+}
+
+/* How often the kicks of one drain may kick again within it. A kick is
+ * bounded work that rarely kicks itself; the bound keeps one that does
+ * from starving I/O. */
+#define SOON_ROUNDS 4
+
+/* Runs |t| and the kicks it posts. Other tasks posted meanwhile wait for
+ * the next turn of the loop, so that I/O is not starved. */
+static void run_drain(crpc_loop *loop, crpc__task *t) {
+  int was = loop->draining;
+  loop->draining = 1;
+  run_list(t);
+  for (int i = 0; i < SOON_ROUNDS && loop->soon.head != NULL; i++) {
+    t = loop->soon.head;
+    loop->soon.head = loop->soon.tail = NULL;
+    run_list(t);
+  }
+  loop->draining = was;
+  if (!was && loop->soon.head != NULL) { /* left for the next turn */
+    if (loop->local.tail)
+      loop->local.tail->next = loop->soon.head;
+    else
+      loop->local.head = loop->soon.head;
+    loop->local.tail = loop->soon.tail;
+    loop->soon.head = loop->soon.tail = NULL;
+    start_idle(loop);
+  }
+}
+
 static void drain_remote(crpc_loop *loop) {
   uv_mutex_lock(&loop->mu);
   crpc__task *t = loop->remote.head;
   loop->remote.head = loop->remote.tail = NULL;
   uv_mutex_unlock(&loop->mu);
-  run_list(t);
+  run_drain(loop, t);
 }
 
-/* Runs the tasks queued so far; tasks they post wait for the next round so
- * that I/O is not starved. */
+/* Runs the tasks queued so far; tasks they post, except kicks, wait for
+ * the next round. */
 static void drain_local(crpc_loop *loop) {
   crpc__task *t = loop->local.head;
   loop->local.head = loop->local.tail = NULL;
-  run_list(t);
+  run_drain(loop, t);
 }
 
 static void on_async(uv_async_t *h) {
@@ -139,10 +177,7 @@ static void on_idle(uv_idle_t *h) {
 int crpc__loop_post_task(crpc_loop *loop, crpc__task *task) {
   if (current_loop == loop) {
     list_push(&loop->local, task);
-    if (!loop->idle_active && !loop->closing) {
-      uv_idle_start(&loop->idle, on_idle);
-      loop->idle_active = 1;
-    }
+    start_idle(loop);
     return 0;
   }
   uv_mutex_lock(&loop->mu);
@@ -175,6 +210,10 @@ void crpc__kick_init(crpc__kick *k, void (*fn)(crpc__task *task)) {
 int crpc__kick_post(crpc__kick *k, crpc_loop *loop) {
   if (atomic_exchange(&k->queued, 1))
     return 0;
+  if (current_loop == loop && loop->draining) {
+    list_push(&loop->soon, &k->task);
+    return 1;
+  }
   int rc = crpc__loop_post_task(loop, &k->task);
   if (rc != 0) {
     atomic_store(&k->queued, 0);

@@ -50,6 +50,10 @@ struct crpc_loop {
   crpc__task_list local;
   uv_idle_t idle;
   int idle_active;
+  /* Kicks posted while a drain runs (|draining|): they run at its end,
+   * in the same turn of the loop. */
+  crpc__task_list soon;
+  int draining;
 
   /* Work that must keep an UV_RUN_DEFAULT run alive: live coroutines,
    * pending pool jobs. Changed from any thread; the async handle's ref
@@ -123,7 +127,10 @@ void crpc__kick_init(crpc__kick *k, void (*fn)(crpc__task *task));
 /*
  * Queues |k| on |loop| unless it is queued already. Returns 1 when it
  * queued it (the task will run once), 0 when it was queued already, or
- * CRPC_ECLOSED when |loop| is closing (it will not run).
+ * CRPC_ECLOSED when |loop| is closing (it will not run). Posted from a
+ * task on |loop|'s thread, it runs once the tasks of the current drain
+ * have, before the loop polls: a call made from a continuation is on the
+ * wire in the same turn.
  * Thread: any.
  */
 int crpc__kick_post(crpc__kick *k, crpc_loop *loop);

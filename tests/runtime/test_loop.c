@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "crpc/error.h"
 #include "crpc/loop.h"
+#include "loop_internal.h"
 
 typedef struct counter {
   crpc_loop *loop;
@@ -40,6 +42,91 @@ Test(loop, post_from_loop_thread_is_deferred, .timeout = 10) {
   cr_assert_eq(atomic_load(&c.n), 1);
   cr_assert_eq(c.on_loop, 1);
   crpc_loop_free(loop);
+}
+
+/* Kicks posted by a task run in the same turn of the loop; other tasks it
+ * posts wait for the next. */
+typedef struct kicker {
+  crpc_loop *loop;
+  crpc__task first, later;
+  crpc__kick kick;
+  int first_ran, later_ran, kicks, kick_again;
+} kicker;
+
+static void kicker_kick(crpc__task *t) {
+  kicker *k = (kicker *)((char *)t - offsetof(kicker, kick.task));
+  crpc__kick_taken(&k->kick);
+  k->kicks++;
+  if (k->kicks < k->kick_again)
+    cr_assert_eq(crpc__kick_post(&k->kick, k->loop), 1);
+}
+
+static void kicker_later(crpc__task *t) {
+  kicker *k = (kicker *)((char *)t - offsetof(kicker, later));
+  k->later_ran++;
+  int queued_already = atomic_load(&k->kick.queued);
+  cr_assert_eq(crpc__kick_post(&k->kick, k->loop), !queued_already);
+  cr_assert_eq(crpc__kick_post(&k->kick, k->loop), 0, "queued twice");
+}
+
+static void kicker_first(crpc__task *t) {
+  kicker *k = (kicker *)((char *)t - offsetof(kicker, first));
+  k->first_ran++;
+  cr_assert_eq(crpc__kick_post(&k->kick, k->loop), 1);
+  cr_assert_eq(crpc__loop_post_task(k->loop, &k->later), 0);
+}
+
+static kicker *kicker_new(crpc_loop *loop, int kick_again) {
+  kicker *k = calloc(1, sizeof(*k));
+  cr_assert_not_null(k);
+  k->loop = loop;
+  k->kick_again = kick_again;
+  k->first.fn = kicker_first;
+  k->later.fn = kicker_later;
+  crpc__kick_init(&k->kick, kicker_kick);
+  return k;
+}
+
+Test(loop, a_kick_posted_by_a_task_runs_in_the_same_turn, .timeout = 10) {
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  kicker *k = kicker_new(loop, 0);
+  /* From another thread: the first turn's poll sees the wake-up and runs
+   * |first|, which kicks and posts |later|. The hold keeps the loop alive
+   * for the turns run one by one. */
+  crpc__loop_hold(loop);
+  cr_assert_eq(crpc__loop_post_task(loop, &k->first), 0);
+  crpc_loop_run(loop, CRPC_RUN_NOWAIT);
+  cr_assert_eq(k->first_ran, 1);
+  cr_assert_eq(k->kicks, 1, "the kick waited for another turn");
+  cr_assert_eq(k->later_ran, 0, "a task ran in the turn it was posted in");
+  /* The next turn runs |later|, and its kick with it. */
+  crpc_loop_run(loop, CRPC_RUN_NOWAIT);
+  cr_assert_eq(k->later_ran, 1);
+  cr_assert_eq(k->kicks, 2, "the kick waited for another turn");
+  crpc__loop_release(loop);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert_eq(k->kicks, 2);
+  crpc_loop_free(loop);
+  free(k);
+}
+
+Test(loop, a_kick_that_keeps_kicking_does_not_hold_the_loop, .timeout = 10) {
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, NULL, &loop), 0);
+  kicker *k = kicker_new(loop, 1000);
+  crpc__loop_hold(loop);
+  cr_assert_eq(crpc__loop_post_task(loop, &k->first), 0);
+  crpc_loop_run(loop, CRPC_RUN_NOWAIT);
+  cr_assert_gt(k->kicks, 1);
+  cr_assert_lt(k->kicks, 10, "one turn ran the kick %d times", k->kicks);
+  crpc__loop_release(loop);
+  /* The rest runs a few times per turn, every turn, until it stops. */
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  cr_assert_eq(k->kicks, 1000, "the kick that was queued ran twice");
+  cr_assert_eq(k->later_ran, 1);
+  crpc_loop_free(loop);
+  free(k);
 }
 
 typedef struct seq {
