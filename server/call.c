@@ -104,11 +104,11 @@ static void cancel_call(crpc__server_call *call, crpc_status code,
   int expected = 0;
   if (!atomic_compare_exchange_strong(&call->cancelled, &expected, (int)code))
     return;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   crpc_future *r = call->read_wait, *w = call->write_wait;
   call->read_wait = call->write_wait = NULL;
   crpc_future *cf = call->cancel_f ? crpc_future_ref(call->cancel_f) : NULL;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (r) {
     crpc_future_complete(r, code, msg, NULL, NULL);
     crpc_future_unref(r);
@@ -140,9 +140,9 @@ int crpc__server_call_set_status_locked(crpc__server_call *call,
 
 int crpc__server_call_set_status(crpc__server_call *call, crpc_status code,
                                  const char *msg) {
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int set = crpc__server_call_set_status_locked(call, code, msg);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return set;
 }
 
@@ -180,12 +180,12 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
                         call->n_received == 0 && !call->remote_closed &&
                         (m->kind == CRPC_METHOD_CLIENT_STREAMING ||
                          m->kind == CRPC_METHOD_BIDI_STREAMING);
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int waiting = unstarted_empty || call->parked || call->read_wait != NULL ||
                 call->write_wait != NULL;
   int64_t since = call->wait_since_ns > call->progress_ns ? call->wait_since_ns
                                                           : call->progress_ns;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (!waiting || now_ns - since < limit_ns)
     return 0;
   char msg[96];
@@ -274,9 +274,9 @@ static void nv_status(crpc__nvlist *l, crpc__server_call *call) {
 static void submit_trailers(crpc__server_call *call) {
   crpc__nvlist l;
   crpc__nvlist_init(&l, &call->sl->scratch);
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   nv_status(&l, call);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   crpc__server_conn *c = call->conn;
   if (l.oom ||
       nghttp2_submit_trailer(c->h2.ng, call->stream_id, l.nv, l.n) != 0)
@@ -290,13 +290,13 @@ static void submit_trailers(crpc__server_call *call) {
 static void start_response(crpc__server_call *call, int trailers_only) {
   crpc__nvlist l;
   crpc__nvlist_init(&l, &call->sl->scratch);
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   call->headers_frozen = 1;
   crpc__grpc_response_headers(&l, call->resp_enc);
   crpc__nvlist_metadata(&l, &call->resp_headers);
   if (trailers_only)
     nv_status(&l, call);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   crpc__server_conn *c = call->conn;
   nghttp2_data_provider dp = crpc__h2conn_body(call);
   int rv = l.oom ? NGHTTP2_ERR_NOMEM
@@ -331,7 +331,7 @@ static void respond_http_error(crpc__server_call *call, int http_status,
 ssize_t crpc__server_call_read_body(void *stream, size_t length,
                                     uint32_t *data_flags) {
   crpc__server_call *call = stream;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   size_t avail = crpc__outq_len(&call->out);
   size_t n = avail < length ? avail : length;
   /* The bytes stay queued until crpc__server_call_send_data() takes them
@@ -339,7 +339,7 @@ ssize_t crpc__server_call_read_body(void *stream, size_t length,
   if (n)
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   int fin = call->status_set && avail == n;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (n)
     call->progress_ns = loop_now_ns(call);
   if (fin) {
@@ -356,9 +356,9 @@ ssize_t crpc__server_call_read_body(void *stream, size_t length,
 
 size_t crpc__server_call_body_ready(void *stream) {
   crpc__server_call *call = stream;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   size_t n = crpc__outq_len(&call->out);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return n;
 }
 
@@ -387,9 +387,9 @@ static void hold_call(void *owner) {
  * spare (crpc__outq_give_spare()). */
 static void release_payload(void *owner, crpc__buf *buf) {
   crpc__server_call *call = owner;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   crpc__outq_give_spare(&call->out, buf);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   crpc__buf_cleanup(buf);
   crpc__server_call_unref(call);
 }
@@ -423,7 +423,7 @@ int crpc__server_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t length) {
   crpc__server_call *call = stream;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   size_t before = crpc__outq_len(&call->out);
   int rv = crpc__h2io_put_frame(out, frame, framehd);
   if (rv == 0)
@@ -431,7 +431,7 @@ int crpc__server_call_send_data(void *stream, crpc__h2io_out *out,
                         release_payload);
   atomic_fetch_sub(&call->conn->out_bytes, before - crpc__outq_len(&call->out));
   crpc_future *w = rv == 0 ? drained_locked(call) : NULL;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   wake_writer(w);
   return rv;
 }
@@ -449,9 +449,9 @@ static void give_window_if(crpc__server_call *call, int room) {
 static void give_window(crpc__server_call *call) {
   if (call->stream_closed || !call->unconsumed)
     return;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int room = call->in_bytes <= CRPC__H2_READ_QUEUE_BYTES;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   give_window_if(call, room);
 }
 
@@ -460,11 +460,11 @@ static void give_window(crpc__server_call *call) {
 static void kick_local(crpc__server_call *call) {
   if (call->stream_closed)
     return;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int room = call->in_bytes <= CRPC__H2_READ_QUEUE_BYTES;
   int has_data = crpc__outq_len(&call->out) > 0;
   int fin = call->status_set;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   give_window_if(call, room);
   if (!call->response_started) {
     if (has_data)
@@ -570,7 +570,7 @@ void crpc__server_call_on_headers_done(crpc__server_call *call) {
 static void wake_reader_unlock(crpc__server_call *call) {
   crpc_future *r = call->read_wait;
   call->read_wait = NULL;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (r) {
     crpc_future_complete(r, CRPC_STATUS_OK, NULL, NULL, NULL);
     crpc_future_unref(r);
@@ -592,7 +592,7 @@ static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
   m->next = NULL;
   m->len = msg->len;
   m->compressed = msg->compressed;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   if (call->in_tail)
     call->in_tail->next = m;
   else
@@ -669,9 +669,9 @@ void crpc__server_call_on_data(crpc__server_call *call, const uint8_t *p,
 }
 
 void crpc__server_call_on_remote_close(crpc__server_call *call) {
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   call->remote_closed = 1;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (call->state == CRPC__SERVER_CALL_HEADERS ||
       call->state == CRPC__SERVER_CALL_DONE || atomic_load(&call->cancelled))
     return;
@@ -692,7 +692,7 @@ void crpc__server_call_on_remote_close(crpc__server_call *call) {
     return;
   }
   /* A streaming handler reads the end of the stream. */
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   wake_reader_unlock(call);
 }
 
@@ -719,9 +719,9 @@ void crpc__server_call_on_stream_close(crpc__server_call *call,
   if (--c->n_calls == 0)
     c->idle_since_ms = uv_now(crpc_loop_uv(c->sl->loop));
   stop_timer(call);
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int done = call->status_set && call->trailers_submitted;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   if (!done || error_code != NGHTTP2_NO_ERROR) {
     /* gRPC clients reset the stream when their deadline passes, which,
      * measured from the client's send, is a little before ours. */

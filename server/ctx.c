@@ -57,13 +57,13 @@ crpc_loop *crpc_ctx_loop(const crpc_ctx *ctx) {
 
 static int add_md(crpc__server_call *call, crpc_metadata *md, int frozen_check,
                   const char *key, const void *value, size_t len) {
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int rc;
   if (frozen_check ? call->headers_frozen : call->status_set)
     rc = CRPC_ESTATE;
   else
     rc = crpc_metadata_add(md, key, value, len);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return rc;
 }
 
@@ -82,10 +82,10 @@ int crpc_ctx_set_message(crpc_ctx *ctx, const char *message) {
   char *m = message ? strdup(message) : NULL;
   if (message && !m)
     return CRPC_ENOMEM;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   free(call->status_message);
   call->status_message = m;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return 0;
 }
 
@@ -98,11 +98,11 @@ int crpc_ctx_set_details(crpc_ctx *ctx, const uint8_t *details, size_t len) {
       return CRPC_ENOMEM;
     memcpy(d, details, len);
   }
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   free(call->status_details);
   call->status_details = d;
   call->status_details_len = d ? len : 0;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return 0;
 }
 
@@ -114,13 +114,13 @@ int crpc_ctx_set_compression(crpc_ctx *ctx, const char *encoding) {
   /* Compress only with what the client said it accepts. */
   if (!(call->req.accept_mask & CRPC__ENCODING_BIT(enc)))
     enc = CRPC__ENCODING_IDENTITY;
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   int rc = 0;
   if (call->headers_frozen)
     rc = CRPC_ESTATE;
   else
     call->resp_enc = enc;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   return rc;
 }
 

@@ -157,9 +157,9 @@ static void run_handler(crpc__server_call *call) {
     /* Encoded outside the lock, into the memory the call keeps for its
      * output (a pooled call's, or none): the loop sees no output until it
      * is whole. */
-    uv_mutex_lock(&call->mu);
+    crpc__server_call_lock(call);
     b = crpc__outq_take_spare(&call->out);
-    uv_mutex_unlock(&call->mu);
+    crpc__server_call_unlock(call);
     rc = crpc__frame_encode_compressed(&b, call->reply,
                                        crpc__server_call_message_encoding(call),
                                        call->sl->srv->opts.max_send_bytes);
@@ -169,7 +169,7 @@ static void run_handler(crpc__server_call *call) {
     }
     encoded = 1;
   }
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   if (encoded) {
     if (rc == 0 && crpc__server_call_queue_locked(call, &b) != 0) {
       rc = CRPC_ENOMEM;
@@ -184,7 +184,7 @@ static void run_handler(crpc__server_call *call) {
   }
   crpc__buf_cleanup(&b);
   crpc__server_call_set_status_locked(call, st, msg);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
 }
 
 void crpc__server_call_report_end(crpc__server_call *call) {
@@ -194,7 +194,7 @@ void crpc__server_call_report_end(crpc__server_call *call) {
   call->ended = 1;
   crpc_icall_end e = {0};
   int cancelled = atomic_load(&call->cancelled);
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   /* The end the client saw: the handler's status once the trailers went
    * out, else the cancellation that cut the call short. */
   if (call->status_set && (call->trailers_submitted || !cancelled)) {
@@ -208,7 +208,7 @@ void crpc__server_call_report_end(crpc__server_call *call) {
   }
   e.messages_sent = call->msgs_out;
   e.bytes_sent = call->bytes_out;
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   e.messages_received = call->n_received;
   e.bytes_received = call->bytes_in;
   e.duration_ns = crpc_now_ns() - call->start_ns;
@@ -329,6 +329,7 @@ static void job_done(crpc__job *job, int status) {
 /* Queues the handler on the worker pool, counted in its connection's
  * share. Loop thread. */
 static int submit_job(crpc__server_call *call) {
+  call->shared = 1; /* the pool's lock publishes it to the worker */
   call->job.work = job_work;
   call->job.done = job_done;
   int rc = crpc__pool_submit(call->sl->srv->pool, call->sl->loop, &call->job);

@@ -241,9 +241,13 @@ struct crpc__server_call {
   crpc__job job;
   crpc_status handler_status;
 
-  /* Shared between the handler and the loop. Lock order: a leaf (futures
-   * are completed and kicks posted after it is released). */
+  /* Shared between the handler and the loop, once a worker runs the
+   * handler (|shared|): crpc__server_call_lock() takes |mu| only then,
+   * since everything else about a call, a coroutine handler included,
+   * runs on the loop's thread. Lock order: a leaf (futures are completed
+   * and kicks posted after it is released). */
   uv_mutex_t mu;
+  int shared; /* set on the loop thread before a worker can see the call */
   int headers_frozen; /* the handler can no longer add headers */
   crpc_metadata resp_headers;
   crpc_metadata resp_trailers;
@@ -421,6 +425,16 @@ int crpc__server_call_cancel_if_stalled(crpc__server_call *call, int64_t now_ns,
                                         int64_t limit_ns);
 void crpc__server_call_ref(crpc__server_call *call);
 void crpc__server_call_unref(crpc__server_call *call);
+/* |call|'s |mu|, taken only when a worker may run its handler. Thread:
+ * any that may touch the call. */
+static inline void crpc__server_call_lock(crpc__server_call *call) {
+  if (call->shared)
+    uv_mutex_lock(&call->mu);
+}
+static inline void crpc__server_call_unlock(crpc__server_call *call) {
+  if (call->shared)
+    uv_mutex_unlock(&call->mu);
+}
 /* Sets the final status unless one is set (|msg| copied; NULL keeps the
  * handler's message). Returns 1 when it set it. _locked: with |mu| held.
  * Thread: any. */

@@ -26,7 +26,7 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     call->last_read = NULL;
   }
   for (;;) {
-    uv_mutex_lock(&call->mu);
+    crpc__server_call_lock(call);
     int cancelled = atomic_load(&call->cancelled);
     crpc__inmsg *m = cancelled ? NULL : call->in_head;
     if (m) {
@@ -39,13 +39,13 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     crpc_future *f = NULL;
     if (!m && !cancelled && !eof) {
       if (crpc_future_new(NULL, &f) != 0) {
-        uv_mutex_unlock(&call->mu);
+        crpc__server_call_unlock(call);
         return CRPC_STATUS_RESOURCE_EXHAUSTED;
       }
       call->read_wait = crpc_future_ref(f);
       call->wait_since_ns = crpc_now_ns();
     }
-    uv_mutex_unlock(&call->mu);
+    crpc__server_call_unlock(call);
     if (cancelled)
       return (crpc_status)cancelled;
     if (eof)
@@ -89,9 +89,9 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     return (crpc_status)cancelled;
   /* Serialize outside the lock, so the loop keeps sending meanwhile, into
    * the memory the last message left. */
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   crpc__buf b = crpc__outq_take_spare(&call->out);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   int rc = crpc__frame_encode_compressed(
       &b, msg, crpc__server_call_message_encoding(call),
       call->sl->srv->opts.max_send_bytes);
@@ -100,7 +100,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
     crpc__buf_cleanup(&b);
     return crpc__server_call_encode_status(call, msg, rc, &text);
   }
-  uv_mutex_lock(&call->mu);
+  crpc__server_call_lock(call);
   call->headers_frozen = 1;
   size_t added = crpc__buf_len(&b);
   if (crpc__server_call_queue_locked(call, &b) != 0)
@@ -108,7 +108,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   else
     call->msgs_out++;
   crpc__outq_give_spare(&call->out, &b);
-  uv_mutex_unlock(&call->mu);
+  crpc__server_call_unlock(call);
   crpc__buf_cleanup(&b);
   if (rc != 0)
     return CRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -117,7 +117,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
   crpc__server_call_kick(call);
   /* Backpressure: wait while the client is not taking what was sent. */
   for (;;) {
-    uv_mutex_lock(&call->mu);
+    crpc__server_call_lock(call);
     cancelled = atomic_load(&call->cancelled);
     crpc_future *f = NULL;
     if (!cancelled && crpc__outq_len(&call->out) > CRPC__OUT_HIGH_WATER &&
@@ -125,7 +125,7 @@ crpc_status crpc_server_stream_write(crpc_server_stream *s,
       call->write_wait = crpc_future_ref(f);
       call->wait_since_ns = crpc_now_ns();
     }
-    uv_mutex_unlock(&call->mu);
+    crpc__server_call_unlock(call);
     if (cancelled)
       return (crpc_status)cancelled;
     if (!f)
