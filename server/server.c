@@ -204,13 +204,24 @@ int crpc_server_add_interceptor(crpc_server *srv, const crpc_interceptor *ic) {
   return crpc__ichain_add(&srv->chain, ic);
 }
 
-/* FNV-1a: paths are short and few. */
+/* Eight bytes a step, then a final mix for the low bits the table uses:
+ * every call hashes its path, and a byte at a time (FNV-1a) was one
+ * multiply per byte in a chain, 1.5 % of a unary call's time. */
 static size_t hash_path(const char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint8_t)p[i];
-    h *= 1099511628211ull;
+  const uint64_t k = 0x9e3779b97f4a7c15u;
+  uint64_t h = n * k;
+  uint64_t w;
+  for (; n >= 8; p += 8, n -= 8) {
+    memcpy(&w, p, 8);
+    h = (h ^ w) * k;
+    h ^= h >> 32;
   }
+  w = 0;
+  memcpy(&w, p, n);
+  h = (h ^ w) * k;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9u;
+  h ^= h >> 32;
   return (size_t)h;
 }
 
