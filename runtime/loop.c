@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crpc/error.h"
 #include "log_internal.h"
@@ -290,6 +291,12 @@ int crpc_loop_new(uv_loop_t *uv, const crpc_loop_opts *opts, crpc_loop **out) {
   apply_defaults(&loop->opts);
   loop->random_state = uv_hrtime() ^ (uint64_t)(uintptr_t)loop;
   loop->slow_ns = (uint64_t)loop->opts.slow_coro_ms * 1000000u;
+#ifdef CLOCK_MONOTONIC_COARSE
+  struct timespec res;
+  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+      (uint64_t)res.tv_nsec * 10 <= loop->slow_ns)
+    loop->run_clock = CLOCK_MONOTONIC_COARSE;
+#endif
   loop->coro_trim_ms = CRPC__CORO_TRIM_MS;
   if (uv == NULL) {
     rc = uv_loop_init(&loop->own_uv);

@@ -92,6 +92,12 @@ struct crpc_loop {
   size_t sched_stack_size;
   void *sched_fiber; /* for ThreadSanitizer */
   uint64_t slow_ns;
+  /* The clock that times each run of a coroutine (against |slow_ns|, and
+   * for the watchdog): CLOCK_MONOTONIC_COARSE when its ticks are under a
+   * tenth of |slow_ns|, since a coroutine is resumed for every call and
+   * every message and the precise clock costs more; else 0, the precise
+   * one. */
+  int run_clock;
 
   void (*on_free)(crpc_loop *loop); /* coro.c's cleanup of cached coros */
 
