@@ -675,6 +675,16 @@ static void release_payload(void *owner, crpc__buf *buf) {
   crpc__client_call_unref(call);
 }
 
+/* A slice send_data lent of a written message, written. */
+static void lent_back(void *owner, crpc__buf *view) {
+  crpc__client_call *call = owner;
+  (void)view;
+  uv_mutex_lock(&call->mu);
+  crpc__outq_lent_back(&call->out);
+  uv_mutex_unlock(&call->mu);
+  crpc__client_call_unref(call);
+}
+
 int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t len) {
@@ -702,12 +712,15 @@ int crpc__client_call_send_data(void *stream, crpc__h2io_out *out,
      * where bytes leave |out| so that no drain goes unseen (as on the
      * server: a frame that takes all of it leaves nghttp2 no reason to ask
      * for more). */
+    const crpc__outq_owner o = {.owner = call,
+                                .hold = hold_call,
+                                .release = release_payload,
+                                .lent_back = lent_back};
     crpc_future *wf = NULL;
     uv_mutex_lock(&call->mu);
     rv = crpc__h2io_put_frame(out, frame, framehd);
     if (rv == 0)
-      rv = crpc__outq_put(&call->out, out, len, call, hold_call,
-                          release_payload);
+      rv = crpc__outq_put(&call->out, out, len, &o);
     if (call->write_f && crpc__outq_len(&call->out) <= CRPC__OUT_LOW_WATER) {
       wf = call->write_f;
       call->write_f = NULL;

@@ -21,13 +21,48 @@ static void free_spares(crpc__outq *q) {
   q->spare_bytes = 0;
 }
 
+/* Sets aside the front buffer, which has slices lent: room was made for
+ * it when the first was (reserve_parked()). */
+static void park_front(crpc__outq *q) {
+  q->parked[q->n_parked++] = q->bufs[0];
+  crpc__buf_init(&q->bufs[0], SIZE_MAX);
+  q->front_lent = 0;
+}
+
+static int reserve_parked(crpc__outq *q) {
+  if (q->n_parked < q->parked_cap)
+    return 0;
+  size_t cap = q->parked_cap ? 2 * q->parked_cap : 2;
+  crpc__buf *p = realloc(q->parked, cap * sizeof(*p));
+  if (p == NULL)
+    return CRPC_ENOMEM;
+  q->parked = p;
+  q->parked_cap = cap;
+  return 0;
+}
+
 void crpc__outq_cleanup(crpc__outq *q) {
+  /* No slice is out: each holds the owner, whose queue this is. */
   for (size_t i = 0; i < q->n; i++)
     crpc__buf_cleanup(&q->bufs[i]);
   free(q->bufs);
+  for (size_t i = 0; i < q->n_parked; i++)
+    crpc__buf_cleanup(&q->parked[i]);
+  free(q->parked);
   free_spares(q);
   free(q->spares);
   crpc__outq_init(q);
+}
+
+void crpc__outq_lent_back(crpc__outq *q) {
+  if (--q->lent > 0)
+    return;
+  q->front_lent = 0;
+  for (size_t i = 0; i < q->n_parked; i++) {
+    crpc__outq_give_spare(q, &q->parked[i]);
+    crpc__buf_cleanup(&q->parked[i]);
+  }
+  q->n_parked = 0;
 }
 
 size_t crpc__outq_keep(crpc__outq *q, size_t max) {
@@ -35,6 +70,8 @@ size_t crpc__outq_keep(crpc__outq *q, size_t max) {
    * becomes the one spare. */
   crpc__buf best;
   crpc__buf_init(&best, SIZE_MAX);
+  if (q->front_lent) /* written from still: it waits for its slices */
+    park_front(q);
   for (size_t i = 0; i < q->n + q->n_spares; i++) {
     crpc__buf *b = i < q->n ? &q->bufs[i] : &q->spares[i - q->n];
     if (b->cap > best.cap && b->cap <= max) {
@@ -99,9 +136,11 @@ int crpc__outq_push(crpc__outq *q, crpc__buf *b) {
   crpc__buf *last = q->n ? &q->bufs[q->n - 1] : NULL;
   size_t queued = last ? crpc__buf_len(last) : 0;
   /* A large message, or one that would make a large buffer grow (and
-   * realloc() copy it), goes in a buffer of its own. */
+   * realloc() copy it), goes in a buffer of its own, as does any behind a
+   * buffer with slices lent, which must not move. */
   if (last == NULL || n >= CRPC__H2IO_OWNED_MIN ||
-      (queued >= CRPC__H2IO_OWNED_MIN && crpc__buf_room(last) < n)) {
+      (queued >= CRPC__H2IO_OWNED_MIN && crpc__buf_room(last) < n) ||
+      (q->front_lent && q->n == 1)) {
     if (q->n == q->cap) {
       size_t cap = q->cap ? 2 * q->cap : 4;
       crpc__buf *bufs = realloc(q->bufs, cap * sizeof(*bufs));
@@ -125,6 +164,8 @@ int crpc__outq_push(crpc__outq *q, crpc__buf *b) {
  * spare while the spares are under budget. */
 static void pop(crpc__outq *q) {
   crpc__buf *b = &q->bufs[0];
+  if (q->front_lent)
+    park_front(q);
   crpc__outq_give_spare(q, b);
   crpc__buf_cleanup(b);
   q->n--;
@@ -135,38 +176,48 @@ static void pop(crpc__outq *q) {
  * copying them: the batch takes the buffer, and what follows in it (no
  * more than |take|) is copied to a buffer of its own, which takes its
  * place. Returns 0, or CRPC_ENOMEM (nothing changed). */
-static int hand_over(crpc__outq *q, crpc__h2io_out *out, crpc__buf *b,
-                     size_t take, void *owner, void (*hold)(void *owner),
-                     void (*release)(void *owner, crpc__buf *buf)) {
-  crpc__buf rest = crpc__outq_take_spare(q);
-  if (crpc__buf_append(&rest, crpc__buf_data(b) + take,
-                       crpc__buf_len(b) - take) != 0) {
-    crpc__outq_give_spare(q, &rest);
-    crpc__buf_cleanup(&rest);
-    return CRPC_ENOMEM;
-  }
+/* Hands the first buffer, |b|, to |out| whole: the frame takes all that
+ * is left of it. */
+static void hand_over(crpc__h2io_out *out, crpc__buf *b,
+                      const crpc__outq_owner *o) {
   crpc__buf payload = *b;
-  crpc__buf_truncate(&payload, take);
-  *b = rest;
-  hold(owner);
-  crpc__h2io_put_owned_piece(out, &payload, owner, release);
+  crpc__buf_init(b, SIZE_MAX);
+  o->hold(o->owner);
+  crpc__h2io_put_owned_piece(out, &payload, o->owner, o->release);
+}
+
+/* Lends |out| the first |take| bytes of |b|, the first buffer, which the
+ * frame ends inside: they stay where they are, and so does the rest.
+ * Returns 0, or CRPC_ENOMEM (nothing lent). */
+static int lend(crpc__outq *q, crpc__h2io_out *out, crpc__buf *b, size_t take,
+                const crpc__outq_owner *o) {
+  if (!q->front_lent && reserve_parked(q) != 0)
+    return CRPC_ENOMEM;
+  o->hold(o->owner);
+  crpc__h2io_put_borrowed_piece(out, crpc__buf_data(b), take, o->owner,
+                                o->lent_back);
+  crpc__buf_consume(b, take);
+  q->lent++;
+  q->front_lent = 1;
   return 0;
 }
 
-int crpc__outq_put(crpc__outq *q, crpc__h2io_out *out, size_t n, void *owner,
-                   void (*hold)(void *owner),
-                   void (*release)(void *owner, crpc__buf *buf)) {
+int crpc__outq_put(crpc__outq *q, crpc__h2io_out *out, size_t n,
+                   const crpc__outq_owner *o) {
   while (n > 0) {
     if (q->n == 0) /* never: the caller asks for what is queued */
       return NGHTTP2_ERR_CALLBACK_FAILURE;
     crpc__buf *b = &q->bufs[0];
     size_t have = crpc__buf_len(b);
     size_t take = have < n ? have : n;
-    /* A large piece goes over whole, unless it is the smaller part of a
-     * buffer the frame ends in: then the piece is copied. */
-    if (crpc__h2io_owned_room(out) == 0 || take < CRPC__H2IO_OWNED_MIN ||
-        have - take > take ||
-        hand_over(q, out, b, take, owner, hold, release) != 0) {
+    /* A large piece goes over whole when the frame takes all of its
+     * buffer, and is lent when the frame ends inside it; a small one is
+     * copied. */
+    int uncopied = crpc__h2io_owned_room(out) > 0 &&
+                   take >= CRPC__H2IO_OWNED_MIN &&
+                   (take == have ? (hand_over(out, b, o), 1)
+                                 : lend(q, out, b, take, o) == 0);
+    if (!uncopied) {
       if (crpc__h2io_put_piece(out, crpc__buf_data(b), take) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
       crpc__buf_consume(b, take);

@@ -9,7 +9,12 @@
  * many. A frame takes the bytes at the front as pieces, one per buffer it
  * spans: a small piece is copied into the write batch, a large one is
  * handed over whole (crpc__h2io_put_owned_piece()) and its memory comes
- * back once written, as a spare a next message is serialized into. Up to
+ * back once written, as a spare a next message is serialized into. A
+ * large piece of a buffer a frame ends inside (the flow-control window
+ * ends it there) is lent (crpc__h2io_put_borrowed_piece()): the buffer
+ * stays at the front, nothing is appended to it, and it is not reused or
+ * freed before every slice lent of it is back (crpc__outq_lent_back()),
+ * even when the queue is dropped meanwhile. Up to
  * CRPC__OUTQ_SPARE_BYTES of spares are kept: a stream of 64 KiB messages
  * has a few dozen buffers queued or being written, and allocating each
  * anew cost crpc's server 223 us per message instead of 12 (glibc maps
@@ -37,6 +42,13 @@ typedef struct crpc__outq {
   crpc__buf *spares; /* empty buffers' memory, for messages to come */
   size_t n_spares, spares_cap;
   size_t spare_bytes; /* their capacity */
+  /* Slices lent to write batches and not yet back, whether the front
+   * buffer has some, and the buffers with slices out that left the queue:
+   * they become spares once |lent| is back to 0. */
+  size_t lent;
+  int front_lent;
+  crpc__buf *parked;
+  size_t n_parked, parked_cap;
 } crpc__outq;
 
 /* Makes |q| empty; allocates nothing. */
@@ -70,17 +82,32 @@ void crpc__outq_give_spare(crpc__outq *q, crpc__buf *b);
  * memory to give back. Returns 0, or CRPC_ENOMEM (nothing queued). */
 int crpc__outq_push(crpc__outq *q, crpc__buf *b);
 
+/* What crpc__outq_put() asks of the queue's owner, whose lock guards
+ * the queue: |hold| takes a reference for each piece handed over or lent;
+ * |release|(|owner|, buffer) says a buffer handed over was written or
+ * dropped, and gives its memory back with crpc__outq_give_spare();
+ * |lent_back|(|owner|, view) says a lent slice (|view|, not to be freed)
+ * was, and calls crpc__outq_lent_back(). Each does so under the owner's
+ * lock, then drops the reference. */
+typedef struct crpc__outq_owner {
+  void *owner;
+  void (*hold)(void *owner);
+  void (*release)(void *owner, crpc__buf *buf);
+  void (*lent_back)(void *owner, crpc__buf *view);
+} crpc__outq_owner;
+
 /*
  * Appends the first |n| queued bytes to the DATA frame started in |out|
- * (crpc__h2io_put_frame()) and takes them off the queue. A buffer handed
- * over whole is |hold|(|owner|)'s, until |release|(|owner|, buffer) says
- * it was written or dropped; release gives its memory back with
- * crpc__outq_give_spare(), under the owner's lock.
+ * (crpc__h2io_put_frame()) and takes them off the queue, handing large
+ * pieces over or lending them as |o| says.
  * Returns 0, or NGHTTP2_ERR_CALLBACK_FAILURE (memory; the bytes put so
  * far are off the queue).
  */
-int crpc__outq_put(crpc__outq *q, crpc__h2io_out *out, size_t n, void *owner,
-                   void (*hold)(void *owner),
-                   void (*release)(void *owner, crpc__buf *buf));
+int crpc__outq_put(crpc__outq *q, crpc__h2io_out *out, size_t n,
+                   const crpc__outq_owner *o);
+
+/* A slice crpc__outq_put() lent was written or dropped: once none is out,
+ * the buffers they lay in that left the queue become spares. */
+void crpc__outq_lent_back(crpc__outq *q);
 
 #endif /* CRPC_OUTQ_H */

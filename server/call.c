@@ -394,6 +394,16 @@ static void release_payload(void *owner, crpc__buf *buf) {
   crpc__server_call_unref(call);
 }
 
+/* A slice send_data lent, written. */
+static void lent_back(void *owner, crpc__buf *view) {
+  crpc__server_call *call = owner;
+  (void)view;
+  crpc__server_call_lock(call);
+  crpc__outq_lent_back(&call->out);
+  crpc__server_call_unlock(call);
+  crpc__server_call_unref(call);
+}
+
 /* A writer waits while more than CRPC__OUT_HIGH_WATER bytes are queued
  * (crpc_server_stream_write()); once what is left is down to
  * CRPC__OUT_LOW_WATER, it may go on. Checked where bytes leave the queue,
@@ -423,12 +433,15 @@ int crpc__server_call_send_data(void *stream, crpc__h2io_out *out,
                                 const nghttp2_frame *frame,
                                 const uint8_t *framehd, size_t length) {
   crpc__server_call *call = stream;
+  const crpc__outq_owner o = {.owner = call,
+                              .hold = hold_call,
+                              .release = release_payload,
+                              .lent_back = lent_back};
   crpc__server_call_lock(call);
   size_t before = crpc__outq_len(&call->out);
   int rv = crpc__h2io_put_frame(out, frame, framehd);
   if (rv == 0)
-    rv = crpc__outq_put(&call->out, out, length, call, hold_call,
-                        release_payload);
+    rv = crpc__outq_put(&call->out, out, length, &o);
   atomic_fetch_sub(&call->conn->out_bytes, before - crpc__outq_len(&call->out));
   crpc_future *w = rv == 0 ? drained_locked(call) : NULL;
   crpc__server_call_unlock(call);

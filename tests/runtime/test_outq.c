@@ -13,8 +13,9 @@
 #include "outq.h"
 
 typedef struct owner {
-  int held, released;
+  int held, released, lent;
   crpc__outq *q;
+  crpc__outq_owner o;
 } owner;
 
 static void hold(void *o) {
@@ -27,6 +28,20 @@ static void release(void *o, crpc__buf *buf) {
   w->released++;
   crpc__outq_give_spare(w->q, buf);
   crpc__buf_cleanup(buf);
+}
+
+static void lent_back(void *o, crpc__buf *view) {
+  owner *w = o;
+  (void)view;
+  w->released++;
+  w->lent++;
+  crpc__outq_lent_back(w->q);
+}
+
+static void owner_init(owner *w, crpc__outq *q) {
+  *w = (owner){.q = q};
+  w->o = (crpc__outq_owner){
+      .owner = w, .hold = hold, .release = release, .lent_back = lent_back};
 }
 
 /* A buffer of |n| bytes counting on from |*next|, as a serialized
@@ -61,7 +76,7 @@ static void frame_of(crpc__outq *q, owner *w, size_t n, crpc__buf *got,
                      size_t *handed) {
   crpc__h2io_out out;
   crpc__h2io_out_init(&out);
-  cr_assert_eq(crpc__outq_put(q, &out, n, w, hold, release), 0);
+  cr_assert_eq(crpc__outq_put(q, &out, n, &w->o), 0);
   *handed += out.n_seg;
   flatten(&out, got);
   crpc__h2io_out_cleanup(&out); /* "written": the payloads go back */
@@ -70,7 +85,8 @@ static void frame_of(crpc__outq *q, owner *w, size_t n, crpc__buf *got,
 Test(outq, messages_leave_in_order_and_large_ones_uncopied, .timeout = 30) {
   crpc__outq q;
   crpc__outq_init(&q);
-  owner w = {.q = &q};
+  owner w;
+  owner_init(&w, &q);
   uint8_t next = 0;
   crpc__buf want, got;
   crpc__buf_init(&want, SIZE_MAX);
@@ -125,7 +141,8 @@ Test(outq, messages_leave_in_order_and_large_ones_uncopied, .timeout = 30) {
 Test(outq, a_batch_without_room_for_payloads_takes_copies, .timeout = 30) {
   crpc__outq q;
   crpc__outq_init(&q);
-  owner w = {.q = &q};
+  owner w;
+  owner_init(&w, &q);
   uint8_t next = 0;
   crpc__buf b = message(200000, &next);
   cr_assert_eq(crpc__outq_push(&q, &b), 0);
@@ -139,7 +156,7 @@ Test(outq, a_batch_without_room_for_payloads_takes_copies, .timeout = 30) {
   }
   cr_assert_eq(crpc__h2io_owned_room(&out), 0);
   size_t bytes = crpc__buf_len(&out.bytes);
-  cr_assert_eq(crpc__outq_put(&q, &out, 200000, &w, hold, release), 0);
+  cr_assert_eq(crpc__outq_put(&q, &out, 200000, &w.o), 0);
   cr_assert_eq(crpc__buf_len(&out.bytes), bytes + 200000);
   cr_assert_eq(crpc__outq_len(&q), 0);
   crpc__h2io_out_cleanup(&out);
@@ -194,4 +211,134 @@ Test(outq, spares_are_kept_up_to_their_budget, .timeout = 30) {
   cr_assert_null(none.mem);
   cr_assert_eq(q.spare_bytes, 0);
   crpc__outq_cleanup(&q);
+}
+
+/* Fills every spare |q| has with 0xee and gives it back: memory a lent
+ * slice still lies in must not be among them. */
+static void scribble_on_spares(crpc__outq *q) {
+  crpc__buf got[16];
+  size_t n = 0;
+  while (n < 16) {
+    got[n] = crpc__outq_take_spare(q);
+    if (got[n].mem == NULL)
+      break;
+    memset(got[n].mem, 0xee, got[n].cap);
+    n++;
+  }
+  while (n > 0) {
+    crpc__outq_give_spare(q, &got[--n]);
+    crpc__buf_cleanup(&got[n]);
+  }
+}
+
+/* A frame the window ends inside a large message: its part is lent, not
+ * copied, and the rest stays where it is for the next frame. */
+Test(outq, a_frame_ending_inside_a_large_buffer_borrows_it, .timeout = 30) {
+  crpc__outq q;
+  crpc__outq_init(&q);
+  owner w;
+  owner_init(&w, &q);
+  uint8_t next = 0;
+  crpc__buf want;
+  crpc__buf_init(&want, SIZE_MAX);
+  crpc__buf b = message(1048576 + 13, &next);
+  const uint8_t *at = crpc__buf_data(&b);
+  crpc__buf_append(&want, at, crpc__buf_len(&b));
+  cr_assert_eq(crpc__outq_push(&q, &b), 0);
+  crpc__buf_cleanup(&b);
+
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  cr_assert_eq(crpc__outq_put(&q, &out, 100000, &w.o), 0);
+  cr_assert_eq(crpc__buf_len(&out.bytes), 0, "the piece was copied");
+  cr_assert_eq(out.n_seg, 1);
+  cr_assert_eq(crpc__buf_data(&out.seg[0].buf), at);
+  /* Messages queued meanwhile go behind it, not into it. */
+  crpc__buf small = message(10, &next);
+  crpc__buf_append(&want, crpc__buf_data(&small), 10);
+  cr_assert_eq(crpc__outq_push(&q, &small), 0);
+  crpc__buf_cleanup(&small);
+  cr_assert_eq(q.n, 2);
+  cr_assert_eq(crpc__buf_data(&q.bufs[0]), at + 100000);
+  /* A second frame in the same batch ends inside it too. */
+  cr_assert_eq(crpc__outq_put(&q, &out, 600000, &w.o), 0);
+  cr_assert_eq(out.n_seg, 2);
+  cr_assert_eq(crpc__buf_data(&out.seg[1].buf), at + 100000);
+  cr_assert_eq(crpc__buf_len(&out.bytes), 0, "the piece was copied");
+  crpc__buf got;
+  crpc__buf_init(&got, SIZE_MAX);
+  flatten(&out, &got);
+  crpc__h2io_out_cleanup(&out); /* written */
+  cr_assert_eq(w.lent, 2);
+  cr_assert_eq(q.lent, 0);
+  /* The rest: handed over whole, then the small message copied. */
+  crpc__h2io_out_init(&out);
+  cr_assert_eq(crpc__outq_put(&q, &out, crpc__outq_len(&q), &w.o), 0);
+  flatten(&out, &got);
+  crpc__h2io_out_cleanup(&out);
+  cr_assert_eq(crpc__buf_len(&got), crpc__buf_len(&want));
+  cr_assert_arr_eq(crpc__buf_data(&got), crpc__buf_data(&want),
+                   crpc__buf_len(&want));
+  cr_assert_eq(w.held, w.released);
+  crpc__buf_cleanup(&got);
+  crpc__buf_cleanup(&want);
+  crpc__outq_cleanup(&q);
+}
+
+/* A buffer with a slice in a batch not yet written is not reused, nor
+ * freed, when the queue lets it go: when its last bytes leave, or when
+ * the queue is dropped (the stream was reset). */
+static void check_lent_memory_outlives(int drop) {
+  crpc__outq q;
+  crpc__outq_init(&q);
+  owner w;
+  owner_init(&w, &q);
+  uint8_t next = 0;
+  crpc__buf b = message(200000, &next);
+  crpc__buf want;
+  crpc__buf_init(&want, SIZE_MAX);
+  crpc__buf_append(&want, crpc__buf_data(&b), 190000);
+  cr_assert_eq(crpc__outq_push(&q, &b), 0);
+  crpc__buf_cleanup(&b);
+  crpc__h2io_out out;
+  crpc__h2io_out_init(&out);
+  cr_assert_eq(crpc__outq_put(&q, &out, 190000, &w.o), 0);
+  cr_assert_eq(q.lent, 1);
+  if (drop) {
+    crpc__outq_keep(&q, SIZE_MAX);
+  } else { /* the small rest, copied: the buffer leaves the queue */
+    crpc__h2io_out more;
+    crpc__h2io_out_init(&more);
+    cr_assert_eq(crpc__outq_put(&q, &more, 10000, &w.o), 0);
+    crpc__h2io_out_cleanup(&more);
+  }
+  cr_assert_eq(q.n, 0);
+  cr_assert_eq(q.n_parked, 1);
+  /* Messages serialized now would go into the spares. */
+  scribble_on_spares(&q);
+  crpc__buf got;
+  crpc__buf_init(&got, SIZE_MAX);
+  flatten(&out, &got);
+  cr_assert_eq(crpc__buf_len(&got), 190000);
+  cr_assert_arr_eq(crpc__buf_data(&got), crpc__buf_data(&want), 190000,
+                   "lent bytes changed before they were written");
+  crpc__h2io_out_cleanup(&out); /* written: the memory is a spare again */
+  cr_assert_eq(q.n_parked, 0);
+  cr_assert_eq(q.lent, 0);
+  crpc__buf s = crpc__outq_take_spare(&q);
+  cr_assert_not_null(s.mem, "the memory did not come back");
+  crpc__outq_give_spare(&q, &s);
+  crpc__buf_cleanup(&s);
+  cr_assert_eq(w.held, w.released);
+  crpc__buf_cleanup(&got);
+  crpc__buf_cleanup(&want);
+  crpc__outq_cleanup(&q);
+}
+
+Test(outq, lent_memory_outlives_the_bytes_leaving, .timeout = 30) {
+  check_lent_memory_outlives(0);
+}
+
+Test(outq, lent_memory_outlives_a_dropped_queue, .timeout = 30) {
+  check_lent_memory_outlives(1);
 }
