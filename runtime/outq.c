@@ -29,16 +29,22 @@ static void park_front(crpc__outq *q) {
   q->front_lent = 0;
 }
 
-static int reserve_parked(crpc__outq *q) {
-  if (q->n_parked < q->parked_cap)
+/* Room for one more buffer in the array |*a| of |n| with room for |*cap|.
+ * Returns 0 or CRPC_ENOMEM. */
+static int room_for_one(crpc__buf **a, size_t n, size_t *cap) {
+  if (n < *cap)
     return 0;
-  size_t cap = q->parked_cap ? 2 * q->parked_cap : 2;
-  crpc__buf *p = realloc(q->parked, cap * sizeof(*p));
+  size_t c = *cap ? 2 * *cap : 4;
+  crpc__buf *p = realloc(*a, c * sizeof(*p));
   if (p == NULL)
     return CRPC_ENOMEM;
-  q->parked = p;
-  q->parked_cap = cap;
+  *a = p;
+  *cap = c;
   return 0;
+}
+
+static int reserve_parked(crpc__outq *q) {
+  return room_for_one(&q->parked, q->n_parked, &q->parked_cap);
 }
 
 void crpc__outq_cleanup(crpc__outq *q) {
@@ -115,14 +121,8 @@ void crpc__outq_give_spare(crpc__outq *q, crpc__buf *b) {
   if (b->mem == NULL ||
       (q->n_spares > 0 && q->spare_bytes + b->cap > CRPC__OUTQ_SPARE_BYTES))
     return;
-  if (q->n_spares == q->spares_cap) {
-    size_t cap = q->spares_cap ? 2 * q->spares_cap : 4;
-    crpc__buf *s = realloc(q->spares, cap * sizeof(*s));
-    if (s == NULL)
-      return;
-    q->spares = s;
-    q->spares_cap = cap;
-  }
+  if (room_for_one(&q->spares, q->n_spares, &q->spares_cap) != 0)
+    return;
   crpc__buf_reset(b);
   q->spares[q->n_spares++] = *b;
   q->spare_bytes += b->cap;
@@ -141,14 +141,8 @@ int crpc__outq_push(crpc__outq *q, crpc__buf *b) {
   if (last == NULL || n >= CRPC__H2IO_OWNED_MIN ||
       (queued >= CRPC__H2IO_OWNED_MIN && crpc__buf_room(last) < n) ||
       (q->front_lent && q->n == 1)) {
-    if (q->n == q->cap) {
-      size_t cap = q->cap ? 2 * q->cap : 4;
-      crpc__buf *bufs = realloc(q->bufs, cap * sizeof(*bufs));
-      if (bufs == NULL)
-        return CRPC_ENOMEM;
-      q->bufs = bufs;
-      q->cap = cap;
-    }
+    if (room_for_one(&q->bufs, q->n, &q->cap) != 0)
+      return CRPC_ENOMEM;
     q->bufs[q->n++] = *b;
     crpc__buf_init(b, SIZE_MAX);
   } else if (crpc__buf_append(last, crpc__buf_data(b), n) != 0) {
