@@ -166,12 +166,10 @@ static void pop(crpc__outq *q) {
   memmove(&q->bufs[0], &q->bufs[1], q->n * sizeof(q->bufs[0]));
 }
 
-/* Hands the first |take| bytes of |b|, the first buffer, to |out| without
- * copying them: the batch takes the buffer, and what follows in it (no
- * more than |take|) is copied to a buffer of its own, which takes its
- * place. Returns 0, or CRPC_ENOMEM (nothing changed). */
 /* Hands the first buffer, |b|, to |out| whole: the frame takes all that
- * is left of it. */
+ * is left of it. Slices of it lent before are in this batch or in one
+ * already written (a connection collects its next batch only then), so
+ * its memory comes back no sooner than they do. */
 static void hand_over(crpc__h2io_out *out, crpc__buf *b,
                       const crpc__outq_owner *o) {
   crpc__buf payload = *b;
