@@ -143,8 +143,8 @@ def run_suite(args, test, env, actions, suite="fault", wrap=()):
     path = os.path.join(args.build, "tests/client/client_%s_suite" % suite)
     group = "faults" if suite == "fault" else suite
     sys.stdout.flush()
-    p = subprocess.Popen(list(wrap) + [path, "--filter=%s/%s" % (group, test)],
-                         env=e, preexec_fn=procs.die_with_parent)
+    p = subprocess.Popen(procs.dying_with_parent(
+        list(wrap) + [path, "--filter=%s/%s" % (group, test)]), env=e)
     handled = set()
     end = time.monotonic() + SCENARIO_TIMEOUT_S
     why = None

@@ -243,8 +243,8 @@ class Client:
         self.out_path = os.path.join(workdir, "%s-%s.out" % (kind, phase))
         self.err_path = os.path.join(workdir, "%s-%s.err" % (kind, phase))
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env,
-                                         preexec_fn=procs.die_with_parent)
+            self.proc = subprocess.Popen(procs.dying_with_parent(cmd),
+                                         stdout=out, stderr=err, env=env)
         CHILDREN.append(self.proc)
         self.result = None
         self.problem = None

@@ -1,18 +1,18 @@
 """Server processes for the tests: started so that they die with the test,
 and watched through their log until they say where they listen."""
-import ctypes
 import re
-import signal
 import subprocess
 import time
 
-PR_SET_PDEATHSIG = 1
 
-
-def die_with_parent():
-    """In the child before exec: SIGKILL it if the test dies first, so that
-    even a killed test leaves no server running."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def dying_with_parent(cmd):
+    """|cmd|, run so that it gets SIGKILL if the test dies first: even a
+    killed test leaves no server running. setpriv (util-linux) sets the
+    parent-death signal and executes |cmd|, so that no Python code runs
+    between fork and exec and subprocess starts it with vfork(). A fork()
+    of a test that holds gRPC channels runs grpcio's fork handlers, which
+    now and then crash the test itself (grpc/grpc#31885)."""
+    return ["setpriv", "--pdeathsig", "KILL", "--"] + list(cmd)
 
 
 class LoggedProcess:
@@ -21,9 +21,8 @@ class LoggedProcess:
     def __init__(self, cmd, log_path):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log,
-                                     stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(dying_with_parent(cmd), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
