@@ -125,7 +125,7 @@ class Servers:
         for label, p in self.all:
             text = p.read_log()
             print("--- log of %s (%s) ---" % (label, " ".join(
-                os.path.basename(a) for a in p.proc.args[:1])))
+                os.path.basename(a) for a in p.cmd[:1])))
             sys.stdout.write(text if text.endswith("\n") or not text
                              else text + "\n")
         sys.stdout.flush()

@@ -19,6 +19,7 @@ class LoggedProcess:
     """A process whose stdout and stderr go to |log_path|."""
 
     def __init__(self, cmd, log_path):
+        self.cmd = list(cmd)
         self.log_path = log_path
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen(dying_with_parent(cmd), stdout=self.log,
