@@ -84,12 +84,19 @@ static void on_ping(crpc__server_conn *c, const nghttp2_frame *frame) {
   uint64_t min = c->n_calls > 0 || o->permit_keepalive_without_calls
                      ? o->min_ping_interval_ms
                      : IDLE_PING_INTERVAL_MS;
-  if (c->ping_recv_ms && now + 1 - c->ping_recv_ms < min &&
-      ++c->ping_strikes > MAX_PING_STRIKES) {
-    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_INFO,
-              "%s: PINGs more often than every %llu ms: too_many_pings",
-              c->h2.name, (unsigned long long)min);
-    crpc__h2conn_goaway(&c->h2, NGHTTP2_ENHANCE_YOUR_CALM, "too_many_pings");
+  if (c->ping_recv_ms && now + 1 - c->ping_recv_ms < min) {
+    c->ping_strikes++;
+    crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG,
+              "%s: PING %llu ms after the last with nothing sent or received "
+              "between: strike %u of %u",
+              c->h2.name, (unsigned long long)(now + 1 - c->ping_recv_ms),
+              c->ping_strikes, MAX_PING_STRIKES);
+    if (c->ping_strikes > MAX_PING_STRIKES) {
+      crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_INFO,
+                "%s: PINGs more often than every %llu ms: too_many_pings",
+                c->h2.name, (unsigned long long)min);
+      crpc__h2conn_goaway(&c->h2, NGHTTP2_ENHANCE_YOUR_CALM, "too_many_pings");
+    }
   }
   c->ping_recv_ms = now + 1;
 }

@@ -38,6 +38,7 @@ PYTHON = "/usr/bin/python3"
 START_TIMEOUT = 30    # seconds for a server to print its port
 STOP_TIMEOUT = 20     # seconds for a server to exit after SIGTERM
 CLIENT_TIMEOUT = 180  # seconds for one client's run of every case
+LOG_TAIL = 60         # lines of a server's log shown for a failed cell
 SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
                        r"WARNING: ThreadSanitizer|runtime error:")
 STANDARD = ["empty_unary", "large_unary", "client_compressed_unary",
@@ -58,9 +59,9 @@ class Peers:
         stubs = os.path.join(interop, "python")
         self.servers = {
             "crpc": [os.path.join(interop, "crpc-interop-server"),
-                     "--placement", "worker"],
+                     "--placement", "worker", "--log_level", "debug"],
             "crpc-loop": [os.path.join(interop, "crpc-interop-server"),
-                          "--placement", "loop"],
+                          "--placement", "loop", "--log_level", "debug"],
             "grpcio": [PYTHON, os.path.join(peers, "python",
                                             "interop_server.py"),
                        "--stubs", stubs],
@@ -224,6 +225,13 @@ def main():
                 if bad or SANITIZER.search(out):
                     print("  --- %s's output ---" % cname)
                     print("  " + out.rstrip().replace("\n", "\n  "))
+                if bad:
+                    # What the server said meanwhile (crpc's servers log
+                    # every connection and call at debug).
+                    print("  --- %s's log, last %d lines ---" %
+                          (sname, LOG_TAIL))
+                    tail = server.output().rstrip().splitlines()[-LOG_TAIL:]
+                    print("  " + "\n  ".join(tail))
                 sys.stdout.flush()
             why = server.stop()
             log = server.output()

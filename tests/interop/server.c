@@ -3,7 +3,7 @@
  *
  *   crpc-interop-server --port N [--host H] [--use_tls [true|false]
  *       --tls_cert F --tls_key F] [--placement worker|loop]
- *       [--max_lifetime_s N]
+ *       [--max_lifetime_s N] [--log_level debug|info|warn|error|off]
  *
  * Serves grpc.testing.TestService (service.c) on H:N (127.0.0.1 unless
  * given; port 0 picks a free one). --placement runs every method on the
@@ -11,7 +11,8 @@
  * or as coroutines on the event loop. Once serving it prints
  * "listening on HOST:PORT (h2c)" (or "(tls)"); SIGTERM or SIGINT shuts it
  * down gracefully and it exits 0, as it does after --max_lifetime_s
- * (default 600) so that no test leaves it behind.
+ * (default 600) so that no test leaves it behind. --log_level sets the
+ * server's log threshold (warn unless given); the log goes to stderr.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +21,7 @@
 
 #include <crpc/error.h>
 #include <crpc/future.h>
+#include <crpc/log.h>
 #include <crpc/server.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +31,7 @@
 static const char USAGE[] =
     "usage: crpc-interop-server --port N [--host H] [--use_tls [true|false]\n"
     "           --tls_cert FILE --tls_key FILE] [--placement worker|loop]\n"
-    "           [--max_lifetime_s N]\n";
+    "           [--max_lifetime_s N] [--log_level LEVEL]\n";
 
 static const char *const METHODS[] = {
     "EmptyCall",           "UnaryCall",          "CacheableUnaryCall",
@@ -41,7 +43,7 @@ static interop_settings settings;
 int main(int argc, char **argv) {
   int port = -1, use_tls = 0, lifetime_s = 600;
   const char *host = "127.0.0.1", *cert = NULL, *key = NULL;
-  const char *placement = "worker";
+  const char *placement = "worker", *log_level = "warn";
   const tool_flag flags[] = {
       {"port", TOOL_FLAG_INT, &port},
       {"host", TOOL_FLAG_STRING, &host},
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
       {"tls_key", TOOL_FLAG_STRING, &key},
       {"placement", TOOL_FLAG_STRING, &placement},
       {"max_lifetime_s", TOOL_FLAG_INT, &lifetime_s},
+      {"log_level", TOOL_FLAG_STRING, &log_level},
   };
   const char *prog = "crpc-interop-server";
   if (tool_flags_parse(prog, USAGE, argc, argv, flags,
@@ -63,6 +66,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: --use_tls needs --tls_cert and --tls_key\n", prog);
     return 2;
   }
+  crpc_server_opts opts;
+  crpc_server_opts_init(&opts);
+  if (crpc_log_level_parse(log_level, &opts.logger.level) != 0) {
+    fprintf(stderr, "%s: --log_level is debug, info, warn, error or off\n",
+            prog);
+    return 2;
+  }
+  opts.logger.level_set = 1;
   crpc_placement where;
   if (strcmp(placement, "worker") == 0) {
     where = CRPC_PLACEMENT_WORKER;
@@ -82,7 +93,7 @@ int main(int argc, char **argv) {
 
   interop_settings_init(&settings, "crpc");
   crpc_server *srv;
-  if (crpc_server_new(NULL, &srv) != 0) {
+  if (crpc_server_new(&opts, &srv) != 0) {
     fprintf(stderr, "%s: out of memory\n", prog);
     return 1;
   }
