@@ -358,7 +358,7 @@ static seen server_saw(crpc_channel *ch, const char *tag) {
   }
 }
 
-/* Polls the server until a wait_cancel call named |tag| is waiting in its
+/* Polls the server until a wait_cancel call named |tag| has reached its
  * handler, so that what the test does next reaches a handler, not a call
  * the server has yet to start. */
 static void await_waiting(crpc_channel *ch, const char *tag) {
@@ -370,9 +370,10 @@ static void await_waiting(crpc_channel *ch, const char *tag) {
     Crpc__Servertest__StatsRep *rep = NULL;
     crpc_status st = crpc_servertest_worker_test_stats(ch, &req, &rep, &o);
     expect_status(st, CRPC_STATUS_OK, NULL, "Stats");
-    int waiting = rep->waiting;
+    /* (Or it has been there already and seen its call end.) */
+    int reached = rep->waiting + rep->cancelled + rep->deadline > 0;
     protobuf_c_message_free_unpacked(&rep->base, NULL);
-    if (waiting > 0)
+    if (reached)
       return;
     cr_assert_lt(now_ms(), end, "the call %s never reached its handler", tag);
     pause_ms(10);
@@ -940,14 +941,23 @@ Test(peers, deadline_seen_by_server) {
   req_t req = CRPC__SERVERTEST__REQ__INIT;
   req.name = tag;
   req.wait_cancel = 1;
-  const crpc_call_opts o = {.timeout_ms = 200};
-  rep_t *rep = NULL;
+  /* Long enough for a loaded server to start the handler: a call whose
+   * deadline passes while it waits for a worker never reaches one, and
+   * then the handler has nothing to see. */
+  const int64_t deadline_ms = 1500;
+  const crpc_call_opts o = {.timeout_ms = deadline_ms};
   int64_t t0 = now_ms();
-  crpc_status st = worker.unary(ch, &req, &rep, &o);
+  crpc_future *f = worker.unary_async(ch, &req, &o);
+  cr_assert_not_null(f);
+  await_waiting(ch, tag);
+  wait_done(f, deadline_ms + PROMPT_MS, "a call past its deadline");
   int64_t took = now_ms() - t0;
-  expect_status(st, CRPC_STATUS_DEADLINE_EXCEEDED, NULL, "wait_cancel");
+  rep_t *rep = NULL;
+  cr_assert_eq(worker.unary_result(f, &rep), CRPC_STATUS_DEADLINE_EXCEEDED,
+               "status %s", crpc_status_name(crpc_future_status(f)));
   cr_assert_null(rep);
-  cr_assert_lt(took, 200 + PROMPT_MS, "DEADLINE_EXCEEDED after %lld ms",
+  crpc_future_unref(f);
+  cr_assert_lt(took, deadline_ms + PROMPT_MS, "DEADLINE_EXCEEDED after %lld ms",
                (long long)took);
   seen s = server_saw(ch, tag);
   cr_assert(s.deadline == 1 && s.cancelled == 0,
