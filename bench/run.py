@@ -30,7 +30,11 @@ metrics on (--metrics_listen: every call counted and timed for Prometheus,
 as crpc-server --metrics-listen does), set against the same C++ rows.
 Last, memory: the server's RSS idle, with 10,000 idle connections open
 (each sent its preface and SETTINGS; fewer if the open-files limit is
-lower), per connection, and three seconds after they all closed.
+lower), per connection, three seconds after they all closed, and three
+seconds after a second burst of as many closed: what stays after the
+first burst and does not grow with the next is the allocator's and the
+libraries' own (glibc's per-thread caches and top pad, libuv's table of
+descriptors, code paged in), not memory held for connections.
 
 The floor: the same rounds of a bare TCP echo (crpc-bench-echo, plain C,
 one connection, 1-byte messages, closed loop) on the same two CPUs. Its
@@ -379,29 +383,33 @@ def open_connections(port, n):
 
 def memory_run(progs, server_name, conns, pin):
     """The server's RSS in MiB idle, with |conns| idle connections open,
-    and three seconds after they closed."""
+    three seconds after they closed, and three seconds after a second
+    burst of |conns| closed."""
     srv = Server(progs.server[server_name], pin)
     socks = []
     try:
         time.sleep(0.5)
         idle = srv.rss_mib()
-        socks = open_connections(srv.port, conns)
-        time.sleep(1.0)
-        loaded = srv.rss_mib()
-        for s in socks:
-            s.close()
-        socks = []
-        # Servers give memory back on their own schedule (crpc: its sweep,
-        # at least every second, trims the heap at most once a second).
-        time.sleep(3.0)
-        after = srv.rss_mib()
+        rss = []
+        for burst in range(2):
+            socks = open_connections(srv.port, conns)
+            time.sleep(1.0)
+            rss.append(srv.rss_mib())
+            for s in socks:
+                s.close()
+            socks = []
+            # Servers give memory back on their own schedule (crpc: its
+            # sweep, at least every second, trims the heap at most once a
+            # second).
+            time.sleep(3.0)
+            rss.append(srv.rss_mib())
     finally:
         for s in socks:
             s.close()
         why = srv.stop()
     if why:
         raise RuntimeError("%s %s" % (server_name, why))
-    return idle, loaded, after
+    return idle, rss[0], rss[1], rss[3]
 
 
 def idle_connections_possible(wanted):
@@ -554,7 +562,7 @@ def smoke(progs, work):
                 failures += 1
                 print("not ok - %s <- %s: %s" % (server, load, e))
         try:
-            idle, loaded, after = memory_run(progs, server, 50, False)
+            idle, loaded, after, _ = memory_run(progs, server, 50, False)
             print("ok - %s memory: %.1f MiB idle, %.1f MiB with 50 "
                   "connections, %.1f MiB after" % (server, idle, loaded,
                                                    after))
@@ -827,22 +835,26 @@ def print_table(rows, mem, conns, rounds, seconds, floor):
 
 def print_memory(mem, conns):
     """The memory rows: RSS idle, with |conns| idle connections, per
-    connection, and after they closed (medians)."""
+    connection, after they closed and after a second burst closed
+    (medians)."""
     def med(i, s):
         return median([m[1][i] for m in mem if m[0] == s])
-    idle, full, after = ({s: med(i, s) for s in ("crpc", "grpc++")}
-                         for i in range(3))
+    idle, full, after, again = ({s: med(i, s) for s in ("crpc", "grpc++")}
+                                for i in range(4))
     each = {s: (full[s] - idle[s]) * 1024 / conns for s in idle}
     print()
     print("server RSS                          crpc       C++  ratio")
     for name, v in (("idle, MiB", idle),
                     ("%d idle connections, MiB" % conns, full),
                     ("per idle connection, KiB", each),
-                    ("after they closed, MiB", after)):
+                    ("after they closed, MiB", after),
+                    ("after a second burst, MiB", again)):
         print("%-32s %8.1f  %8.1f  %s" % (name, v["crpc"], v["grpc++"],
                                          ratio(v["crpc"], v["grpc++"])))
     print("after they closed / idle          %7.2f   %7.2f" %
           (after["crpc"] / idle["crpc"], after["grpc++"] / idle["grpc++"]))
+    print("after a second burst / the first  %7.2f   %7.2f" %
+          (again["crpc"] / after["crpc"], again["grpc++"] / after["grpc++"]))
 
 
 if __name__ == "__main__":
