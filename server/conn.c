@@ -87,8 +87,8 @@ static void on_ping(crpc__server_conn *c, const nghttp2_frame *frame) {
   if (c->ping_recv_ms && now + 1 - c->ping_recv_ms < min) {
     c->ping_strikes++;
     crpc__log(&c->sl->srv->opts.logger, CRPC_LOG_DEBUG,
-              "%s: PING %llu ms after the last with nothing sent or received "
-              "between: strike %u of %u",
+              "%s: PING %llu ms after the last, no HEADERS or DATA either "
+              "way since: strike %u (more than %u end the connection)",
               c->h2.name, (unsigned long long)(now + 1 - c->ping_recv_ms),
               c->ping_strikes, MAX_PING_STRIKES);
     if (c->ping_strikes > MAX_PING_STRIKES) {
