@@ -390,8 +390,8 @@ def memory_run(progs, server_name, conns, pin):
     try:
         time.sleep(0.5)
         idle = srv.rss_mib()
-        rss = []
-        for burst in range(2):
+        rss = []  # with each burst open, then after it closed
+        for _ in range(2):
             socks = open_connections(srv.port, conns)
             time.sleep(1.0)
             rss.append(srv.rss_mib())
@@ -409,7 +409,8 @@ def memory_run(progs, server_name, conns, pin):
         why = srv.stop()
     if why:
         raise RuntimeError("%s %s" % (server_name, why))
-    return idle, rss[0], rss[1], rss[3]
+    loaded, after, _, again = rss
+    return idle, loaded, after, again
 
 
 def idle_connections_possible(wanted):
