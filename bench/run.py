@@ -25,9 +25,11 @@ hello 4x32) once with crpc's client and once with gRPC C++'s, against both
 servers; h2load sending gRPC unary requests (-c 16 -m 32). Then crpc's
 client against gRPC C++'s on the same (C++) server, whose ratios compare
 the clients; crpc's server with busy polling (--busy_poll_us, see
-crpc_server_opts.busy_poll_us), with worker placement, and with its
-metrics on (--metrics_listen: every call counted and timed for Prometheus,
-as crpc-server --metrics-listen does), set against the same C++ rows.
+crpc_server_opts.busy_poll_us), with worker placement, without
+gathering under load (--gather_us off, see crpc_server_opts.gather_us),
+and with its metrics on (--metrics_listen: every call counted and timed
+for Prometheus, as crpc-server --metrics-listen does), set against the
+same C++ rows.
 Last, memory: the server's RSS idle, with 10,000 idle connections open
 (each sent its preface and SETTINGS; fewer if the open-files limit is
 lower), per connection, three seconds after they all closed, and three
@@ -126,6 +128,8 @@ class Programs:
             "crpc-busy-poll": [os.path.join(b, "crpc", "crpc-bench-server"),
                                "--placement", "loop", "--busy_poll_us",
                                str(BUSY_POLL_US)],
+            "crpc-no-gather": [os.path.join(b, "crpc", "crpc-bench-server"),
+                               "--placement", "loop", "--gather_us", "off"],
             "grpc++": [os.path.join(b, "grpcpp", "grpcpp-bench-server")],
         }
         self.client = {
@@ -512,6 +516,8 @@ def scenarios():
          ("grpc++", ("client", "grpc++", "pingpong", 1, 1, 0))),
         ("unary 4x32 0B, grpc++ client, worker placement",
          ("crpc-worker", grpcpp_load), ("grpc++", grpcpp_load)),
+        ("unary 4x32 0B, grpc++ client, gathering off",
+         ("crpc-no-gather", grpcpp_load), ("grpc++", grpcpp_load)),
         ("h2load c16 m32 0B worker placement",
          ("crpc-worker", ("h2load", 0)), ("grpc++", ("h2load", 0))),
         # The cost of metrics: against "unary 1x1 0B, crpc client" and
@@ -545,7 +551,8 @@ def size_name(n):
 def smoke(progs, work):
     """Every client against every server, every scenario, once, briefly."""
     failures = 0
-    for server in ("crpc", "crpc-worker", "crpc-busy-poll", "grpc++"):
+    for server in ("crpc", "crpc-worker", "crpc-busy-poll", "crpc-no-gather",
+                   "grpc++"):
         loads = [("client", c, s, 2, 4, 64)
                  for c in ("crpc", "grpc++")
                  for s in ("unary", "pingpong", "server_stream", "hello")]

@@ -106,6 +106,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
                             void *user_data) {
   (void)ng;
   crpc__h2conn *c = user_data;
+  if (frame->hd.type == NGHTTP2_HEADERS &&
+      frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    crpc__loop_note_request(c->group->loop);
   return c->role->begin_headers ? c->role->begin_headers(c, frame) : 0;
 }
 
@@ -501,7 +504,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   count_bytes(&c->group->bytes_read, (size_t)nread);
-  crpc__loop_note_work(c->group->loop);
+  crpc__loop_note_input(c->group->loop);
   c->read_ms = uv_now(c->h.handle.loop);
   if (c->fatal)
     return;

@@ -259,13 +259,37 @@ int crpc_loop_post(crpc_loop *loop, crpc_loop_fn fn, void *arg) {
   return rc;
 }
 
+#define DEFAULT_GATHER_US 20
+#define MAX_GATHER_US 1000
+
 static void apply_defaults(crpc_loop_opts *o) {
+  if (o->gather_us == 0)
+    o->gather_us = DEFAULT_GATHER_US;
+  else if (o->gather_us > MAX_GATHER_US && o->gather_us != CRPC_GATHER_OFF)
+    o->gather_us = MAX_GATHER_US;
   if (o->coro_stack_size == 0)
     o->coro_stack_size = DEFAULT_STACK_SIZE;
   if (o->coro_cache == 0)
     o->coro_cache = DEFAULT_CORO_CACHE;
   if (o->slow_coro_ms == 0)
     o->slow_coro_ms = DEFAULT_SLOW_CORO_MS;
+}
+
+/* A gathering turn's sleep, after the writes its prepare handles make
+ * (libuv runs a loop's prepare handles newest first, and this one is the
+ * oldest) and before its poll. None when the last turn worked longer than
+ * the last sleep lasted: a loop that busy is behind, its next batch
+ * already waits, and a sleep would only take from its capacity. */
+static void on_gather(uv_prepare_t *h) {
+  crpc_loop *loop = h->data;
+  if (!loop->gather_now || loop->gather_worked_ns > loop->gather_slept_ns)
+    return;
+  struct timespec pause = {(time_t)(loop->gather_ns / 1000000000u),
+                           (long)(loop->gather_ns % 1000000000u)};
+  uint64_t t0 = uv_hrtime();
+  nanosleep(&pause, NULL);
+  loop->gather_slept_ns = uv_hrtime() - t0;
+  loop->gather_turn_slept_ns = loop->gather_slept_ns;
 }
 
 static int init_handles(crpc_loop *loop) {
@@ -276,7 +300,11 @@ static int init_handles(crpc_loop *loop) {
   uv_unref((uv_handle_t *)&loop->async);
   uv_idle_init(loop->uv, &loop->idle);
   loop->idle.data = loop;
-  loop->open_handles = 2;
+  uv_prepare_init(loop->uv, &loop->gather);
+  loop->gather.data = loop;
+  uv_prepare_start(&loop->gather, on_gather);
+  uv_unref((uv_handle_t *)&loop->gather);
+  loop->open_handles = 3;
   return 0;
 }
 
@@ -298,6 +326,9 @@ int crpc_loop_new(uv_loop_t *uv, const crpc_loop_opts *opts, crpc_loop **out) {
     loop->run_clock = CLOCK_MONOTONIC_COARSE;
 #endif
   loop->coro_trim_ms = CRPC__CORO_TRIM_MS;
+  if (loop->opts.gather_us != CRPC_GATHER_OFF)
+    loop->gather_ns = loop->gather_slept_ns =
+        (uint64_t)loop->opts.gather_us * 1000;
   if (uv == NULL) {
     rc = uv_loop_init(&loop->own_uv);
     if (rc != 0)
@@ -362,11 +393,36 @@ static void run_busy_polling(crpc_loop *loop) {
   }
 }
 
+void crpc__loop_turn(crpc_loop *loop) {
+  int state = loop->gather_state;
+  uint64_t seen = loop->input_seen, requests = loop->requests_seen;
+  if (state == CRPC__GATHER_BLOCK) {
+    uv_run(loop->uv, UV_RUN_ONCE);
+  } else {
+    uint64_t t0 = uv_hrtime();
+    loop->gather_now = state == CRPC__GATHER_SLEEP;
+    loop->gather_turn_slept_ns = 0;
+    uv_run(loop->uv, UV_RUN_NOWAIT);
+    loop->gather_now = 0;
+    loop->gather_worked_ns = uv_hrtime() - t0 - loop->gather_turn_slept_ns;
+  }
+  if (loop->input_seen == seen)
+    loop->gather_state = CRPC__GATHER_BLOCK;
+  else if (state == CRPC__GATHER_PROBE ||
+           (state == CRPC__GATHER_SLEEP && loop->requests_seen - requests > 1))
+    loop->gather_state = CRPC__GATHER_SLEEP;
+  else
+    loop->gather_state = CRPC__GATHER_PROBE;
+}
+
 static void thread_main(void *arg) {
   crpc_loop *loop = arg;
   crpc__loop_set_current(loop);
   if (loop->opts.busy_poll_us)
     run_busy_polling(loop);
+  else if (loop->gather_ns)
+    while (!loop->stop_requested)
+      crpc__loop_turn(loop);
   while (!loop->stop_requested)
     uv_run(loop->uv, UV_RUN_DEFAULT);
   crpc__loop_set_current(NULL);
@@ -471,6 +527,7 @@ void crpc_loop_free(crpc_loop *loop) {
     uv_idle_stop(&loop->idle);
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
   uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->gather, on_handle_closed);
 
   crpc__loop_set_current(prev == loop ? NULL : prev);
   if (loop->owns_uv) {

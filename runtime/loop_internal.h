@@ -69,9 +69,28 @@ struct crpc_loop {
   /* crpc__loop_retire(): what the thread runs once it has freed the loop. */
   void (*retired)(void *arg);
   void *retired_arg;
-  /* Busy polling (crpc_loop_opts.busy_poll_us): turns that found work so
-   * far. Loop thread only. */
+  /* Busy polling (crpc_loop_opts.busy_poll_us): reads from peers and
+   * work posted from other threads so far. Gathering (gather_us): reads
+   * from peers only, since work handed back by the pool is an answer
+   * that waiting would only delay; and streams peers opened (requests).
+   * Loop thread only. */
   uint64_t work_seen;
+  uint64_t input_seen;
+  uint64_t requests_seen;
+  /* Gathering: where crpc__loop_turn() stands (CRPC__GATHER_*), and the
+   * sleep of a gathering turn, which |gather| (a prepare handle started
+   * before any other, so that it runs after them: after the writes)
+   * takes when |gather_now|. Loop thread only. */
+  int gather_state;
+  int gather_now;
+  uint64_t gather_ns;
+  /* How long the last sleep lasted (gather_ns plus the kernel's timer
+   * slack; gather_ns before the first), how long the last non-blocking
+   * turn worked, and how long this turn slept. */
+  uint64_t gather_slept_ns;
+  uint64_t gather_worked_ns;
+  uint64_t gather_turn_slept_ns;
+  uv_prepare_t gather;
 
   /* Coroutine scheduler (coro.c). */
   crpc__coro *current;
@@ -152,11 +171,42 @@ void crpc__kick_taken(crpc__kick *k);
 void crpc__loop_hold(crpc_loop *loop);
 void crpc__loop_release(crpc_loop *loop);
 
-/* Tells |loop| that this turn found work (bytes from a peer): a busy-polling
- * loop keeps polling for a while after it. Thread: the loop's. */
+/* Tells |loop| that this turn found work (posted from another thread): a
+ * busy-polling loop keeps polling for a while after it. Thread: the
+ * loop's. */
 static inline void crpc__loop_note_work(crpc_loop *loop) {
   loop->work_seen++;
 }
+
+/* Tells |loop| that this turn read bytes from a peer: work for busy
+ * polling, and what gathering watches for. Thread: the loop's. */
+static inline void crpc__loop_note_input(crpc_loop *loop) {
+  loop->work_seen++;
+  loop->input_seen++;
+}
+
+/* Tells |loop| that a peer opened a stream: with more than one in a
+ * gathering turn, requests come faster than the loop turns. Thread: the
+ * loop's. */
+static inline void crpc__loop_note_request(crpc_loop *loop) {
+  loop->requests_seen++;
+}
+
+/* crpc__loop_turn()'s states, for the next turn: block in poll (the last
+ * turn read nothing); probe, polling without blocking right after the
+ * writes (the last turn read from a peer); or gather, sleeping gather_us
+ * after the writes and then polling without blocking (the last turn was
+ * a probe that read more, or a gathering turn that took more than one
+ * request: requests come faster than the loop turns). A gathering turn
+ * that reads less is followed by a probe, so that one client's next
+ * request, which its answer brought during the sleep, does not keep the
+ * loop sleeping. */
+enum { CRPC__GATHER_BLOCK, CRPC__GATHER_PROBE, CRPC__GATHER_SLEEP };
+
+/* Runs one turn of |loop| as its own thread does with gathering on, by
+ * |gather_state|, which it then moves on by whether the turn read from a
+ * peer. Thread: the loop's. */
+void crpc__loop_turn(crpc_loop *loop);
 
 /*
  * Ends a loop started with crpc_loop_start_thread() from its own thread,

@@ -27,6 +27,7 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
     lo.pool = srv->pool;
     lo.logger = o->logger;
     lo.busy_poll_us = o->busy_poll_us;
+    lo.gather_us = o->gather_us;
     int rc = crpc_loop_new(NULL, &lo, &sl->loop);
     if (rc != 0) {
       sl->loop = NULL;

@@ -5,7 +5,7 @@
  *   crpc-bench-server --port N [--host H] [--placement loop|worker]
  *       [--tls_cert FILE --tls_key FILE]
  *       [--loops N] [--workers N] [--max_lifetime_s N]
- *       [--metrics_listen ADDR] [--busy_poll_us N]
+ *       [--metrics_listen ADDR] [--busy_poll_us N] [--gather_us N|off]
  *
  * Serves grpc.testing.BenchmarkService and helloworld.Greeter on H:N
  * (127.0.0.1 unless given; port 0 picks a free one) with the server
@@ -18,8 +18,8 @@
  * --workers size them (1 each by default). --metrics_listen serves the
  * server's metrics at http://ADDR/metrics (crpc_server_opts.metrics_listen),
  * so that every call is counted and timed as a scraped server's are.
- * --busy_poll_us sets crpc_server_opts.busy_poll_us (0, off, by default).
- * Once
+ * --busy_poll_us sets crpc_server_opts.busy_poll_us (0, off, by default),
+ * --gather_us crpc_server_opts.gather_us (off: CRPC_GATHER_OFF). Once
  * serving it prints "listening on HOST:PORT", then, with metrics, "metrics
  * on port N"; SIGTERM or SIGINT (or the parent's death, or
  * --max_lifetime_s, default 3600) shuts it down and it exits 0.
@@ -52,7 +52,8 @@ static const char USAGE[] =
     "usage: crpc-bench-server --port N [--host H] [--placement loop|worker]\n"
     "           [--tls_cert FILE --tls_key FILE]\n"
     "           [--loops N] [--workers N] [--max_lifetime_s N]\n"
-    "           [--metrics_listen ADDR] [--busy_poll_us N]\n";
+    "           [--metrics_listen ADDR] [--busy_poll_us N] [--gather_us "
+    "N|off]\n";
 
 /* The largest reply payload: the server's default send limit. Replies
  * point into this one zeroed buffer (untouched pages cost no memory); it
@@ -183,6 +184,7 @@ static int place_all(crpc_service *svc, const crpc_service_desc *desc,
 
 typedef struct server_flags {
   int port, loops, workers, lifetime_s, busy_poll_us;
+  uint32_t gather_us;
   const char *host;
   const char *metrics_listen;     /* NULL: no metrics */
   const char *tls_cert, *tls_key; /* both NULL: cleartext */
@@ -202,6 +204,7 @@ static int in_range(const char *name, int v, int lo, int hi) {
 /* Reads "--name value" and "--name=value" flags; -1 after printing why. */
 static int parse_flags(int argc, char **argv, server_flags *f) {
   const char *placement = "loop";
+  const char *gather = "0";
   const tool_flag flags[] = {
       {"port", TOOL_FLAG_INT, &f->port},
       {"host", TOOL_FLAG_STRING, &f->host},
@@ -213,6 +216,7 @@ static int parse_flags(int argc, char **argv, server_flags *f) {
       {"tls_key", TOOL_FLAG_STRING, &f->tls_key},
       {"metrics_listen", TOOL_FLAG_STRING, &f->metrics_listen},
       {"busy_poll_us", TOOL_FLAG_INT, &f->busy_poll_us},
+      {"gather_us", TOOL_FLAG_STRING, &gather},
   };
   if (tool_flags_parse("crpc-bench-server", USAGE, argc, argv, flags,
                        sizeof(flags) / sizeof(flags[0])) != 0)
@@ -242,6 +246,17 @@ static int parse_flags(int argc, char **argv, server_flags *f) {
       in_range("max_lifetime_s", f->lifetime_s, 1, INT_MAX) != 0 ||
       in_range("busy_poll_us", f->busy_poll_us, 0, 1000000) != 0)
     return -1;
+  char *end;
+  unsigned long us = strtoul(gather, &end, 10);
+  if (strcmp(gather, "off") == 0) {
+    f->gather_us = CRPC_GATHER_OFF;
+  } else if (*gather < '0' || *gather > '9' || *end != '\0' || us > 1000) {
+    fprintf(stderr, "crpc-bench-server: --gather_us is 0..1000 or off\n%s",
+            USAGE);
+    return -1;
+  } else {
+    f->gather_us = (uint32_t)us;
+  }
   return 0;
 }
 
@@ -291,6 +306,7 @@ int main(int argc, char **argv) {
   opts.workers = (unsigned)f.workers;
   opts.metrics_listen = f.metrics_listen;
   opts.busy_poll_us = (uint32_t)f.busy_poll_us;
+  opts.gather_us = f.gather_us;
   crpc_server *srv;
   if (crpc_server_new(&opts, &srv) != 0) {
     fprintf(stderr, "crpc-bench-server: out of memory\n");

@@ -334,3 +334,142 @@ Test(loop, without_busy_polling_an_idle_loop_sleeps, .timeout = 30) {
   crpc_loop_free(loop);
   cr_assert_leq(idle, 20, "wanted a CPU %lld ms of 200 ms", (long long)idle);
 }
+
+/* Gathering under load (crpc_loop_opts.gather_us), one turn at a time as
+ * the loop's own thread runs them (crpc__loop_turn()). */
+
+/* A loop kept alive as crpc_loop_start_thread() keeps it, whose thread is
+ * the test's. */
+static crpc_loop *gathering_loop(uint32_t gather_us) {
+  crpc_loop_opts o;
+  crpc_loop_opts_init(&o);
+  o.gather_us = gather_us;
+  crpc_loop *loop;
+  cr_assert_eq(crpc_loop_new(NULL, &o, &loop), 0);
+  crpc__loop_set_current(loop);
+  crpc__loop_hold(loop);
+  loop->async_referenced = 1;
+  uv_ref((uv_handle_t *)&loop->async);
+  return loop;
+}
+
+static void free_gathering_loop(crpc_loop *loop) {
+  crpc__loop_release(loop);
+  crpc_loop_free(loop);
+  crpc__loop_set_current(NULL);
+}
+
+typedef struct feed {
+  crpc_loop *loop;
+  int requests;
+} feed;
+
+/* Stands for a read from a peer that opened |requests| streams. */
+static void fake_read(void *arg) {
+  feed *f = arg;
+  crpc__loop_note_input(f->loop);
+  for (int i = 0; i < f->requests; i++)
+    crpc__loop_note_request(f->loop);
+}
+
+/* Runs a turn of |f|'s loop from |state|, reading |requests| streams in
+ * it (no read at all when negative); the state it leaves for the next. */
+static int turn_from(feed *f, int state, int requests) {
+  f->loop->gather_state = state;
+  if (requests >= 0) {
+    f->requests = requests;
+    cr_assert_eq(crpc_loop_post(f->loop, fake_read, f), 0);
+  }
+  crpc__loop_turn(f->loop);
+  return f->loop->gather_state;
+}
+
+Test(loop, gathering_starts_when_a_probe_reads_more, .timeout = 30) {
+  crpc_loop *loop = gathering_loop(1000);
+  feed f = {loop, 0};
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_BLOCK, 1), CRPC__GATHER_PROBE,
+               "a turn that read is followed by a probe");
+  cr_assert_eq(loop->gather_turn_slept_ns, 0);
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_PROBE, 1), CRPC__GATHER_SLEEP,
+               "a probe that read more starts gathering");
+  cr_assert_eq(loop->gather_turn_slept_ns, 0, "a probe does not sleep");
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_PROBE, -1), CRPC__GATHER_BLOCK,
+               "a probe that read nothing blocks next");
+  free_gathering_loop(loop);
+}
+
+Test(loop, gathering_goes_on_while_each_sleep_brings_more_than_one_request,
+     .timeout = 30) {
+  crpc_loop *loop = gathering_loop(1000);
+  feed f = {loop, 0};
+  loop->gather_worked_ns = 0;
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_SLEEP, 2), CRPC__GATHER_SLEEP);
+  cr_assert_geq(loop->gather_turn_slept_ns, 1000000, "slept %llu ns",
+                (unsigned long long)loop->gather_turn_slept_ns);
+  /* One request (a lone client's next, which its answer brought) is no
+   * load: a probe decides. */
+  loop->gather_worked_ns = 0;
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_SLEEP, 1), CRPC__GATHER_PROBE);
+  cr_assert_geq(loop->gather_turn_slept_ns, 1000000);
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_SLEEP, -1), CRPC__GATHER_BLOCK);
+  free_gathering_loop(loop);
+}
+
+Test(loop, a_loop_that_works_longer_than_it_sleeps_does_not_sleep,
+     .timeout = 30) {
+  crpc_loop *loop = gathering_loop(1000);
+  feed f = {loop, 0};
+  loop->gather_worked_ns = loop->gather_slept_ns + 1;
+  cr_assert_eq(turn_from(&f, CRPC__GATHER_SLEEP, 5), CRPC__GATHER_SLEEP);
+  cr_assert_eq(loop->gather_turn_slept_ns, 0);
+  free_gathering_loop(loop);
+}
+
+static void note_prepare(uv_prepare_t *h) {
+  uint64_t *at = h->data;
+  *at = uv_hrtime();
+}
+
+Test(loop, a_gathering_turn_sleeps_after_the_other_prepare_handles,
+     .timeout = 30) {
+  /* Prepare handles are where connections write what their calls
+   * answered (server and channel flushes): the sleep must not hold
+   * those answers back. */
+  crpc_loop *loop = gathering_loop(1000);
+  uv_prepare_t flush;
+  uint64_t flushed_at = 0;
+  uv_prepare_init(crpc_loop_uv(loop), &flush);
+  flush.data = &flushed_at;
+  uv_prepare_start(&flush, note_prepare);
+  feed f = {loop, 0};
+  loop->gather_worked_ns = 0;
+  turn_from(&f, CRPC__GATHER_SLEEP, 2);
+  uint64_t done_at = uv_hrtime();
+  cr_assert_neq(flushed_at, 0);
+  cr_assert_geq(done_at - flushed_at, 1000000,
+                "the turn ended %llu ns after the flush: it slept before",
+                (unsigned long long)(done_at - flushed_at));
+  uv_close((uv_handle_t *)&flush, NULL);
+  free_gathering_loop(loop);
+}
+
+Test(loop, gather_us_defaults_to_20_caps_at_1000_and_turns_off, .timeout = 10) {
+  const struct {
+    uint32_t us;
+    uint64_t ns;
+  } cases[] = {{0, 20000},
+               {7, 7000},
+               {1000, 1000000},
+               {5000, 1000000},
+               {CRPC_GATHER_OFF, 0}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    crpc_loop_opts o;
+    crpc_loop_opts_init(&o);
+    o.gather_us = cases[i].us;
+    crpc_loop *loop;
+    cr_assert_eq(crpc_loop_new(NULL, &o, &loop), 0);
+    cr_expect_eq(loop->gather_ns, cases[i].ns, "gather_us %u: %llu ns",
+                 (unsigned)cases[i].us, (unsigned long long)loop->gather_ns);
+    crpc_loop_free(loop);
+  }
+}

@@ -72,7 +72,7 @@ expect_error() {
 checks=$((checks + 1))
 rc=0
 "$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
-usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR] [--busy-poll-us N] [--lame-duck-seconds N] [--max-connection-age-ms N] [--max-connection-age-grace-ms N] [--keepalive-time-ms N] [--keepalive-timeout-ms N] [--min-ping-interval-ms N] [--permit-keepalive-without-calls]'
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR] [--busy-poll-us N] [--gather-us N] [--lame-duck-seconds N] [--max-connection-age-ms N] [--max-connection-age-grace-ms N] [--keepalive-time-ms N] [--keepalive-timeout-ms N] [--min-ping-interval-ms N] [--permit-keepalive-without-calls]'
 if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
   fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
 else
@@ -140,6 +140,8 @@ expect_error "--max-concurrent-streams 0" "--max-concurrent-streams: '0'" \
   --listen 127.0.0.1:0 --module "$empty" --max-concurrent-streams 0
 expect_error "--busy-poll-us over a second" "--busy-poll-us: '1000001'" \
   --listen 127.0.0.1:0 --module "$empty" --busy-poll-us 1000001
+expect_error "--gather-us over a millisecond" "--gather-us: '1001'" \
+  --listen 127.0.0.1:0 --module "$empty" --gather-us 1001
 expect_error "--lame-duck-seconds past a uint32 of ms" \
   "--lame-duck-seconds: '4294968'" \
   --listen 127.0.0.1:0 --module "$empty" --lame-duck-seconds 4294968

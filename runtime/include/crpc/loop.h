@@ -56,8 +56,26 @@ typedef struct crpc_loop_opts {
    * polling while traffic is steady. Like Linux's net.core.busy_poll, for
    * deployments that trade CPU for latency. 0 (the default): never. */
   uint32_t busy_poll_us;
+  /* Gathering under load, for a loop on its own thread that does not busy
+   * poll: when a turn that read from a peer is followed at once by a
+   * non-blocking turn that reads more, requests come faster than the loop
+   * turns. It then sleeps this many microseconds (plus the kernel's timer
+   * slack) after each turn's writes and before its next poll, so that
+   * requests gather in the sockets and are read, handled and answered
+   * together: fewer system calls and fuller writes per call for the loop,
+   * and its peers' sends no longer have to wake a sleeping thread. It goes
+   * on while each sleep brings more than one new stream, and skips the
+   * sleep while a turn works longer than a sleep lasts (a loop that is
+   * behind loses no capacity). A response waits for a sleep only when its
+   * request came during it. A loop that is not kept busy blocks as before,
+   * and an idle one costs nothing. 0: 20; at most 1000; CRPC_GATHER_OFF:
+   * never. */
+  uint32_t gather_us;
   crpc_logger logger;
 } crpc_loop_opts;
+
+/* crpc_loop_opts.gather_us: a loop that never gathers. */
+#define CRPC_GATHER_OFF UINT32_MAX
 
 /* Fills |opts| with the defaults. Thread: any. */
 CRPC_EXTERN void crpc_loop_opts_init(crpc_loop_opts *opts);

@@ -181,6 +181,15 @@ typedef struct crpc_server_opts {
    * per loop spent polling while traffic is steady. Not applied to
    * |loop|. 0 (the default): never. */
   uint32_t busy_poll_us;
+  /* Gathering under load by the server's own loops (crpc_loop_opts.
+   * gather_us): a loop kept busy by requests that arrive faster than it
+   * turns sleeps this many microseconds between its writes and its next
+   * poll, and then reads, handles and answers what gathered together:
+   * several times less CPU per call for the server, and cheaper sends for
+   * its clients. A loop that finds nothing blocks as before. Not applied
+   * to |loop|, nor while busy polling. 0: 20; at most 1000;
+   * CRPC_GATHER_OFF: never. */
+  uint32_t gather_us;
   /* The lame-duck period of crpc_server_shutdown(): for this long health
    * reports NOT_SERVING while the listeners keep accepting and calls are
    * served as before, so that load balancers which health-check over a
