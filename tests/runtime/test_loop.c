@@ -468,7 +468,7 @@ Test(loop, gather_us_defaults_to_20_caps_at_1000_and_turns_off, .timeout = 10) {
     o.gather_us = cases[i].us;
     crpc_loop *loop;
     cr_assert_eq(crpc_loop_new(NULL, &o, &loop), 0);
-    cr_expect_eq(loop->gather_ns, cases[i].ns, "gather_us %u: %llu ns",
+    cr_assert_eq(loop->gather_ns, cases[i].ns, "gather_us %u: %llu ns",
                  (unsigned)cases[i].us, (unsigned long long)loop->gather_ns);
     crpc_loop_free(loop);
   }
