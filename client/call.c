@@ -34,10 +34,10 @@ void crpc__client_call_ref(crpc__client_call *call) {
   atomic_fetch_add(&call->refs, 1);
 }
 
-static void free_msgs(crpc__cmsg *m) {
+static void put_msgs(crpc__msg_cache *c, crpc__cmsg *m) {
   while (m) {
     crpc__cmsg *next = m->next;
-    free(m);
+    crpc__msg_cache_put(c, m);
     m = next;
   }
 }
@@ -48,12 +48,15 @@ void crpc__client_call_unref(crpc__client_call *call) {
   crpc_metadata_cleanup(&call->md);
   crpc__buf_cleanup(&call->request);
   crpc__outq_cleanup(&call->out);
-  crpc__frame_decoder_cleanup(&call->dec);
   crpc__grpc_response_cleanup(&call->resp);
   crpc_metadata_cleanup(&call->resp_headers);
-  free(call->reply_msg);
-  free_msgs(call->in_head);
-  free(call->spare);
+  size_t cap;
+  uint8_t *mem = crpc__frame_decoder_release(&call->dec, &cap);
+  crpc__msg_cache_put_mem(call->msgs, mem, cap);
+  crpc__frame_decoder_cleanup(&call->dec);
+  crpc__msg_cache_put(call->msgs, call->reply_msg);
+  put_msgs(call->msgs, call->in_head);
+  crpc__msg_cache_unref(call->msgs);
   crpc_future_unref(call->parent);
   if (call->ic) {
     crpc__icall_cleanup(call->ic);
@@ -407,52 +410,23 @@ void crpc__client_call_on_headers_done(crpc__client_call *call,
 }
 
 /* The message |m| just decoded, as a crpc__cmsg. When the decoder had to
- * assemble it, its own memory (the message is not copied again): traded
- * for the spare, the last message's memory, so that the next one is
- * assembled in memory that is already warm; without a spare, taken when
- * large. Else a copy out of the received chunk, into the spare when it
- * fits. */
+ * assemble it, in its own memory (it is not copied again): the decoder
+ * takes the next from the channel's cache when it needs memory. Else a
+ * copy out of the received chunk. */
 static crpc__cmsg *cmsg_new(crpc__client_call *call, const crpc__frame_msg *m,
                             size_t wire) {
-  const size_t head = offsetof(crpc__cmsg, data);
-  uv_mutex_lock(&call->mu);
-  crpc__cmsg *spare = call->spare;
-  call->spare = NULL;
-  uv_mutex_unlock(&call->mu);
+  if (m->len + offsetof(crpc__cmsg, data) >= CRPC__MSG_CACHE_MIN)
+    crpc__channel_note_large_message(call->ch);
   size_t cap = 0;
   crpc__cmsg *c =
-      spare ? (crpc__cmsg *)crpc__frame_decoder_trade(
-                  &call->dec, (uint8_t *)spare, head + spare->cap, &cap)
-            : NULL;
+      (crpc__cmsg *)crpc__frame_decoder_trade(&call->dec, NULL, 0, &cap);
   if (c) {
-    c->cap = cap - head; /* the decoder has the spare now */
-    spare = NULL;
-  } else if ((c = (crpc__cmsg *)crpc__frame_decoder_take(&call->dec))) {
-    c->cap = m->len;
+    c->cap = cap - offsetof(crpc__cmsg, data);
+  } else if ((c = crpc__msg_cache_get(call->msgs, m->len)) != NULL) {
+    memcpy(c->data, m->data, m->len);
   } else {
-    if (spare && spare->cap >= m->len) {
-      c = spare;
-      spare = NULL;
-    } else {
-      size_t n = m->len ? m->len : 1;
-      c = malloc(sizeof(*c) + n);
-      if (c)
-        c->cap = n;
-    }
-    if (c)
-      memcpy(c->data, m->data, m->len);
-  }
-  if (spare) { /* not needed this time: kept for the next */
-    uv_mutex_lock(&call->mu);
-    if (!call->spare) {
-      call->spare = spare;
-      spare = NULL;
-    }
-    uv_mutex_unlock(&call->mu);
-    free(spare);
-  }
-  if (!c)
     return NULL;
+  }
   c->next = NULL;
   c->len = m->len;
   c->wire = wire;

@@ -62,6 +62,10 @@ static void apply_defaults(crpc_channel_opts *o) {
     o->max_connections_per_address = MAX_CONNS_PER_ADDRESS;
   if (!o->resolve_interval_ms)
     o->resolve_interval_ms = DEFAULT_RESOLVE_INTERVAL_MS;
+  if (!o->message_cache_bytes)
+    o->message_cache_bytes = CRPC__MSG_CACHE_BYTES;
+  else if (o->message_cache_bytes == CRPC_MESSAGE_CACHE_OFF)
+    o->message_cache_bytes = 0;
 }
 
 static const crpc_logger *lg(crpc_channel *ch) {
@@ -90,6 +94,19 @@ static void on_flush(uv_prepare_t *p) {
   crpc__h2group_flush(&((crpc_channel *)p->data)->h2);
 }
 
+static void on_msgs_sweep(uv_timer_t *t) {
+  crpc_channel *ch = t->data;
+  if (crpc__msg_cache_trim(ch->msgs) == 0)
+    uv_timer_stop(t); /* until the next large message */
+}
+
+void crpc__channel_note_large_message(crpc_channel *ch) {
+  if (!uv_is_active((uv_handle_t *)&ch->msgs_sweep) &&
+      ch->opts.message_cache_bytes > 0)
+    uv_timer_start(&ch->msgs_sweep, on_msgs_sweep, CRPC__MSG_CACHE_SWEEP_MS,
+                   CRPC__MSG_CACHE_SWEEP_MS);
+}
+
 static void channel_start(crpc__task *t) {
   crpc_channel *ch =
       (crpc_channel *)((char *)t - offsetof(crpc_channel, start_task));
@@ -102,7 +119,10 @@ static void channel_start(crpc__task *t) {
   ch->resolve_timer.data = ch;
   uv_unref((uv_handle_t *)&ch->resolve_timer);
   (void)crpc__timerq_open(&ch->timers, crpc_loop_uv(ch->loop)); /* a timer */
-  ch->open_handles += 3;
+  uv_timer_init(crpc_loop_uv(ch->loop), &ch->msgs_sweep);
+  ch->msgs_sweep.data = ch;
+  uv_unref((uv_handle_t *)&ch->msgs_sweep);
+  ch->open_handles += 4;
   ch->started = 1;
 }
 
@@ -434,6 +454,7 @@ static void channel_release(crpc_channel *ch) {
   free(ch->ready_waiters);
   crpc_future_unref(ch->closed);
   crpc__arena_cleanup(&ch->scratch);
+  crpc__msg_cache_unref(ch->msgs);
   crpc__timerq_cleanup(&ch->timers);
   crpc__h2group_cleanup(&ch->h2);
   free(ch);
@@ -471,7 +492,9 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     snprintf(ch->user_agent, ualen, "%s%s%s",
              ch->opts.user_agent ? ch->opts.user_agent : "",
              ch->opts.user_agent ? " " : "", CRPC_USER_AGENT);
-  if (rc != 0 || !ch->user_agent || crpc_future_new(NULL, &ch->closed) != 0) {
+  ch->msgs = crpc__msg_cache_new(ch->opts.message_cache_bytes);
+  if (rc != 0 || !ch->user_agent || !ch->msgs ||
+      crpc_future_new(NULL, &ch->closed) != 0) {
     channel_release(ch);
     return CRPC_ENOMEM;
   }
@@ -615,6 +638,7 @@ static void close_run(crpc__task *t) {
   if (ch->started) {
     uv_close((uv_handle_t *)&ch->flush, on_handle_closed);
     uv_close((uv_handle_t *)&ch->resolve_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&ch->msgs_sweep, on_handle_closed);
     crpc__timerq_close(&ch->timers, on_handle_closed, ch);
   }
   crpc__h2group_flush(&ch->h2);

@@ -32,6 +32,7 @@
 #include "future_internal.h"
 #include "grpc_headers.h"
 #include "h2conn.h"
+#include "msg_cache.h"
 #include "icall.h"
 #include "loop_internal.h"
 #include "outq.h"
@@ -100,11 +101,15 @@ struct crpc_channel {
   crpc__client_call *live;        /* every started, unfinished call */
   crpc_future **ready_waiters;    /* crpc_channel_connect() futures */
   size_t n_ready_waiters, cap_ready_waiters;
-  char error[200];     /* why the channel is failing, for statuses */
-  uv_prepare_t flush;  /* writes are batched until the loop would block */
-  crpc__h2group h2;    /* its connections' flush and read buffer */
-  crpc__arena scratch; /* request headers until submitted */
-  int open_handles;    /* handles not yet closed after close_start */
+  char error[200];       /* why the channel is failing, for statuses */
+  uv_prepare_t flush;    /* writes are batched until the loop would block */
+  crpc__h2group h2;      /* its connections' flush and read buffer */
+  crpc__arena scratch;   /* request headers until submitted */
+  crpc__msg_cache *msgs; /* received messages' memory, for its calls */
+  /* Trims |msgs| every CRPC__MSG_CACHE_SWEEP_MS while it keeps memory
+   * (crpc__channel_note_large_message()). */
+  uv_timer_t msgs_sweep;
+  int open_handles; /* handles not yet closed after close_start */
   int closing;
   crpc_future *closed;   /* completes once every handle has closed */
   crpc__task start_task; /* the first use starts the handles */
@@ -140,17 +145,6 @@ struct crpc__client_conn {
   int ping_outstanding;
   uint64_t ping_sent_ms;
 };
-
-/* A received message not yet read (streaming replies). */
-typedef struct crpc__cmsg {
-  struct crpc__cmsg *next;
-  size_t len;
-  size_t cap;  /* bytes |data| has room for */
-  size_t wire; /* DATA bytes it took, given back to the window when read */
-  int compressed;
-  crpc__encoding enc;
-  uint8_t data[];
-} crpc__cmsg;
 
 /* What a finished call leaves behind: the value of its future. */
 typedef struct crpc__client_result {
@@ -232,13 +226,11 @@ struct crpc__client_call {
   uint64_t msgs_out, bytes_out; /* request messages written, for |ic| */
   int delivered;                /* a reply message reached the user */
   crpc__cmsg *in_head, *in_tail;
-  /* A read message's memory, kept for the next one that fits: a stream
-   * of large messages would otherwise have glibc give its heap's top
-   * back and fault it in again at every message. */
-  crpc__cmsg *spare;
-  size_t in_wire;    /* DATA bytes of the messages in that queue */
-  size_t held;       /* DATA bytes not given back while the queue is long */
-  size_t to_consume; /* window the reader gave back */
+  crpc__msg_cache *msgs; /* its channel's, where its messages' memory
+                          * comes from and goes back to */
+  size_t in_wire;        /* DATA bytes of the messages in that queue */
+  size_t held;           /* DATA bytes not given back while the queue is long */
+  size_t to_consume;     /* window the reader gave back */
   crpc_future *read_f, *write_f;
   crpc_future *done_f; /* completes with the result */
   atomic_int cancel_code;
@@ -256,6 +248,15 @@ void crpc__channel_handle_closed(crpc_channel *ch);
 
 /* Takes |call| out of the channel's waiting calls, if it is there. */
 void crpc__channel_unqueue(crpc_channel *ch, crpc__client_call *call);
+
+/* How often a channel whose cache keeps memory trims it: what no message
+ * took for that long goes back to malloc. */
+#define CRPC__MSG_CACHE_SWEEP_MS 1000
+
+/* A message of CRPC__MSG_CACHE_MIN bytes or more was received: the
+ * channel's cache trims itself from now on, until it keeps nothing.
+ * Thread: the channel's loop. */
+void crpc__channel_note_large_message(crpc_channel *ch);
 
 /* A connection has room for another stream, or one more is ready, or
  * one that was being opened failed: the waiting calls are dispatched again

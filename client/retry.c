@@ -23,7 +23,7 @@ static void reset_attempt(crpc__client_call *call) {
   crpc__frame_decoder_reset(&call->dec);
   crpc__grpc_response_reset(&call->resp);
   call->n_received = 0;
-  free(call->reply_msg);
+  crpc__msg_cache_put(call->msgs, call->reply_msg);
   call->reply_msg = NULL;
   call->req_off = 0;
   call->pulled = 0;

@@ -265,6 +265,8 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
   crpc__outq_init(&call->out);
   crpc__frame_decoder_init(&call->dec, ch->opts.max_receive_bytes);
   crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__cmsg, data));
+  call->msgs = crpc__msg_cache_ref(ch->msgs);
+  crpc__frame_decoder_set_mem(&call->dec, crpc__msg_cache_mem, call->msgs);
   const crpc__call_scope *scope =
       opts->no_propagation ? NULL : crpc__call_scope_current();
   call->deadline = call_deadline(opts, scope, &call->parent);

@@ -55,17 +55,7 @@ void crpc__client_call_complete_read(crpc__client_call *call, crpc_future *f) {
   ProtobufCMessage *out = NULL;
   int rc = crpc__client_call_unpack(call, m, &out);
   size_t wire = m->len + CRPC__FRAME_PREFIX_LEN;
-  /* Kept for the next message (the larger of the two, when there is a
-   * spare already): the decoder assembles the next one in it, or it is
-   * copied into. One per call, at most the largest message received. */
-  uv_mutex_lock(&call->mu);
-  crpc__cmsg *old = call->spare;
-  if (!old || old->cap < m->cap) {
-    call->spare = m;
-    m = old;
-  }
-  uv_mutex_unlock(&call->mu);
-  free(m);
+  crpc__msg_cache_put(call->msgs, m); /* for a later message */
   if (rc != 0) {
     crpc__client_call_cancel(call, CRPC_STATUS_INTERNAL);
     crpc_future_complete(f, CRPC_STATUS_INTERNAL,

@@ -44,6 +44,12 @@ void crpc__frame_decoder_set_headroom(crpc__frame_decoder *d, size_t n) {
   crpc__buf_init(&d->payload, d->max_size + n);
 }
 
+void crpc__frame_decoder_set_mem(crpc__frame_decoder *d, crpc__frame_mem_fn fn,
+                                 void *ctx) {
+  d->mem_fn = fn;
+  d->mem_ctx = ctx;
+}
+
 uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d) {
   if (!d->delivered || d->cur.length < CRPC__FRAME_TAKE_MIN)
     return NULL;
@@ -59,6 +65,12 @@ uint8_t *crpc__frame_decoder_trade(crpc__frame_decoder *d, uint8_t *mem,
   d->delivered = 0;
   size_t len;
   return crpc__buf_exchange(&d->payload, mem, n, &len, cap);
+}
+
+uint8_t *crpc__frame_decoder_release(crpc__frame_decoder *d, size_t *cap) {
+  size_t len;
+  d->delivered = 0;
+  return crpc__buf_exchange(&d->payload, NULL, 0, &len, cap);
 }
 
 void crpc__frame_decoder_cleanup(crpc__frame_decoder *d) {
@@ -122,9 +134,15 @@ static int take_payload(crpc__frame_decoder *d, const uint8_t *p, size_t n,
     return deliver(d, p, out);
   }
   if (len == 0) {
-    rc = crpc__buf_reserve_exact(
-        &d->payload,
-        d->headroom + (need < RESERVE_AHEAD_MAX ? need : RESERVE_AHEAD_MAX));
+    size_t want =
+        d->headroom + (need < RESERVE_AHEAD_MAX ? need : RESERVE_AHEAD_MAX);
+    if (d->mem_fn && crpc__buf_tail(&d->payload) == NULL) {
+      size_t n_mem, was_len, was_cap; /* |payload| had no memory */
+      uint8_t *mem = d->mem_fn(d->mem_ctx, want, &n_mem);
+      if (mem)
+        crpc__buf_exchange(&d->payload, mem, n_mem, &was_len, &was_cap);
+    }
+    rc = crpc__buf_reserve_exact(&d->payload, want);
     if (rc != 0)
       return rc;
     crpc__buf_commit(&d->payload, d->headroom);

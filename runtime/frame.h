@@ -30,8 +30,16 @@ typedef struct crpc__frame_msg {
   size_t len;
 } crpc__frame_msg;
 
+/* Memory for a message that a decoder has to buffer: |*n| >= |want|
+ * bytes from malloc, or NULL, and then the decoder allocates its own.
+ * |want| is its headroom and the message, or the first 128 KiB of a
+ * larger one (the rest is taken as it arrives). */
+typedef uint8_t *(*crpc__frame_mem_fn)(void *ctx, size_t want, size_t *n);
+
 typedef struct crpc__frame_decoder {
-  size_t max_size;   /* largest accepted message */
+  size_t max_size;           /* largest accepted message */
+  crpc__frame_mem_fn mem_fn; /* where buffers come from, or NULL */
+  void *mem_ctx;
   int err;           /* sticky error, or 0 */
   int in_payload;    /* the prefix is complete */
   int delivered;     /* |payload| was handed out */
@@ -71,6 +79,14 @@ void crpc__frame_decoder_init(crpc__frame_decoder *d, size_t max_size);
  */
 void crpc__frame_decoder_set_headroom(crpc__frame_decoder *d, size_t n);
 
+/*
+ * Makes |d| ask |fn| for memory whenever it has none to buffer a message
+ * in (the first message it buffers, and each after a trade for none).
+ * Thread: any, on a |d| the caller owns.
+ */
+void crpc__frame_decoder_set_mem(crpc__frame_decoder *d, crpc__frame_mem_fn fn,
+                                 void *ctx);
+
 /* Messages smaller than this are left to be copied out of the decoder,
  * whose buffer, kept warm, serves the next: memory new to the process
  * costs page faults that outweigh copying that much, and a larger buffer
@@ -92,9 +108,11 @@ uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d);
 /*
  * As crpc__frame_decoder_take(), for a message of any size, when the
  * caller gives |d| memory in exchange: the |n| bytes at |mem| (from
- * malloc), which |d| buffers its next messages in. A reader that hands
- * each message's memory back once done with it (and gets it back here)
- * then neither copies a message nor allocates for one.
+ * malloc), which |d| buffers its next messages in, or none (|mem| NULL,
+ * |n| 0), and then |d| gets memory when it next needs some (from its
+ * crpc__frame_decoder_set_mem() function, else malloc). A reader that
+ * hands each message's memory back once done with it (and gets it back
+ * here) then neither copies a message nor allocates for one.
  * Ownership: the caller frees the result with free(); |d| owns |mem|, and
  * the caller keeps it when NULL is returned.
  * Thread: any, on a |d| the caller owns.
@@ -103,6 +121,14 @@ uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d);
  */
 uint8_t *crpc__frame_decoder_trade(crpc__frame_decoder *d, uint8_t *mem,
                                    size_t n, size_t *cap);
+
+/*
+ * Takes the memory |d| buffers messages in, whatever it holds, for a
+ * decoder that is done with: |*cap| bytes, the caller's to free().
+ * Thread: any, on a |d| the caller owns.
+ * Returns NULL when |d| holds none.
+ */
+uint8_t *crpc__frame_decoder_release(crpc__frame_decoder *d, size_t *cap);
 
 /*
  * Frees the memory of |d|. Calling crpc__frame_decoder_init() again makes

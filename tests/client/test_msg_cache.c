@@ -1,0 +1,382 @@
+/*
+ * tests/client/test_msg_cache.c: the memory a channel keeps of received
+ * messages (client/msg_cache.c): what it keeps and for how long, a
+ * decoder buffering messages in it, and a channel whose calls receive
+ * large messages taking no new memory for each.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+#include "crpc/channel.h"
+#include "crpc/deadline.h"
+#include "crpc/server.h"
+#include "frame.h"
+#include "msg_cache.h"
+#include "server_test.crpc.h"
+
+#define KiB ((size_t)1024)
+#define HEAD offsetof(crpc__cmsg, data)
+
+Test(msg_cache, memory_given_back_serves_the_next_message) {
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  cr_assert_not_null(c);
+  crpc__cmsg *m = crpc__msg_cache_get(c, 64 * KiB);
+  cr_assert_not_null(m);
+  cr_assert_geq(m->cap, 64 * KiB);
+  memset(m->data, 1, 64 * KiB); /* all of it is usable */
+  cr_assert_eq(crpc__msg_cache_fresh(c), 1);
+  crpc__msg_cache_put(c, m);
+  /* The same memory, for a message that fits in it. */
+  cr_assert_eq(crpc__msg_cache_get(c, 60 * KiB), m);
+  cr_assert_eq(crpc__msg_cache_fresh(c), 1);
+  /* None kept: new memory, counted. */
+  crpc__cmsg *m2 = crpc__msg_cache_get(c, 64 * KiB);
+  cr_assert_neq(m2, m);
+  cr_assert_eq(crpc__msg_cache_fresh(c), 2);
+  crpc__msg_cache_put(c, m);
+  crpc__msg_cache_put(c, m2);
+  crpc__msg_cache_unref(c);
+}
+
+Test(msg_cache, a_larger_message_skips_memory_too_small_for_it) {
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  crpc__cmsg *big = crpc__msg_cache_get(c, 256 * KiB);
+  crpc__cmsg *small = crpc__msg_cache_get(c, 32 * KiB);
+  crpc__msg_cache_put(c, big);
+  crpc__msg_cache_put(c, small); /* the newest, looked at first */
+  cr_assert_eq(crpc__msg_cache_get(c, 100 * KiB), big);
+  cr_assert_eq(crpc__msg_cache_get(c, 20 * KiB), small);
+  cr_assert_eq(crpc__msg_cache_fresh(c), 2);
+  crpc__msg_cache_put(c, big);
+  crpc__msg_cache_put(c, small);
+  crpc__msg_cache_unref(c);
+}
+
+Test(msg_cache, keeps_at_most_its_bytes_and_nothing_small) {
+  enum { N = 8 };
+  const size_t size = 1 << 20; /* 8 of them, and 4 MiB kept at most */
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  crpc__cmsg *m[N];
+  for (int i = 0; i < N; i++)
+    m[i] = crpc__msg_cache_get(c, size - HEAD);
+  cr_assert_eq(crpc__msg_cache_fresh(c), N);
+  for (int i = 0; i < N; i++)
+    crpc__msg_cache_put(c, m[i]); /* 4 kept, 4 freed */
+  for (int i = 0; i < N; i++)
+    m[i] = crpc__msg_cache_get(c, size - HEAD);
+  cr_assert_eq(crpc__msg_cache_fresh(c), N + 4);
+  for (int i = 0; i < N; i++)
+    crpc__msg_cache_put(c, m[i]);
+
+  /* Below CRPC__MSG_CACHE_MIN, memory is malloc's: never kept, never
+   * counted. */
+  crpc__cmsg *s = crpc__msg_cache_get(c, 1 * KiB);
+  cr_assert_not_null(s);
+  cr_assert_geq(s->cap, 1 * KiB);
+  crpc__msg_cache_put(c, s);
+  cr_assert_eq(crpc__msg_cache_fresh(c), N + 4);
+  crpc__cmsg *e = crpc__msg_cache_get(c, 0); /* an empty message */
+  cr_assert_not_null(e);
+  crpc__msg_cache_put(c, e);
+  crpc__msg_cache_unref(c);
+}
+
+Test(msg_cache, a_cache_of_no_bytes_keeps_nothing) {
+  crpc__msg_cache *c = crpc__msg_cache_new(0);
+  for (int i = 0; i < 3; i++)
+    crpc__msg_cache_put(c, crpc__msg_cache_get(c, 64 * KiB));
+  cr_assert_eq(crpc__msg_cache_fresh(c), 3);
+  crpc__msg_cache_unref(c);
+}
+
+Test(msg_cache, lives_while_a_reference_is_held) {
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  crpc__msg_cache *call = crpc__msg_cache_ref(c); /* a call's */
+  crpc__cmsg *m = crpc__msg_cache_get(call, 64 * KiB);
+  crpc__msg_cache_unref(c); /* the channel is gone */
+  crpc__msg_cache_put(call, m);
+  cr_assert_eq(crpc__msg_cache_get(call, 64 * KiB), m);
+  crpc__msg_cache_put(call, m);
+  crpc__msg_cache_unref(call); /* frees what it kept: LSan checks */
+  crpc__msg_cache_unref(NULL);
+}
+
+Test(msg_cache, a_trim_frees_what_no_message_took_since_the_last_one) {
+  enum { N = 4 };
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  crpc__cmsg *m[N];
+  for (int i = 0; i < N; i++)
+    m[i] = crpc__msg_cache_get(c, 64 * KiB);
+  for (int i = 0; i < N; i++)
+    crpc__msg_cache_put(c, m[i]);
+  const size_t each = HEAD + m[0]->cap;
+  /* Kept since before this period: none yet. */
+  cr_assert_eq(crpc__msg_cache_trim(c), N * each);
+  /* Two taken and given back: the other two were not needed. */
+  for (int i = 0; i < 2; i++)
+    m[i] = crpc__msg_cache_get(c, 64 * KiB);
+  for (int i = 0; i < 2; i++)
+    crpc__msg_cache_put(c, m[i]);
+  cr_assert_eq(crpc__msg_cache_trim(c), 2 * each);
+  cr_assert_eq(crpc__msg_cache_kept(c), 2 * each);
+  /* None taken: all given back. */
+  cr_assert_eq(crpc__msg_cache_trim(c), 0);
+  cr_assert_eq(crpc__msg_cache_fresh(c), N);
+  crpc__msg_cache_unref(c);
+}
+
+/* 64 KiB messages fed to a decoder in 16 KiB chunks, as DATA frames bring
+ * them, |burst| at a time before any is read: each taken out of the
+ * decoder without a copy and given back once read, as a call does. */
+static void decode_bursts(crpc__msg_cache *c, int bursts, int burst) {
+  enum { MSG = 64 * 1024, CHUNK = 16 * 1024 };
+  crpc__frame_decoder d;
+  crpc__frame_decoder_init(&d, 4 << 20);
+  crpc__frame_decoder_set_headroom(&d, HEAD);
+  crpc__frame_decoder_set_mem(&d, crpc__msg_cache_mem, c);
+  uint8_t *wire = malloc(CRPC__FRAME_PREFIX_LEN + MSG);
+  cr_assert_not_null(wire);
+  crpc__frame_prefix fp = {0, MSG};
+  crpc__frame_write_prefix(wire, &fp);
+  crpc__cmsg **queue = calloc((size_t)burst, sizeof(*queue));
+  for (int b = 0; b < bursts; b++) {
+    for (int k = 0; k < burst; k++) {
+      memset(wire + CRPC__FRAME_PREFIX_LEN, b * burst + k, MSG);
+      const uint8_t *p = wire;
+      size_t left = CRPC__FRAME_PREFIX_LEN + MSG, used = 0;
+      crpc__frame_msg msg;
+      int rc = 0;
+      while (left > 0) {
+        size_t n = left < CHUNK ? left : CHUNK;
+        rc = crpc__frame_decoder_feed(&d, p, n, &used, &msg);
+        cr_assert_geq(rc, 0);
+        p += used;
+        left -= used;
+      }
+      cr_assert_eq(rc, 1);
+      size_t cap;
+      crpc__cmsg *m =
+          (crpc__cmsg *)crpc__frame_decoder_trade(&d, NULL, 0, &cap);
+      cr_assert_not_null(m, "a message split across chunks is buffered");
+      cr_assert_eq(msg.data, m->data, "taken where it was assembled");
+      m->cap = cap - HEAD;
+      m->len = msg.len;
+      queue[k] = m;
+    }
+    for (int k = 0; k < burst; k++) {
+      cr_assert_eq(queue[k]->len, MSG);
+      cr_assert_eq(queue[k]->data[MSG - 1], (uint8_t)(b * burst + k));
+      crpc__msg_cache_put(c, queue[k]); /* read */
+    }
+  }
+  size_t cap;
+  crpc__msg_cache_put_mem(c, crpc__frame_decoder_release(&d, &cap), cap);
+  crpc__frame_decoder_cleanup(&d);
+  free(queue);
+  free(wire);
+}
+
+Test(msg_cache, a_decoder_buffers_each_burst_in_the_last_ones_memory) {
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  decode_bursts(c, 20, 16); /* 16 x 64 KiB: a full read queue */
+  /* The first burst's 16 messages; every later one in their memory. */
+  cr_assert_eq(crpc__msg_cache_fresh(c), 16, "%llu fresh",
+               (unsigned long long)crpc__msg_cache_fresh(c));
+  crpc__msg_cache_unref(c);
+}
+
+Test(msg_cache, a_decoder_takes_no_more_than_128_KiB_ahead_of_the_bytes) {
+  crpc__msg_cache *c = crpc__msg_cache_new(4 << 20);
+  crpc__frame_decoder d;
+  crpc__frame_decoder_init(&d, 4 << 20);
+  crpc__frame_decoder_set_headroom(&d, HEAD);
+  crpc__frame_decoder_set_mem(&d, crpc__msg_cache_mem, c);
+  /* A 4 MiB message announced, and 1 KiB of it sent. */
+  uint8_t wire[CRPC__FRAME_PREFIX_LEN + 1024] = {0};
+  crpc__frame_prefix fp = {0, 4u << 20};
+  crpc__frame_write_prefix(wire, &fp);
+  size_t used;
+  crpc__frame_msg msg;
+  cr_assert_eq(crpc__frame_decoder_feed(&d, wire, sizeof(wire), &used, &msg),
+               0);
+  cr_assert_eq(crpc__msg_cache_fresh(c), 1);
+  size_t cap;
+  uint8_t *mem = crpc__frame_decoder_release(&d, &cap);
+  cr_assert_not_null(mem);
+  cr_assert_eq(cap, HEAD + ((size_t)128 << 10));
+  crpc__msg_cache_put_mem(c, mem, cap);
+  crpc__frame_decoder_cleanup(&d);
+  crpc__msg_cache_unref(c);
+}
+
+/* A channel's calls against a server of crpc.servertest.WorkerTest whose
+ * replies are Req.reply_bytes long. */
+
+typedef Crpc__Servertest__Req req_t;
+typedef Crpc__Servertest__Rep rep_t;
+
+static crpc_server *srv;
+static char target[64];
+
+static void fill(rep_t *rep, const req_t *req, uint8_t *buf) {
+  memset(buf, 'x', (size_t)req->reply_bytes);
+  rep->payload.data = buf;
+  rep->payload.len = (size_t)req->reply_bytes;
+}
+
+static crpc_status unary(crpc_ctx *ctx, const req_t *req, rep_t *rep) {
+  uint8_t *buf = crpc_ctx_alloc(ctx, (size_t)req->reply_bytes + 1);
+  if (!buf)
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  fill(rep, req, buf);
+  return CRPC_STATUS_OK;
+}
+
+static crpc_status
+server_stream(crpc_ctx *ctx, const req_t *req,
+              crpc_servertest_worker_test_server_stream_sender *out) {
+  uint8_t *buf = crpc_ctx_alloc(ctx, (size_t)req->reply_bytes + 1);
+  if (!buf)
+    return CRPC_STATUS_RESOURCE_EXHAUSTED;
+  for (int32_t i = 0; i < req->count; i++) {
+    rep_t rep = CRPC__SERVERTEST__REP__INIT;
+    fill(&rep, req, buf);
+    rep.count = i;
+    crpc_status st = crpc_servertest_worker_test_server_stream_send(out, &rep);
+    if (st != CRPC_STATUS_OK)
+      return st;
+  }
+  return CRPC_STATUS_OK;
+}
+
+static void start_server(void) {
+  static const crpc_servertest_worker_test_handlers h = {
+      .unary = unary, .server_stream = server_stream};
+  crpc_server_opts o;
+  crpc_server_opts_init(&o);
+  o.loops = 1;
+  o.workers = 2;
+  cr_assert_eq(crpc_server_new(&o, &srv), 0);
+  crpc_service *svc = crpc_servertest_worker_test_service(&h, NULL);
+  cr_assert_not_null(svc);
+  cr_assert_eq(crpc_server_add_service(srv, svc), 0);
+  cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
+  cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
+  snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+}
+
+static void stop_server(void) {
+  crpc_future *f = crpc_server_shutdown(srv);
+  crpc_future_wait(f);
+  crpc_future_unref(f);
+  crpc_server_free(srv);
+}
+
+static crpc_channel *channel(size_t cache_bytes) {
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.message_cache_bytes = cache_bytes;
+  crpc_channel *ch = NULL;
+  cr_assert_eq(crpc_channel_new(target, &o, &ch), 0);
+  return ch;
+}
+
+static uint64_t fresh(crpc_channel *ch) {
+  return crpc__msg_cache_fresh(ch->msgs);
+}
+
+enum { MSG = 64 * 1024 };
+
+/* Reads a stream of |count| messages of 64 KiB as they come. */
+static void read_stream(crpc_channel *ch, int count) {
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.count = count;
+  req.reply_bytes = MSG;
+  const crpc_call_opts o = {.timeout_ms = 30000};
+  crpc_servertest_worker_test_server_stream_reader *r = NULL;
+  cr_assert_eq(crpc_servertest_worker_test_server_stream(ch, &req, &r, &o),
+               CRPC_STATUS_OK);
+  for (int n = 0;; n++) {
+    rep_t *m = NULL;
+    cr_assert_eq(crpc_servertest_worker_test_server_stream_read(r, &m),
+                 CRPC_STATUS_OK);
+    if (!m) {
+      cr_assert_eq(n, count);
+      break;
+    }
+    cr_assert_eq(m->count, n);
+    cr_assert_eq(m->payload.len, MSG);
+    cr_assert_eq(m->payload.data[MSG - 1], 'x');
+    crpc__servertest__rep__free_unpacked(m, NULL);
+  }
+  cr_assert_eq(crpc_servertest_worker_test_server_stream_finish(r),
+               CRPC_STATUS_OK);
+  crpc_servertest_worker_test_server_stream_free(r);
+}
+
+static void unary_calls(crpc_channel *ch, int count) {
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.reply_bytes = MSG;
+  const crpc_call_opts o = {.timeout_ms = 30000};
+  for (int i = 0; i < count; i++) {
+    rep_t *m = NULL;
+    cr_assert_eq(crpc_servertest_worker_test_unary(ch, &req, &m, &o),
+                 CRPC_STATUS_OK);
+    cr_assert_eq(m->payload.len, MSG);
+    crpc__servertest__rep__free_unpacked(m, NULL);
+  }
+}
+
+/* Whatever the reader's pace, a stream holds about 34 messages of 64 KiB
+ * at most: its queue's 1 MiB, what its window of 1 MiB lets arrive past
+ * that, the one the decoder assembles and the one being read (41 seen on
+ * a loaded machine, as a call's memory goes back only when it is freed).
+ * Every other message is received in memory the channel had kept; were
+ * none kept, all 800 would be in new memory. */
+Test(msg_cache, a_stream_of_large_messages_reuses_the_channels_memory,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  read_stream(ch, 400);
+  read_stream(ch, 400); /* a second call finds the memory kept */
+  cr_assert_leq(fresh(ch), 64, "%llu messages in new memory, of 800",
+                (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
+
+/* Memory kept after a burst goes back once no message took it for a
+ * sweep's period (CRPC__MSG_CACHE_SWEEP_MS), then the sweep stops. */
+Test(msg_cache, an_idle_channel_gives_its_memory_back, .init = start_server,
+     .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  read_stream(ch, 100);
+  cr_assert_gt(crpc__msg_cache_kept(ch->msgs), 0);
+  const int64_t deadline = crpc_now_ns() + 10 * (int64_t)1000000000;
+  while (crpc__msg_cache_kept(ch->msgs) > 0 && crpc_now_ns() < deadline)
+    usleep(20 * 1000);
+  cr_assert_eq(crpc__msg_cache_kept(ch->msgs), 0,
+               "%zu bytes still kept after 10 s idle",
+               crpc__msg_cache_kept(ch->msgs));
+  read_stream(ch, 10); /* it keeps memory again */
+  crpc_channel_free(ch);
+}
+
+Test(msg_cache, unary_calls_take_their_replies_memory_from_the_channel,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  unary_calls(ch, 200);
+  cr_assert_leq(fresh(ch), 4, "%llu replies in new memory, of 200",
+                (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
+
+Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
+     .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(CRPC_MESSAGE_CACHE_OFF);
+  unary_calls(ch, 50);
+  cr_assert_geq(fresh(ch), 50, "%llu replies in new memory, of 50",
+                (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
