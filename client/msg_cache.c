@@ -7,6 +7,8 @@
 #include <uv.h>
 
 #define HEAD offsetof(crpc__cmsg, data)
+/* New memory's size is a multiple of this. */
+#define ROUND ((size_t)4096)
 
 struct crpc__msg_cache {
   atomic_int refs;
@@ -67,8 +69,13 @@ static crpc__cmsg *take(crpc__msg_cache *c, size_t len) {
     c->fresh++;
   }
   uv_mutex_unlock(&c->mu);
-  if (!m && (m = malloc(HEAD + len)) != NULL)
-    m->cap = len;
+  if (!m) {
+    /* Rounded up, so that messages a few bytes longer than this one (a
+     * stream's later replies, with larger numbers in them) fit too. */
+    size_t n = (HEAD + len + ROUND - 1) / ROUND * ROUND;
+    if ((m = malloc(n)) != NULL)
+      m->cap = n - HEAD;
+  }
   return m;
 }
 
