@@ -482,6 +482,8 @@ static void count_bytes(atomic_uint_fast64_t *c, size_t n) {
 
 /* Input. */
 
+static void flush_one(crpc__h2conn *c);
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   crpc__h2conn *c = h->data;
@@ -530,6 +532,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                             NGHTTP2_ENHANCE_YOUR_CALM,
                             (const uint8_t *)c->error, strlen(c->error));
   }
+  /* A read that filled the buffer leaves more waiting, which libuv reads
+   * before the loop's flush. What the session has to say meanwhile (the
+   * WINDOW_UPDATE nghttp2 queues once half a window is consumed) goes out
+   * now: a peer that sent its whole window would otherwise wait idle while
+   * the rest is read. Receiving 64 KiB messages from gRPC C++'s server,
+   * crpc's client ran 50k a second that way, 56-59k this way. */
+  if ((size_t)nread == CRPC__H2IO_READ_BUF && !c->closed && !c->fatal &&
+      nghttp2_session_want_write(c->ng))
+    flush_one(c);
   crpc__h2conn_mark_dirty(c);
   crpc__h2conn_unref(c);
 }

@@ -6,6 +6,8 @@
  * when the peer closes or breaks HTTP/2, and each hook running once.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +29,8 @@ typedef struct side {
   char body[64];
   size_t body_len, body_off;
   int want_done, closing, closed, destroyed;
+  int peer_fd;        /* a raw peer's socket, or 0 */
+  int peer_heard_mid; /* it had bytes to read once 300 KiB had arrived */
 } side;
 
 static side *side_of(crpc__h2conn *c) {
@@ -59,10 +63,19 @@ static void frame_recv(crpc__h2conn *c, void *stream,
     s->headers++;
 }
 
+/* The socket |fd| has bytes to read. */
+static int readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 0) == 1;
+}
+
 static void data(void *stream, const uint8_t *p, size_t n) {
   (void)p;
   side *s = side_of_stream(stream);
+  size_t before = s->data;
   s->data += n;
+  if (s->peer_fd && before < 300 * 1024 && s->data >= 300 * 1024)
+    s->peer_heard_mid = readable(s->peer_fd);
   /* The stream's window is the role's to give back. */
   nghttp2_session_consume_stream(s->c.ng, 1, n);
 }
@@ -326,4 +339,71 @@ Test(h2conn, fail_flushes_then_closes_with_its_reason) {
   RUN_UNTIL(srv->destroyed && cli->destroyed);
   cr_assert_str_eq(srv->c.error, "the drain time is over");
   cr_assert_str_eq(cli->c.error, "the server closed the connection");
+}
+
+/* Appends a frame header to |p|: RFC 9113, section 4.1. */
+static uint8_t *frame_header(uint8_t *p, size_t len, uint8_t type,
+                             uint8_t flags, uint32_t stream) {
+  *p++ = (uint8_t)(len >> 16);
+  *p++ = (uint8_t)(len >> 8);
+  *p++ = (uint8_t)len;
+  *p++ = type;
+  *p++ = flags;
+  *p++ = (uint8_t)(stream >> 24);
+  *p++ = (uint8_t)(stream >> 16);
+  *p++ = (uint8_t)(stream >> 8);
+  *p++ = (uint8_t)stream;
+  return p;
+}
+
+/* A read that fills the buffer leaves more input waiting; what the session
+ * has to send meanwhile goes out before that is read, not after: a peer
+ * that sent its whole window then gets a WINDOW_UPDATE while the rest is
+ * read. Here the first read brings the peer's SETTINGS, whose ACK must
+ * reach the peer before the second read is fed. */
+Test(h2conn, what_a_full_read_makes_the_session_say_goes_out_before_the_rest) {
+  open_side(srv, &server_role, fds[0]);
+  /* The server's SETTINGS and window, read and dropped. */
+  RUN_UNTIL(readable(fds[1]));
+  uint8_t sink[4096];
+  cr_assert_gt(read(fds[1], sink, sizeof(sink)), 0);
+  cr_assert(!readable(fds[1]));
+
+  /* The preface, SETTINGS, the ACK of the server's, a request's HEADERS
+   * and 360 KiB of DATA: more than one read's buffer (256 KiB), all in
+   * the socket before the server reads any (the buffer is the system's
+   * default at least: 416 KiB). */
+  enum { FRAMES = 22, CHUNK = 16384 };
+  static uint8_t wire[64 + FRAMES * (CRPC__H2_FRAME_HDLEN + CHUNK)];
+  static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  static const uint8_t block[] = {0x83, 0x86, 0x04, 0x06, '/',  'a', '.',
+                                  'B',  '/',  'C',  0x01, 0x01, 'x'};
+  uint8_t *p = wire;
+  memcpy(p, preface, sizeof(preface) - 1);
+  p += sizeof(preface) - 1;
+  p = frame_header(p, 0, NGHTTP2_SETTINGS, 0, 0);
+  p = frame_header(p, 0, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0);
+  p = frame_header(p, sizeof(block), NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS,
+                   1);
+  memcpy(p, block, sizeof(block));
+  p += sizeof(block);
+  for (int i = 0; i < FRAMES; i++) {
+    p = frame_header(p, CHUNK, NGHTTP2_DATA, 0, 1);
+    memset(p, 'd', CHUNK);
+    p += CHUNK;
+  }
+  int sndbuf = 212992; /* Linux's default net.core.wmem_max, doubled */
+  cr_assert_eq(
+      setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+  cr_assert_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+  size_t len = (size_t)(p - wire);
+  cr_assert_eq(write(fds[1], wire, len), (ssize_t)len,
+               "the socket did not take %zu bytes at once", len);
+
+  srv->peer_fd = fds[1];
+  RUN_UNTIL(srv->data == (size_t)FRAMES * CHUNK);
+  cr_assert(srv->peer_heard_mid,
+            "the server wrote nothing between its first read and its second");
+  close(fds[1]);
+  RUN_UNTIL(srv->destroyed);
 }
