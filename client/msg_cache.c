@@ -21,6 +21,24 @@ struct crpc__msg_cache {
   uint64_t fresh;   /* crpc__msg_cache_fresh() */
 };
 
+/* New memory for a message of |len| bytes, its size rounded up to a
+ * multiple of |round|, or NULL. */
+static crpc__cmsg *alloc_msg(size_t len, size_t round) {
+  size_t n = (HEAD + (len ? len : 1) + round - 1) / round * round;
+  crpc__cmsg *m = malloc(n);
+  if (m)
+    m->cap = n - HEAD;
+  return m;
+}
+
+static void free_list(crpc__cmsg *m) {
+  while (m) {
+    crpc__cmsg *next = m->next;
+    free(m);
+    m = next;
+  }
+}
+
 crpc__msg_cache *crpc__msg_cache_new(size_t max_bytes) {
   crpc__msg_cache *c = calloc(1, sizeof(*c));
   if (!c)
@@ -42,11 +60,7 @@ crpc__msg_cache *crpc__msg_cache_ref(crpc__msg_cache *c) {
 void crpc__msg_cache_unref(crpc__msg_cache *c) {
   if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
     return;
-  while (c->kept) {
-    crpc__cmsg *next = c->kept->next;
-    free(c->kept);
-    c->kept = next;
-  }
+  free_list(c->kept);
   uv_mutex_destroy(&c->mu);
   free(c);
 }
@@ -69,23 +83,15 @@ static crpc__cmsg *take(crpc__msg_cache *c, size_t len) {
     c->fresh++;
   }
   uv_mutex_unlock(&c->mu);
-  if (!m) {
-    /* Rounded up, so that messages a few bytes longer than this one (a
-     * stream's later replies, with larger numbers in them) fit too. */
-    size_t n = (HEAD + len + ROUND - 1) / ROUND * ROUND;
-    if ((m = malloc(n)) != NULL)
-      m->cap = n - HEAD;
-  }
-  return m;
+  /* Rounded up, so that messages a few bytes longer than this one (a
+   * stream's later replies, with larger numbers in them) fit too. */
+  return m ? m : alloc_msg(len, ROUND);
 }
 
 crpc__cmsg *crpc__msg_cache_get(crpc__msg_cache *c, size_t len) {
   if (len + HEAD >= CRPC__MSG_CACHE_MIN)
     return take(c, len);
-  crpc__cmsg *m = malloc(HEAD + (len ? len : 1));
-  if (m)
-    m->cap = len ? len : 1;
-  return m;
+  return alloc_msg(len, 1);
 }
 
 void crpc__msg_cache_put(crpc__msg_cache *c, crpc__cmsg *m) {
@@ -120,11 +126,7 @@ size_t crpc__msg_cache_trim(crpc__msg_cache *c) {
   c->low = c->n;
   size_t left = c->bytes;
   uv_mutex_unlock(&c->mu);
-  while (idle) {
-    crpc__cmsg *next = idle->next;
-    free(idle);
-    idle = next;
-  }
+  free_list(idle);
   return left;
 }
 

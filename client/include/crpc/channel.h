@@ -114,7 +114,7 @@ typedef struct crpc_channel_opts {
    * for a second goes back to malloc. Given back at once, glibc returns
    * it to the kernel whenever a free leaves 128 KiB at the top of a
    * thread's heap, and the next message faults it in again: 64 KiB
-   * messages then came 7 to 9 times slower. */
+   * messages then came 7 to 10 times slower. */
   size_t message_cache_bytes;
 } crpc_channel_opts;
 
