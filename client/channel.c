@@ -532,6 +532,10 @@ int crpc_channel_new(const char *target, const crpc_channel_opts *opts,
     ch->owns_loop = 1;
   }
   rc = crpc__h2group_init(&ch->h2, ch->loop);
+  ch->h2.limits = crpc__h2limits_or_default(&(crpc__h2limits){
+      .stream_window = ch->opts.stream_window_bytes,
+      .conn_window = ch->opts.connection_window_bytes,
+  });
   if (rc == 0) {
     ch->start_task.fn = channel_start;
     rc = crpc__loop_post_task(ch->loop, &ch->start_task);

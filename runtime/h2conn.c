@@ -54,6 +54,14 @@ crpc__h2limits crpc__h2limits_or_default(const crpc__h2limits *l) {
     d.idle_frame_burst = CRPC__H2_IDLE_FRAMES_BURST;
   if (!d.idle_frame_rate)
     d.idle_frame_rate = CRPC__H2_IDLE_FRAMES_PER_SECOND;
+  if (!d.stream_window)
+    d.stream_window = CRPC__H2_STREAM_WINDOW;
+  if (d.stream_window > CRPC__H2_MAX_WINDOW)
+    d.stream_window = CRPC__H2_MAX_WINDOW;
+  if (!d.conn_window)
+    d.conn_window = CRPC__H2_CONN_WINDOW;
+  if (d.conn_window > CRPC__H2_MAX_WINDOW)
+    d.conn_window = CRPC__H2_MAX_WINDOW;
   return d;
 }
 
@@ -457,7 +465,7 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
   if (rv != 0)
     return CRPC_ENOMEM;
   nghttp2_settings_entry iv[4] = {
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, CRPC__H2_STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, l->stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, l->max_header_list},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, CRPC__H2_MAX_DATA_FRAME},
       /* A server's stream limit; a client refuses pushes. */
@@ -468,7 +476,7 @@ static int session_new(crpc__h2conn *c, nghttp2_mem *mem) {
   };
   if (nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4) != 0 ||
       nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
-                                            CRPC__H2_CONN_WINDOW) != 0)
+                                            (int32_t)l->conn_window) != 0)
     return CRPC_ENOMEM;
   return 0;
 }

@@ -79,11 +79,16 @@ int crpc_server_new(const crpc_server_opts *opts, crpc_server **out) {
       .max_header_list = o->max_header_list_bytes,
       .idle_frame_burst = o->idle_frames_burst,
       .idle_frame_rate = o->idle_frames_per_second,
+      .stream_window = o->stream_window_bytes ? o->stream_window_bytes
+                                              : CRPC__H2_SERVER_STREAM_WINDOW,
+      .conn_window = o->connection_window_bytes,
   });
   o->max_concurrent_streams = srv->h2limits.max_streams;
   o->max_header_list_bytes = srv->h2limits.max_header_list;
   o->idle_frames_burst = srv->h2limits.idle_frame_burst;
   o->idle_frames_per_second = srv->h2limits.idle_frame_rate;
+  o->stream_window_bytes = srv->h2limits.stream_window;
+  o->connection_window_bytes = srv->h2limits.conn_window;
   if (!o->drain_ms)
     o->drain_ms = 5000;
   if (!o->handshake_timeout_ms)

@@ -54,7 +54,8 @@ static const char usage_line[] =
     "[--lame-duck-seconds N] "
     "[--max-connection-age-ms N] [--max-connection-age-grace-ms N] "
     "[--keepalive-time-ms N] [--keepalive-timeout-ms N] "
-    "[--min-ping-interval-ms N] [--permit-keepalive-without-calls]\n";
+    "[--min-ping-interval-ms N] [--permit-keepalive-without-calls] "
+    "[--stream-window-bytes N] [--connection-window-bytes N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -145,6 +146,12 @@ static const char usage_text[] =
     "                           its client has not read; past it, its\n"
     "                           handlers wait to start (default: 16 MiB,\n"
     "                           or twice --max-message-bytes if more)\n"
+    "  --stream-window-bytes N  HTTP/2 flow control: request bytes a call's\n"
+    "                           client may send ahead of its handler\n"
+    "                           (default: 4194304)\n"
+    "  --connection-window-bytes N\n"
+    "                           ... and a connection's calls together\n"
+    "                           (default: 16777216)\n"
     "  --pressure-stall-ms N    while every worker is taken and calls wait,\n"
     "                           a worker call waiting on its client this\n"
     "                           long is cancelled (default: 1000)\n"
@@ -201,7 +208,7 @@ typedef struct config {
   unsigned long long loop_stall_ms, idle_timeout_ms, max_connections;
   unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
   unsigned long long max_send_buffer, pressure_stall_ms, busy_poll_us;
-  unsigned long long gather_us;
+  unsigned long long gather_us, stream_window, connection_window;
   unsigned long long lame_duck_seconds, max_age_ms, max_age_grace_ms;
   unsigned long long keepalive_time_ms, keepalive_timeout_ms, min_ping_ms;
   int permit_keepalive_without_calls;
@@ -310,6 +317,9 @@ static const struct flag {
     {"--keepalive-time-ms", NUMBER(keepalive_time_ms), 1, UINT32_MAX},
     {"--keepalive-timeout-ms", NUMBER(keepalive_timeout_ms), 1, UINT32_MAX},
     {"--min-ping-interval-ms", NUMBER(min_ping_ms), 0, UINT32_MAX},
+    /* HTTP/2's windows are 31 bits. */
+    {"--stream-window-bytes", NUMBER(stream_window), 1, INT32_MAX},
+    {"--connection-window-bytes", NUMBER(connection_window), 1, INT32_MAX},
 };
 #undef NUMBER
 
@@ -512,6 +522,8 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
     opts->min_ping_interval_ms =
         cfg->min_ping_ms == 0 ? UINT32_MAX : (uint32_t)cfg->min_ping_ms;
   opts->permit_keepalive_without_calls = cfg->permit_keepalive_without_calls;
+  opts->stream_window_bytes = (uint32_t)cfg->stream_window;
+  opts->connection_window_bytes = (uint32_t)cfg->connection_window;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;

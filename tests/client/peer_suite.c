@@ -497,9 +497,14 @@ static rep_t *ss_read(const service *svc, void *r, int async) {
 /* Server streaming: |count| replies named |name|, read blockingly or with
  * read_async, each with a payload of |reply_bytes| 'x's (0: the request's
  * payload, "p"). */
-static void server_stream_of(const service *svc, int async, const char *name,
-                             int count, size_t reply_bytes) {
-  crpc_channel *ch = channel();
+/* |count| replies of |reply_bytes| on a channel whose streams' windows
+ * are |window| bytes (0: the default). */
+static void server_stream_in(const service *svc, int async, const char *name,
+                             int count, size_t reply_bytes, uint32_t window) {
+  crpc_channel_opts co;
+  crpc_channel_opts_init(&co);
+  co.stream_window_bytes = window;
+  crpc_channel *ch = channel_opts_with(1, &co);
   req_t req = CRPC__SERVERTEST__REQ__INIT;
   req.name = (char *)name;
   req.count = count;
@@ -543,7 +548,7 @@ static void server_stream_of(const service *svc, int async, const char *name,
 }
 
 static void server_stream(const service *svc, int async) {
-  server_stream_of(svc, async, "ss", 5, 0);
+  server_stream_in(svc, async, "ss", 5, 0, 0);
 }
 
 Test(peers, server_stream_worker) {
@@ -625,7 +630,7 @@ Test(peers, many_streams_of_many_messages_loop) {
  * at least half arrives after the 1 MiB queue crpc's client takes ahead of
  * its reader); another on the same connection still gets all its replies.
  * Were the connection's window held for unread streams, theirs would use
- * it up (8 MiB) and the other would wait forever. */
+ * it up (16 MiB) and the other would wait forever. */
 static void unread_streams_hold_only_their_own_window(const service *svc) {
   enum { UNREAD = 16, MSG = 64 * 1024 };
   crpc_channel *ch = channel();
@@ -644,7 +649,7 @@ static void unread_streams_hold_only_their_own_window(const service *svc) {
     cr_assert_not_null(m, "stream %d ended at once", s);
     rep_free(m);
   }
-  enum { COUNT = 160 }; /* 10 MiB, more than the connection's window */
+  enum { COUNT = 320 }; /* 20 MiB, more than the connection's window */
   req_t req = CRPC__SERVERTEST__REQ__INIT;
   req.name = "read";
   req.count = COUNT;
@@ -1172,11 +1177,11 @@ Test(peers, message_4mib_response) {
   crpc_channel_free(ch);
 }
 
-/* Streamed replies of 3 MiB, larger than a stream's 1 MiB flow-control
+/* Streamed replies of 3 MiB, larger than the stream's 1 MiB flow-control
  * window: the window of a message still arriving must be given back as it
  * arrives, or the server can never finish sending it. */
 static void server_stream_big(const service *svc, int async) {
-  server_stream_of(svc, async, "ssbig", 3, 3 * MiB);
+  server_stream_in(svc, async, "ssbig", 3, 3 * MiB, MiB);
 }
 
 Test(peers, server_stream_messages_larger_than_the_window) {
@@ -1188,10 +1193,10 @@ Test(peers, server_stream_messages_larger_than_the_window_async) {
 }
 
 /* A stream of replies of many sizes, small ones between large ones, sent
- * faster than the window lets them go: a server queues each large one in
- * the buffer it was serialized in, behind smaller ones, and a frame may
- * end anywhere in a message. Every byte must arrive, in order: reply i is
- * sizes[i % n] bytes of value i % 251. */
+ * faster than the window (1 MiB here) lets them go: a server queues each
+ * large one in the buffer it was serialized in, behind smaller ones, and
+ * a frame may end anywhere in a message. Every byte must arrive, in
+ * order: reply i is sizes[i % n] bytes of value i % 251. */
 static const int32_t mixed_sizes[] = {
     1,     70000, 5,     300,   (int32_t)MiB + 3,       16384,
     16383, 0,     2,     65536, (int32_t)(3 * MiB / 2), 20000,
@@ -1200,7 +1205,10 @@ static const int32_t mixed_sizes[] = {
 #define N_MIXED (sizeof(mixed_sizes) / sizeof(mixed_sizes[0]))
 
 static void server_stream_mixed(const service *svc, int async) {
-  crpc_channel *ch = channel();
+  crpc_channel_opts co;
+  crpc_channel_opts_init(&co);
+  co.stream_window_bytes = MiB;
+  crpc_channel *ch = channel_opts_with(1, &co);
   req_t req = CRPC__SERVERTEST__REQ__INIT;
   req.name = "mixed";
   req.count = 3 * (int32_t)N_MIXED;

@@ -4,11 +4,15 @@
  * listens: connecting, fail-fast and wait-for-ready, cancellation,
  * closing a channel under calls, and blocking calls inside coroutines.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "crpc/call.h"
@@ -600,4 +604,95 @@ Test(channel, freeing_a_lame_duck_server_does_not_wait, .timeout = 30) {
   int64_t t0 = now_ms();
   crpc_server_free(srv);
   cr_assert_lt(now_ms() - t0, 10000);
+}
+
+/* Reads what a client sends on |fd| until its SETTINGS (not an ACK) and
+ * its WINDOW_UPDATE on the connection have come: the stream window it
+ * announced (HTTP/2's 65535 when it announced none) and the connection's
+ * (65535 plus the update). */
+static void windows_announced(int fd, uint32_t *stream, uint32_t *conn) {
+  static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  uint8_t buf[4096];
+  size_t have = 0, off = sizeof(preface) - 1;
+  int settings = 0;
+  *stream = 65535;
+  *conn = 65535;
+  while (!settings || *conn == 65535) {
+    size_t need = off + 9;
+    if (have >= need)
+      need += (size_t)buf[off] << 16 | (size_t)buf[off + 1] << 8 | buf[off + 2];
+    if (have < need) {
+      cr_assert_lt(need, sizeof(buf), "a frame too large for the test");
+      struct pollfd p = {.fd = fd, .events = POLLIN};
+      cr_assert_eq(poll(&p, 1, 10000), 1, "the client sent no more");
+      ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+      cr_assert_gt(n, 0, "the client closed before its windows");
+      have += (size_t)n;
+      continue;
+    }
+    cr_assert_eq(memcmp(buf, preface, sizeof(preface) - 1), 0);
+    const uint8_t *h = buf + off, *body = h + 9;
+    size_t len = need - off - 9;
+    uint32_t sid = ((uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 |
+                    (uint32_t)h[7] << 8 | h[8]) &
+                   0x7fffffff;
+    if (h[3] == 4 && !(h[4] & 1)) { /* SETTINGS */
+      settings = 1;
+      for (size_t i = 0; i + 6 <= len; i += 6)
+        if ((body[i] << 8 | body[i + 1]) == 4) /* INITIAL_WINDOW_SIZE */
+          *stream = (uint32_t)body[i + 2] << 24 | (uint32_t)body[i + 3] << 16 |
+                    (uint32_t)body[i + 4] << 8 | body[i + 5];
+    } else if (h[3] == 8 && sid == 0 && len == 4) { /* WINDOW_UPDATE */
+      *conn += ((uint32_t)body[0] << 24 | (uint32_t)body[1] << 16 |
+                (uint32_t)body[2] << 8 | body[3]) &
+               0x7fffffff;
+    }
+    off = need;
+  }
+}
+
+/* The windows a channel made with |opts| gives a server. */
+static void channel_windows(const crpc_channel_opts *opts, uint32_t *stream,
+                            uint32_t *conn) {
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t alen = sizeof(a);
+  cr_assert_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(listen(lfd, 1), 0);
+  cr_assert_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+  char t[64];
+  snprintf(t, sizeof(t), "127.0.0.1:%d", ntohs(a.sin_port));
+  crpc_channel *ch;
+  cr_assert_eq(crpc_channel_new(t, opts, &ch), 0);
+  crpc_future *ready = crpc_channel_connect(ch);
+  struct pollfd p = {.fd = lfd, .events = POLLIN};
+  cr_assert_eq(poll(&p, 1, 10000), 1, "the channel did not connect");
+  int fd = accept(lfd, NULL, NULL);
+  cr_assert_geq(fd, 0);
+  windows_announced(fd, stream, conn);
+  close(fd);
+  close(lfd);
+  crpc_future_unref(ready);
+  crpc_channel_free(ch);
+}
+
+Test(channel, flow_control_windows_are_the_options, .timeout = 30) {
+  uint32_t stream, conn;
+  channel_windows(NULL, &stream, &conn);
+  cr_assert_eq(stream, 1u << 20);
+  cr_assert_eq(conn, 16u << 20);
+  crpc_channel_opts o;
+  crpc_channel_opts_init(&o);
+  o.stream_window_bytes = 300000;
+  o.connection_window_bytes = 5000000;
+  channel_windows(&o, &stream, &conn);
+  cr_assert_eq(stream, 300000);
+  cr_assert_eq(conn, 5000000);
+  /* Past HTTP/2's largest window: the largest. */
+  o.stream_window_bytes = UINT32_MAX;
+  o.connection_window_bytes = UINT32_MAX;
+  channel_windows(&o, &stream, &conn);
+  cr_assert_eq(stream, 0x7fffffffu);
+  cr_assert_eq(conn, 0x7fffffffu);
 }

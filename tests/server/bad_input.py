@@ -1287,16 +1287,16 @@ def message_over_limit_then_next_call(run):
 @case
 def unread_streams_hold_only_their_own_window(run):
     """Sixteen client streams whose handler sleeps on its first message,
-    and so reads no more, are sent 2.5 MiB each, more than the server
-    takes ahead of a handler (its 1 MiB read queue and the stream's 1 MiB
+    and so reads no more, are sent 6 MiB each, more than the server takes
+    ahead of a handler (its 1 MiB read queue and the stream's 4 MiB
     window). They are sent first whenever a window allows, so a call on
     the same connection gets credit only once every one of them is held by
     its own window. The call must be answered: the connection's window
     goes back as DATA arrives. Were it held for unread streams, theirs
-    would use it up (each holds at least half a window: 8 MiB in all)
-    and the call would wait forever."""
+    would use it up (each holds at least half a window: 32 MiB in all,
+    against the connection's 16 MiB) and the call would wait forever."""
     c = run.conn()
-    bulk = grpc_message(req(name="bulk", payload=b"p" * 65536)) * 40
+    bulk = grpc_message(req(name="bulk", payload=b"p" * 65536)) * 96
     held = []
     for _ in range(16):
         st = c.open(LOOP + "ClientStream")

@@ -72,7 +72,7 @@ expect_error() {
 checks=$((checks + 1))
 rc=0
 "$server" --help >"$tmp/out" 2>"$tmp/err" || rc=$?
-usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR] [--busy-poll-us N] [--gather-us N] [--lame-duck-seconds N] [--max-connection-age-ms N] [--max-connection-age-grace-ms N] [--keepalive-time-ms N] [--keepalive-timeout-ms N] [--min-ping-interval-ms N] [--permit-keepalive-without-calls]'
+usage='usage: crpc-server --listen ADDR [--listen ADDR...] --module PATH.so [--module-arg KEY=VALUE...] [--module ...] [--tls-cert F --tls-key F [--tls-client-ca F [--tls-client-name NAME...]]] [--loops N] [--workers N] [--max-message-bytes N] [--drain-seconds N] [--log-level L] [--worker-queue N] [--handshake-timeout-ms N] [--max-workers N] [--max-worker-calls-per-connection N] [--max-concurrent-streams N] [--stall-timeout-ms N] [--loop-stall-ms N] [--idle-timeout-ms N] [--max-connections N] [--max-header-list-bytes N] [--idle-frames-burst N] [--idle-frames-per-second N] [--max-send-buffer-bytes N] [--pressure-stall-ms N] [--access-log FORMAT] [--access-log-level L] [--metrics-listen ADDR] [--busy-poll-us N] [--gather-us N] [--lame-duck-seconds N] [--max-connection-age-ms N] [--max-connection-age-grace-ms N] [--keepalive-time-ms N] [--keepalive-timeout-ms N] [--min-ping-interval-ms N] [--permit-keepalive-without-calls] [--stream-window-bytes N] [--connection-window-bytes N]'
 if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ] || [ "$(head -n 1 "$tmp/out")" != "$usage" ]; then
   fail "--help: status $rc, stderr '$(cat "$tmp/err")', first line '$(head -n 1 "$tmp/out")'"
 else
@@ -147,6 +147,11 @@ expect_error "--lame-duck-seconds past a uint32 of ms" \
   --listen 127.0.0.1:0 --module "$empty" --lame-duck-seconds 4294968
 expect_error "--max-connection-age-ms 0" "--max-connection-age-ms: '0'" \
   --listen 127.0.0.1:0 --module "$empty" --max-connection-age-ms 0
+expect_error "--stream-window-bytes past 31 bits" \
+  "--stream-window-bytes: '2147483648'" \
+  --listen 127.0.0.1:0 --module "$empty" --stream-window-bytes 2147483648
+expect_error "--connection-window-bytes 0" "--connection-window-bytes: '0'" \
+  --listen 127.0.0.1:0 --module "$empty" --connection-window-bytes 0
 
 # Modules.
 expect_error "missing module" "module $tmp/nope\\.so: .*no such file" \
@@ -303,6 +308,59 @@ stopped"
     echo "ok   --module-arg settings and the shutdown hook (init, draining, stopped)"
   fi
 fi
+
+# The flow-control windows a client is given: the server's SETTINGS
+# announce --stream-window-bytes, and its WINDOW_UPDATE on the connection
+# brings HTTP/2's initial 65535 to --connection-window-bytes.
+# windows_seen PORT: "STREAM CONNECTION", as a raw HTTP/2 peer reads them.
+windows_seen() {
+  python3 - "$1" <<'PY'
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes(9))  # + empty SETTINGS
+buf, stream, conn = b"", None, 65535
+while stream is None or conn == 65535:
+    while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+        more = s.recv(65536)
+        if not more:
+            sys.exit("closed before its SETTINGS and WINDOW_UPDATE")
+        buf += more
+    n, kind, flags, sid = int.from_bytes(buf[:3], "big"), buf[3], buf[4], \
+        int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+    body, buf = buf[9:9 + n], buf[9 + n:]
+    if kind == 4 and not flags & 1:  # SETTINGS, not an ACK
+        stream = 65535
+        for i in range(0, n, 6):
+            key, value = struct.unpack(">HI", body[i:i + 6])
+            if key == 4:  # SETTINGS_INITIAL_WINDOW_SIZE
+                stream = value
+    elif kind == 8 and sid == 0:  # the connection's WINDOW_UPDATE
+        conn += int.from_bytes(body, "big") & 0x7FFFFFFF
+print(stream, conn)
+PY
+}
+for windows in "default:4194304 16777216" "300000 5000000:300000 5000000"; do
+  checks=$((checks + 1))
+  given=${windows%%:*}
+  want=${windows#*:}
+  set -- --listen 127.0.0.1:0 --module "$greeter" --loops 1 --workers 1
+  if [ "$given" != default ]; then
+    set -- "$@" --stream-window-bytes "${given% *}" \
+      --connection-window-bytes "${given#* }"
+  fi
+  log=$tmp/windows.log
+  if ! start_server "$log" "$@"; then
+    fail "windows ($given): the server did not start: $(cat "$log")"
+    continue
+  fi
+  seen=$(windows_seen "$port" 2>&1) || true
+  stop_server TERM
+  if [ "$seen" != "$want" ]; then
+    fail "windows ($given): a client was given '$seen', not '$want'"
+  else
+    echo "ok   windows ($given): stream and connection $seen"
+  fi
+done
 
 # --list: what the modules add and where each method runs, then exit 0,
 # with nothing listening; a module that does not load is refused as at

@@ -223,6 +223,16 @@ typedef struct crpc_server_opts {
    * minutes, gRPC's default); UINT32_MAX: no limit. */
   uint32_t min_ping_interval_ms;
   int permit_keepalive_without_calls;
+  /* HTTP/2 flow control, what the server lets a client send ahead: each
+   * call's request stream (announced as SETTINGS_INITIAL_WINDOW_SIZE) and
+   * a connection's calls together. A stream's window is given back as its
+   * handler reads (and held while more than 1 MiB of its messages wait
+   * unread), the connection's as data arrives. A stream window below a
+   * request's size makes its client wait for a WINDOW_UPDATE in
+   * mid-message. 0: 4 MiB and 16 MiB; at most 2^31 - 1 (HTTP/2's
+   * largest). */
+  uint32_t stream_window_bytes;
+  uint32_t connection_window_bytes;
 } crpc_server_opts;
 
 /* Fills |opts| with the defaults. Thread: any. */
