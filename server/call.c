@@ -83,6 +83,8 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   call->req.max_bytes = o->max_header_list_bytes;
   crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
   crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__inmsg, data));
+  /* A large request is assembled in memory the loop kept. */
+  crpc__frame_decoder_set_mem(&call->dec, crpc__msg_cache_mem, c->sl->msgs);
   call->alloc = crpc__arena_allocator(&call->arena);
   crpc__buf_init(&call->scratch, o->max_receive_bytes);
   uv_mutex_init(&call->mu);

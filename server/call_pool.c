@@ -16,20 +16,30 @@
  * use (crpc__server_call_pool_trim). */
 #define CALL_POOL_MAX 4096
 /* A pooled call also keeps its output buffer and its arena's largest
- * block (crpc__arena_keep()), each up to CALL_POOL_KEEP_LARGE, while what
- * the pool keeps so comes to at most CALL_POOL_LARGE_BYTES. Large
- * messages need it: glibc gives the top of a thread's heap back
- * (MADV_DONTNEED) once more than 128 KiB of it is free, so freeing a
- * message's memory with every call had a loop fault megabytes in again
- * and again. 64 KiB unary calls, 128 at once, ran at 2-17k calls/s from
- * one run to the next, with 20-35 page faults per call in the slow runs. */
-#define CALL_POOL_KEEP_LARGE (1024 * 1024)
-#define CALL_POOL_LARGE_BYTES (32u * 1024 * 1024)
+ * block (crpc__arena_keep()), each up to the largest message the server
+ * sends or receives and CALL_POOL_KEEP_SLACK more (a reply's framing, an
+ * unpacked request's structures), while what the pool keeps so comes to
+ * at most the server's message_cache_bytes. Large messages need it: glibc
+ * gives the top of a thread's heap back (MADV_DONTNEED) once more than
+ * 128 KiB of it is free, so freeing a message's memory with every call had
+ * a loop fault megabytes in again and again. 64 KiB unary calls, 128 at
+ * once, ran at 2-17k calls/s from one run to the next, with 20-35 page
+ * faults per call in the slow runs; 1 MiB ones 0.35-1.1k while the pool
+ * kept at most 1 MiB a call (less than a 1 MiB reply and its framing) and
+ * 32 MiB in all. */
+#define CALL_POOL_KEEP_SLACK ((size_t)64 << 10)
 
 /* What the pool may still keep for one call, within both limits. */
 static size_t large_room(const crpc__sloop *sl) {
-  size_t left = CALL_POOL_LARGE_BYTES - sl->free_bytes;
-  return left < CALL_POOL_KEEP_LARGE ? left : CALL_POOL_KEEP_LARGE;
+  const crpc_server_opts *o = &sl->srv->opts;
+  size_t left = o->message_cache_bytes > sl->free_bytes
+                    ? o->message_cache_bytes - sl->free_bytes
+                    : 0;
+  size_t one = o->max_send_bytes > o->max_receive_bytes ? o->max_send_bytes
+                                                        : o->max_receive_bytes;
+  one = one > SIZE_MAX - CALL_POOL_KEEP_SLACK ? SIZE_MAX
+                                              : one + CALL_POOL_KEEP_SLACK;
+  return left < one ? left : one;
 }
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -56,6 +66,10 @@ static int call_release(crpc__server_call *call, int keep) {
   crpc_metadata_clear(&call->req.md);
   crpc_metadata_clear(&call->resp_headers);
   crpc_metadata_clear(&call->resp_trailers);
+  /* The request's memory goes back to the loop's cache, for the next. */
+  size_t dec_cap;
+  uint8_t *dec_mem = crpc__frame_decoder_release(&call->dec, &dec_cap);
+  crpc__msg_cache_put_mem(sl->msgs, dec_mem, dec_cap);
   crpc__frame_decoder_cleanup(&call->dec);
   if (call->last_read)
     protobuf_c_message_free_unpacked(call->last_read, NULL);

@@ -31,6 +31,7 @@
 #include "h2mem.h"
 #include "icall.h"
 #include "loop_internal.h"
+#include "msg_cache.h"
 #include "outq.h"
 #include "pool_internal.h"
 #include "timerq.h"
@@ -108,6 +109,9 @@ struct crpc__sloop {
   uv_timer_t sweep;    /* closes connections stuck in their handshake */
   crpc__arena scratch; /* response header text until submitted */
   crpc__h2mem h2mem;   /* what its connections' sessions allocate */
+  /* Memory of request messages of CRPC__MSG_CACHE_MIN bytes or more, kept
+   * for the next (its calls' decoders take it), trimmed by the sweep. */
+  crpc__msg_cache *msgs;
   /* Finished calls kept for reuse (call.c), linked by next_in_conn. */
   crpc__server_call *free_calls;
   size_t n_free_calls;

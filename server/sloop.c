@@ -46,6 +46,7 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
     return rc;
   }
   sl->h2.limits = srv->h2limits;
+  sl->msgs = crpc__msg_cache_new(o->message_cache_bytes);
   crpc__arena_init(&sl->scratch, NULL, 0, 0);
   crpc__h2mem_init(&sl->h2mem);
   sl->index = index;
@@ -58,6 +59,7 @@ void crpc__sloop_cleanup(crpc__sloop *sl) {
   crpc__server_call_pool_trim(sl, 1);
   crpc__timerq_cleanup(&sl->deadlines);
   crpc__h2mem_cleanup(&sl->h2mem);
+  crpc__msg_cache_unref(sl->msgs);
   crpc__arena_cleanup(&sl->scratch);
   crpc__h2group_cleanup(&sl->h2);
 }
@@ -134,6 +136,7 @@ void crpc__sloop_sweep(crpc__sloop *sl) {
   sl->gone += sl->conns_peak - sl->n_conns;
   sl->gone += crpc__server_call_pool_trim(sl, 0);
   sl->gone += crpc__h2mem_trim(&sl->h2mem) / 16;
+  crpc__msg_cache_trim(sl->msgs); /* what the last period did not need */
   sl->conns_peak = sl->n_conns;
   if (sl->gone >= RELEASE_AFTER && crpc__heap_release())
     sl->gone = 0;

@@ -55,7 +55,8 @@ static const char usage_line[] =
     "[--max-connection-age-ms N] [--max-connection-age-grace-ms N] "
     "[--keepalive-time-ms N] [--keepalive-timeout-ms N] "
     "[--min-ping-interval-ms N] [--permit-keepalive-without-calls] "
-    "[--stream-window-bytes N] [--connection-window-bytes N]\n";
+    "[--stream-window-bytes N] [--connection-window-bytes N] "
+    "[--message-cache-bytes N]\n";
 
 static const char usage_text[] =
     "\n"
@@ -152,6 +153,9 @@ static const char usage_text[] =
     "  --connection-window-bytes N\n"
     "                           ... and a connection's calls together\n"
     "                           (default: 16777216)\n"
+    "  --message-cache-bytes N  memory of large messages each loop keeps\n"
+    "                           for the next calls, what the last second\n"
+    "                           needed; 0: none (default: 134217728)\n"
     "  --pressure-stall-ms N    while every worker is taken and calls wait,\n"
     "                           a worker call waiting on its client this\n"
     "                           long is cancelled (default: 1000)\n"
@@ -209,6 +213,7 @@ typedef struct config {
   unsigned long long max_header_list, idle_frames_burst, idle_frames_rate;
   unsigned long long max_send_buffer, pressure_stall_ms, busy_poll_us;
   unsigned long long gather_us, stream_window, connection_window;
+  unsigned long long message_cache;
   unsigned long long lame_duck_seconds, max_age_ms, max_age_grace_ms;
   unsigned long long keepalive_time_ms, keepalive_timeout_ms, min_ping_ms;
   int permit_keepalive_without_calls;
@@ -320,6 +325,7 @@ static const struct flag {
     /* HTTP/2's windows are 31 bits. */
     {"--stream-window-bytes", NUMBER(stream_window), 1, INT32_MAX},
     {"--connection-window-bytes", NUMBER(connection_window), 1, INT32_MAX},
+    {"--message-cache-bytes", NUMBER(message_cache), 0, SIZE_MAX / 2},
 };
 #undef NUMBER
 
@@ -524,6 +530,11 @@ static void server_opts_from(const config *cfg, crpc_server_opts *opts) {
   opts->permit_keepalive_without_calls = cfg->permit_keepalive_without_calls;
   opts->stream_window_bytes = (uint32_t)cfg->stream_window;
   opts->connection_window_bytes = (uint32_t)cfg->connection_window;
+  /* Not given: the default; 0: none kept. */
+  if (cfg->message_cache != ULLONG_MAX)
+    opts->message_cache_bytes = cfg->message_cache == 0
+                                    ? CRPC_MESSAGE_CACHE_OFF
+                                    : (size_t)cfg->message_cache;
   if (cfg->max_message_set) {
     opts->max_receive_bytes = (size_t)cfg->max_message_bytes;
     opts->max_send_bytes = (size_t)cfg->max_message_bytes;
@@ -761,7 +772,8 @@ int main(int argc, char **argv) {
   config cfg = {.log_level = CRPC_LOG_INFO,
                 .access_log_level = CRPC_LOG_INFO,
                 .min_ping_ms = ULLONG_MAX /* not given */,
-                .gather_us = ULLONG_MAX};
+                .gather_us = ULLONG_MAX,
+                .message_cache = ULLONG_MAX};
   sigset_t sigs;
   int rc;
 

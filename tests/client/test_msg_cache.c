@@ -1,6 +1,6 @@
 /*
  * tests/client/test_msg_cache.c: the memory a channel keeps of received
- * messages (client/msg_cache.c): what it keeps and for how long, a
+ * messages (runtime/msg_cache.c): what it keeps and for how long, a
  * decoder buffering messages in it, and a channel whose calls receive
  * large messages taking no new memory for each.
  */
@@ -15,6 +15,7 @@
 #include "crpc/server.h"
 #include "frame.h"
 #include "msg_cache.h"
+#include "server_internal.h"
 #include "server_test.crpc.h"
 
 #define KiB ((size_t)1024)
@@ -253,13 +254,15 @@ server_stream(crpc_ctx *ctx, const req_t *req,
   return CRPC_STATUS_OK;
 }
 
-static void start_server(void) {
+/* A server of one loop that keeps |cache_bytes| of message memory. */
+static void start_server_keeping(size_t cache_bytes) {
   static const crpc_servertest_worker_test_handlers h = {
       .unary = unary, .server_stream = server_stream};
   crpc_server_opts o;
   crpc_server_opts_init(&o);
   o.loops = 1;
   o.workers = 2;
+  o.message_cache_bytes = cache_bytes;
   cr_assert_eq(crpc_server_new(&o, &srv), 0);
   crpc_service *svc = crpc_servertest_worker_test_service(&h, NULL);
   cr_assert_not_null(svc);
@@ -267,6 +270,14 @@ static void start_server(void) {
   cr_assert_eq(crpc_server_listen(srv, "127.0.0.1:0", NULL), 0);
   cr_assert_eq(crpc_server_start(srv), 0, "%s", crpc_server_error(srv));
   snprintf(target, sizeof(target), "127.0.0.1:%d", crpc_server_port(srv, 0));
+}
+
+static void start_server(void) {
+  start_server_keeping(0);
+}
+
+static void start_server_keeping_nothing(void) {
+  start_server_keeping(CRPC_MESSAGE_CACHE_OFF);
 }
 
 static void stop_server(void) {
@@ -380,5 +391,106 @@ Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
   unary_calls(ch, 50);
   cr_assert_geq(fresh(ch), 50, "%llu replies in new memory, of 50",
                 (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
+
+/* A server loop's side: requests are assembled in memory the loop keeps
+ * (its cache: srv->loops[0].msgs), and a finished call kept for reuse
+ * keeps its reply's buffer. */
+
+/* Makes |count| unary calls, one at a time, each sending |req_bytes| of
+ * payload and asking for |reply_bytes|. */
+static void calls_with(crpc_channel *ch, int count, size_t req_bytes,
+                       size_t reply_bytes) {
+  uint8_t *payload = malloc(req_bytes);
+  cr_assert_not_null(payload);
+  memset(payload, 'q', req_bytes);
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.payload.data = payload;
+  req.payload.len = req_bytes;
+  req.reply_bytes = (int32_t)reply_bytes;
+  const crpc_call_opts o = {.timeout_ms = 30000};
+  for (int i = 0; i < count; i++) {
+    rep_t *m = NULL;
+    cr_assert_eq(crpc_servertest_worker_test_unary(ch, &req, &m, &o),
+                 CRPC_STATUS_OK);
+    cr_assert_eq(m->payload.len, reply_bytes);
+    crpc__servertest__rep__free_unpacked(m, NULL);
+  }
+  free(payload);
+}
+
+static uint64_t server_fresh(void) {
+  return crpc__msg_cache_fresh(srv->loops[0].msgs);
+}
+
+/* Requests larger than a read (CRPC__H2IO_READ_BUF), so that each is
+ * assembled from pieces rather than read where it arrived. */
+enum { BIG_REQ = 512 * 1024 };
+
+Test(msg_cache, a_server_loop_receives_requests_in_memory_it_kept,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  calls_with(ch, 100, BIG_REQ, 0);
+  cr_assert_geq(server_fresh(), 1);
+  cr_assert_leq(server_fresh(), 4, "%llu requests in new memory, of 100",
+                (unsigned long long)server_fresh());
+  crpc_channel_free(ch);
+}
+
+Test(msg_cache, a_server_loop_can_keep_nothing,
+     .init = start_server_keeping_nothing, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  calls_with(ch, 50, BIG_REQ, 0);
+  cr_assert_geq(server_fresh(), 50, "%llu requests in new memory, of 50",
+                (unsigned long long)server_fresh());
+  crpc_channel_free(ch);
+}
+
+typedef struct pool_probe {
+  size_t free_bytes, live;
+  crpc_future *done;
+} pool_probe;
+
+static void on_loop(void *arg) {
+  pool_probe *p = arg;
+  p->free_bytes = srv->loops[0].free_bytes;
+  p->live = srv->loops[0].calls_live;
+  crpc_future_complete(p->done, CRPC_STATUS_OK, NULL, NULL, NULL);
+}
+
+/* The loop's pooled calls' bytes, read on its thread once its last call
+ * is freed (the client has its reply a little before). */
+static size_t pooled_bytes(void) {
+  for (int i = 0; i < 10000; i++) {
+    pool_probe p = {0};
+    cr_assert_eq(crpc_future_new(NULL, &p.done), 0);
+    cr_assert_eq(crpc_loop_post(srv->loops[0].loop, on_loop, &p), 0);
+    crpc_future_wait(p.done);
+    crpc_future_unref(p.done);
+    if (p.live == 0)
+      return p.free_bytes;
+  }
+  cr_assert_fail("the loop's calls were never freed");
+  return 0;
+}
+
+/* A reply of 1 MiB and its framing is more than the 1 MiB a pooled call
+ * kept of it before: its buffer was freed with each call, and glibc gave
+ * it back to the kernel. */
+Test(msg_cache, a_pooled_call_keeps_a_reply_of_a_mebibyte, .init = start_server,
+     .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  calls_with(ch, 1, 16, (size_t)1 << 20);
+  size_t kept = pooled_bytes();
+  cr_assert_gt(kept, (size_t)1 << 20, "the pool keeps %zu bytes", kept);
+  crpc_channel_free(ch);
+}
+
+Test(msg_cache, a_server_that_keeps_nothing_pools_no_large_buffer,
+     .init = start_server_keeping_nothing, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  calls_with(ch, 1, 16, (size_t)1 << 20);
+  cr_assert_eq(pooled_bytes(), 0);
   crpc_channel_free(ch);
 }

@@ -25,9 +25,6 @@ typedef struct crpc_channel crpc_channel;
 /* crpc_channel_opts.resolve_interval_ms: no lookup on a timer. */
 #define CRPC_RESOLVE_INTERVAL_OFF UINT32_MAX
 
-/* crpc_channel_opts.message_cache_bytes: keep no memory. */
-#define CRPC_MESSAGE_CACHE_OFF SIZE_MAX
-
 typedef enum {
   CRPC_LB_PICK_FIRST = 0, /* the first address that connects */
   CRPC_LB_ROUND_ROBIN = 1 /* calls spread over every ready address */

@@ -28,4 +28,8 @@
 #define CRPC_END_DECLS
 #endif
 
+/* crpc_channel_opts.message_cache_bytes, crpc_server_opts.
+ * message_cache_bytes: keep no memory of messages for the next ones. */
+#define CRPC_MESSAGE_CACHE_OFF SIZE_MAX
+
 #endif /* CRPC_COMMON_H */

@@ -1,4 +1,4 @@
-/* client/msg_cache.c: received messages' memory, kept by a channel. */
+/* runtime/msg_cache.c: received messages' memory, kept for the next. */
 #include "msg_cache.h"
 
 #include <stdatomic.h>

@@ -1,6 +1,7 @@
 /*
- * client/msg_cache.h: received messages' memory, and the memory a channel
- * keeps of them for the messages after them.
+ * runtime/msg_cache.h: received messages' memory, and the memory kept of
+ * them for the messages after them: a channel's (its calls' replies) and
+ * a server loop's (its calls' requests).
  *
  * glibc gives the top of a thread's heap back to the kernel when a free
  * leaves more than M_TRIM_THRESHOLD (128 KiB) there, and the next message
@@ -10,7 +11,8 @@
  * against 23k and 57k with the memory kept, as many as with glibc's
  * trimming turned off. A channel's cache is shared with its calls, which
  * may outlive it: each holds a reference. The channel trims it every
- * CRPC__MSG_CACHE_SWEEP_MS while it keeps anything.
+ * CRPC__MSG_CACHE_SWEEP_MS while it keeps anything; a server loop, with
+ * its sweep.
  */
 #ifndef CRPC_MSG_CACHE_H
 #define CRPC_MSG_CACHE_H
