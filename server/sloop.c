@@ -37,6 +37,9 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
   }
   sl->srv = srv;
   int rc = crpc__h2group_init(&sl->h2, sl->loop);
+  if (rc == 0 &&
+      (sl->msgs = crpc__msg_cache_new(o->message_cache_bytes)) == NULL)
+    rc = CRPC_ENOMEM;
   if (rc != 0) {
     crpc__h2group_cleanup(&sl->h2);
     if (sl->own_loop)
@@ -46,7 +49,6 @@ int crpc__sloop_init(crpc__sloop *sl, crpc_server *srv, unsigned index) {
     return rc;
   }
   sl->h2.limits = srv->h2limits;
-  sl->msgs = crpc__msg_cache_new(o->message_cache_bytes);
   crpc__arena_init(&sl->scratch, NULL, 0, 0);
   crpc__h2mem_init(&sl->h2mem);
   sl->index = index;
