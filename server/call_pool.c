@@ -24,9 +24,9 @@
  * 128 KiB of it is free, so freeing a message's memory with every call had
  * a loop fault megabytes in again and again. 64 KiB unary calls, 128 at
  * once, ran at 2-17k calls/s from one run to the next, with 20-35 page
- * faults per call in the slow runs; 1 MiB ones 0.35-1.1k while the pool
- * kept at most 1 MiB a call (less than a 1 MiB reply and its framing) and
- * 32 MiB in all. */
+ * faults per call in the slow runs; 1 MiB ones 0.46-1.54k (median 1.15k)
+ * while the pool kept at most 1 MiB a call (less than a 1 MiB reply and
+ * its framing) and 32 MiB in all, 0.93-1.52k (median 1.34k) now. */
 #define CALL_POOL_KEEP_SLACK ((size_t)64 << 10)
 
 /* What the pool may still keep for one call, within both limits. */

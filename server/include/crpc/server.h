@@ -240,8 +240,9 @@ typedef struct crpc_server_opts {
    * second's busiest moment did not need goes back to malloc. Given back
    * at once, glibc returns it to the kernel whenever a free leaves 128 KiB
    * at the top of a thread's heap, and the next message faults it in
-   * again: 4 x 8 calls of 1 MiB ran at 0.35-1.1k a second from one run to
-   * the next, against 0.95-1.45k with 128 MiB kept. 0: 128 MiB;
+   * again: 4 x 8 calls of 1 MiB ran at 0.46-1.54k a second from one run
+   * to the next (median 1.15k) with 32 MiB kept, 0.93-1.52k (median
+   * 1.34k) with 128 MiB. 0: 128 MiB;
    * CRPC_MESSAGE_CACHE_OFF: none. */
   size_t message_cache_bytes;
 } crpc_server_opts;
