@@ -48,12 +48,12 @@
  * 1.32k a second with a 1 MiB stream window and 1.26-1.49k (median 1.43k)
  * with 4 MiB; a 1 MiB window that grew to hold each message once its
  * prefix had come did no better than 1 MiB (1.12-1.29k): the client, not
- * the message, wanted the larger window. A client's streams keep 1 MiB: with 4
- * MiB, 64 KiB messages streamed from crpc's server to crpc's client came 6 %
- * slower and cost the server 23 % more CPU each. The connection's window, given
- * back as data arrives, bounds only what is in flight: 8 MiB was the other half
- * of the calls' wait above (neither larger window alone did more than
- * 5 %). */
+ * the message, wanted the larger window. A client's streams keep 1 MiB:
+ * with 4 MiB, 64 KiB messages streamed from crpc's server to crpc's client
+ * came 6 % slower and cost the server 23 % more CPU each. The connection's
+ * window, given back as data arrives, bounds only what is in flight: 8 MiB
+ * was the other half of the calls' wait above (neither larger window alone
+ * did more than 5 %). */
 #define CRPC__H2_STREAM_WINDOW (1 << 20)
 #define CRPC__H2_SERVER_STREAM_WINDOW (4 << 20)
 #define CRPC__H2_CONN_WINDOW (16 << 20)

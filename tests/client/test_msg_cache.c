@@ -329,17 +329,27 @@ static void read_stream(crpc_channel *ch, int count) {
   crpc_servertest_worker_test_server_stream_free(r);
 }
 
-static void unary_calls(crpc_channel *ch, int count) {
+/* Makes |count| unary calls, one at a time, each sending |req_bytes| of
+ * payload and asking for |reply_bytes|. */
+static void calls_with(crpc_channel *ch, int count, size_t req_bytes,
+                       size_t reply_bytes) {
+  uint8_t *payload = req_bytes ? malloc(req_bytes) : NULL;
+  cr_assert(payload || !req_bytes);
+  if (payload)
+    memset(payload, 'q', req_bytes);
   req_t req = CRPC__SERVERTEST__REQ__INIT;
-  req.reply_bytes = MSG;
+  req.payload.data = payload;
+  req.payload.len = req_bytes;
+  req.reply_bytes = (int32_t)reply_bytes;
   const crpc_call_opts o = {.timeout_ms = 30000};
   for (int i = 0; i < count; i++) {
     rep_t *m = NULL;
     cr_assert_eq(crpc_servertest_worker_test_unary(ch, &req, &m, &o),
                  CRPC_STATUS_OK);
-    cr_assert_eq(m->payload.len, MSG);
+    cr_assert_eq(m->payload.len, reply_bytes);
     crpc__servertest__rep__free_unpacked(m, NULL);
   }
+  free(payload);
 }
 
 /* Whatever the reader's pace, a stream holds 33 messages of 64 KiB at
@@ -379,7 +389,7 @@ Test(msg_cache, an_idle_channel_gives_its_memory_back, .init = start_server,
 Test(msg_cache, unary_calls_take_their_replies_memory_from_the_channel,
      .init = start_server, .fini = stop_server, .timeout = 60) {
   crpc_channel *ch = channel(0);
-  unary_calls(ch, 200);
+  calls_with(ch, 200, 0, MSG);
   cr_assert_leq(fresh(ch), 4, "%llu replies in new memory, of 200",
                 (unsigned long long)fresh(ch));
   crpc_channel_free(ch);
@@ -388,7 +398,7 @@ Test(msg_cache, unary_calls_take_their_replies_memory_from_the_channel,
 Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
      .fini = stop_server, .timeout = 60) {
   crpc_channel *ch = channel(CRPC_MESSAGE_CACHE_OFF);
-  unary_calls(ch, 50);
+  calls_with(ch, 50, 0, MSG);
   cr_assert_geq(fresh(ch), 50, "%llu replies in new memory, of 50",
                 (unsigned long long)fresh(ch));
   crpc_channel_free(ch);
@@ -397,28 +407,6 @@ Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
 /* A server loop's side: requests are assembled in memory the loop keeps
  * (its cache: srv->loops[0].msgs), and a finished call kept for reuse
  * keeps its reply's buffer. */
-
-/* Makes |count| unary calls, one at a time, each sending |req_bytes| of
- * payload and asking for |reply_bytes|. */
-static void calls_with(crpc_channel *ch, int count, size_t req_bytes,
-                       size_t reply_bytes) {
-  uint8_t *payload = malloc(req_bytes);
-  cr_assert_not_null(payload);
-  memset(payload, 'q', req_bytes);
-  req_t req = CRPC__SERVERTEST__REQ__INIT;
-  req.payload.data = payload;
-  req.payload.len = req_bytes;
-  req.reply_bytes = (int32_t)reply_bytes;
-  const crpc_call_opts o = {.timeout_ms = 30000};
-  for (int i = 0; i < count; i++) {
-    rep_t *m = NULL;
-    cr_assert_eq(crpc_servertest_worker_test_unary(ch, &req, &m, &o),
-                 CRPC_STATUS_OK);
-    cr_assert_eq(m->payload.len, reply_bytes);
-    crpc__servertest__rep__free_unpacked(m, NULL);
-  }
-  free(payload);
-}
 
 static uint64_t server_fresh(void) {
   return crpc__msg_cache_fresh(srv->loops[0].msgs);

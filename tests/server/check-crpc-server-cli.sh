@@ -152,6 +152,9 @@ expect_error "--stream-window-bytes past 31 bits" \
   --listen 127.0.0.1:0 --module "$empty" --stream-window-bytes 2147483648
 expect_error "--connection-window-bytes 0" "--connection-window-bytes: '0'" \
   --listen 127.0.0.1:0 --module "$empty" --connection-window-bytes 0
+expect_error "--message-cache-bytes not a number" \
+  "--message-cache-bytes: '-1'" \
+  --listen 127.0.0.1:0 --module "$empty" --message-cache-bytes -1
 
 # Modules.
 expect_error "missing module" "module $tmp/nope\\.so: .*no such file" \
