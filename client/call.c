@@ -46,12 +46,15 @@ void crpc__client_call_unref(crpc__client_call *call) {
   if (atomic_fetch_sub(&call->refs, 1) != 1)
     return;
   crpc_metadata_cleanup(&call->md);
-  crpc__buf_cleanup(&call->request);
   crpc__outq_cleanup(&call->out);
   crpc__grpc_response_cleanup(&call->resp);
   crpc_metadata_cleanup(&call->resp_headers);
-  size_t cap;
-  uint8_t *mem = crpc__frame_decoder_release(&call->dec, &cap);
+  /* The request's memory and the decoder's go back to the channel's
+   * cache, which gave a large one (call_new()); it keeps or frees them. */
+  size_t len, cap;
+  uint8_t *mem = crpc__buf_exchange(&call->request, NULL, 0, &len, &cap);
+  crpc__msg_cache_put_mem(call->msgs, mem, cap);
+  mem = crpc__frame_decoder_release(&call->dec, &cap);
   crpc__msg_cache_put_mem(call->msgs, mem, cap);
   crpc__frame_decoder_cleanup(&call->dec);
   crpc__msg_cache_put(call->msgs, call->reply_msg);

@@ -284,9 +284,12 @@ static crpc_status call_new(crpc_channel *ch, const crpc_method *method,
       return st;
     }
   }
+  /* A large request is packed into memory the channel kept: new memory
+   * faults in page by page (architecture.md, the client's reading). */
   if (rc == 0 && req)
-    rc = crpc__frame_encode_compressed(&call->request, req, enc,
-                                       ch->opts.max_send_bytes);
+    rc =
+        crpc__frame_encode_in(&call->request, req, enc, ch->opts.max_send_bytes,
+                              crpc__msg_cache_mem, call->msgs);
   if (rc == 0 && crpc_future_new(NULL, &call->done_f) != 0)
     rc = CRPC_ENOMEM;
   if (rc != 0) {

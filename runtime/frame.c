@@ -2,6 +2,7 @@
 #include "frame.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crpc/error.h"
@@ -239,14 +240,21 @@ static void pack(const ProtobufCMessage *msg, size_t len, uint8_t *out) {
   assert(f.at == out + len);
 }
 
-/* Writes the prefix and reserves room for |len| more bytes behind it;
- * returns where they go, committed by the caller. */
+/* Writes the prefix and reserves room for |len| more bytes behind it,
+ * in memory from |mem| when |out| has none and |mem| gives some; returns
+ * where they go, committed by the caller. */
 static int start_frame(crpc__buf *out, size_t len, int compressed,
-                       uint8_t **body) {
+                       crpc__frame_mem_fn mem, void *mem_ctx, uint8_t **body) {
   crpc__frame_prefix fp;
   uint8_t *p;
   int rc;
 
+  if (mem && crpc__buf_len(out) == 0 && crpc__buf_room(out) == 0) {
+    size_t n, was_len, was_cap;
+    uint8_t *m = mem(mem_ctx, CRPC__FRAME_PREFIX_LEN + len, &n);
+    if (m)
+      free(crpc__buf_exchange(out, m, n, &was_len, &was_cap));
+  }
   /* A message alone in its buffer gets just its size: doubled, a 64 KiB
    * message's buffer would be 128 KiB, which glibc maps and unmaps for
    * each message. */
@@ -263,8 +271,8 @@ static int start_frame(crpc__buf *out, size_t len, int compressed,
   return 0;
 }
 
-int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
-                       size_t max_size) {
+static int encode(crpc__buf *out, const ProtobufCMessage *msg, size_t max_size,
+                  crpc__frame_mem_fn mem, void *mem_ctx) {
   uint8_t *body;
   size_t len;
   int rc;
@@ -275,7 +283,7 @@ int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
   rc = check_size(len, max_size);
   if (rc != 0)
     return rc;
-  rc = start_frame(out, len, 0, &body);
+  rc = start_frame(out, len, 0, mem, mem_ctx, &body);
   if (rc != 0)
     return rc;
   /* Packed straight into the frame: no intermediate copy. */
@@ -283,6 +291,11 @@ int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
     pack(msg, len, body);
   crpc__buf_commit(out, CRPC__FRAME_PREFIX_LEN + len);
   return 0;
+}
+
+int crpc__frame_encode(crpc__buf *out, const ProtobufCMessage *msg,
+                       size_t max_size) {
+  return encode(out, msg, max_size, NULL, NULL);
 }
 
 int crpc__frame_encode_raw(crpc__buf *out, const void *data, size_t len,
@@ -293,7 +306,7 @@ int crpc__frame_encode_raw(crpc__buf *out, const void *data, size_t len,
   rc = check_size(len, max_size);
   if (rc != 0)
     return rc;
-  rc = start_frame(out, len, compressed, &body);
+  rc = start_frame(out, len, compressed, NULL, NULL, &body);
   if (rc != 0)
     return rc;
   if (len > 0)
@@ -351,12 +364,18 @@ fail:
 
 int crpc__frame_encode_compressed(crpc__buf *out, const ProtobufCMessage *msg,
                                   crpc__encoding enc, size_t max_size) {
+  return crpc__frame_encode_in(out, msg, enc, max_size, NULL, NULL);
+}
+
+int crpc__frame_encode_in(crpc__buf *out, const ProtobufCMessage *msg,
+                          crpc__encoding enc, size_t max_size,
+                          crpc__frame_mem_fn mem, void *mem_ctx) {
   crpc__buf packed;
   size_t len;
   int rc;
 
   if (enc == CRPC__ENCODING_IDENTITY)
-    return crpc__frame_encode(out, msg, max_size);
+    return encode(out, msg, max_size, mem, mem_ctx);
   if (crpc__compress_name(enc) == NULL)
     return CRPC_EENCODING;
   if (crpc__msgcheck(msg, NULL, 0) != 0)

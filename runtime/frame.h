@@ -203,6 +203,19 @@ int crpc__frame_encode_compressed(crpc__buf *out, const ProtobufCMessage *msg,
                                   crpc__encoding enc, size_t max_size);
 
 /*
+ * As crpc__frame_encode_compressed(), but when |out| is empty and has no
+ * memory, an uncompressed message's frame goes into memory from |mem|
+ * (called with |mem_ctx| and the frame's size), when it gives some, rather
+ * than malloc's: a caller that gives its buffers back to where |mem| takes
+ * them from packs each large message into memory already faulted in.
+ * Ownership, thread and returns as crpc__frame_encode_compressed(); |out|
+ * owns the memory |mem| gave, even on an error.
+ */
+int crpc__frame_encode_in(crpc__buf *out, const ProtobufCMessage *msg,
+                          crpc__encoding enc, size_t max_size,
+                          crpc__frame_mem_fn mem, void *mem_ctx);
+
+/*
  * Appends the prefix for |len| bytes with flag |compressed| (0 or 1), then
  * the |len| bytes at |data|, already serialized (and compressed when the
  * flag says so), to |out|.

@@ -1,7 +1,7 @@
 /*
- * runtime/msg_cache.h: received messages' memory, and the memory kept of
- * them for the messages after them: a channel's (its calls' replies) and
- * a server loop's (its calls' requests).
+ * runtime/msg_cache.h: messages' memory, and the memory kept of them for
+ * the messages after them: a channel's (its calls' replies, and the
+ * requests they pack) and a server loop's (its calls' requests).
  *
  * glibc gives the top of a thread's heap back to the kernel when a free
  * leaves more than M_TRIM_THRESHOLD (128 KiB) there, and the next message

@@ -302,6 +302,10 @@ static uint64_t fresh(crpc_channel *ch) {
 
 enum { MSG = 64 * 1024 };
 
+/* Requests larger than a server's read (CRPC__H2IO_READ_BUF), so that
+ * each is assembled from pieces rather than read where it arrived. */
+enum { BIG_REQ = 512 * 1024 };
+
 /* Reads a stream of |count| messages of 64 KiB as they come. */
 static void read_stream(crpc_channel *ch, int count) {
   req_t req = CRPC__SERVERTEST__REQ__INIT;
@@ -404,6 +408,28 @@ Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
   crpc_channel_free(ch);
 }
 
+/* A request is packed into memory from the channel's cache and given
+ * back to it when its call ends (the request is kept whole until then,
+ * for another attempt). */
+Test(msg_cache, unary_calls_pack_their_requests_in_the_channels_memory,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  calls_with(ch, 100, BIG_REQ, 0);
+  cr_assert_geq(fresh(ch), 1, "no request packed in the channel's memory");
+  cr_assert_leq(fresh(ch), 4, "%llu requests in new memory, of 100",
+                (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
+
+Test(msg_cache, a_channel_that_keeps_nothing_packs_each_request_anew,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(CRPC_MESSAGE_CACHE_OFF);
+  calls_with(ch, 50, BIG_REQ, 0);
+  cr_assert_geq(fresh(ch), 50, "%llu requests in new memory, of 50",
+                (unsigned long long)fresh(ch));
+  crpc_channel_free(ch);
+}
+
 /* A server loop's side: requests are assembled in memory the loop keeps
  * (its cache: srv->loops[0].msgs), and a finished call kept for reuse
  * keeps its reply's buffer. */
@@ -411,10 +437,6 @@ Test(msg_cache, a_channel_can_keep_nothing, .init = start_server,
 static uint64_t server_fresh(void) {
   return crpc__msg_cache_fresh(srv->loops[0].msgs);
 }
-
-/* Requests larger than a read (CRPC__H2IO_READ_BUF), so that each is
- * assembled from pieces rather than read where it arrived. */
-enum { BIG_REQ = 512 * 1024 };
 
 Test(msg_cache, a_server_loop_receives_requests_in_memory_it_kept,
      .init = start_server, .fini = stop_server, .timeout = 60) {

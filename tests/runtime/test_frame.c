@@ -283,6 +283,77 @@ Test(frame, encoder_appends_frames, .timeout = 60) {
   crpc__buf_cleanup(&out);
 }
 
+/* A memory function that hands out one block of |n| bytes, once. */
+typedef struct one_block {
+  int calls;
+  size_t want;
+  uint8_t *mem;
+  size_t n;
+} one_block;
+
+static uint8_t *give_block(void *ctx, size_t want, size_t *n) {
+  one_block *b = ctx;
+  b->calls++;
+  b->want = want;
+  uint8_t *mem = b->mem;
+  b->mem = NULL;
+  *n = b->n;
+  return mem;
+}
+
+Test(frame, encoder_packs_into_memory_it_is_given, .timeout = 60) {
+  Crpc__Test__Echo m;
+  crpc__buf out, plain;
+  char text[200];
+
+  memset(text, 'a', sizeof(text) - 1);
+  text[sizeof(text) - 1] = '\0';
+  crpc__test__echo__init(&m);
+  m.text = text;
+  crpc__buf_init(&plain, SIZE_MAX);
+  cr_assert_eq(crpc__frame_encode(&plain, &m.base, SIZE_MAX), 0);
+
+  /* An empty buffer without memory takes the block: the same bytes. */
+  one_block b = {.mem = malloc(4096), .n = 4096};
+  uint8_t *block = b.mem;
+  crpc__buf_init(&out, SIZE_MAX);
+  cr_assert_eq(crpc__frame_encode_in(&out, &m.base, CRPC__ENCODING_IDENTITY,
+                                     SIZE_MAX, give_block, &b),
+               0);
+  cr_assert_eq(b.calls, 1);
+  cr_assert_eq(b.want, crpc__buf_len(&plain));
+  cr_assert_eq(crpc__buf_data(&out), block, "packed in the block given");
+  cr_assert_eq(crpc__buf_room(&out), 4096 - crpc__buf_len(&plain));
+  cr_assert_eq(crpc__buf_len(&out), crpc__buf_len(&plain));
+  cr_assert_arr_eq(crpc__buf_data(&out), crpc__buf_data(&plain),
+                   crpc__buf_len(&plain));
+
+  /* A buffer that has memory is appended to as before. */
+  cr_assert_eq(crpc__frame_encode_in(&out, &m.base, CRPC__ENCODING_IDENTITY,
+                                     SIZE_MAX, give_block, &b),
+               0);
+  cr_assert_eq(b.calls, 1);
+  cr_assert_eq(crpc__buf_len(&out), 2 * crpc__buf_len(&plain));
+  crpc__buf_cleanup(&out);
+
+  /* No block given: malloc's memory. A compressed message: never. */
+  crpc__buf_init(&out, SIZE_MAX);
+  cr_assert_eq(crpc__frame_encode_in(&out, &m.base, CRPC__ENCODING_IDENTITY,
+                                     SIZE_MAX, give_block, &b),
+               0);
+  cr_assert_eq(b.calls, 2);
+  cr_assert_arr_eq(crpc__buf_data(&out), crpc__buf_data(&plain),
+                   crpc__buf_len(&plain));
+  crpc__buf_cleanup(&out);
+  crpc__buf_init(&out, SIZE_MAX);
+  cr_assert_eq(crpc__frame_encode_in(&out, &m.base, CRPC__ENCODING_GZIP,
+                                     SIZE_MAX, give_block, &b),
+               0);
+  cr_assert_eq(b.calls, 2);
+  crpc__buf_cleanup(&out);
+  crpc__buf_cleanup(&plain);
+}
+
 Test(frame, encoder_too_big, .timeout = 60) {
   Crpc__Test__Echo m;
   crpc__buf out;

@@ -105,9 +105,9 @@ typedef struct crpc_channel_opts {
   size_t n_interceptors;
   /* Credentials for every call (copied); a NULL |get|: none. */
   crpc_call_credentials credentials;
-  /* Memory of received messages of 16 KiB and more that the channel
-   * keeps, once its calls are done with them, for the messages after
-   * them (0: 4 MiB; CRPC_MESSAGE_CACHE_OFF: none). What no message took
+  /* Memory of messages of 16 KiB and more, received and sent, that the
+   * channel keeps, once its calls are done with them, for the messages
+   * after them (0: 4 MiB; CRPC_MESSAGE_CACHE_OFF: none). What no message took
    * for a second goes back to malloc. Given back at once, glibc returns
    * it to the kernel whenever a free leaves 128 KiB at the top of a
    * thread's heap, and the next message faults it in again: 64 KiB
