@@ -51,14 +51,6 @@ void crpc__frame_decoder_set_mem(crpc__frame_decoder *d, crpc__frame_mem_fn fn,
   d->mem_ctx = ctx;
 }
 
-uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d) {
-  if (!d->delivered || d->cur.length < CRPC__FRAME_TAKE_MIN)
-    return NULL;
-  d->delivered = 0;
-  size_t len;
-  return crpc__buf_detach(&d->payload, &len);
-}
-
 uint8_t *crpc__frame_decoder_trade(crpc__frame_decoder *d, uint8_t *mem,
                                    size_t n, size_t *cap) {
   if (!d->delivered)

@@ -72,7 +72,7 @@ void crpc__frame_decoder_init(crpc__frame_decoder *d, size_t max_size);
 
 /*
  * Makes |d| keep |n| bytes free in front of every message it has to
- * buffer (one split across chunks), so that crpc__frame_decoder_take()
+ * buffer (one split across chunks), so that crpc__frame_decoder_trade()
  * can hand the buffer over with room for the taker's header: a queued
  * message is then never copied. Call it before the first feed.
  * Thread: any, on a |d| the caller owns.
@@ -87,32 +87,17 @@ void crpc__frame_decoder_set_headroom(crpc__frame_decoder *d, size_t n);
 void crpc__frame_decoder_set_mem(crpc__frame_decoder *d, crpc__frame_mem_fn fn,
                                  void *ctx);
 
-/* Messages smaller than this are left to be copied out of the decoder,
- * whose buffer, kept warm, serves the next: memory new to the process
- * costs page faults that outweigh copying that much, and a larger buffer
- * is new memory in any case (malloc maps it afresh). */
-#define CRPC__FRAME_TAKE_MIN ((size_t)128 << 10)
-
 /*
  * Takes the memory of the message the last feed completed, when |d|
- * buffered it and it is at least CRPC__FRAME_TAKE_MIN bytes: |headroom|
- * bytes, then the message (where that feed's |out->data| points). The
- * next message is buffered in new memory.
- * Ownership: the caller frees the result with free().
- * Thread: any, on a |d| the caller owns.
- * Returns NULL when the message was not buffered (|out->data| points into
- * the fed chunk), is smaller, or was already taken: the caller copies it.
- */
-uint8_t *crpc__frame_decoder_take(crpc__frame_decoder *d);
-
-/*
- * As crpc__frame_decoder_take(), for a message of any size, when the
- * caller gives |d| memory in exchange: the |n| bytes at |mem| (from
- * malloc), which |d| buffers its next messages in, or none (|mem| NULL,
- * |n| 0), and then |d| gets memory when it next needs some (from its
- * crpc__frame_decoder_set_mem() function, else malloc). A reader that
- * hands each message's memory back once done with it (and gets it back
- * here) then neither copies a message nor allocates for one.
+ * buffered it (|headroom| bytes, then the message, where that feed's
+ * |out->data| points), and gives |d| memory in exchange: the |n| bytes at
+ * |mem| (from malloc), which |d| buffers its next messages in, or none
+ * (|mem| NULL, |n| 0), and then |d| gets memory when it next needs some
+ * (from its crpc__frame_decoder_set_mem() function, else malloc). A
+ * reader that hands each message's memory back once done with it (and
+ * gets it back here) then neither copies a message nor allocates for one.
+ * A message that came whole in one chunk is not buffered: the caller
+ * copies it.
  * Ownership: the caller frees the result with free(); |d| owns |mem|, and
  * the caller keeps it when NULL is returned.
  * Thread: any, on a |d| the caller owns.

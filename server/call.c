@@ -82,10 +82,12 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   }
   call->req.max_bytes = o->max_header_list_bytes;
   crpc__frame_decoder_init(&call->dec, o->max_receive_bytes);
-  crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__inmsg, data));
+  crpc__frame_decoder_set_headroom(&call->dec, offsetof(crpc__cmsg, data));
   /* A large request is assembled in memory the loop kept. */
   crpc__frame_decoder_set_mem(&call->dec, crpc__msg_cache_mem, c->sl->msgs);
   call->alloc = crpc__arena_allocator(&call->arena);
+  crpc__arena_init(&call->read_arena, NULL, 0, 0);
+  call->read_alloc = crpc__arena_allocator(&call->read_arena);
   crpc__buf_init(&call->scratch, o->max_receive_bytes);
   uv_mutex_init(&call->mu);
   call->next_in_conn = c->calls;
@@ -593,11 +595,16 @@ static void wake_reader_unlock(crpc__server_call *call) {
 }
 
 /* Queues the message |msg| just decoded for the handler: in the decoder's
- * own memory when it had to assemble it (no second copy), else copied out
- * of the received chunk. */
+ * own memory when it had to assemble it (no second copy; the decoder
+ * takes the next from the loop's cache when it needs memory), else copied
+ * out of the received chunk. The reader gives it back to the cache. */
 static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
-  crpc__inmsg *m = (crpc__inmsg *)crpc__frame_decoder_take(&call->dec);
-  if (!m && (m = malloc(sizeof(*m) + msg->len)) != NULL)
+  size_t cap = 0;
+  crpc__cmsg *m =
+      (crpc__cmsg *)crpc__frame_decoder_trade(&call->dec, NULL, 0, &cap);
+  if (m)
+    m->cap = cap - offsetof(crpc__cmsg, data);
+  else if ((m = crpc__msg_cache_get(call->sl->msgs, msg->len)) != NULL)
     memcpy(m->data, msg->data, msg->len);
   if (!m) {
     crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
@@ -606,6 +613,7 @@ static void push_message(crpc__server_call *call, const crpc__frame_msg *msg) {
   }
   m->next = NULL;
   m->len = msg->len;
+  m->wire = CRPC__FRAME_PREFIX_LEN + msg->len;
   m->compressed = msg->compressed;
   crpc__server_call_lock(call);
   if (call->in_tail)

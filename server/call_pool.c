@@ -71,8 +71,7 @@ static int call_release(crpc__server_call *call, int keep) {
   uint8_t *dec_mem = crpc__frame_decoder_release(&call->dec, &dec_cap);
   crpc__msg_cache_put_mem(sl->msgs, dec_mem, dec_cap);
   crpc__frame_decoder_cleanup(&call->dec);
-  if (call->last_read)
-    protobuf_c_message_free_unpacked(call->last_read, NULL);
+  crpc__arena_cleanup(&call->read_arena);
   crpc__buf_cleanup(&call->scratch);
   if (keep) {
     sl->free_bytes += kept_out;
@@ -88,9 +87,9 @@ static int call_release(crpc__server_call *call, int keep) {
     crpc__outq_cleanup(&call->out);
     crpc__arena_cleanup(&call->arena);
   }
-  for (crpc__inmsg *m = call->in_head, *n; m; m = n) {
+  for (crpc__cmsg *m = call->in_head, *n; m; m = n) {
     n = m->next;
-    free(m);
+    crpc__msg_cache_put(sl->msgs, m);
   }
   free(call->req.path);
   call->req.path = NULL;

@@ -145,10 +145,7 @@ static void run_handler(crpc__server_call *call) {
     msg = not_a_status(call, (int)st, text, sizeof(text));
     st = CRPC_STATUS_UNKNOWN;
   }
-  if (call->last_read) {
-    protobuf_c_message_free_unpacked(call->last_read, NULL);
-    call->last_read = NULL;
-  }
+  crpc__arena_cleanup(&call->read_arena); /* the last message read */
   int encoded = 0, rc = 0;
   crpc__buf b;
   crpc__buf_init(&b, SIZE_MAX);

@@ -202,14 +202,6 @@ typedef enum {
   CRPC__SERVER_CALL_DONE     /* the handler returned (or never will run) */
 } crpc__server_call_state;
 
-/* A received, not yet read request message (streaming calls). */
-typedef struct crpc__inmsg {
-  struct crpc__inmsg *next;
-  size_t len;
-  int compressed;
-  uint8_t data[];
-} crpc__inmsg;
-
 struct crpc__server_call {
   crpc_ctx ctx; /* handed to the handler */
   atomic_int refs;
@@ -227,10 +219,10 @@ struct crpc__server_call {
 
   /* Request messages (loop thread, then shared under |mu|). */
   crpc__frame_decoder dec;
-  int remote_closed; /* END_STREAM received */
-  size_t n_received; /* messages received */
-  crpc__inmsg *in_head, *in_tail;
-  size_t in_bytes;   /* bytes of queued messages */
+  int remote_closed;             /* END_STREAM received */
+  size_t n_received;             /* messages received */
+  crpc__cmsg *in_head, *in_tail; /* received, not yet read (streaming) */
+  size_t in_bytes;               /* bytes of queued messages */
   size_t unconsumed; /* DATA bytes not yet given back to the window */
 
   /* The handler's world (handler thread). */
@@ -238,10 +230,14 @@ struct crpc__server_call {
   ProtobufCAllocator alloc;
   ProtobufCMessage *request;
   ProtobufCMessage *reply;
-  ProtobufCMessage *last_read; /* freed by the next read */
-  int req_compressed;          /* the last request message was compressed */
-  int msg_identity;            /* send the next messages uncompressed */
-  crpc__buf scratch;           /* decompression */
+  /* The message a streaming handler read last, unpacked here; the next
+   * read resets it (keeping its largest block for the next message), the
+   * handler's return frees it. */
+  crpc__arena read_arena;
+  ProtobufCAllocator read_alloc;
+  int req_compressed; /* the last request message was compressed */
+  int msg_identity;   /* send the next messages uncompressed */
+  crpc__buf scratch;  /* decompression */
   crpc__job job;
   crpc_status handler_status;
 

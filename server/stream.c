@@ -21,14 +21,13 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
                                     ProtobufCMessage **msg) {
   crpc__server_call *call = (crpc__server_call *)s;
   *msg = NULL;
-  if (call->last_read) {
-    protobuf_c_message_free_unpacked(call->last_read, NULL);
-    call->last_read = NULL;
-  }
+  /* The last message's memory is the next one's: a large message's own
+   * block stays, warm, rather than going back to malloc. */
+  crpc__arena_keep(&call->read_arena, SIZE_MAX);
   for (;;) {
     crpc__server_call_lock(call);
     int cancelled = atomic_load(&call->cancelled);
-    crpc__inmsg *m = cancelled ? NULL : call->in_head;
+    crpc__cmsg *m = cancelled ? NULL : call->in_head;
     if (m) {
       call->in_head = m->next;
       if (!call->in_head)
@@ -58,13 +57,13 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
     crpc__server_call_kick(call);
     crpc__frame_msg fm = {
         .compressed = m->compressed, .data = m->data, .len = m->len};
-    size_t wire = m->len + CRPC__FRAME_PREFIX_LEN;
+    size_t wire = m->wire;
     ProtobufCMessage *out = NULL;
     const crpc_server_opts *o = &call->sl->srv->opts;
     int rc = crpc__frame_unpack(&fm, call->req.enc, o->max_receive_bytes,
                                 &call->scratch, call->route->method->input,
-                                NULL, &out);
-    free(m);
+                                &call->read_alloc, &out);
+    crpc__msg_cache_put(call->sl->msgs, m); /* for a later message */
     if (rc != 0) {
       /* The call cannot go on: it ends with that status. */
       const char *text;
@@ -72,7 +71,6 @@ crpc_status crpc_server_stream_read(crpc_server_stream *s,
       crpc__server_call_end(call, st, text);
       return st;
     }
-    call->last_read = out;
     call->req_compressed = fm.compressed;
     *msg = out;
     if (call->ic)

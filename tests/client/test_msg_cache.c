@@ -1,9 +1,10 @@
 /*
- * tests/client/test_msg_cache.c: the memory a channel keeps of received
- * messages (runtime/msg_cache.c): what it keeps and for how long, a
- * decoder buffering messages in it, and a channel whose calls receive
+ * tests/client/test_msg_cache.c: the memory a channel or a server loop
+ * keeps of messages (runtime/msg_cache.c): what it keeps and for how long,
+ * a decoder buffering messages in it, and calls that send and receive
  * large messages taking no new memory for each.
  */
+#include <stdatomic.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,10 +255,47 @@ server_stream(crpc_ctx *ctx, const req_t *req,
   return CRPC_STATUS_OK;
 }
 
+/* What the last ClientStream handler saw of its read arena (the handler
+ * runs on a worker; the test reads them once its call is over). */
+static atomic_size_t read_arena_peak; /* the most it held after a read */
+static atomic_int reads_in_place;     /* reads into the first one's memory */
+
+/* Reads every message, then replies with their count. */
+static crpc_status
+client_stream(crpc_ctx *ctx,
+              crpc_servertest_worker_test_client_stream_receiver *in,
+              rep_t *rep) {
+  (void)ctx;
+  crpc__server_call *call = (crpc__server_call *)in;
+  const uint8_t *first = NULL;
+  int n = 0;
+  atomic_store(&read_arena_peak, 0);
+  atomic_store(&reads_in_place, 0);
+  for (;; n++) {
+    req_t *m = NULL;
+    crpc_status st = crpc_servertest_worker_test_client_stream_recv(in, &m);
+    if (st != CRPC_STATUS_OK)
+      return st;
+    if (!m)
+      break;
+    size_t held = crpc__arena_footprint(&call->read_arena);
+    if (held > atomic_load(&read_arena_peak))
+      atomic_store(&read_arena_peak, held);
+    if (!first)
+      first = m->payload.data;
+    else if (m->payload.data == first)
+      atomic_fetch_add(&reads_in_place, 1);
+  }
+  rep->count = n;
+  return CRPC_STATUS_OK;
+}
+
 /* A server of one loop that keeps |cache_bytes| of message memory. */
 static void start_server_keeping(size_t cache_bytes) {
   static const crpc_servertest_worker_test_handlers h = {
-      .unary = unary, .server_stream = server_stream};
+      .unary = unary,
+      .server_stream = server_stream,
+      .client_stream = client_stream};
   crpc_server_opts o;
   crpc_server_opts_init(&o);
   o.loops = 1;
@@ -454,6 +492,61 @@ Test(msg_cache, a_server_loop_can_keep_nothing,
   calls_with(ch, 50, BIG_REQ, 0);
   cr_assert_geq(server_fresh(), 50, "%llu requests in new memory, of 50",
                 (unsigned long long)server_fresh());
+  crpc_channel_free(ch);
+}
+
+/* Streams |count| messages of |bytes| of payload to ClientStream. */
+static void write_stream(crpc_channel *ch, int count, size_t bytes) {
+  uint8_t *payload = malloc(bytes);
+  cr_assert_not_null(payload);
+  memset(payload, 'w', bytes);
+  req_t req = CRPC__SERVERTEST__REQ__INIT;
+  req.payload.data = payload;
+  req.payload.len = bytes;
+  const crpc_call_opts o = {.timeout_ms = 30000};
+  crpc_servertest_worker_test_client_stream_writer *w = NULL;
+  cr_assert_eq(crpc_servertest_worker_test_client_stream(ch, &w, &o),
+               CRPC_STATUS_OK);
+  for (int i = 0; i < count; i++)
+    cr_assert_eq(crpc_servertest_worker_test_client_stream_write(w, &req),
+                 CRPC_STATUS_OK);
+  rep_t *rep = NULL;
+  cr_assert_eq(crpc_servertest_worker_test_client_stream_finish(w, &rep),
+               CRPC_STATUS_OK);
+  cr_assert_eq(rep->count, count);
+  crpc__servertest__rep__free_unpacked(rep, NULL);
+  crpc_servertest_worker_test_client_stream_free(w);
+  free(payload);
+}
+
+/* A streamed request goes back to the loop's cache once the handler has
+ * read it. What the stream's window (4 MiB) and its read queue (1 MiB)
+ * let arrive ahead of the handler is in memory at once, about 11
+ * messages of 512 KiB; freed instead, each of the 100 would be new. */
+Test(msg_cache, a_server_loop_receives_streamed_requests_in_memory_it_kept,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  write_stream(ch, 100, BIG_REQ);
+  cr_assert_geq(server_fresh(), 1);
+  cr_assert_leq(server_fresh(), 16, "%llu messages in new memory, of 100",
+                (unsigned long long)server_fresh());
+  crpc_channel_free(ch);
+}
+
+/* A streaming handler's read unpacks into the call's read arena, in the
+ * memory the message before it took: every message of the stream lies
+ * where the first did, and the arena holds one message at a time. */
+Test(msg_cache, a_streaming_handler_reads_each_message_where_the_last_was,
+     .init = start_server, .fini = stop_server, .timeout = 60) {
+  crpc_channel *ch = channel(0);
+  write_stream(ch, 50, BIG_REQ);
+  size_t peak = atomic_load(&read_arena_peak);
+  cr_assert_geq(peak, BIG_REQ, "%zu bytes: the message is not in the arena",
+                peak);
+  cr_assert_leq(peak, BIG_REQ + 64 * KiB, "%zu bytes held", peak);
+  cr_assert_eq(atomic_load(&reads_in_place), 49,
+               "%d of 49 messages where the first was",
+               atomic_load(&reads_in_place));
   crpc_channel_free(ch);
 }
 

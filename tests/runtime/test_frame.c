@@ -709,52 +709,6 @@ Test(frame, unpack_rejects_bad_messages, .timeout = 60) {
   crpc__buf_cleanup(&scratch);
 }
 
-/* A queued message is taken from the decoder, not copied again: the
- * buffer it was assembled in, with the taker's headroom in front. */
-Test(frame, an_assembled_message_is_taken_with_its_headroom, .timeout = 60) {
-  const size_t len = CRPC__FRAME_TAKE_MIN + 1000, headroom = 24;
-  uint8_t *w = malloc(5 + len);
-  cr_assert_not_null(w);
-  w[0] = 0;
-  w[1] = (uint8_t)(len >> 24);
-  w[2] = (uint8_t)(len >> 16);
-  w[3] = (uint8_t)(len >> 8);
-  w[4] = (uint8_t)len;
-  for (size_t i = 0; i < len; i++)
-    w[5 + i] = (uint8_t)(i * 13);
-  crpc__frame_decoder d;
-  crpc__frame_msg m;
-  size_t used;
-  crpc__frame_decoder_init(&d, 1 << 20);
-  crpc__frame_decoder_set_headroom(&d, headroom);
-  for (int round = 0; round < 2; round++) {
-    /* Split across two chunks: assembled by the decoder. */
-    cr_assert_eq(crpc__frame_decoder_feed(&d, w, 1000, &used, &m), 0);
-    cr_assert_eq(
-        crpc__frame_decoder_feed(&d, w + 1000, 5 + len - 1000, &used, &m), 1);
-    cr_assert_eq(m.len, len);
-    uint8_t *taken = crpc__frame_decoder_take(&d);
-    cr_assert_not_null(taken);
-    cr_assert_eq(m.data, taken + headroom, "the message is where it was");
-    cr_assert_arr_eq(taken + headroom, w + 5, len);
-    cr_assert_null(crpc__frame_decoder_take(&d), "taken twice");
-    free(taken);
-  }
-  /* Whole in one chunk: it points into the chunk, nothing to take. */
-  cr_assert_eq(crpc__frame_decoder_feed(&d, w, 5 + len, &used, &m), 1);
-  cr_assert_eq(m.data, w + 5);
-  cr_assert_null(crpc__frame_decoder_take(&d));
-  /* A smaller one is copied out; the decoder keeps its buffer. */
-  uint8_t small[5 + 1000] = {0, 0, 0, 1000 >> 8, 1000 & 0xff};
-  cr_assert_eq(crpc__frame_decoder_feed(&d, small, 500, &used, &m), 0);
-  cr_assert_eq(
-      crpc__frame_decoder_feed(&d, small + 500, sizeof(small) - 500, &used, &m),
-      1);
-  cr_assert_null(crpc__frame_decoder_take(&d));
-  crpc__frame_decoder_cleanup(&d);
-  free(w);
-}
-
 /* A message of any size the decoder assembled is traded for memory the
  * caller gives back: the caller gets the buffer it was assembled in, and
  * the next message is assembled in the memory given. */
