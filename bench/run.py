@@ -20,7 +20,8 @@ Each figure is the median of the rounds; each ratio is crpc / gRPC C++.
 
 Rows: each load of LOADS (unary 1x1, the latency; unary 4x32 with 0 B,
 1 KiB and 64 KiB payloads and 4x8 with 1 MiB, the throughput; ping-pong
-streaming 1x1; server streaming of 0 B, 1 KiB, 64 KiB and 1 MiB messages;
+streaming 1x1, and 4x8 with 64 KiB messages, which the server receives
+as a stream; server streaming of 0 B, 1 KiB, 64 KiB and 1 MiB messages;
 hello 4x32) once with crpc's client and once with gRPC C++'s, against both
 servers; h2load sending gRPC unary requests (-c 16 -m 32). Then crpc's
 client against gRPC C++'s on the same (C++) server, whose ratios compare
@@ -481,6 +482,7 @@ LOADS = [
     ("unary 4x32 64KiB", "unary", 4, 32, 65536),
     ("unary 4x8 1MiB", "unary", 4, 8, 1 << 20),
     ("ping-pong 1x1 0B", "pingpong", 1, 1, 0),
+    ("ping-pong 4x8 64KiB", "pingpong", 4, 8, 65536),
     ("server streaming 1x1 0B msgs", "server_stream", 1, 1, 0),
     ("server streaming 1x1 1KiB msgs", "server_stream", 1, 1, 1024),
     ("server streaming 1x1 64KiB msgs", "server_stream", 1, 1, 65536),
@@ -575,10 +577,11 @@ def smoke(progs, work):
         loads = [("client", c, s, 2, 4, 64)
                  for c in ("crpc", "grpc++")
                  for s in ("unary", "pingpong", "server_stream", "hello")]
-        # The largest messages the table sends, each way.
+        # The largest messages the table sends, each way, and streamed
+        # to the server.
         loads += [("client", c, s, 1, 2, 1 << 20)
                   for c in ("crpc", "grpc++")
-                  for s in ("unary", "server_stream")]
+                  for s in ("unary", "server_stream", "pingpong")]
         # Clients with glibc's malloc defaults.
         loads += [("client", c + MALLOC_DEFAULTS, "server_stream", 1, 1,
                    65536) for c in ("crpc", "grpc++")]
