@@ -107,10 +107,10 @@ typedef struct crpc_channel_opts {
   crpc_call_credentials credentials;
   /* Memory of messages of 16 KiB and more, received and sent, that the
    * channel keeps, once its calls are done with them, for the messages
-   * after them (0: 4 MiB; CRPC_MESSAGE_CACHE_OFF: none). What no message took
-   * for a second goes back to malloc. Given back at once, glibc returns
-   * it to the kernel whenever a free leaves 128 KiB at the top of a
-   * thread's heap, and the next message faults it in again: 64 KiB
+   * after them (0: 4 MiB; CRPC_MESSAGE_CACHE_OFF: none). What no message
+   * took for a second goes back to malloc. Given back at once, glibc
+   * returns it to the kernel whenever a free leaves 128 KiB at the top of
+   * a thread's heap, and the next message faults it in again: 64 KiB
    * messages then came 7 to 10 times slower. */
   size_t message_cache_bytes;
   /* HTTP/2 flow control, what the channel lets a server send ahead: each
