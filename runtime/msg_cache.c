@@ -1,4 +1,4 @@
-/* runtime/msg_cache.c: received messages' memory, kept for the next. */
+/* runtime/msg_cache.c: messages' memory, kept for the next. */
 #include "msg_cache.h"
 
 #include <stdatomic.h>

@@ -234,16 +234,16 @@ typedef struct crpc_server_opts {
   uint32_t stream_window_bytes;
   uint32_t connection_window_bytes;
   /* Memory of large messages each loop keeps for the calls after them:
-   * request messages of 16 KiB or more as they arrive, up to this many
-   * bytes, and, up to as many again, the reply buffers and unpacked
-   * requests of the finished calls it keeps for reuse. What the last
+   * request messages of 16 KiB or more, from their arrival until their
+   * handler has read them, up to this many bytes, and, up to as many
+   * again, the reply buffers and unpacked requests of the finished calls
+   * it keeps for reuse. What the last
    * second's busiest moment did not need goes back to malloc. Given back
    * at once, glibc returns it to the kernel whenever a free leaves 128 KiB
    * at the top of a thread's heap, and the next message faults it in
    * again: 4 x 8 calls of 1 MiB ran at 0.46-1.54k a second from one run
    * to the next (median 1.15k) with 32 MiB kept, 0.93-1.52k (median
-   * 1.34k) with 128 MiB. 0: 128 MiB;
-   * CRPC_MESSAGE_CACHE_OFF: none. */
+   * 1.34k) with 128 MiB. 0: 128 MiB; CRPC_MESSAGE_CACHE_OFF: none. */
   size_t message_cache_bytes;
 } crpc_server_opts;
 
