@@ -315,7 +315,7 @@ void crpc__client_call_end(crpc__client_call *call, crpc_status code,
   crpc__client_conn *c = call->conn;
   if (c) {
     if (c->h2.ng && c->state != CRPC__CLIENT_CONN_CLOSED) {
-      nghttp2_session_set_stream_user_data(c->h2.ng, call->stream_id, NULL);
+      crpc__h2conn_set_stream(&c->h2, call->stream_id, NULL);
       nghttp2_submit_rst_stream(c->h2.ng, NGHTTP2_FLAG_NONE, call->stream_id,
                                 NGHTTP2_CANCEL);
       crpc__client_conn_mark_dirty(c);

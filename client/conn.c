@@ -175,8 +175,7 @@ static void conn_closing(crpc__h2conn *h) {
   /* Its calls learn first, while the subchannel is still theirs. */
   while (c->calls) {
     crpc__client_call *call = c->calls;
-    if (h->ng)
-      nghttp2_session_set_stream_user_data(h->ng, call->stream_id, NULL);
+    crpc__h2conn_set_stream(h, call->stream_id, NULL);
     crpc__client_call_on_conn_lost(call, h->error);
   }
   leave_sub(c, was_connecting);

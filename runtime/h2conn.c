@@ -108,6 +108,29 @@ void crpc__h2conn_fail(crpc__h2conn *c, const char *why) {
   crpc__h2conn_mark_dirty(c);
 }
 
+/* The user data of |stream_id|. The last one found is remembered, as a
+ * frame's callbacks ask for the same stream one after the other: a
+ * request's header fields come one callback each. Only a stream that has
+ * user data is remembered, and crpc__h2conn_set_stream() is the one way
+ * it changes (a stream that closes has its user data unset first). */
+static void *stream_of(crpc__h2conn *c, int32_t stream_id) {
+  if (stream_id == c->last_stream_id && c->last_stream)
+    return c->last_stream;
+  void *stream = nghttp2_session_get_stream_user_data(c->ng, stream_id);
+  if (stream) {
+    c->last_stream_id = stream_id;
+    c->last_stream = stream;
+  }
+  return stream;
+}
+
+void crpc__h2conn_set_stream(crpc__h2conn *c, int32_t stream_id, void *stream) {
+  if (stream_id == c->last_stream_id)
+    c->last_stream = NULL;
+  if (c->ng)
+    nghttp2_session_set_stream_user_data(c->ng, stream_id, stream);
+}
+
 /* nghttp2 callbacks: the stream's user data goes to the role. */
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
@@ -258,8 +281,9 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
                      const uint8_t *name, size_t namelen, const uint8_t *value,
                      size_t valuelen, uint8_t flags, void *user_data) {
   (void)flags;
+  (void)ng;
   crpc__h2conn *c = user_data;
-  void *stream = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  void *stream = stream_of(c, frame->hd.stream_id);
   if (!stream)
     return 0;
   return c->role->header(stream, frame, name, namelen, value, valuelen);
@@ -267,15 +291,14 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
+  (void)ng;
   crpc__h2conn *c = user_data;
   if (frame->hd.type == NGHTTP2_SETTINGS &&
       !(frame->hd.flags & NGHTTP2_FLAG_ACK))
     c->established = 1;
   int per_stream =
       frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA;
-  void *stream =
-      per_stream ? nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id)
-                 : NULL;
+  void *stream = per_stream ? stream_of(c, frame->hd.stream_id) : NULL;
   c->role->frame_recv(c, stream, frame);
   return 0;
 }
@@ -293,7 +316,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
   (void)flags;
   crpc__h2conn *c = user_data;
   nghttp2_session_consume_connection(ng, len);
-  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  void *stream = stream_of(c, stream_id);
   if (!stream) {
     /* A stream no one tracks any more: its window goes back at once. */
     nghttp2_session_consume_stream(ng, stream_id, len);
@@ -305,10 +328,11 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
 
 static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
                            uint32_t error_code, void *user_data) {
+  (void)ng;
   crpc__h2conn *c = user_data;
-  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  void *stream = stream_of(c, stream_id);
   if (stream) {
-    nghttp2_session_set_stream_user_data(ng, stream_id, NULL);
+    crpc__h2conn_set_stream(c, stream_id, NULL);
     c->role->stream_close(stream, error_code);
   }
   return 0;
@@ -318,6 +342,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
  * wrong, in its debug data: that is the reason the connection ends. */
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
+  (void)ng;
   crpc__h2conn *c = user_data;
   if (frame->hd.type == NGHTTP2_GOAWAY &&
       frame->goaway.error_code != NGHTTP2_NO_ERROR) {
@@ -333,8 +358,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
   c->sent_since_ping |= work;
   int ends = work && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
   if (ends && c->role->end_sent) {
-    void *stream =
-        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    void *stream = stream_of(c, frame->hd.stream_id);
     if (stream)
       c->role->end_sent(stream);
   }
@@ -353,16 +377,16 @@ static int on_error(nghttp2_session *ng, int lib_error_code, const char *msg,
 
 /* A stream that has ended on the role's side left the session: its data
  * source may be stale, and nghttp2 must not use it. */
-static int stale(nghttp2_session *ng, int32_t stream_id, void *source) {
-  return nghttp2_session_get_stream_user_data(ng, stream_id) != source;
+static int stale(crpc__h2conn *c, int32_t stream_id, void *source) {
+  return stream_of(c, stream_id) != source;
 }
 
 static ssize_t read_body(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
                          size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user_data) {
-  (void)buf;
+  (void)ng, (void)buf;
   crpc__h2conn *c = user_data;
-  if (stale(ng, stream_id, source->ptr))
+  if (stale(c, stream_id, source->ptr))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return c->role->read_body(source->ptr, length, data_flags);
 }
@@ -376,14 +400,12 @@ static ssize_t data_length(nghttp2_session *ng, uint8_t frame_type,
                            int32_t stream_id, int32_t session_window,
                            int32_t stream_window, uint32_t peer_max,
                            void *user_data) {
-  (void)frame_type;
-  (void)session_window;
-  (void)stream_window;
+  (void)ng, (void)frame_type, (void)session_window, (void)stream_window;
   crpc__h2conn *c = user_data;
   size_t n = CRPC__H2_FRAME_PAYLOAD;
   if (peer_max <= n)
     return (ssize_t)n;
-  void *stream = nghttp2_session_get_stream_user_data(ng, stream_id);
+  void *stream = stream_of(c, stream_id);
   size_t ready = stream ? c->role->body_ready(stream) : 0;
   if (ready > n)
     n = ready;
@@ -402,8 +424,9 @@ nghttp2_data_provider crpc__h2conn_body(void *stream) {
 static int on_send_data(nghttp2_session *ng, nghttp2_frame *frame,
                         const uint8_t *framehd, size_t length,
                         nghttp2_data_source *source, void *user_data) {
+  (void)ng;
   crpc__h2conn *c = user_data;
-  if (stale(ng, frame->hd.stream_id, source->ptr))
+  if (stale(c, frame->hd.stream_id, source->ptr))
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   /* Only the flush collects: the batch is the group's. */
   return c->role->send_data(source->ptr, &c->group->wbuf, frame, framehd,

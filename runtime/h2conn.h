@@ -231,9 +231,13 @@ struct crpc__h2conn {
   int in_dirty;
   crpc__h2conn *next_dirty;
   int32_t last_peer_stream; /* the highest stream the peer opened */
-  double idle_frames;       /* what is left of the idle-frame budget */
-  int work_since_ping;      /* HEADERS or DATA came since the last PING */
-  int sent_since_ping;      /* HEADERS or DATA went out since the last PING */
+  /* The stream whose user data was last looked up (stream_of()), and that
+   * user data: never NULL while |last_stream_id| names it. */
+  int32_t last_stream_id;
+  void *last_stream;
+  double idle_frames;  /* what is left of the idle-frame budget */
+  int work_since_ping; /* HEADERS or DATA came since the last PING */
+  int sent_since_ping; /* HEADERS or DATA went out since the last PING */
   /* The last PING came after HEADERS or DATA either way: not a strike
    * for a server's ping policy. */
   int ping_with_work;
@@ -297,6 +301,12 @@ const crpc_peer_auth *crpc__h2conn_peer_auth(const crpc__h2conn *c);
 
 /* The data provider of a stream whose body the role's read_body() reads;
  * |stream| must be the stream's user data. */
+/* Sets the user data of |stream_id| (what the role's callbacks get as
+ * |stream|): the one way to change it once set, as the connection
+ * remembers the last stream it looked up. Does nothing once the session
+ * is gone. Loop thread. */
+void crpc__h2conn_set_stream(crpc__h2conn *c, int32_t stream_id, void *stream);
+
 nghttp2_data_provider crpc__h2conn_body(void *stream);
 
 /* Writes what every dirty connection of |g| has to send. */

@@ -31,7 +31,7 @@ static int on_begin_headers(crpc__h2conn *h, const nghttp2_frame *frame) {
       crpc__server_call_new(conn_of(h), frame->hd.stream_id);
   if (!call) /* nghttp2 resets the stream */
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  nghttp2_session_set_stream_user_data(h->ng, frame->hd.stream_id, call);
+  crpc__h2conn_set_stream(h, frame->hd.stream_id, call);
   return 0;
 }
 

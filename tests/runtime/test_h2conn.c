@@ -44,7 +44,7 @@ static side *side_of_stream(void *stream) {
 
 static int begin_headers(crpc__h2conn *c, const nghttp2_frame *frame) {
   side *s = side_of(c);
-  nghttp2_session_set_stream_user_data(c->ng, frame->hd.stream_id, &s->stream);
+  crpc__h2conn_set_stream(c, frame->hd.stream_id, &s->stream);
   return 0;
 }
 
