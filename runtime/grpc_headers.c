@@ -333,20 +333,29 @@ crpc_status crpc__grpc_response_status(const crpc__grpc_response *r,
 
 /* Building. */
 
+/* grpc-encoding: |enc|'s name, from the static table of names. */
+static void encoding_header(crpc__nvlist *l, crpc__encoding enc) {
+  const char *name = crpc__compress_name(enc);
+  crpc__nvlist_const(l, "grpc-encoding", 13, name, strlen(name));
+}
+
 void crpc__grpc_request_headers(crpc__nvlist *l, int tls, const char *path,
                                 const char *authority, const char *user_agent,
                                 crpc__encoding enc, crpc_deadline deadline,
                                 const crpc_metadata *md) {
-  crpc__nvlist_str(l, ":method", "POST");
-  crpc__nvlist_str(l, ":scheme", tls ? "https" : "http");
+  CRPC__NVLIST_LIT(l, ":method", "POST");
+  if (tls)
+    CRPC__NVLIST_LIT(l, ":scheme", "https");
+  else
+    CRPC__NVLIST_LIT(l, ":scheme", "http");
   crpc__nvlist_str(l, ":path", path);
   crpc__nvlist_str(l, ":authority", authority);
-  crpc__nvlist_str(l, "te", "trailers");
-  crpc__nvlist_str(l, "content-type", "application/grpc");
+  CRPC__NVLIST_LIT(l, "te", "trailers");
+  CRPC__NVLIST_LIT(l, "content-type", "application/grpc");
   crpc__nvlist_str(l, "user-agent", user_agent);
-  crpc__nvlist_str(l, "grpc-accept-encoding", "identity,gzip");
+  CRPC__NVLIST_LIT(l, "grpc-accept-encoding", "identity,gzip");
   if (enc != CRPC__ENCODING_IDENTITY)
-    crpc__nvlist_str(l, "grpc-encoding", crpc__compress_name(enc));
+    encoding_header(l, enc);
   if (deadline != CRPC_DEADLINE_INFINITE) {
     char timeout[CRPC__TIMEOUT_MAX];
     int64_t left = crpc_deadline_remaining_ns(deadline);
@@ -358,11 +367,11 @@ void crpc__grpc_request_headers(crpc__nvlist *l, int tls, const char *path,
 }
 
 void crpc__grpc_response_headers(crpc__nvlist *l, crpc__encoding enc) {
-  crpc__nvlist_str(l, ":status", "200");
-  crpc__nvlist_str(l, "content-type", "application/grpc");
+  CRPC__NVLIST_LIT(l, ":status", "200");
+  CRPC__NVLIST_LIT(l, "content-type", "application/grpc");
   if (enc != CRPC__ENCODING_IDENTITY)
-    crpc__nvlist_str(l, "grpc-encoding", crpc__compress_name(enc));
-  crpc__nvlist_str(l, "grpc-accept-encoding", "identity,gzip");
+    encoding_header(l, enc);
+  CRPC__NVLIST_LIT(l, "grpc-accept-encoding", "identity,gzip");
 }
 
 /* grpc-status values, written on every call: no formatting for these. */
@@ -373,7 +382,8 @@ static const char *const status_text[] = {"0",  "1",  "2",  "3",  "4",  "5",
 void crpc__grpc_trailers(crpc__nvlist *l, crpc_status code, const char *message,
                          const uint8_t *details, size_t details_len) {
   if ((unsigned)code < sizeof(status_text) / sizeof(status_text[0])) {
-    crpc__nvlist_str(l, "grpc-status", status_text[code]);
+    crpc__nvlist_const(l, "grpc-status", 11, status_text[code],
+                       code < 10 ? 1 : 2);
   } else {
     char text[12];
     int n = snprintf(text, sizeof(text), "%d", (int)code);
@@ -407,6 +417,6 @@ void crpc__grpc_http_error(crpc__nvlist *l, int http_status,
   char text[12];
   int n = snprintf(text, sizeof(text), "%d", http_status);
   crpc__nvlist_copy(l, ":status", text, (size_t)n);
-  crpc__nvlist_str(l, "content-type", "text/plain");
+  CRPC__NVLIST_LIT(l, "content-type", "text/plain");
   crpc__grpc_trailers(l, CRPC_STATUS_INTERNAL, message, NULL, 0);
 }

@@ -9,8 +9,8 @@ void crpc__nvlist_init(crpc__nvlist *l, crpc__arena *a) {
   *l = (crpc__nvlist){.a = a};
 }
 
-void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
-                      const void *value, size_t vlen) {
+static void push(crpc__nvlist *l, const char *name, size_t nlen,
+                 const void *value, size_t vlen, uint8_t flags) {
   if (l->oom)
     return;
   if (l->n == l->cap) {
@@ -25,8 +25,19 @@ void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
     l->nv = nv;
     l->cap = cap;
   }
-  l->nv[l->n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nlen, vlen,
-                               NGHTTP2_NV_FLAG_NONE};
+  l->nv[l->n++] =
+      (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, nlen, vlen, flags};
+}
+
+void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
+                      const void *value, size_t vlen) {
+  push(l, name, nlen, value, vlen, NGHTTP2_NV_FLAG_NONE);
+}
+
+void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
+                        const char *value, size_t vlen) {
+  push(l, name, nlen, value, vlen,
+       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
 }
 
 void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value) {

@@ -36,6 +36,20 @@ void crpc__nvlist_init(crpc__nvlist *l, crpc__arena *a);
 void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
                       const void *value, size_t vlen);
 
+/*
+ * Appends |name| and |value|, constants that last as long as the program
+ * (string literals, static tables): nghttp2 sends them from where they
+ * are instead of copying them into the frame it queues, and does not
+ * lowercase |name|, which must be lowercase already.
+ */
+void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
+                        const char *value, size_t vlen);
+
+/* crpc__nvlist_const() for two string literals. */
+#define CRPC__NVLIST_LIT(l, name, value)                                       \
+  crpc__nvlist_const((l), "" name, sizeof(name) - 1, "" value,                 \
+                     sizeof(value) - 1)
+
 /* As crpc__nvlist_add() for NUL-terminated strings. */
 void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value);
 

@@ -1301,6 +1301,63 @@ Test(grpc_headers, response_headers_table, .timeout = 10) {
   }
 }
 
+/* Whether nghttp2 sends field |name| of |l| from where it is (a constant
+ * of the program's) rather than from a copy. */
+static int sent_in_place(const crpc__nvlist *l, const char *name) {
+  const nghttp2_nv *nv = nv_find(l, name);
+  cr_assert_not_null(nv, "%s", name);
+  const uint8_t both =
+      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  cr_assert(nv->flags == both || nv->flags == NGHTTP2_NV_FLAG_NONE,
+            "%s: flags %u", name, (unsigned)nv->flags);
+  return nv->flags == both;
+}
+
+/* Constant fields go without a copy; text that lives in the caller's or
+ * the list's memory, which is reset once the list is submitted, is
+ * copied by nghttp2. */
+Test(grpc_headers, only_constant_fields_go_uncopied, .timeout = 10) {
+  static const char *const constant[] = {
+      ":method",      ":scheme",       "te",
+      "content-type", "grpc-encoding", "grpc-accept-encoding"};
+  static const char *const copied[] = {":path", ":authority", "user-agent",
+                                       "grpc-timeout", "x-user"};
+  built b;
+  built_init(&b);
+  cr_assert_eq(crpc_metadata_add_str(&b.md, "x-user", "alice"), 0);
+  crpc__grpc_request_headers(&b.l, 1, "/pkg.Svc/Method", "example.com:443",
+                             "crpc-test/1.0", CRPC__ENCODING_GZIP,
+                             crpc_deadline_after_ms(5000), &b.md);
+  cr_assert_eq(b.l.oom, 0);
+  for (size_t i = 0; i < COUNT(constant); i++)
+    cr_assert(sent_in_place(&b.l, constant[i]), "request %s", constant[i]);
+  for (size_t i = 0; i < COUNT(copied); i++)
+    cr_assert(!sent_in_place(&b.l, copied[i]), "request %s", copied[i]);
+  built_cleanup(&b);
+
+  built_init(&b);
+  crpc__grpc_response_headers(&b.l, CRPC__ENCODING_GZIP);
+  for (size_t i = 0; i < b.l.n; i++)
+    cr_assert(sent_in_place(&b.l, (const char *)b.l.nv[i].name));
+  built_cleanup(&b);
+
+  static const uint8_t det[] = {0x08, 0x10};
+  for (int code = 0; code <= 16; code++) {
+    built_init(&b);
+    crpc__grpc_trailers(&b.l, (crpc_status)code, "why", det, sizeof(det));
+    cr_assert(sent_in_place(&b.l, "grpc-status"), "code %d", code);
+    cr_assert(!sent_in_place(&b.l, "grpc-message"), "code %d", code);
+    if (code != 0)
+      cr_assert(!sent_in_place(&b.l, "grpc-status-details-bin"));
+    built_cleanup(&b);
+  }
+  built_init(&b);
+  crpc__grpc_trailers(&b.l, (crpc_status)42, NULL, NULL, 0);
+  check_str(&b.l, "grpc-status", "42");
+  cr_assert(!sent_in_place(&b.l, "grpc-status"), "formatted, not constant");
+  built_cleanup(&b);
+}
+
 Test(grpc_headers, trailers_table, .timeout = 10) {
   static const uint8_t det[] = {0x08, 0x10};
   static const struct {

@@ -66,6 +66,29 @@ Test(nvlist, add_and_str_borrow, .timeout = 10) {
   crpc__arena_cleanup(&a);
 }
 
+Test(nvlist, constants_go_as_they_are, .timeout = 10) {
+  static const char status[] = "12";
+  const uint8_t both =
+      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  crpc__arena a;
+  crpc__nvlist l;
+  crpc__arena_init(&a, NULL, 0, 0);
+  crpc__nvlist_init(&l, &a);
+  CRPC__NVLIST_LIT(&l, "te", "trailers");
+  crpc__nvlist_const(&l, "grpc-status", 11, status, 2);
+  crpc__nvlist_str(&l, "x-after", "v");
+  cr_assert_eq(l.n, 3);
+  cr_assert_eq(l.nv[0].namelen, 2);
+  cr_assert_eq(l.nv[0].valuelen, 8);
+  cr_assert_arr_eq(l.nv[0].value, "trailers", 8);
+  cr_assert_eq(l.nv[0].flags, both, "nghttp2 neither copies nor lowercases");
+  cr_assert_eq((const void *)l.nv[1].value, (const void *)status);
+  cr_assert_eq(l.nv[1].valuelen, 2);
+  cr_assert_eq(l.nv[1].flags, both);
+  cr_assert_eq(l.nv[2].flags, NGHTTP2_NV_FLAG_NONE);
+  crpc__arena_cleanup(&a);
+}
+
 Test(nvlist, copy_really_copies, .timeout = 10) {
   char src[] = "changing text";
   const uint8_t bin[] = {0x00, 0xff, 0x7f, 0x00};
