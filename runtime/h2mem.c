@@ -28,9 +28,16 @@ static size_t class_size(size_t cls) {
 }
 
 size_t crpc__h2mem_class_of(size_t size) {
-  size_t cls = 0;
-  while (cls < LARGE && class_size(cls) < size)
-    cls++;
+  if (size > class_size(LARGE - 1))
+    return LARGE;
+  /* The smallest even class (a power of two) that holds |size|, then the
+   * odd one below it if that holds it too: nghttp2 allocates several
+   * times per request, so no walk through every class. */
+  size_t cls = 0, top = SMALLEST;
+  for (; top < size; top <<= 1)
+    cls += 2;
+  if (cls > 0 && size <= top / 4 * 3)
+    cls--;
   return cls;
 }
 

@@ -67,6 +67,14 @@ Test(h2mem, classes_waste_at_most_a_third) {
     xfree(p);
     crpc__h2mem_cleanup(&m);
   }
+  /* Each class is the smallest that holds the size: 64, 96, 128, 192 ... */
+  for (size_t cls = 0; cls < CRPC__H2MEM_CLASSES; cls++) {
+    size_t bytes = (size_t)(cls % 2 == 0 ? 64 : 96) << (cls / 2);
+    cr_assert_eq(crpc__h2mem_class_of(bytes), cls, "%zu bytes", bytes);
+    cr_assert_eq(crpc__h2mem_class_of(bytes + 1), cls + 1, "%zu bytes",
+                 bytes + 1);
+  }
+  cr_assert_eq(crpc__h2mem_class_of(SIZE_MAX), CRPC__H2MEM_CLASSES);
   /* nghttp2's session (2,928 bytes in 1.52) no longer takes 4 KiB. */
   cr_assert_lt(crpc__h2mem_class_of(2928), crpc__h2mem_class_of(4096));
 }
