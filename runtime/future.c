@@ -90,6 +90,30 @@ void crpc_future_unref(crpc_future *f) {
   free(f);
 }
 
+int crpc__future_renew(crpc_future *f) {
+  /* Every other holder is gone (their unref released what they did), so
+   * nothing else can reach |f| unless a listener still names it. */
+  if (atomic_load_explicit(&f->refs, memory_order_acquire) != 1 ||
+      f->listeners != NULL || f->waiters != 0 || f->finalize != NULL) {
+    crpc_future_unref(f);
+    return 0;
+  }
+  if (f->value_free && f->value)
+    f->value_free(f->value);
+  free(f->message);
+  f->message = NULL;
+  f->value = NULL;
+  f->value_free = NULL;
+  f->code = CRPC_STATUS_UNKNOWN;
+  f->any_index = -1;
+  f->cancel_requested = 0;
+  f->cancel_fn = NULL;
+  f->cancel_data = NULL;
+  f->then_slot_used = 0;
+  atomic_store_explicit(&f->done, 0, memory_order_relaxed);
+  return 1;
+}
+
 int crpc_future_is_done(const crpc_future *f) {
   return atomic_load_explicit(&f->done, memory_order_acquire);
 }

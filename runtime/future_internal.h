@@ -31,4 +31,11 @@ crpc_free_fn crpc__future_value_free(const crpc_future *f);
 void crpc__future_set_finalize(crpc_future *f, void (*fn)(void *data),
                                void *data);
 
+/* Makes |f| pending again, as crpc_future_new() made it, when the
+ * caller's reference is its only one and nothing listens to it: returns 1
+ * and the caller keeps |f|. Otherwise drops the caller's reference and
+ * returns 0. For an owner that makes one future per job and would
+ * allocate a new one each time. Thread: the caller's reference. */
+int crpc__future_renew(crpc_future *f);
+
 #endif /* CRPC_FUTURE_INTERNAL_H */

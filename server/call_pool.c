@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "future_internal.h"
 #include "server_internal.h"
 
 /* Finished calls a loop keeps for reuse. A reused call keeps the memory
@@ -41,15 +42,6 @@ static size_t large_room(const crpc__sloop *sl) {
                                               : one + CALL_POOL_KEEP_SLACK;
   return left < one ? left : one;
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POOL_POISON(p, n) ((void)(p), (void)(n))
-#define POOL_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 /* Frees everything of |call| but the call itself and, when |keep| asks,
  * what a pooled call keeps (its output buffer only within the limits
@@ -96,8 +88,13 @@ static int call_release(crpc__server_call *call, int keep) {
   free(call->status_message);
   free(call->status_details);
   free(call->final_message);
-  if (call->cancel_f)
-    crpc_future_unref(call->cancel_f);
+  /* A pooled call keeps its cancellation future, pending again, when no
+   * one else holds it. */
+  if (call->cancel_f && !(keep && crpc__future_renew(call->cancel_f))) {
+    if (!keep)
+      crpc_future_unref(call->cancel_f);
+    call->cancel_f = NULL;
+  }
   if (call->read_wait)
     crpc_future_unref(call->read_wait);
   if (call->write_wait)
@@ -118,7 +115,7 @@ static void call_free(crpc__server_call *call) {
     call->next_in_conn = sl->free_calls;
     sl->free_calls = call;
     sl->n_free_calls++;
-    POOL_POISON(call, sizeof(*call));
+    CRPC__POOL_POISON(call, sizeof(*call));
   } else {
     free(call);
   }
@@ -130,7 +127,7 @@ size_t crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
   size_t n = 0;
   for (; sl->n_free_calls > want; n++) {
     crpc__server_call *call = sl->free_calls;
-    POOL_UNPOISON(call, sizeof(*call));
+    CRPC__POOL_UNPOISON(call, sizeof(*call));
     sl->free_calls = call->next_in_conn;
     sl->n_free_calls--;
     sl->free_bytes -= call->pooled_bytes;
@@ -139,6 +136,7 @@ size_t crpc__server_call_pool_trim(crpc__sloop *sl, int all) {
     crpc_metadata_cleanup(&call->resp_trailers);
     crpc__outq_cleanup(&call->out);
     crpc__arena_cleanup(&call->arena);
+    crpc_future_unref(call->cancel_f);
     free(call);
   }
   sl->calls_peak = sl->calls_live;
@@ -156,22 +154,25 @@ void crpc__server_call_ref(crpc__server_call *call) {
 
 /* A zeroed call, from the loop's pool when it has one (|*reused| is then
  * 1): with the memory the pool kept, its arena, output buffer and
- * metadata initialised and empty. */
+ * metadata initialised and empty, and its cancellation future if it kept
+ * one, pending. */
 crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused) {
   crpc__server_call *call = sl->free_calls;
   *reused = call != NULL;
   if (call == NULL)
     return calloc(1, sizeof(*call));
-  POOL_UNPOISON(call, sizeof(*call));
+  CRPC__POOL_UNPOISON(call, sizeof(*call));
   sl->free_calls = call->next_in_conn;
   sl->n_free_calls--;
   sl->free_bytes -= call->pooled_bytes;
   crpc__arena arena = call->arena;
   crpc__outq out = call->out;
+  crpc_future *cancel_f = call->cancel_f;
   crpc_metadata md[3] = {call->req.md, call->resp_headers, call->resp_trailers};
   memset(call, 0, sizeof(*call));
   call->arena = arena;
   call->out = out;
+  call->cancel_f = cancel_f;
   crpc__grpc_request_init(&call->req);
   call->req.md = md[0];
   call->resp_headers = md[1];

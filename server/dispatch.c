@@ -380,7 +380,8 @@ void crpc__server_call_dispatch(crpc__server_call *call) {
     call->state = CRPC__SERVER_CALL_DONE;
     return;
   }
-  if (crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
+  if (!call->cancel_f &&
+      crpc_future_new(call->sl->loop, &call->cancel_f) != 0) {
     crpc__server_count_rejected(call->sl->srv, CRPC__REJECT_OUT_OF_MEMORY);
     crpc__server_call_abort(call, CRPC_STATUS_RESOURCE_EXHAUSTED,
                             "out of memory");

@@ -472,9 +472,19 @@ void crpc__server_call_drop_parked(crpc__server_call *call);
 void crpc__server_call_report_end(crpc__server_call *call);
 
 /* The call pool (call_pool.c). */
+/* A pooled call is poisoned for AddressSanitizer while it waits: what
+ * reads it there unpoisons it first. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define CRPC__POOL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define CRPC__POOL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define CRPC__POOL_POISON(p, n) ((void)(p), (void)(n))
+#define CRPC__POOL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 /* A zeroed call, from |sl|'s pool when it has one (|*reused| is then 1:
- * its arena, output buffer and metadata arrays are kept, empty). NULL
- * when memory ran out. Loop thread. */
+ * its arena, output buffer and metadata arrays are kept, empty, and its
+ * cancellation future, pending). NULL when memory ran out. Loop thread. */
 crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused);
 /* Frees the pooled calls beyond what the peak since the last trim left
  * unused, or all of them with |all|; returns how many. Loop thread, or any

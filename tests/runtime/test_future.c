@@ -8,6 +8,7 @@
 
 #include "crpc/error.h"
 #include "crpc/future.h"
+#include "future_internal.h"
 
 static atomic_int freed;
 
@@ -196,6 +197,53 @@ Test(future, cancel_runs_the_hook_and_completes_cancelled, .timeout = 10) {
                CRPC_EALREADY);
   cr_assert_eq(crpc_future_on_cancel(f, hook, NULL), CRPC_EALREADY);
   crpc_future_unref(f);
+}
+
+static void on_fired(crpc__listener *l, crpc_future *f) {
+  (void)l, (void)f;
+}
+
+Test(future, renew_makes_a_sole_future_pending_again, .timeout = 10) {
+  crpc_future *f;
+  cr_assert_eq(crpc_future_new(NULL, &f), 0);
+  atomic_store(&freed, 0);
+  hook_calls = 0;
+  cr_assert_eq(crpc_future_on_cancel(f, hook, NULL), 0);
+  cr_assert_eq(crpc_future_complete(f, CRPC_STATUS_CANCELLED, "gone", malloc(4),
+                                    count_free),
+               0);
+  /* The only reference: the same future, pending as if new. */
+  cr_assert_eq(crpc__future_renew(f), 1);
+  cr_assert_eq(atomic_load(&freed), 1, "the old value is freed");
+  cr_assert_not(crpc_future_is_done(f));
+  cr_assert_eq(crpc_future_status(f), CRPC_STATUS_UNKNOWN);
+  cr_assert_str_eq(crpc_future_message(f), "");
+  cr_assert_eq(crpc_future_any_index(f), -1);
+  /* No hook left from before: a cancel completes it and runs none. */
+  cr_assert_eq(crpc_future_cancel(f), 0);
+  cr_assert_eq(hook_calls, 0);
+  cr_assert_eq(crpc_future_status(f), CRPC_STATUS_CANCELLED);
+  cr_assert_eq(crpc__future_renew(f), 1);
+  cr_assert_eq(crpc_future_complete(f, CRPC_STATUS_OK, "again", NULL, NULL), 0);
+  cr_assert_str_eq(crpc_future_message(f), "again");
+
+  /* Another holder: the caller's reference goes, the future stays done
+   * for the other. */
+  crpc_future *other = crpc_future_ref(f);
+  cr_assert_eq(crpc__future_renew(f), 0);
+  cr_assert(crpc_future_is_done(other));
+  cr_assert_str_eq(crpc_future_message(other), "again");
+
+  /* A listener still registered: not renewed either. */
+  cr_assert_eq(crpc_future_new(NULL, &f), 0);
+  crpc__listener l = {.fn = on_fired};
+  crpc__future_listen(f, &l);
+  crpc_future_ref(f);
+  cr_assert_eq(crpc__future_renew(f), 0);
+  cr_assert_eq(crpc__future_unlisten(f, &l), 1);
+  cr_assert_eq(crpc__future_renew(f), 1);
+  crpc_future_unref(f);
+  crpc_future_unref(other);
 }
 
 static crpc_future **make_n(size_t n) {

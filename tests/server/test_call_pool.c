@@ -61,6 +61,8 @@ static void stop(void) {
 typedef struct pool_probe {
   int trims; /* trims to run first, as the sweep would */
   size_t n_free, live;
+  crpc_future *cancel_f; /* the first free call's */
+  int cancel_f_done;
   crpc_future *done;
 } pool_probe;
 
@@ -71,6 +73,13 @@ static void on_loop(void *arg) {
     crpc__server_call_pool_trim(sl, 0);
   p->n_free = sl->n_free_calls;
   p->live = sl->calls_live;
+  if (sl->free_calls) {
+    crpc__server_call *call = sl->free_calls;
+    CRPC__POOL_UNPOISON(call, sizeof(*call));
+    p->cancel_f = call->cancel_f;
+    p->cancel_f_done = call->cancel_f && crpc_future_is_done(call->cancel_f);
+    CRPC__POOL_POISON(call, sizeof(*call));
+  }
   crpc_future_complete(p->done, CRPC_STATUS_OK, NULL, NULL, NULL);
 }
 
@@ -109,6 +118,14 @@ Test(call_pool, keeps_the_peak_then_gives_it_back, .init = start, .fini = stop,
   pool_probe p = probe(0);
   cr_assert_eq(p.live, 0);
   cr_assert_eq(p.n_free, 1, "%zu calls kept after sequential calls", p.n_free);
+  /* It keeps its cancellation future too, pending for the next call. */
+  crpc_future *cancel_f = p.cancel_f;
+  cr_assert_not_null(cancel_f);
+  cr_assert_eq(p.cancel_f_done, 0);
+  finish(check_async());
+  p = probe(0);
+  cr_assert_eq(p.n_free, 1);
+  cr_assert_eq(p.cancel_f, cancel_f, "the same future serves the next call");
 
   /* A burst of 64: the pool keeps what the burst needed... */
   crpc_future *fs[64];
