@@ -164,6 +164,9 @@ static void finish(crpc__coro *co) {
     crpc_future_complete(done, co->result, NULL, NULL, NULL);
     crpc_future_unref(done);
   }
+  /* The stack goes back first: the next coroutine to start takes it. */
+  crpc__stack_put(&loop->stacks, co->stack);
+  co->stack = NULL;
   cache_or_free(loop, co);
   loop->coro_live--;
   if (loop->coro_live == 0)
@@ -180,8 +183,26 @@ static uint64_t run_clock_ns(const crpc_loop *loop) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A coroutine's first run: it starts on the stack the loop's pool had
+ * back last, if there is one, giving its own back instead. Coroutines that
+ * run to the end one after another (a loop's unary handlers, queued in a
+ * burst) then all run on one stack that stays in the CPU's caches, where
+ * each would otherwise touch a stack of its own, cold since its last use.
+ * Each keeps the stack it took when spawned until then, so that spawning
+ * is where running out of stacks shows. */
+static void first_run(crpc_loop *loop, crpc__coro *co) {
+  crpc__stack *hot = crpc__stack_take_cached(&loop->stacks);
+  if (hot != NULL) {
+    crpc__stack_put(&loop->stacks, co->stack);
+    co->stack = hot;
+  }
+  crpc__ctx_make(&co->ctx, co->stack->base, co->stack->size, coro_entry, co);
+}
+
 static void resume(crpc__coro *co) {
   crpc_loop *loop = co->loop;
+  if (co->state == CORO_READY)
+    first_run(loop, co);
 #ifdef CORO_TSAN
   loop->sched_fiber = __tsan_get_current_fiber();
 #endif
@@ -236,8 +257,7 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 static void release_coro(crpc_loop *loop, crpc__coro *co) {
-  crpc__stack_put(&loop->stacks, co->stack);
-  co->stack = NULL;
+  (void)loop;
   if (co->timer_ready)
     uv_close((uv_handle_t *)&co->timer, on_timer_closed);
   else
@@ -269,6 +289,7 @@ static void trim_cache(crpc_loop *loop) {
     loop->coro_cached--;
     release_coro(loop, co);
   }
+  crpc__stack_pool_trim(&loop->stacks, loop->opts.coro_cache);
   loop->coro_peak = 0;
 }
 
@@ -286,22 +307,22 @@ static void free_cache(crpc_loop *loop) {
   loop->coro_cached = 0;
 }
 
+/* A coroutine, from the cache when it has one, with a stack. */
 static crpc__coro *coro_alloc(crpc_loop *loop) {
-  if (loop->coro_cache != NULL) {
-    crpc__coro *co = loop->coro_cache;
+  crpc__stack *stack = crpc__stack_get(&loop->stacks);
+  if (stack == NULL)
+    return NULL;
+  crpc__coro *co = loop->coro_cache;
+  if (co != NULL) {
     loop->coro_cache = co->next_cached;
     loop->coro_cached--;
-    return co;
-  }
-  crpc__coro *co = calloc(1, sizeof(*co));
-  if (co == NULL)
-    return NULL;
-  co->stack = crpc__stack_get(&loop->stacks);
-  if (co->stack == NULL) {
-    free(co);
+  } else if ((co = calloc(1, sizeof(*co))) != NULL) {
+    co->loop = loop;
+  } else {
+    crpc__stack_put(&loop->stacks, stack);
     return NULL;
   }
-  co->loop = loop;
+  co->stack = stack;
   return co;
 }
 
@@ -335,11 +356,13 @@ static int start_here(crpc_loop *loop, crpc_coro_fn fn, void *arg,
 #ifdef CORO_TSAN
   co->tsan_fiber = __tsan_create_fiber(0);
 #endif
-  crpc__ctx_make(&co->ctx, co->stack->base, co->stack->size, coro_entry, co);
   loop->coro_live++;
   if (loop->coro_live > loop->coro_peak) {
     loop->coro_peak = loop->coro_live;
     loop->coro_peak_ms = uv_now(loop->uv);
+    /* The pool keeps the peak's stacks, as the cache its coroutines. */
+    if (loop->coro_peak > loop->stacks.cache_max)
+      loop->stacks.cache_max = loop->coro_peak;
   }
   crpc__loop_hold(loop);
   crpc__loop_post_task(loop, &co->resume_task);

@@ -44,12 +44,8 @@ void crpc__stack_pool_cleanup(crpc__stack_pool *p) {
  * long before it could reach the bookkeeping.
  */
 crpc__stack *crpc__stack_get(crpc__stack_pool *p) {
-  if (p->free_list != NULL) {
-    crpc__stack *s = p->free_list;
-    p->free_list = s->next_free;
-    p->cached--;
-    return s;
-  }
+  if (p->free_list != NULL)
+    return crpc__stack_take_cached(p);
   size_t ps = page_size();
   size_t len = ps + p->stack_size + round_up(sizeof(crpc__stack), ps);
   void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -68,6 +64,21 @@ crpc__stack *crpc__stack_get(crpc__stack_pool *p) {
   s->size = p->stack_size;
   s->next_free = NULL;
   return s;
+}
+
+crpc__stack *crpc__stack_take_cached(crpc__stack_pool *p) {
+  crpc__stack *s = p->free_list;
+  if (s != NULL) {
+    p->free_list = s->next_free;
+    p->cached--;
+  }
+  return s;
+}
+
+void crpc__stack_pool_trim(crpc__stack_pool *p, size_t keep) {
+  p->cache_max = keep;
+  while (p->cached > keep)
+    unmap(crpc__stack_take_cached(p));
 }
 
 void crpc__stack_put(crpc__stack_pool *p, crpc__stack *s) {

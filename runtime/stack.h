@@ -17,7 +17,7 @@ typedef struct crpc__stack {
 
 typedef struct crpc__stack_pool {
   size_t stack_size; /* usable size, whole pages */
-  size_t cache_max;
+  size_t cache_max;  /* the loop raises it to its coroutines' peak */
   size_t cached;
   size_t maps; /* mappings made so far */
   crpc__stack *free_list;
@@ -38,7 +38,15 @@ void crpc__stack_pool_cleanup(crpc__stack_pool *p);
  */
 crpc__stack *crpc__stack_get(crpc__stack_pool *p);
 
-/* Gives |s| back: cached, or unmapped when the cache is full. */
+/* The stack given back last, or NULL when none is cached: never a new
+ * mapping. Thread: the owning loop's. */
+crpc__stack *crpc__stack_take_cached(crpc__stack_pool *p);
+
+/* Gives |s| back: cached (taken next), or unmapped when the cache holds
+ * |cache_max| already. */
 void crpc__stack_put(crpc__stack_pool *p, crpc__stack *s);
+
+/* Makes |keep| the cache's size and unmaps what it holds beyond that. */
+void crpc__stack_pool_trim(crpc__stack_pool *p, size_t keep);
 
 #endif /* CRPC_STACK_H */

@@ -480,5 +480,29 @@ Test(coro, the_extra_stacks_go_back_once_the_peak_is_old, .timeout = 60) {
   wave(loop, 300);
   cr_assert_geq(loop->stacks.maps, 300);
   cr_assert_leq(loop->coro_cached, 64);
+  cr_assert_leq(loop->stacks.cached, 64);
+  crpc_loop_free(loop);
+}
+
+static crpc_status body_where(void *arg) {
+  volatile char here = 0;
+  *(uintptr_t *)arg = (uintptr_t)&here;
+  return CRPC_STATUS_OK;
+}
+
+/* Coroutines spawned in a burst that each run to the end without
+ * suspending (a loop's unary handlers) all run on the stack the last one
+ * gave back, which the CPU still caches, rather than each on its own. */
+Test(coro, a_burst_that_never_suspends_runs_on_one_stack, .timeout = 60) {
+  enum { N = 100 };
+  static uintptr_t where[N];
+  crpc_loop *loop = new_loop(NULL);
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(crpc_coro_spawn(loop, body_where, &where[i], NULL), 0);
+  crpc_loop_run(loop, CRPC_RUN_DEFAULT);
+  /* Each held a stack of its own while it waited for its first run. */
+  cr_assert_geq(loop->stacks.maps, N);
+  for (int i = 1; i < N; i++)
+    cr_assert_eq(where[i], where[0], "coroutine %d ran on another stack", i);
   crpc_loop_free(loop);
 }
