@@ -38,6 +38,8 @@ bench=(
   nghttp2-client
   # the certificates of the TLS rows (tests/support/make-test-certs.sh)
   openssl
+  # callgrind, for bench/floor/costs.py's counts per call
+  valgrind
 )
 package=(
   dpkg-dev file
