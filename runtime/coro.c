@@ -256,8 +256,7 @@ static void on_timer_closed(uv_handle_t *h) {
   coro_free(h->data);
 }
 
-static void release_coro(crpc_loop *loop, crpc__coro *co) {
-  (void)loop;
+static void release_coro(crpc__coro *co) {
   if (co->timer_ready)
     uv_close((uv_handle_t *)&co->timer, on_timer_closed);
   else
@@ -269,7 +268,7 @@ static void cache_or_free(crpc_loop *loop, crpc__coro *co) {
   if (loop->coro_peak > keep)
     keep = loop->coro_peak;
   if (loop->coro_cached >= keep) {
-    release_coro(loop, co);
+    release_coro(co);
     return;
   }
   co->next_cached = loop->coro_cache;
@@ -287,7 +286,7 @@ static void trim_cache(crpc_loop *loop) {
     crpc__coro *co = loop->coro_cache;
     loop->coro_cache = co->next_cached;
     loop->coro_cached--;
-    release_coro(loop, co);
+    release_coro(co);
   }
   crpc__stack_pool_trim(&loop->stacks, loop->opts.coro_cache);
   loop->coro_peak = 0;
@@ -302,7 +301,7 @@ static void free_cache(crpc_loop *loop) {
   while (loop->coro_cache != NULL) {
     crpc__coro *co = loop->coro_cache;
     loop->coro_cache = co->next_cached;
-    release_coro(loop, co);
+    release_coro(co);
   }
   loop->coro_cached = 0;
 }

@@ -299,14 +299,14 @@ void crpc__h2conn_unref(crpc__h2conn *c);
  */
 const crpc_peer_auth *crpc__h2conn_peer_auth(const crpc__h2conn *c);
 
-/* The data provider of a stream whose body the role's read_body() reads;
- * |stream| must be the stream's user data. */
 /* Sets the user data of |stream_id| (what the role's callbacks get as
  * |stream|): the one way to change it once set, as the connection
  * remembers the last stream it looked up. Does nothing once the session
  * is gone. Loop thread. */
 void crpc__h2conn_set_stream(crpc__h2conn *c, int32_t stream_id, void *stream);
 
+/* The data provider of a stream whose body the role's read_body() reads;
+ * |stream| must be the stream's user data. */
 nghttp2_data_provider crpc__h2conn_body(void *stream);
 
 /* Writes what every dirty connection of |g| has to send. */
