@@ -91,20 +91,20 @@ int crpc__grpc_reserved(const uint8_t *name, size_t n) {
 
 /* Requests. */
 
-void crpc__grpc_request_init(crpc__grpc_request *r) {
+void crpc__grpc_request_init(crpc__grpc_request *r, crpc__arena *a) {
   *r = (crpc__grpc_request){
       .enc = CRPC__ENCODING_IDENTITY,
       .accept_mask = CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY),
       .status = CRPC_STATUS_OK,
       .max_bytes = CRPC__GRPC_MAX_HEADER_LIST,
+      .arena = a,
   };
   crpc_metadata_init(&r->md);
 }
 
 void crpc__grpc_request_cleanup(crpc__grpc_request *r) {
-  free(r->path);
   crpc_metadata_cleanup(&r->md);
-  crpc__grpc_request_init(r);
+  crpc__grpc_request_init(r, r->arena);
 }
 
 /* The first problem wins. */
@@ -129,10 +129,13 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
       r->saw_method = 1;
       r->method_post = vlen == 4 && memcmp(value, "POST", 4) == 0;
     } else if (name_is(name, nlen, ":path")) {
-      free(r->path);
-      r->path = strndup((const char *)value, vlen);
-      if (!r->path)
+      r->path = crpc__arena_alloc(r->arena, vlen + 1);
+      if (r->path) {
+        memcpy(r->path, value, vlen);
+        r->path[vlen] = '\0';
+      } else {
         request_error(r, CRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+      }
     }
     return 0;
   }
@@ -366,24 +369,39 @@ void crpc__grpc_request_headers(crpc__nvlist *l, int tls, const char *path,
     crpc__nvlist_metadata(l, md);
 }
 
+/* The fields every response starts with: on an empty list, the list is
+ * this array, nothing copied. */
+static const nghttp2_nv response_fields[] = {
+    CRPC__NV_LIT(":status", "200"),
+    CRPC__NV_LIT("content-type", "application/grpc"),
+    CRPC__NV_LIT("grpc-accept-encoding", "identity,gzip"),
+};
+
 void crpc__grpc_response_headers(crpc__nvlist *l, crpc__encoding enc) {
-  CRPC__NVLIST_LIT(l, ":status", "200");
-  CRPC__NVLIST_LIT(l, "content-type", "application/grpc");
+  crpc__nvlist_const_array(
+      l, response_fields, sizeof(response_fields) / sizeof(response_fields[0]));
   if (enc != CRPC__ENCODING_IDENTITY)
     encoding_header(l, enc);
-  CRPC__NVLIST_LIT(l, "grpc-accept-encoding", "identity,gzip");
 }
 
-/* grpc-status values, written on every call: no formatting for these. */
-static const char *const status_text[] = {"0",  "1",  "2",  "3",  "4",  "5",
-                                          "6",  "7",  "8",  "9",  "10", "11",
-                                          "12", "13", "14", "15", "16"};
+/* grpc-status for each code, written on every call: nothing formatted or
+ * copied for these. */
+static const nghttp2_nv status_fields[] = {
+    CRPC__NV_LIT("grpc-status", "0"),  CRPC__NV_LIT("grpc-status", "1"),
+    CRPC__NV_LIT("grpc-status", "2"),  CRPC__NV_LIT("grpc-status", "3"),
+    CRPC__NV_LIT("grpc-status", "4"),  CRPC__NV_LIT("grpc-status", "5"),
+    CRPC__NV_LIT("grpc-status", "6"),  CRPC__NV_LIT("grpc-status", "7"),
+    CRPC__NV_LIT("grpc-status", "8"),  CRPC__NV_LIT("grpc-status", "9"),
+    CRPC__NV_LIT("grpc-status", "10"), CRPC__NV_LIT("grpc-status", "11"),
+    CRPC__NV_LIT("grpc-status", "12"), CRPC__NV_LIT("grpc-status", "13"),
+    CRPC__NV_LIT("grpc-status", "14"), CRPC__NV_LIT("grpc-status", "15"),
+    CRPC__NV_LIT("grpc-status", "16"),
+};
 
 void crpc__grpc_trailers(crpc__nvlist *l, crpc_status code, const char *message,
                          const uint8_t *details, size_t details_len) {
-  if ((unsigned)code < sizeof(status_text) / sizeof(status_text[0])) {
-    crpc__nvlist_const(l, "grpc-status", 11, status_text[code],
-                       code < 10 ? 1 : 2);
+  if ((unsigned)code < sizeof(status_fields) / sizeof(status_fields[0])) {
+    crpc__nvlist_const_array(l, &status_fields[code], 1);
   } else {
     char text[12];
     int n = snprintf(text, sizeof(text), "%d", (int)code);

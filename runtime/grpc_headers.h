@@ -54,7 +54,7 @@ typedef struct crpc__grpc_request {
   size_t max_bytes; /* read no further; init: CRPC__GRPC_MAX_HEADER_LIST */
   int saw_method;
   int method_post;
-  char *path; /* malloc'd, NUL-terminated; NULL until :path came */
+  char *path; /* NUL-terminated, in |arena|; NULL until :path came */
   int content_type_ok;
   int has_timeout;
   int64_t timeout_ns;
@@ -64,10 +64,15 @@ typedef struct crpc__grpc_request {
   size_t dropped;       /* metadata entries refused as malformed */
   /* The first gRPC-level problem, answered as a status, or OK. */
   crpc_status status;
-  const char *error; /* static text for |status| */
+  const char *error;  /* static text for |status| */
+  crpc__arena *arena; /* borrowed: where |path| goes */
 } crpc__grpc_request;
 
-void crpc__grpc_request_init(crpc__grpc_request *r);
+/* Starts an empty request whose text goes into |a|, which must outlive
+ * the use of |path| (a server call's own arena). */
+void crpc__grpc_request_init(crpc__grpc_request *r, crpc__arena *a);
+/* Frees the metadata and empties |r| for another request into the same
+ * arena; |path|'s memory stays the arena's. */
 void crpc__grpc_request_cleanup(crpc__grpc_request *r);
 
 /*
@@ -149,7 +154,7 @@ void crpc__grpc_request_headers(crpc__nvlist *l, int tls, const char *path,
                                 const crpc_metadata *md);
 
 /* Appends a response's leading header fields (:status 200, content-type,
- * grpc-encoding unless identity, grpc-accept-encoding). */
+ * grpc-accept-encoding, then grpc-encoding unless identity). */
 void crpc__grpc_response_headers(crpc__nvlist *l, crpc__encoding enc);
 
 /*

@@ -13,8 +13,10 @@ static void push(crpc__nvlist *l, const char *name, size_t nlen,
                  const void *value, size_t vlen, uint8_t flags) {
   if (l->oom)
     return;
+  /* A full list grows into the arena; so does a borrowed constant
+   * array, which is always full (crpc__nvlist_const_array()). */
   if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
+    size_t cap = l->cap < 8 ? 16 : l->cap * 2;
     nghttp2_nv *nv = crpc__arena_alloc(l->a, cap * sizeof(*nv));
     if (!nv) {
       l->oom = 1;
@@ -38,6 +40,18 @@ void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
                         const char *value, size_t vlen) {
   push(l, name, nlen, value, vlen,
        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
+}
+
+void crpc__nvlist_const_array(crpc__nvlist *l, const nghttp2_nv *nv, size_t n) {
+  if (l->n == 0 && !l->oom) {
+    /* nghttp2 reads the array and never writes it. */
+    l->nv = (nghttp2_nv *)nv;
+    l->n = l->cap = n;
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    push(l, (const char *)nv[i].name, nv[i].namelen, nv[i].value,
+         nv[i].valuelen, nv[i].flags);
 }
 
 void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value) {

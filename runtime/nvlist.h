@@ -20,8 +20,8 @@
 #include "crpc/metadata.h"
 
 typedef struct crpc__nvlist {
-  nghttp2_nv *nv;
-  size_t n, cap;
+  nghttp2_nv *nv; /* in the arena, or a borrowed constant array */
+  size_t n, cap;  /* a borrowed array is full: n == cap */
   crpc__arena *a; /* borrowed */
   int oom;        /* an allocation failed: the list is unusable */
 } crpc__nvlist;
@@ -49,6 +49,24 @@ void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
 #define CRPC__NVLIST_LIT(l, name, value)                                       \
   crpc__nvlist_const((l), "" name, sizeof(name) - 1, "" value,                 \
                      sizeof(value) - 1)
+
+/*
+ * Appends the |n| fields of |nv|, a constant array whose fields are
+ * constants too (flagged as crpc__nvlist_const() flags them). On an empty
+ * list nothing is copied: the list is |nv| itself, and a later append
+ * copies it into the arena before adding to it.
+ * Ownership: |nv| is borrowed and must last as long as the program.
+ */
+void crpc__nvlist_const_array(crpc__nvlist *l, const nghttp2_nv *nv, size_t n);
+
+/* One constant field for a crpc__nvlist_const_array() array: two string
+ * literals, flagged as crpc__nvlist_const() flags them. */
+#define CRPC__NV_LIT(name, value)                                              \
+  {                                                                            \
+    (uint8_t *)"" name, (uint8_t *)"" value, sizeof(name) - 1,                 \
+        sizeof(value) - 1,                                                     \
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE           \
+  }
 
 /* As crpc__nvlist_add() for NUL-terminated strings. */
 void crpc__nvlist_str(crpc__nvlist *l, const char *name, const char *value);

@@ -74,7 +74,7 @@ crpc__server_call *crpc__server_call_new(crpc__server_conn *c,
   call->peer = c->h2.name; /* the call holds the connection */
   call->peer_auth = crpc__h2conn_peer_auth(&c->h2); /* as long-lived */
   if (!reused) {
-    crpc__grpc_request_init(&call->req);
+    crpc__grpc_request_init(&call->req, &call->arena);
     crpc_metadata_init(&call->resp_headers);
     crpc_metadata_init(&call->resp_trailers);
     crpc__arena_init(&call->arena, NULL, 0, 0);

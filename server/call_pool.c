@@ -83,8 +83,6 @@ static int call_release(crpc__server_call *call, int keep) {
     n = m->next;
     crpc__msg_cache_put(sl->msgs, m);
   }
-  free(call->req.path);
-  call->req.path = NULL;
   free(call->status_message);
   free(call->status_details);
   free(call->final_message);
@@ -173,7 +171,7 @@ crpc__server_call *crpc__server_call_take(crpc__sloop *sl, int *reused) {
   call->arena = arena;
   call->out = out;
   call->cancel_f = cancel_f;
-  crpc__grpc_request_init(&call->req);
+  crpc__grpc_request_init(&call->req, &call->arena);
   call->req.md = md[0];
   call->resp_headers = md[1];
   call->resp_trailers = md[2];

@@ -42,9 +42,11 @@ static int next_field(const uint8_t **data, size_t *size, const uint8_t **name,
 
 static void request(const uint8_t *data, size_t size) {
   crpc__grpc_request r;
+  crpc__arena ra;
   const uint8_t *name, *value;
   size_t nlen, vlen;
-  crpc__grpc_request_init(&r);
+  crpc__arena_init(&ra, NULL, 0, 0);
+  crpc__grpc_request_init(&r, &ra);
   while (next_field(&data, &size, &name, &nlen, &value, &vlen))
     (void)crpc__grpc_request_header(&r, name, nlen, value, vlen);
   crpc_status code = CRPC_STATUS_OK;
@@ -71,6 +73,7 @@ static void request(const uint8_t *data, size_t size) {
   }
   crpc__arena_cleanup(&a);
   crpc__grpc_request_cleanup(&r);
+  crpc__arena_cleanup(&ra);
 }
 
 static void response(uint8_t mode, const uint8_t *data, size_t size) {

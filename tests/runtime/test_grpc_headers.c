@@ -283,11 +283,24 @@ Test(grpc_headers, reserved_names, .timeout = 10) {
 
 /* Requests. */
 
+/* Where each test's requests put their text (a server call's arena). */
+static crpc__arena req_arena;
+
+static void req_arena_init(void) {
+  crpc__arena_init(&req_arena, NULL, 0, 0);
+}
+
+static void req_arena_fini(void) {
+  crpc__arena_cleanup(&req_arena);
+}
+
+TestSuite(grpc_headers, .init = req_arena_init, .fini = req_arena_fini);
+
 Test(grpc_headers, request_well_formed, .timeout = 10) {
   crpc__grpc_request r;
   crpc_status code = CRPC_STATUS_OK;
   const char *msg = NULL;
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
   cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), 0);
   cr_assert_str_eq(r.path, "/pkg.Svc/Method");
@@ -320,7 +333,7 @@ Test(grpc_headers, request_valid_timeouts, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code;
     const char *msg;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     req_base(&r);
     cr_assert_eq(req(&r, "grpc-timeout", cases[i].v), 0);
     cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), 0,
@@ -341,7 +354,7 @@ Test(grpc_headers, request_malformed_timeouts, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code = CRPC_STATUS_OK;
     const char *msg = NULL;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     req_base(&r);
     cr_assert_eq(req(&r, "grpc-timeout", bad[i]), 0);
     cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), -1,
@@ -460,7 +473,7 @@ Test(grpc_headers, request_verdicts, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code = CRPC_STATUS_OK;
     const char *msg = NULL;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     for (size_t k = 0; k < COUNT(c->h) && c->h[k][0]; k++)
       req(&r, c->h[k][0], c->h[k][1]);
     int v = crpc__grpc_request_verdict(&r, &code, &msg);
@@ -500,7 +513,7 @@ Test(grpc_headers, request_encodings, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code;
     const char *msg;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     req_base(&r);
     if (cases[i].enc)
       req(&r, "grpc-encoding", cases[i].enc);
@@ -532,7 +545,7 @@ Test(grpc_headers, request_metadata, .timeout = 10) {
   crpc__grpc_request r;
   crpc_status code;
   const char *msg;
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
   for (size_t i = 0; i < COUNT(transport); i++)
     cr_assert_eq(req(&r, transport[i][0], transport[i][1]), 0, "%s",
@@ -579,7 +592,7 @@ Test(grpc_headers, request_drops_bad_metadata, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code;
     const char *msg;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     req_base(&r);
     cr_assert_eq(req(&r, "x-good", "1"), 0);
     cr_assert_eq(req(&r, bad[i][0], bad[i][1]), 1, "\"%s\" not dropped",
@@ -593,7 +606,7 @@ Test(grpc_headers, request_drops_bad_metadata, .timeout = 10) {
   }
   /* Every drop is counted. */
   crpc__grpc_request r;
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   for (size_t i = 0; i < COUNT(bad); i++)
     req(&r, bad[i][0], bad[i][1]);
   cr_assert_eq(r.dropped, COUNT(bad));
@@ -610,7 +623,7 @@ Test(grpc_headers, request_header_list_limit, .timeout = 10) {
     crpc__grpc_request r;
     crpc_status code = CRPC_STATUS_OK;
     const char *msg = NULL;
-    crpc__grpc_request_init(&r);
+    crpc__grpc_request_init(&r, &req_arena);
     req_base(&r);
     size_t base = r.bytes;
     /* ":method"(7)+"POST"(4)+32 and so on for the six base fields. */
@@ -647,7 +660,7 @@ Test(grpc_headers, request_many_fields_over_the_limit, .timeout = 10) {
   char v[200];
   memset(v, 'v', sizeof(v) - 1);
   v[sizeof(v) - 1] = '\0';
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
   /* 100 fields of 3 + 199 + 32 bytes: past 16 KiB around the 70th. */
   for (int i = 0; i < 100; i++)
@@ -660,7 +673,7 @@ Test(grpc_headers, request_many_fields_over_the_limit, .timeout = 10) {
   crpc__grpc_request_cleanup(&r);
 
   /* An earlier problem still wins over the size. */
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
   req(&r, "grpc-timeout", "soon");
   for (int i = 0; i < 100; i++)
@@ -680,7 +693,7 @@ Test(grpc_headers, request_limit_is_the_servers, .timeout = 10) {
   char v[200];
   memset(v, 'v', sizeof(v) - 1);
   v[sizeof(v) - 1] = '\0';
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   cr_assert_eq(r.max_bytes, CRPC__GRPC_MAX_HEADER_LIST);
   r.max_bytes = 2048;
   req_base(&r);
@@ -692,7 +705,7 @@ Test(grpc_headers, request_limit_is_the_servers, .timeout = 10) {
   cr_assert_eq(code, CRPC_STATUS_RESOURCE_EXHAUSTED);
   crpc__grpc_request_cleanup(&r);
   /* The same fields under the default limit are all kept. */
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
   for (int i = 0; i < 10; i++)
     req(&r, "x-k", v);
@@ -736,7 +749,7 @@ Test(grpc_headers, request_over_the_limit_before_content_type, .timeout = 10) {
   cr_assert_not_null(v);
   memset(v, 'a', 16999);
   v[16999] = '\0';
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req(&r, ":method", "POST");
   req(&r, ":path", "/s/m");
   req(&r, "x-big", v);
@@ -752,11 +765,15 @@ Test(grpc_headers, request_path_repeated_and_cleanup, .timeout = 10) {
   crpc__grpc_request r;
   crpc_status code;
   const char *msg;
-  crpc__grpc_request_init(&r);
+  crpc__grpc_request_init(&r, &req_arena);
   req_base(&r);
+  size_t before = crpc__arena_footprint(&req_arena);
   req(&r, ":path", "/other.Svc/M");
   req(&r, "x-a", "1");
   cr_assert_str_eq(r.path, "/other.Svc/M", "the last :path counts");
+  cr_assert_gt(before, 0, "the first :path went into the arena");
+  cr_assert_eq(crpc__arena_footprint(&req_arena), before,
+               "the second's block is the first's");
   cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), 0);
   crpc__grpc_request_cleanup(&r);
   /* As after init, and reusable. */
@@ -769,6 +786,23 @@ Test(grpc_headers, request_path_repeated_and_cleanup, .timeout = 10) {
   req_base(&r);
   cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), 0);
   crpc__grpc_request_cleanup(&r);
+}
+
+/* A :path the request's arena has no room for is refused, not a crash. */
+Test(grpc_headers, request_path_out_of_memory, .timeout = 10) {
+  crpc__arena tiny;
+  crpc__grpc_request r;
+  crpc_status code = CRPC_STATUS_OK;
+  const char *msg = NULL;
+  crpc__arena_init(&tiny, NULL, 64, 64);
+  crpc__grpc_request_init(&r, &tiny);
+  req_base(&r);
+  cr_assert_null(r.path);
+  cr_assert_eq(crpc__grpc_request_verdict(&r, &code, &msg), -1);
+  cr_assert_eq(code, CRPC_STATUS_RESOURCE_EXHAUSTED);
+  cr_assert_str_eq(msg, "out of memory");
+  crpc__grpc_request_cleanup(&r);
+  crpc__arena_cleanup(&tiny);
 }
 
 /* Responses. */
@@ -1283,8 +1317,8 @@ Test(grpc_headers, response_headers_table, .timeout = 10) {
       {CRPC__ENCODING_GZIP,
        {{":status", "200"},
         {"content-type", "application/grpc"},
-        {"grpc-encoding", "gzip"},
-        {"grpc-accept-encoding", "identity,gzip"}}},
+        {"grpc-accept-encoding", "identity,gzip"},
+        {"grpc-encoding", "gzip"}}},
   };
   for (size_t i = 0; i < COUNT(cases); i++) {
     built b;

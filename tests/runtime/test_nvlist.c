@@ -89,6 +89,53 @@ Test(nvlist, constants_go_as_they_are, .timeout = 10) {
   crpc__arena_cleanup(&a);
 }
 
+/* A constant array starts a list as it is; what follows it makes the
+ * list the arena's, the array untouched (it is read-only memory here: a
+ * write into it would crash the test). */
+Test(nvlist, a_constant_array_is_the_list_until_something_follows,
+     .timeout = 10) {
+  static const nghttp2_nv fields[] = {CRPC__NV_LIT(":status", "200"),
+                                      CRPC__NV_LIT("te", "trailers")};
+  const uint8_t both =
+      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  crpc__arena a;
+  crpc__nvlist l;
+  crpc__arena_init(&a, NULL, 0, 0);
+  crpc__nvlist_init(&l, &a);
+  crpc__nvlist_const_array(&l, fields, 2);
+  cr_assert_eq((const void *)l.nv, (const void *)fields, "the array itself");
+  cr_assert_eq(l.n, 2);
+  cr_assert_eq(crpc__arena_footprint(&a), 0, "nothing allocated");
+  cr_assert_eq(fields[1].flags, both);
+  cr_assert_eq(fields[1].namelen, 2);
+  cr_assert_eq(fields[1].valuelen, 8);
+
+  crpc__nvlist_str(&l, "x-after", "v");
+  cr_assert_eq(l.oom, 0);
+  cr_assert_eq(l.n, 3);
+  cr_assert_neq((const void *)l.nv, (const void *)fields, "copied to grow");
+  cr_assert_gt(crpc__arena_footprint(&a), 0);
+  for (size_t i = 0; i < 2; i++)
+    cr_assert_eq(memcmp(&l.nv[i], &fields[i], sizeof(fields[i])), 0,
+                 "field %zu as it was", i);
+  check_nv(&l, 2, "x-after", "v", 1);
+  cr_assert_arr_eq(fields[0].value, "200", 3, "the array is unchanged");
+
+  /* On a list that has fields, the array's are appended. */
+  crpc__nvlist_const_array(&l, fields, 2);
+  cr_assert_eq(l.n, 5);
+  cr_assert_eq(memcmp(&l.nv[3], &fields[0], sizeof(fields[0])), 0);
+  cr_assert_eq(memcmp(&l.nv[4], &fields[1], sizeof(fields[1])), 0);
+
+  /* An empty list that ran out of memory stays so. */
+  crpc__nvlist_init(&l, &a);
+  l.oom = 1;
+  crpc__nvlist_const_array(&l, fields, 2);
+  cr_assert_eq(l.n, 0);
+  cr_assert_null(l.nv);
+  crpc__arena_cleanup(&a);
+}
+
 Test(nvlist, copy_really_copies, .timeout = 10) {
   char src[] = "changing text";
   const uint8_t bin[] = {0x00, 0xff, 0x7f, 0x00};
