@@ -139,40 +139,62 @@ int crpc__grpc_request_header(crpc__grpc_request *r, const uint8_t *name,
     }
     return 0;
   }
-  if (name_is(name, nlen, "content-type")) {
-    r->content_type_ok = crpc__grpc_content_type_ok(value, vlen);
-    return 0;
-  }
-  if (name_is(name, nlen, "grpc-timeout")) {
-    int64_t ns;
-    if (crpc__timeout_parse((const char *)value, vlen, &ns) != 0) {
-      request_error(r, CRPC_STATUS_INTERNAL, "malformed grpc-timeout");
-    } else {
-      r->has_timeout = 1;
-      r->timeout_ns = ns;
+  /* The transport's fields, told apart by length first: most requests
+   * carry several of them and a field or two of metadata. */
+  switch (nlen) {
+  case 2: /* "te: trailers" is not required, as gRPC servers do not
+           * require it */
+    if (memcmp(name, "te", 2) == 0)
+      return 0;
+    break;
+  case 12:
+    if (memcmp(name, "content-type", 12) == 0) {
+      r->content_type_ok = crpc__grpc_content_type_ok(value, vlen);
+      return 0;
     }
-    return 0;
+    if (memcmp(name, "grpc-timeout", 12) == 0) {
+      int64_t ns;
+      if (crpc__timeout_parse((const char *)value, vlen, &ns) != 0) {
+        request_error(r, CRPC_STATUS_INTERNAL, "malformed grpc-timeout");
+      } else {
+        r->has_timeout = 1;
+        r->timeout_ns = ns;
+      }
+      return 0;
+    }
+    break;
+  case 13:
+    if (memcmp(name, "grpc-encoding", 13) == 0) {
+      if (crpc__compress_lookup((const char *)value, vlen, &r->enc) != 0)
+        request_error(r, CRPC_STATUS_UNIMPLEMENTED,
+                      "unsupported grpc-encoding");
+      return 0;
+    }
+    break;
+  case 14:
+    if (memcmp(name, "content-length", 14) == 0)
+      return 0;
+    break;
+  case 20:
+    if (memcmp(name, "grpc-accept-encoding", 20) == 0) {
+      r->accept_mask = crpc__compress_accept_parse((const char *)value, vlen) |
+                       CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
+      return 0;
+    }
+    break;
+  default:
+    break;
   }
-  if (name_is(name, nlen, "grpc-encoding")) {
-    if (crpc__compress_lookup((const char *)value, vlen, &r->enc) != 0)
-      request_error(r, CRPC_STATUS_UNIMPLEMENTED, "unsupported grpc-encoding");
-    return 0;
-  }
-  if (name_is(name, nlen, "grpc-accept-encoding")) {
-    r->accept_mask = crpc__compress_accept_parse((const char *)value, vlen) |
-                     CRPC__ENCODING_BIT(CRPC__ENCODING_IDENTITY);
-    return 0;
-  }
-  /* "te: trailers" is not required, as gRPC servers do not require it;
-   * other grpc- headers are the transport's, not metadata. */
-  if (name_is(name, nlen, "te") || name_is(name, nlen, "content-length") ||
-      crpc__grpc_reserved(name, nlen))
+  /* Other grpc- fields are the transport's, not metadata. */
+  if (crpc__grpc_reserved(name, nlen))
     return 0;
   if (crpc__metadata_add_wire(&r->md, (const char *)name, nlen, value, vlen) !=
       0) {
     r->dropped++;
     return 1;
   }
+  if (nlen == 11 && memcmp(name, "traceparent", 11) == 0)
+    r->traceparent = 1;
   return 0;
 }
 

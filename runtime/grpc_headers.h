@@ -62,6 +62,7 @@ typedef struct crpc__grpc_request {
   unsigned accept_mask; /* encodings the client takes (CRPC__ENCODING_BIT) */
   crpc_metadata md;     /* the application's metadata */
   size_t dropped;       /* metadata entries refused as malformed */
+  int traceparent;      /* |md| holds a traceparent (W3C trace context) */
   /* The first gRPC-level problem, answered as a status, or OK. */
   crpc_status status;
   const char *error;  /* static text for |status| */

@@ -97,7 +97,7 @@ static int prepare_icall(crpc__server_call *call) {
     tc = &ic->trace;
   }
   const crpc_metadata *md = &call->req.md;
-  if (md->count == 0)
+  if (!call->req.traceparent)
     return 0;
   ptrdiff_t i = crpc_metadata_find(md, "traceparent", 0);
   if (i < 0)

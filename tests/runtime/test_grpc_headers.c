@@ -788,6 +788,42 @@ Test(grpc_headers, request_path_repeated_and_cleanup, .timeout = 10) {
   crpc__grpc_request_cleanup(&r);
 }
 
+/* The transport's fields never reach the application as metadata; a
+ * field of the same length that is not one of them does. */
+Test(grpc_headers, request_transport_fields_are_not_metadata, .timeout = 10) {
+  static const struct {
+    const char *name, *value;
+    int metadata;
+  } cases[] = {
+      {"te", "trailers", 0},
+      {"tf", "x", 1},
+      {"content-type", "application/grpc", 0},
+      {"content-typf", "x", 1},
+      {"grpc-timeout", "1S", 0},
+      {"grpc-encoding", "identity", 0},
+      {"content-length", "5", 0},
+      {"content-lengtx", "x", 1},
+      {"grpc-accept-encoding", "gzip", 0},
+      {"xgrpc-accept-encodin", "x", 1},
+      {"grpc-other", "x", 0},
+      {"user-agent", "grpc-c/1.0", 1},
+      {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+       1},
+  };
+  for (size_t i = 0; i < COUNT(cases); i++) {
+    crpc__grpc_request r;
+    crpc__grpc_request_init(&r, &req_arena);
+    cr_assert_eq(req(&r, cases[i].name, cases[i].value), 0, "%s",
+                 cases[i].name);
+    cr_assert_eq(crpc_metadata_count(&r.md), (size_t)cases[i].metadata, "%s",
+                 cases[i].name);
+    cr_assert_eq(r.traceparent, strcmp(cases[i].name, "traceparent") == 0, "%s",
+                 cases[i].name);
+    crpc__grpc_request_cleanup(&r);
+    cr_assert_eq(r.traceparent, 0, "cleanup forgets it");
+  }
+}
+
 /* A :path the request's arena has no room for is refused, not a crash. */
 Test(grpc_headers, request_path_out_of_memory, .timeout = 10) {
   crpc__arena tiny;
