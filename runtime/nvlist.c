@@ -38,8 +38,7 @@ void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
 
 void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
                         const char *value, size_t vlen) {
-  push(l, name, nlen, value, vlen,
-       NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE);
+  push(l, name, nlen, value, vlen, CRPC__NV_CONST_FLAGS);
 }
 
 void crpc__nvlist_const_array(crpc__nvlist *l, const nghttp2_nv *nv, size_t n) {

@@ -36,6 +36,11 @@ void crpc__nvlist_init(crpc__nvlist *l, crpc__arena *a);
 void crpc__nvlist_add(crpc__nvlist *l, const char *name, size_t nlen,
                       const void *value, size_t vlen);
 
+/* How a constant field is flagged: nghttp2 sends it from where it is and
+ * does not lowercase its name. */
+#define CRPC__NV_CONST_FLAGS                                                   \
+  (NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE)
+
 /*
  * Appends |name| and |value|, constants that last as long as the program
  * (string literals, static tables): nghttp2 sends them from where they
@@ -52,7 +57,7 @@ void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
 
 /*
  * Appends the |n| fields of |nv|, a constant array whose fields are
- * constants too (flagged as crpc__nvlist_const() flags them). On an empty
+ * constants too (flagged CRPC__NV_CONST_FLAGS). On an empty
  * list nothing is copied: the list is |nv| itself, and a later append
  * copies it into the arena before adding to it.
  * Ownership: |nv| is borrowed and must last as long as the program.
@@ -60,12 +65,11 @@ void crpc__nvlist_const(crpc__nvlist *l, const char *name, size_t nlen,
 void crpc__nvlist_const_array(crpc__nvlist *l, const nghttp2_nv *nv, size_t n);
 
 /* One constant field for a crpc__nvlist_const_array() array: two string
- * literals, flagged as crpc__nvlist_const() flags them. */
+ * literals, flagged CRPC__NV_CONST_FLAGS. */
 #define CRPC__NV_LIT(name, value)                                              \
   {                                                                            \
     (uint8_t *)"" name, (uint8_t *)"" value, sizeof(name) - 1,                 \
-        sizeof(value) - 1,                                                     \
-        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE           \
+        sizeof(value) - 1, CRPC__NV_CONST_FLAGS                                \
   }
 
 /* As crpc__nvlist_add() for NUL-terminated strings. */
